@@ -1,0 +1,404 @@
+"""The `loa` command: thin; it parses, calls the services and prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scheduler.app import Loa
+from scheduler.config import Settings, load_settings
+from scheduler.errors import InputError, LoaError
+from scheduler.render.messages import nfc
+
+app = typer.Typer(
+    name="loa",
+    help="Loa — lên lịch, đăng và đo lường tin bài trên Fanpage Facebook và Zalo OA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+post_app = typer.Typer(help="Queue and inspect posts.", no_args_is_help=True)
+render_app = typer.Typer(help="Render a message (or a cover) without queueing.", no_args_is_help=True)
+app.add_typer(post_app, name="post")
+app.add_typer(render_app, name="render")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config.toml to use (else $LOA_CONFIG, else ./config.toml)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")]
+VarOption = Annotated[list[str] | None, typer.Option("--var", help="template variable K=V (repeatable)")]
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = {"config": config}
+
+
+def _loa(ctx: typer.Context) -> Loa:
+    root = ctx.find_root()
+    if "loa" not in root.obj:
+        root.obj["loa"] = Loa(load_settings(root.obj.get("config")))
+        root.call_on_close(root.obj["loa"].close)
+    loa: Loa = root.obj["loa"]
+    return loa
+
+
+def _ready(ctx: typer.Context) -> Loa:
+    """The app with its database created or upgraded (idempotent, cheap)."""
+    loa = _loa(ctx)
+    loa.init()
+    return loa
+
+
+def _variables(pairs: list[str] | None) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--var {pair!r} is not KEY=VALUE", hint="write it as --var tieu_de='Tháng vận động'")
+        variables[nfc(key.strip())] = nfc(value)
+    return variables
+
+
+def _local(value: str | datetime | None, settings: Settings) -> str:
+    if value is None:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+# -- set-up and running ------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option(help="queue a welcome post on every channel if none exists")] = False,
+) -> None:
+    """Create or upgrade the database (idempotent)."""
+    loa = _ready(ctx)
+    out.print(f"Cơ sở dữ liệu sẵn sàng: {loa.engine.url.render_as_string(hide_password=True)}")
+    if demo:
+        from scheduler.demo import queue_demo_post
+
+        post_id = queue_demo_post(loa)
+        if post_id is not None:
+            out.print(f"Đã xếp lịch bài đăng mẫu #{post_id} lên mọi kênh.")
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
+    from scheduler.runner import run_foreground
+
+    loa = _ready(ctx)
+    _configure_logging()
+    run_foreground(loa, out)
+
+
+@app.command()
+def sandbox(
+    ctx: typer.Context,
+    port: Annotated[int | None, typer.Option(help="port (default: [sandbox] port)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="keep the sandbox's state in this JSON file")] = None,
+) -> None:
+    """The Facebook + Zalo emulator alone, in the foreground."""
+    from scheduler.sandbox.server import SandboxServer
+
+    settings = _loa(ctx).settings
+    _configure_logging()
+    server = SandboxServer(
+        host=host or settings.sandbox.host,
+        port=port if port is not None else settings.sandbox.port,
+        settings=settings.sandbox,
+        state_file=state or (settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None),
+    )
+    out.print(f"Sandbox Facebook + Zalo đang chạy tại {server.url} (Ctrl-C để dừng)")
+    server.serve_forever()
+
+
+# -- channels and templates --------------------------------------------------------------
+
+
+@app.command()
+def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Configured channels with their status."""
+    from scheduler.channels import channel_rows
+
+    loa = _ready(ctx)
+    rows = channel_rows(loa)
+    if as_json:
+        _print_json({"channels": rows})
+        return
+    table = Table("id", "nền tảng", "tên", "mã trang/OA", "chế độ", "trạng thái", "tạm dừng đến", "lỗi gần nhất")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["platform"],
+            row["name"],
+            row["external_id"],
+            row["mode"],
+            row["status"],
+            _local(row["paused_until"], loa.settings),
+            row["last_error"] or "",
+        )
+    out.print(table)
+
+
+@app.command()
+def templates(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Message templates and cover layouts found."""
+    loa = _loa(ctx)
+    renderer = loa.renderer
+    messages: list[dict[str, Any]] = [{"name": n, "variables": renderer.variables(n)} for n in renderer.names()]
+    covers_dir = loa.settings.templates_path / "covers"
+    covers = sorted(p.stem for p in covers_dir.glob("*.toml")) if covers_dir.is_dir() else []
+    if as_json:
+        _print_json({"messages": messages, "covers": [{"name": c} for c in covers]})
+        return
+    table = Table("mẫu tin", "biến")
+    for item in messages:
+        table.add_row(item["name"], ", ".join(item["variables"]))
+    out.print(table)
+    out.print(f"Mẫu ảnh bìa: {', '.join(covers) or '(chưa có)'}")
+
+
+@render_app.command("message")
+def render_message(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Option(help="template name (templates/messages/NAME.j2)")],
+    var: VarOption = None,
+    platform: Annotated[str, typer.Option(help="facebook or zalo")] = "facebook",
+    campaign: Annotated[str | None, typer.Option(help="campaign slug")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the rendered text (and Zalo's title and description)."""
+    from scheduler.platforms import registry
+    from scheduler.posts import platform_limits
+
+    loa = _loa(ctx)
+    if platform not in registry():
+        raise InputError(
+            f"unknown platform {platform!r}", hint=f"use one of: {', '.join(registry())}", field="platform"
+        )
+    campaign_vars: dict[str, str] = {}
+    if campaign:
+        loa.init()
+        row = loa.posts._campaign(campaign)
+        assert row is not None
+        campaign_vars = {"slug": row.slug, "name": row.name, "theme": row.theme}
+    message = loa.renderer.render(
+        template, _variables(var), platform=platform, limits=platform_limits(platform), campaign=campaign_vars
+    )
+    if as_json:
+        _print_json(
+            {"platform": platform, "text": message.text, "title": message.title, "description": message.description}
+        )
+        return
+    if message.title:
+        out.print(f"[bold]Tiêu đề:[/bold] {message.title}", markup=True)
+        out.print(f"[bold]Mô tả:[/bold] {message.description}\n", markup=True)
+    sys.stdout.write(message.text + "\n")
+
+
+# -- posts -------------------------------------------------------------------------------
+
+
+@post_app.command("add")
+def post_add(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Option(help="template name")],
+    channel: Annotated[list[str], typer.Option("--channel", help="channel id (repeatable)")],
+    var: VarOption = None,
+    at: Annotated[str | None, typer.Option(help="when: ISO 8601, or local time such as 2026-05-06T08:00")] = None,
+    now: Annotated[bool, typer.Option("--now", help="publish as soon as possible")] = False,
+    cover: Annotated[str | None, typer.Option(help="cover layout")] = None,
+    campaign: Annotated[str | None, typer.Option(help="campaign slug")] = None,
+    link: Annotated[str | None, typer.Option(help="link to attach")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue a post on one or more channels."""
+    from scheduler.posts import PostRequest, parse_when
+
+    loa = _ready(ctx)
+    if (at is None) == (not now):
+        raise InputError("give exactly one of --at and --now", hint="--at 2026-05-06T08:00 or --now", field="at")
+    request = PostRequest(
+        template=template,
+        channels=channel,
+        variables=_variables(var),
+        at=parse_when(at, loa.settings) if at else None,
+        campaign=campaign,
+        link=link,
+        cover=cover,
+    )
+    post_id = loa.posts.add(request)
+    shown = loa.posts.show(post_id)
+    if as_json:
+        _print_json(shown)
+        return
+    out.print(
+        f"Đã xếp lịch bài #{post_id} lúc {_local(shown['scheduled_at'], loa.settings)} "
+        f"trên {', '.join(p['channel'] for p in shown['publications'])}."
+    )
+
+
+@post_app.command("import")
+def post_import(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="CSV or XLSX")], as_json: JsonOption = False
+) -> None:
+    """Queue many posts from a CSV/XLSX file: all rows, or none."""
+    loa = _ready(ctx)
+    ids = loa.posts.import_file(file)
+    if as_json:
+        _print_json({"posts": [loa.posts.show(i) for i in ids]})
+        return
+    out.print(f"Đã xếp lịch {len(ids)} bài từ {file.name}: #{', #'.join(map(str, ids))}")
+
+
+@post_app.command("list")
+def post_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="only posts with a publication in this status")] = None,
+    campaign: Annotated[str | None, typer.Option(help="campaign slug")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Posts, newest first."""
+    loa = _ready(ctx)
+    posts = loa.posts.list(status=status, campaign=campaign)
+    if as_json:
+        _print_json({"posts": posts})
+        return
+    table = Table("#", "lúc", "trạng thái", "mẫu", "kênh", "nội dung")
+    for post in posts:
+        channels_cell = " ".join(f"{p['channel']}:{p['status']}" for p in post["publications"])
+        first_line = post["text"].splitlines()[0] if post["text"] else ""
+        table.add_row(
+            str(post["id"]),
+            _local(post["scheduled_at"], loa.settings),
+            post["status"],
+            post["template"],
+            channels_cell,
+            first_line[:60],
+        )
+    out.print(table)
+
+
+@post_app.command("show")
+def post_show(
+    ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOption = False
+) -> None:
+    """One post with each publication's status, error, link and metrics."""
+    loa = _ready(ctx)
+    post = loa.posts.show(post_id)
+    if as_json:
+        _print_json(post)
+        return
+    out.print(
+        f"[bold]Bài #{post['id']}[/bold] — {post['status']} — {_local(post['scheduled_at'], loa.settings)}"
+        + (f" — chiến dịch {post['campaign']}" if post["campaign"] else ""),
+        markup=True,
+    )
+    sys.stdout.write(post["text"] + "\n\n")
+    table = Table("kênh", "trạng thái", "lần thử", "đăng lúc", "liên kết", "lượt xem", "tiếp cận", "chia sẻ", "lỗi")
+    for p in post["publications"]:
+        m = p["metrics"]
+        table.add_row(
+            p["channel"],
+            p["status"],
+            str(p["attempts"]),
+            _local(p["published_at"], loa.settings),
+            p["permalink"] or "",
+            str(m["views"]),
+            str(m["reach"]),
+            str(m["shares"]),
+            p["error"] or "",
+        )
+    out.print(table)
+
+
+@post_app.command("cancel")
+def post_cancel(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Cancel what has not been published yet."""
+    loa = _ready(ctx)
+    post = loa.posts.cancel(post_id)
+    out.print(f"Đã huỷ bài #{post_id}: " + ", ".join(f"{p['channel']} {p['status']}" for p in post["publications"]))
+
+
+@app.command("publish-due")
+def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Publish what is due now, once, then exit (cron-friendly)."""
+    from scheduler.publishing import Dispatcher
+
+    loa = _ready(ctx)
+    _configure_logging(quiet=as_json)
+    summary = Dispatcher(loa.settings, loa.engine, loa.vault).run_once()
+    if as_json:
+        _print_json(summary.as_json())
+        return
+    counts = {k: v for k, v in summary.counts().items() if v}
+    out.print(
+        "Không có bài nào đến hạn." if not counts else "Kết quả: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def _configure_logging(*, quiet: bool = False) -> None:
+    from scheduler.logs import configure
+
+    configure(level=logging.WARNING if quiet else logging.INFO)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print(f"[bold red]Lỗi:[/bold red] {message}", markup=True, highlight=False)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="loa", standalone_mode=False)
+    except InputError as exc:
+        _fail(2, _escape(str(exc)))
+    except LoaError as exc:
+        _fail(1, _escape(str(exc)))
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        _fail(130, "đã dừng")
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(2 if isinstance(exc, click.UsageError) else exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        logging.getLogger("loa").debug("unexpected error", exc_info=True)
+        _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

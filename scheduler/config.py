@@ -1,0 +1,323 @@
+"""Settings as validated data.
+
+Precedence: code defaults < ``config.toml`` < ``LOA_<SECTION>_<KEY>`` environment variables
+< command-line flags. Settings are built by :func:`load_settings`, never at import time, and
+a bad file fails with the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scheduler.errors import ConfigError
+
+CHANNEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+FACEBOOK_LIVE_API = "https://graph.facebook.com/v25.0"
+ZALO_LIVE_API = "https://openapi.zalo.me"
+ZALO_LIVE_OAUTH = "https://oauth.zaloapp.com"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///posts.db"
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class SandboxSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8910, ge=1, le=65535)
+    state_file: str | None = None
+    # platform-apis.md A1: the sources disagree between 30 and 75 days.
+    facebook_schedule_max_days: int = Field(default=30, ge=1, le=365)
+    # Zalo keeps answering -214 to verify while it fetches media (B3); how many times.
+    zalo_verify_pending_polls: int = Field(default=1, ge=0, le=100)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class PublishingSettings(_Section):
+    grace_minutes: int = Field(default=60, ge=0)
+    lease_seconds: int = Field(default=120, ge=10)
+    request_timeout_seconds: float = Field(default=20.0, gt=0)
+    tick_seconds: int = Field(default=30, ge=1)
+    per_channel_concurrency: int = Field(default=2, ge=1, le=32)
+    # Loa holds posts itself, so no platform window binds it; this keeps typos such as
+    # 2062 for 2026 out of the queue. 75 days is the longest window Facebook documents.
+    horizon_days: int = Field(default=75, ge=1, le=3650)
+
+
+class SecretsSettings(_Section):
+    key_env: str = "LOA_SECRET_KEY"
+    key_file: str = ".loa-secret.key"
+
+
+class ChannelSettings(_Section):
+    id: str
+    platform: Literal["facebook", "zalo"]
+    name: str
+    external_id: str
+    mode: Literal["sandbox", "live"] = "sandbox"
+    token_env: str | None = None
+    api_base: str | None = None
+    # Zalo OAuth v4: the app and its secret; the first refresh token only seeds the vault.
+    oauth_base: str | None = None
+    app_id: str | None = None
+    app_secret_env: str | None = None
+    refresh_token_env: str | None = None
+    approval: bool = False
+    # Zalo articles must have a cover; used when a post has none. A file in assets/,
+    # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
+    default_cover: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not CHANNEL_ID_PATTERN.match(value):
+            raise ValueError("must be a slug: lower-case letters, digits and '-', e.g. fb-bhxh-nghean")
+        return value
+
+    @field_validator("external_id")
+    @classmethod
+    def _numeric(cls, value: str) -> str:
+        if not value.isdigit():
+            raise ValueError("must be the numeric Page id or OA id, e.g. 100000000000001")
+        return value
+
+    @model_validator(mode="after")
+    def _live_needs_secrets(self) -> ChannelSettings:
+        if self.mode == "live":
+            if self.platform == "facebook" and not self.token_env:
+                raise ValueError("a live Facebook channel needs token_env (the variable holding the Page token)")
+            if self.platform == "zalo" and not (self.app_id and self.app_secret_env):
+                raise ValueError("a live Zalo channel needs app_id and app_secret_env")
+        return self
+
+    def __repr__(self) -> str:  # never print a secret; only the names of the variables
+        return f"ChannelSettings(id={self.id!r}, platform={self.platform!r}, mode={self.mode!r})"
+
+
+class CampaignSettings(_Section):
+    slug: str
+    name: str
+    theme: str = ""
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not CHANNEL_ID_PATTERN.match(value):
+            raise ValueError("must be a slug: lower-case letters, digits and '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> CampaignSettings:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+class Settings(_Section):
+    timezone: str = "Asia/Ho_Chi_Minh"
+    public_url: str = "http://127.0.0.1:8000"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    publishing: PublishingSettings = Field(default_factory=PublishingSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    templates_dir: str = "templates"
+    assets_dir: str = "assets"
+    channels: list[ChannelSettings] = Field(default_factory=list)
+    campaigns: list[CampaignSettings] = Field(default_factory=list)
+    # Folder of the config file: relative paths inside it are relative to this.
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8000")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> Settings:
+        seen: set[str] = set()
+        for channel in self.channels:
+            if channel.id in seen:
+                raise ValueError(f"channel id {channel.id!r} is used twice; ids must be unique")
+            seen.add(channel.id)
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def path(self, value: str) -> Path:
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def templates_path(self) -> Path:
+        return self.path(self.templates_dir)
+
+    @property
+    def assets_path(self) -> Path:
+        return self.path(self.assets_dir)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made relative to the config file."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
+
+    def channel(self, channel_id: str) -> ChannelSettings:
+        for channel in self.channels:
+            if channel.id == channel_id:
+                return channel
+        known = ", ".join(c.id for c in self.channels) or "none configured"
+        from scheduler.errors import NotFound
+
+        raise NotFound(
+            f"unknown channel {channel_id!r}",
+            hint=f"known channels: {known}",
+            field="channel",
+        )
+
+    def api_base(self, channel: ChannelSettings) -> str:
+        if channel.api_base:
+            return channel.api_base.rstrip("/")
+        if channel.mode == "sandbox":
+            base = self.sandbox.base_url
+            return f"{base}/v25.0" if channel.platform == "facebook" else base
+        return FACEBOOK_LIVE_API if channel.platform == "facebook" else ZALO_LIVE_API
+
+    def oauth_base(self, channel: ChannelSettings) -> str:
+        if channel.oauth_base:
+            return channel.oauth_base.rstrip("/")
+        return self.sandbox.base_url if channel.mode == "sandbox" else ZALO_LIVE_OAUTH
+
+
+def _coerce_env(raw: str) -> Any:
+    lowered = raw.strip().lower()
+    if lowered in {"true", "yes", "on"}:
+        return True
+    if lowered in {"false", "no", "off"}:
+        return False
+    return raw
+
+
+def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
+    """Overlay ``LOA_<SECTION>_<KEY>`` (or ``LOA_<KEY>`` for top-level keys)."""
+    sections = {
+        name
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.default_factory, type) and issubclass(field.default_factory, _Section)
+    }
+    for name in Settings.model_fields:
+        if name in sections or name in {"channels", "campaigns", "base_dir"}:
+            continue
+        value = environ.get(f"LOA_{name.upper()}")
+        if value is not None:
+            data[name] = _coerce_env(value)
+    for section in sections:
+        model = Settings.model_fields[section].default_factory
+        assert isinstance(model, type) and issubclass(model, _Section)
+        for key in model.model_fields:
+            value = environ.get(f"LOA_{section.upper()}_{key.upper()}")
+            if value is not None:
+                data.setdefault(section, {})[key] = _coerce_env(value)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "is not a known setting (check the spelling; see docs/configuration in README)"
+    elif error["type"] == "missing":
+        message = "is required"
+    given = error.get("input")
+    shown = (
+        f" (got {given!r})"
+        if given is not None and error["type"] != "missing" and not isinstance(given, dict | list)
+        else ""
+    )
+    return f"{location or '(top level)'}: {message}{shown}"
+
+
+def resolve_config_path(explicit: str | Path | None, environ: dict[str, str] | None = None) -> Path:
+    environ = dict(os.environ) if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if environ.get("LOA_CONFIG"):
+        return Path(environ["LOA_CONFIG"])
+    return Path("config.toml")
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Read, overlay and validate the settings; raise :class:`ConfigError` with what to fix."""
+    environ = dict(os.environ) if environ is None else environ
+    config_path = resolve_config_path(path, environ)
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{config_path}: not valid TOML: {exc}",
+                hint="fix the line named above; strings need double quotes",
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{config_path}: not UTF-8 text", hint="save the file as UTF-8") from None
+    elif path is not None or environ.get("LOA_CONFIG"):
+        raise ConfigError(f"config file {config_path} does not exist", hint="give --config an existing file")
+    _apply_environment(data, environ)
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    data["base_dir"] = config_path.resolve().parent
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        raise ConfigError(
+            f"{config_path}: {problems}",
+            hint="fix these keys in the file or the matching LOA_* environment variable",
+        ) from None

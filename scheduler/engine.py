@@ -1,0 +1,95 @@
+"""APScheduler wiring: the alarm clock that wakes the dispatcher.
+
+The database is the source of truth; APScheduler holds no job per post. One ``dispatch``
+job runs at the next due time and at least every ``publishing.tick_seconds`` (the safety
+sweep). Jobs live in the default in-memory store, never in a store shared between processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+
+from scheduler.config import Settings
+from scheduler.models import Publication, PublicationStatus, utcnow
+from scheduler.platforms.base import TokenVault
+from scheduler.publishing import Dispatcher, DispatchSummary
+from scheduler.store import session_scope
+
+log = logging.getLogger("loa.engine")
+
+DISPATCH_JOB = "dispatch"
+
+
+class PublishingEngine:
+    """Owns the background scheduler of a `loa run` process."""
+
+    def __init__(self, settings: Settings, engine: Engine, vault: TokenVault) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.dispatcher = Dispatcher(settings, engine, vault)
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self._lock = threading.Lock()
+        self.last_summary: DispatchSummary | None = None
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self._schedule(utcnow())
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=True)
+
+    def wake(self) -> None:
+        """Dispatch as soon as possible (a post was queued for now)."""
+        self._schedule(utcnow())
+
+    def _dispatch(self) -> None:
+        with self._lock:
+            try:
+                self.last_summary = self.dispatcher.run_once()
+                counts = {k: v for k, v in self.last_summary.counts().items() if v}
+                if counts:
+                    log.info("dispatch: %s", counts)
+            except Exception:
+                log.exception("dispatch failed; the next tick retries")
+            finally:
+                self._schedule(self._next_wake())
+
+    def _next_wake(self) -> datetime:
+        now = utcnow()
+        tick = now + timedelta(seconds=self.settings.publishing.tick_seconds)
+        with session_scope(self.engine, read_only=True) as session:
+            next_due = session.exec(
+                select(func.min(Publication.due_at)).where(
+                    Publication.status == PublicationStatus.scheduled, Publication.due_at > now
+                )
+            ).first()
+            next_retry = session.exec(
+                select(func.min(Publication.next_attempt_at)).where(
+                    col(Publication.status).in_([PublicationStatus.scheduled, PublicationStatus.unknown]),
+                    col(Publication.next_attempt_at) > now,
+                )
+            ).first()
+        candidates = [tick] + [self._aware(t) for t in (next_due, next_retry) if t is not None]
+        return min(candidates)
+
+    @staticmethod
+    def _aware(value: datetime) -> datetime:
+        from datetime import UTC
+
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def _schedule(self, when: datetime) -> None:
+        self.scheduler.add_job(
+            self._dispatch,
+            trigger=DateTrigger(run_date=when),
+            id=DISPATCH_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )

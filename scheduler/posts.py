@@ -1,0 +1,477 @@
+"""Queueing posts and reading them back: the service behind `loa post …` and the console.
+
+Everything a post needs is checked before anything is written; a post and all its
+publications are stored in one transaction, so bad input never leaves half a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from scheduler.config import ChannelSettings, Settings
+from scheduler.errors import InputError, LoaError, NotFound
+from scheduler.models import (
+    Campaign,
+    MetricSnapshot,
+    Post,
+    Publication,
+    PublicationStatus,
+    utcnow,
+)
+from scheduler.platforms import publisher_class
+from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
+from scheduler.store import session_scope
+
+# A post may be queued this far in the past and still count as "now" (clock skew, typing).
+PAST_SLACK = timedelta(minutes=1)
+IMPORT_MAX_ROWS = 5_000
+IMPORT_RESERVED_COLUMNS = {"template", "channels", "at", "campaign", "cover", "link"}
+
+
+def platform_limits(platform: str) -> PlatformLimits:
+    cls = publisher_class(platform)
+    return PlatformLimits(
+        label=cls.label,
+        max_text_length=cls.max_text_length,
+        max_title_length=cls.max_title_length,
+        max_description_length=cls.max_description_length,
+    )
+
+
+@dataclass
+class PostRequest:
+    """What a person asks for; the same fields as `loa post add` and `POST /api/posts`."""
+
+    template: str
+    channels: Sequence[str]
+    variables: Mapping[str, str] = field(default_factory=dict)
+    at: datetime | None = None  # None means now
+    campaign: str | None = None
+    link: str | None = None
+    cover: str | None = None
+    created_by: str = "cli"
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    request: PostRequest
+    scheduled_at: datetime
+    campaign_id: int | None
+    messages: dict[str, RenderedMessage]  # channel id → rendered message
+
+
+def parse_when(value: str, settings: Settings) -> datetime:
+    """ISO 8601 with an offset, or a local time in the configured zone (also dd/mm/yyyy HH:MM)."""
+    raw = value.strip()
+    parsed: datetime | None = None
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})", raw)
+    try:
+        if match:
+            day, month, year, hour, minute = map(int, match.groups())
+            parsed = datetime(year, month, day, hour, minute)
+        else:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InputError(
+            f"cannot read the time {value!r}",
+            hint="write it as 2026-05-06T08:00 (local time), 2026-05-06T08:00+07:00, or 06/05/2026 08:00",
+            field="at",
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=settings.tz)
+    return parsed.astimezone(UTC)
+
+
+def _check_time(when: datetime, now: datetime, settings: Settings) -> None:
+    local = when.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    if when < now - PAST_SLACK:
+        raise InputError(
+            f"the time {local} is in the past",
+            hint="give a future time, or --now to publish at once",
+            field="at",
+        )
+    horizon = settings.publishing.horizon_days
+    if when > now + timedelta(days=horizon):
+        raise InputError(
+            f"the time {local} is more than {horizon} days ahead",
+            hint=f"queue posts at most {horizon} days ahead (publishing.horizon_days); check the year",
+            field="at",
+        )
+
+
+class PostService:
+    """Queue, list, show and cancel posts. Constructed explicitly from settings and an engine."""
+
+    def __init__(self, settings: Settings, engine: Engine, renderer: MessageRenderer | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.renderer = renderer or MessageRenderer(settings.templates_path)
+
+    # -- queueing -------------------------------------------------------------------------
+
+    def prepare(self, request: PostRequest, *, now: datetime | None = None) -> PreparedPost:
+        """Check and render everything; raises InputError naming the problem. Writes nothing."""
+        now = now or utcnow()
+        if not request.channels:
+            known = ", ".join(c.id for c in self.settings.channels)
+            raise InputError("no channel given", hint=f"add --channel ID (known: {known})", field="channels")
+        channels: list[ChannelSettings] = []
+        for channel_id in request.channels:
+            channel = self.settings.channel(channel_id)
+            if channel not in channels:
+                channels.append(channel)
+        scheduled_at = now if request.at is None else request.at
+        if scheduled_at.tzinfo is None:
+            raise InputError("the time has no time zone", field="at")
+        _check_time(scheduled_at, now, self.settings)
+        campaign_row = self._campaign(request.campaign)
+        if request.link is not None and not re.match(r"^https?://\S+$", request.link):
+            raise InputError(f"the link {request.link!r} is not an http(s) URL", field="link")
+        if request.cover is not None:
+            raise InputError(
+                f"cover layout {request.cover!r} cannot be used: cover layouts are not available yet",
+                hint="leave out --cover; Zalo channels use their default_cover",
+                field="cover",
+            )
+        variables = {str(k): nfc(str(v)) for k, v in request.variables.items()}
+        campaign_vars = (
+            {"slug": campaign_row.slug, "name": campaign_row.name, "theme": campaign_row.theme} if campaign_row else {}
+        )
+        messages: dict[str, RenderedMessage] = {}
+        for channel in channels:
+            messages[channel.id] = self.renderer.render(
+                request.template,
+                variables,
+                platform=channel.platform,
+                limits=platform_limits(channel.platform),
+                campaign=campaign_vars,
+                now=scheduled_at.astimezone(self.settings.tz),
+            )
+            if channel.platform == "zalo" and not channel.default_cover:
+                raise InputError(
+                    f"channel {channel.id!r} publishes Zalo articles, which need a cover image",
+                    hint="set default_cover for this channel in config.toml",
+                    field="cover",
+                )
+        return PreparedPost(
+            request=request,
+            scheduled_at=scheduled_at,
+            campaign_id=campaign_row.id if campaign_row else None,
+            messages=messages,
+        )
+
+    def add(self, request: PostRequest, *, now: datetime | None = None) -> int:
+        return self.store([self.prepare(request, now=now)])[0]
+
+    def store(self, prepared: Iterable[PreparedPost]) -> list[int]:
+        """Write prepared posts with their publications in one transaction."""
+        ids: list[int] = []
+        with session_scope(self.engine) as session:
+            for item in prepared:
+                request = item.request
+                first = next(iter(item.messages.values()))
+                post = Post(
+                    campaign_id=item.campaign_id,
+                    template=request.template,
+                    variables_json=json.dumps(dict(request.variables), ensure_ascii=False, sort_keys=True),
+                    text=first.text,
+                    link=request.link,
+                    cover_layout=request.cover,
+                    scheduled_at=item.scheduled_at,
+                    created_at=utcnow(),
+                    created_by=request.created_by,
+                )
+                session.add(post)
+                session.flush()
+                assert post.id is not None
+                for channel_id, message in item.messages.items():
+                    channel = self.settings.channel(channel_id)
+                    status = PublicationStatus.pending_approval if channel.approval else PublicationStatus.scheduled
+                    session.add(
+                        Publication(
+                            post_id=post.id,
+                            channel_id=channel_id,
+                            platform=channel.platform,
+                            status=status,
+                            text=message.text,
+                            title=message.title,
+                            description=message.description,
+                            due_at=item.scheduled_at,
+                            updated_at=utcnow(),
+                        )
+                    )
+                ids.append(post.id)
+        return ids
+
+    def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
+        """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
+        rows = read_table(path)
+        if not rows:
+            raise InputError(f"{path.name} has no rows under its header", hint="add one post per row")
+        header = {k for k in rows[0][1]}
+        missing = {"template", "channels", "at"} - header
+        if missing:
+            raise InputError(
+                f"{path.name} lacks the column(s) {', '.join(sorted(missing))}",
+                hint="the header needs template, channels, at (optional: campaign, link, cover; others are variables)",
+            )
+        prepared: list[PreparedPost] = []
+        problems: list[str] = []
+        for line, row in rows:
+            try:
+                variables = {k: v for k, v in row.items() if k not in IMPORT_RESERVED_COLUMNS and v != ""}
+                if not row.get("at"):
+                    raise InputError("the time is empty", field="at")
+                request = PostRequest(
+                    template=row.get("template", "").strip(),
+                    channels=row.get("channels", "").split(),
+                    variables=variables,
+                    at=parse_when(row["at"], self.settings),
+                    campaign=row.get("campaign") or None,
+                    link=row.get("link") or None,
+                    cover=row.get("cover") or None,
+                    created_by=created_by,
+                )
+                prepared.append(self.prepare(request, now=now))
+            except InputError as exc:
+                column = exc.field if exc.field in header else ("template" if exc.field == "template" else exc.field)
+                problems.append(f"row {line}, column {column or '?'}: {exc.message}")
+                if len(problems) >= 20:
+                    break
+        if problems:
+            raise InputError(
+                f"{path.name}: {len(problems)} row(s) cannot be queued, so nothing was stored:\n  "
+                + "\n  ".join(problems),
+                hint="fix those rows and import the file again",
+            )
+        return self.store(prepared)
+
+    def _campaign(self, slug: str | None) -> Campaign | None:
+        if not slug:
+            return None
+        with session_scope(self.engine, read_only=True) as session:
+            row = session.exec(select(Campaign).where(Campaign.slug == slug)).first()
+            if row is None:
+                known = ", ".join(c.slug for c in session.exec(select(Campaign))) or "none"
+                raise NotFound(f"unknown campaign {slug!r}", hint=f"known campaigns: {known}", field="campaign")
+            return row
+
+    # -- reading --------------------------------------------------------------------------
+
+    def list(self, *, status: str | None = None, campaign: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        if status is not None and status not in PublicationStatus.__members__:
+            raise InputError(
+                f"unknown status {status!r}",
+                hint=f"use one of: {', '.join(PublicationStatus.__members__)}",
+                field="status",
+            )
+        with session_scope(self.engine, read_only=True) as session:
+            query = select(Post).order_by(col(Post.scheduled_at).desc(), col(Post.id).desc()).limit(limit)
+            if campaign:
+                campaign_row = self._campaign(campaign)
+                assert campaign_row is not None
+                query = query.where(Post.campaign_id == campaign_row.id)
+            if status:
+                query = query.where(col(Post.id).in_(select(Publication.post_id).where(Publication.status == status)))
+            posts = list(session.exec(query))
+            return [self._describe(session, post) for post in posts]
+
+    def show(self, post_id: int) -> dict[str, Any]:
+        with session_scope(self.engine, read_only=True) as session:
+            post = session.get(Post, post_id)
+            if post is None:
+                raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
+            return self._describe(session, post)
+
+    def cancel(self, post_id: int, *, actor: str = "cli") -> dict[str, Any]:
+        """Cancel what has not gone out yet; what is published or publishing stays as it is."""
+        cancellable = {
+            PublicationStatus.pending_approval,
+            PublicationStatus.scheduled,
+            PublicationStatus.blocked,
+            PublicationStatus.missed,
+        }
+        with session_scope(self.engine) as session:
+            post = session.get(Post, post_id)
+            if post is None:
+                raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
+            publications = list(session.exec(select(Publication).where(Publication.post_id == post_id)))
+            if not any(p.status in cancellable for p in publications):
+                states = ", ".join(f"{p.channel_id}: {p.status.value}" for p in publications)
+                raise InputError(
+                    f"post {post_id} has nothing left to cancel ({states})",
+                    hint="a published post must be removed on the platform itself",
+                )
+            for publication in publications:
+                if publication.status in cancellable:
+                    publication.status = PublicationStatus.cancelled
+                    publication.last_error = f"cancelled by {actor}"
+                    publication.updated_at = utcnow()
+                    session.add(publication)
+        return self.show(post_id)
+
+    def _describe(self, session: Any, post: Post) -> dict[str, Any]:
+        publications = list(
+            session.exec(select(Publication).where(Publication.post_id == post.id).order_by(col(Publication.id)))
+        )
+        campaign = session.get(Campaign, post.campaign_id) if post.campaign_id else None
+        return {
+            "id": post.id,
+            "status": post_status([p.status for p in publications]).value,
+            "scheduled_at": post.scheduled_at.isoformat(),
+            "text": post.text,
+            "template": post.template,
+            "variables": json.loads(post.variables_json),
+            "campaign": campaign.slug if campaign else None,
+            "link": post.link,
+            "created_by": post.created_by,
+            "publications": [
+                {
+                    "id": p.id,
+                    "channel": p.channel_id,
+                    "platform": p.platform,
+                    "status": p.status.value,
+                    "text": p.text,
+                    "title": p.title,
+                    "description": p.description,
+                    "attempts": p.attempts,
+                    "remote_id": p.remote_id,
+                    "permalink": p.permalink,
+                    "published_at": p.published_at.isoformat() if p.published_at else None,
+                    "error": p.last_error if p.status != PublicationStatus.published else None,
+                    "metrics": latest_metrics(session, p.id),
+                }
+                for p in publications
+            ],
+        }
+
+
+METRIC_NAMES = ("views", "reach", "reactions", "comments", "shares")
+
+
+def latest_metrics(session: Any, publication_id: int | None) -> dict[str, int]:
+    """The newest snapshot's counters; zeros before the first collection."""
+    snapshot = session.exec(
+        select(MetricSnapshot)
+        .where(MetricSnapshot.publication_id == publication_id)
+        .order_by(col(MetricSnapshot.at).desc())
+        .limit(1)
+    ).first()
+    return {name: int(getattr(snapshot, name) or 0) if snapshot else 0 for name in METRIC_NAMES}
+
+
+# Order matters: what needs a person's attention wins over what is still in progress.
+_POST_STATUS_PRECEDENCE = [
+    PublicationStatus.failed,
+    PublicationStatus.unknown,
+    PublicationStatus.blocked,
+    PublicationStatus.missed,
+    PublicationStatus.publishing,
+    PublicationStatus.pending_approval,
+    PublicationStatus.scheduled,
+    PublicationStatus.published,
+    PublicationStatus.cancelled,
+]
+
+
+def post_status(statuses: Sequence[PublicationStatus]) -> PublicationStatus:
+    """A post's status, derived from its publications' (never stored separately)."""
+    present = set(statuses)
+    if not present:
+        return PublicationStatus.cancelled
+    if len(present) == 1:
+        return statuses[0]
+    for status in _POST_STATUS_PRECEDENCE:
+        if status in present and status not in {PublicationStatus.published, PublicationStatus.cancelled}:
+            return status
+    return PublicationStatus.published
+
+
+def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file as (line number, row) pairs."""
+    if not path.is_file():
+        raise InputError(f"there is no file {path}", hint="check the path")
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _read_xlsx(path)
+    if suffix not in {".csv", ".txt"}:
+        raise InputError(f"{path.name} is neither CSV nor XLSX", hint="save the sheet as .csv (UTF-8) or .xlsx")
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not UTF-8 text", hint="save it as 'CSV UTF-8' from Excel") from None
+    reader = csv.reader(io.StringIO(content))
+    try:
+        header = [nfc(h).strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise InputError(f"{path.name} is empty", hint="the first line must be the header") from None
+    rows: list[tuple[int, dict[str, str]]] = []
+    for number, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(rows) >= IMPORT_MAX_ROWS:
+            raise InputError(f"{path.name} has more than {IMPORT_MAX_ROWS} rows", hint="split the file")
+        rows.append((number, {h: nfc(v).strip() for h, v in zip(header, values, strict=False) if h}))
+    return rows
+
+
+def _read_xlsx(path: Path) -> list[tuple[int, dict[str, str]]]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise InputError(
+            f"{path.name} cannot be read as an Excel workbook: {exc}", hint="save it again as .xlsx"
+        ) from None
+    sheet = workbook.worksheets[0]
+    iterator = sheet.iter_rows(values_only=True)
+    try:
+        header = [nfc(str(h or "")).strip().lower() for h in next(iterator)]
+    except StopIteration:
+        raise InputError(f"{path.name} is empty", hint="the first row must be the header") from None
+    rows: list[tuple[int, dict[str, str]]] = []
+    for number, values in enumerate(iterator, start=2):
+        cells = ["" if v is None else _cell_text(v) for v in values]
+        if not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= IMPORT_MAX_ROWS:
+            raise InputError(f"{path.name} has more than {IMPORT_MAX_ROWS} rows", hint="split the file")
+        rows.append((number, {h: nfc(c).strip() for h, c in zip(header, cells, strict=False) if h}))
+    workbook.close()
+    return rows
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def cover_url(settings: Settings, channel: ChannelSettings) -> str | None:
+    """The public URL of the cover a Zalo article shows (percent-encoded, as Zalo requires)."""
+    if not channel.default_cover:
+        return None
+    if re.match(r"^https?://", channel.default_cover):
+        return channel.default_cover
+    return f"{settings.public_url}/assets/{quote(channel.default_cover)}"
+
+
+__all__ = ["LoaError", "PostRequest", "PostService", "cover_url", "parse_when", "post_status"]

@@ -1,0 +1,242 @@
+"""Message templates: Jinja in a sandbox, plain text out, NFC everywhere, platform limits.
+
+A template is ``templates/messages/NAME.j2``. It renders once per platform (``platform`` is
+``"facebook"`` or ``"zalo"``), so per-platform variants are plain ``{% if %}`` blocks. A
+template may ``{% set title = … %}`` and ``{% set description = … %}`` at top level for the
+Zalo article; without them both are derived from the text within Zalo's limits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from scheduler.errors import LimitError, NotFound, TemplateError
+
+TEMPLATE_SUFFIX = ".j2"
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+# Zero-width characters that break dedupe and length checks without being visible.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def nfc(value: Any) -> Any:
+    """NFC-normalise strings, recursively through lists and dicts; other values untouched."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value.translate(_INVISIBLE))
+    if isinstance(value, Mapping):
+        return {nfc(k): nfc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [nfc(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    platform: str
+    text: str
+    title: str | None
+    description: str | None
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    label: str
+    max_text_length: int
+    max_title_length: int | None = None
+    max_description_length: int | None = None
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` within ``limit`` characters that ends at a word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-–") + "…"
+
+
+def derive_title_description(text: str, limits: PlatformLimits) -> tuple[str, str]:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    rest = " ".join(lines[1:]) or first
+    title = cut_at_word(first, limits.max_title_length or 150)
+    description = cut_at_word(rest, limits.max_description_length or 300)
+    return title, description
+
+
+class MessageRenderer:
+    """Renders message templates from one folder. Built explicitly; holds no global state."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.folder = templates_dir / "messages"
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(self.folder), encoding="utf-8"),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            finalize=nfc,
+        )
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob(f"*{TEMPLATE_SUFFIX}"))
+
+    def variables(self, name: str) -> list[str]:
+        """Variables a template reads that Loa does not provide itself."""
+        from jinja2 import meta
+
+        source = self._source(name)
+        try:
+            parsed = self.env.parse(source)
+        except TemplateSyntaxError as exc:
+            raise self._syntax_error(name, exc) from None
+        return sorted(meta.find_undeclared_variables(parsed) - {"platform", "campaign", "now"})
+
+    def render(
+        self,
+        name: str,
+        variables: Mapping[str, Any],
+        *,
+        platform: str,
+        limits: PlatformLimits,
+        campaign: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> RenderedMessage:
+        template = self._load(name)
+        context: dict[str, Any] = nfc(dict(variables))
+        context.update(platform=platform, campaign=nfc(dict(campaign or {})), now=now)
+        try:
+            module = template.make_module(context)
+            text = str(module)
+            exported = {key: getattr(module, key) for key in ("title", "description") if hasattr(module, key)}
+        except UndefinedError as exc:
+            line = _template_line(exc.__traceback__)
+            missing = _undefined_name(str(exc))
+            where = f"{name}{TEMPLATE_SUFFIX}" + (f", line {line}" if line else "")
+            raise TemplateError(
+                f"template {where} needs variable {missing!r}, which was not given",
+                hint=f"add --var {missing}=… (the template uses: {', '.join(self.variables(name)) or 'nothing'})",
+                field=missing,
+            ) from None
+        except SecurityError as exc:
+            raise TemplateError(
+                f"template {name}{TEMPLATE_SUFFIX} tried something templates may not do: {exc}",
+                hint="templates may only format the given variables",
+            ) from None
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            line = _template_line(exc.__traceback__)
+            raise TemplateError(
+                f"template {name}{TEMPLATE_SUFFIX}{f', line {line}' if line else ''} failed: {exc}",
+                hint="check the variable values given to this template",
+            ) from None
+        text = _tidy(nfc(text))
+        if not text:
+            raise TemplateError(
+                f"template {name}{TEMPLATE_SUFFIX} rendered an empty message for {limits.label}",
+                hint="give the variables it needs or check its {% if platform %} blocks",
+            )
+        title = _clean_optional(exported.get("title"))
+        description = _clean_optional(exported.get("description"))
+        if limits.max_title_length is not None:
+            derived_title, derived_description = derive_title_description(text, limits)
+            title = title or derived_title
+            description = description or derived_description
+        else:
+            title = description = None
+        rendered = RenderedMessage(platform=platform, text=text, title=title, description=description)
+        check_limits(rendered, limits, template=name)
+        return rendered
+
+    def _source(self, name: str) -> str:
+        self._require(name)
+        return (self.folder / f"{name}{TEMPLATE_SUFFIX}").read_text(encoding="utf-8")
+
+    def _require(self, name: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not (self.folder / f"{name}{TEMPLATE_SUFFIX}").is_file():
+            known = ", ".join(self.names()) or f"none in {self.folder}"
+            raise NotFound(f"unknown template {name!r}", hint=f"known templates: {known}", field="template")
+
+    def _load(self, name: str) -> Any:
+        self._require(name)
+        try:
+            return self.env.get_template(f"{name}{TEMPLATE_SUFFIX}")
+        except TemplateNotFound:
+            raise NotFound(f"unknown template {name!r}", hint=f"known: {', '.join(self.names())}") from None
+        except TemplateSyntaxError as exc:
+            raise self._syntax_error(name, exc) from None
+
+    @staticmethod
+    def _syntax_error(name: str, exc: TemplateSyntaxError) -> TemplateError:
+        return TemplateError(
+            f"template {name}{TEMPLATE_SUFFIX}, line {exc.lineno}: syntax error: {exc.message}",
+            hint="fix that line of the template; blocks need {% … %} and values {{ … }}",
+            field="template",
+        )
+
+
+def check_limits(message: RenderedMessage, limits: PlatformLimits, *, template: str) -> None:
+    checks = [
+        ("message", message.text, limits.max_text_length),
+        ("article title", message.title, limits.max_title_length),
+        ("article description", message.description, limits.max_description_length),
+    ]
+    for what, value, limit in checks:
+        if value is not None and limit is not None and len(value) > limit:
+            raise LimitError(
+                f"{limits.label} {what} from template {template!r} is {len(value)} characters, "
+                f"{len(value) - limit} over the limit of {limit}",
+                hint=f"shorten the {what} (or the variables that fill it) by {len(value) - limit} characters",
+                field="title" if "title" in what else "description" if "description" in what else "text",
+            )
+
+
+def _clean_optional(value: Any) -> str | None:
+    if value is None:
+        return None
+    cleaned = " ".join(str(nfc(str(value))).split())
+    return cleaned or None
+
+
+def _tidy(text: str) -> str:
+    text = text.replace("\r\n", "\n")
+    text = _TRAILING_SPACE.sub("\n", text)
+    return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def _undefined_name(message: str) -> str:
+    match = re.search(r"'([^']+)' is undefined", message) or re.search(r"has no attribute '([^']+)'", message)
+    return match.group(1) if match else message
+
+
+def _template_line(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame in a traceback."""
+    line = None
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            # make_module() does not rewrite tracebacks: map the compiled line back.
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line

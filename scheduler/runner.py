@@ -1,0 +1,56 @@
+"""`loa run`: the publishing engine, the web server and (when enabled) the sandbox in one process."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from scheduler.engine import PublishingEngine
+from scheduler.serving import ThreadedServer
+from scheduler.web.app import create_app
+
+if TYPE_CHECKING:
+    from scheduler.app import Loa
+
+
+def run_foreground(loa: Loa, console: Console) -> None:
+    """Serve until SIGINT/SIGTERM, then stop in reverse order of starting."""
+    settings = loa.settings
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    sandbox = None
+    if settings.sandbox.enabled:
+        from scheduler.sandbox.server import SandboxServer
+
+        sandbox = SandboxServer(
+            host=settings.sandbox.host,
+            port=settings.sandbox.port,
+            settings=settings.sandbox,
+            state_file=settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None,
+        )
+        sandbox.start()
+        console.print(f"Sandbox Facebook + Zalo: {sandbox.url}/_sandbox/state")
+    # The web server listens before the engine's first pass: Zalo fetches covers from it.
+    web = ThreadedServer(create_app(settings, loa.engine), host=settings.web.host, port=settings.web.port).start()
+    engine = PublishingEngine(settings, loa.engine, loa.vault)
+    engine.start()
+    console.print(f"Loa đang chạy: {web.url}/healthz (Ctrl-C để dừng)")
+    try:
+        while not stop.wait(timeout=1.0):
+            pass
+    finally:
+        engine.shutdown()
+        web.stop()
+        if sandbox is not None:
+            sandbox.stop()
+        console.print("Loa đã dừng.")

@@ -1,0 +1,99 @@
+"""Secrets at rest and in print.
+
+Channel credentials are encrypted with Fernet (AES-128-CBC + HMAC) under a key that never
+enters the database: it comes from the environment variable named in ``[secrets] key_env``
+or, failing that, from a key file outside the database (created on first use, mode 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Engine
+
+from scheduler.config import Settings
+from scheduler.errors import ConfigError, StoreError
+from scheduler.models import ChannelState, utcnow
+
+
+def mask(secret: str | None) -> str:
+    """A printable stand-in that lets a person tell two secrets apart, and nothing more."""
+    if not secret:
+        return "(none)"
+    return f"…{secret[-4:]}" if len(secret) >= 12 else "****"
+
+
+def load_cipher(settings: Settings, environ: Mapping[str, str] | None = None) -> Fernet:
+    environ = os.environ if environ is None else environ
+    raw = environ.get(settings.secrets.key_env)
+    if raw is None:
+        key_path = settings.path(settings.secrets.key_file)
+        if not key_path.exists():
+            _create_key_file(key_path)
+        raw = key_path.read_text(encoding="ascii").strip()
+        source = str(key_path)
+    else:
+        source = f"${settings.secrets.key_env}"
+    try:
+        return Fernet(raw.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise ConfigError(
+            f"the encryption key in {source} is not a Fernet key",
+            hint="generate one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'",
+        ) from None
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(Fernet.generate_key().decode("ascii") + "\n")
+
+
+class DatabaseTokenVault:
+    """The production :class:`~scheduler.platforms.base.TokenVault`.
+
+    ``save`` commits in its own transaction before returning, so a refreshed single-use
+    Zalo token is durable before anything uses it.
+    """
+
+    def __init__(self, engine: Engine, cipher: Fernet) -> None:
+        self._engine = engine
+        self._cipher = cipher
+
+    def load(self, channel_id: str) -> dict[str, str] | None:
+        from scheduler.store import session_scope
+
+        with session_scope(self._engine, read_only=True) as session:
+            row = session.get(ChannelState, channel_id)
+            blob = row.credentials_encrypted if row else None
+        if not blob:
+            return None
+        try:
+            data = json.loads(self._cipher.decrypt(blob.encode("ascii")))
+        except InvalidToken:
+            raise ConfigError(
+                f"the stored credentials of channel {channel_id!r} cannot be decrypted",
+                hint="the encryption key changed: restore the old key or reconnect the channel",
+            ) from None
+        return {str(k): str(v) for k, v in data.items()}
+
+    def save(self, channel_id: str, secrets: Mapping[str, str]) -> None:
+        from scheduler.store import session_scope
+
+        blob = self._cipher.encrypt(json.dumps(dict(secrets)).encode("utf-8")).decode("ascii")
+        with session_scope(self._engine) as session:
+            row = session.get(ChannelState, channel_id)
+            if row is None:
+                raise StoreError(f"channel {channel_id!r} is not in the database", hint="run `loa init` first")
+            row.credentials_encrypted = blob
+            row.credentials_updated_at = utcnow()
+            session.add(row)
+
+    def __repr__(self) -> str:
+        return "DatabaseTokenVault(<encrypted>)"

@@ -1,0 +1,72 @@
+"""The ASGI app of `loa run`: health, public assets (Zalo fetches covers from here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from scheduler.config import Settings
+from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
+from scheduler.store import session_scope
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+PUBLIC_IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+
+
+def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None = None) -> Starlette:
+    """Build the web app for these settings and this database (nothing global)."""
+    stale_after = 3 * settings.publishing.tick_seconds + 60
+
+    async def healthz(request: Request) -> Response:
+        body: dict[str, object] = {"database": "ok", "last_tick_age_seconds": None, "channels_needing_attention": []}
+        healthy = True
+        try:
+            with session_scope(engine, read_only=True) as session:
+                tick = session.get(SchedulerTick, "dispatcher")
+                attention = [
+                    {"id": s.id, "status": s.status.value, "last_error": s.last_error}
+                    for s in session.exec(select(ChannelState).where(ChannelState.status != ChannelStatus.ok))
+                ]
+        except (OperationalError, Exception) as exc:  # any store failure makes the check red
+            body["database"] = f"error: {type(exc).__name__}"
+            return JSONResponse(body | {"status": "unhealthy"}, status_code=503)
+        body["channels_needing_attention"] = attention
+        if tick is None:
+            healthy = False
+            body["scheduler"] = "the dispatcher has not completed a pass yet"
+        else:
+            age = (utcnow() - tick.at).total_seconds()
+            body["last_tick_age_seconds"] = round(age, 1)
+            if age > stale_after:
+                healthy = False
+                body["scheduler"] = f"the dispatcher has not run for {age:.0f} s (limit {stale_after} s)"
+        body["status"] = "ok" if healthy else "unhealthy"
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        folder = settings.assets_path.resolve()
+        path = (folder / name).resolve()
+        suffix = Path(name).suffix.lower()
+        if folder not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not path.is_file():
+            return PlainTextResponse("Không tìm thấy tệp.", status_code=404)
+        return FileResponse(
+            path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+    return Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/healthz", healthz),
+            Route("/assets/{name:path}", asset),
+        ],
+    )

@@ -1,0 +1,153 @@
+"""Shared fixtures: a real sandbox on loopback, a real SQLite file, a real config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from scheduler.sandbox.server import SandboxServer
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """The platform emulator, listening on a free loopback port, fresh for each test."""
+    from scheduler.sandbox.server import SandboxServer
+
+    with SandboxServer(host="127.0.0.1", port=0) as server:
+        yield server
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_config(
+    folder: Path,
+    *,
+    sandbox_url: str = "http://127.0.0.1:8910",
+    public_url: str = "http://127.0.0.1:8000",
+    database_url: str | None = None,
+    extra: str = "",
+    channels: str | None = None,
+) -> Path:
+    """A config.toml for tests: the shipped templates and assets, a fresh SQLite file."""
+    host, _, port = sandbox_url.removeprefix("http://").partition(":")
+    database_url = database_url or f"sqlite:///{folder / 'posts.db'}"
+    default_channels = """
+[[channels]]
+id = "fb-bhxh-nghean"
+platform = "facebook"
+name = "BHXH tỉnh Nghệ An"
+external_id = "100000000000001"
+
+[[channels]]
+id = "zalo-bhxh-nghean"
+platform = "zalo"
+name = "BHXH Nghệ An (Zalo OA)"
+external_id = "579745863508352884"
+default_cover = "cover-default.jpg"
+"""
+    text = f"""
+timezone = "Asia/Ho_Chi_Minh"
+public_url = "{public_url}"
+templates_dir = "{REPO / "templates"}"
+assets_dir = "{REPO / "assets"}"
+
+[database]
+url = "{database_url}"
+
+[sandbox]
+enabled = false
+host = "{host}"
+port = {port or 8910}
+
+[publishing]
+grace_minutes = 60
+request_timeout_seconds = 3
+
+[secrets]
+key_file = "{folder / "secret.key"}"
+
+[[campaigns]]
+slug = "thang-van-dong-2026"
+name = "Tháng Vận động triển khai BHXH, BHYT toàn dân năm 2026"
+theme = "Bảo hiểm xã hội - An tâm cho mọi gia đình"
+{extra}
+{default_channels if channels is None else channels}
+"""
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def assets_server() -> Iterator[str]:
+    """Loa's own web app serving the shipped assets (Zalo fetches article covers from it)."""
+    from scheduler.config import load_settings
+    from scheduler.serving import ThreadedServer
+    from scheduler.store import make_engine
+    from scheduler.web.app import create_app
+
+    settings = load_settings(REPO / "config.toml", environ={})
+    engine = make_engine("sqlite://")
+    with ThreadedServer(create_app(settings, engine)) as server:
+        yield server.url
+    engine.dispose()
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, sandbox: SandboxServer, assets_server: str) -> Path:
+    """A config wired to a live sandbox and a live asset server on loopback."""
+    return write_config(tmp_path, sandbox_url=sandbox.url, public_url=assets_server)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+Cli = Callable[..., CliResult]
+
+
+def cli_for(config_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run the real `loa` entry point in-process against a config."""
+    from scheduler.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(["--config", str(config_path), *args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def loa(config_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`loa` against a config wired to the live sandbox."""
+    return cli_for(config_path, capsys)
+
+
+@pytest.fixture
+def offline_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+@pytest.fixture
+def offline_loa(offline_config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`loa` for commands that never reach a platform."""
+    return cli_for(offline_config, capsys)
