@@ -8,7 +8,7 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import typer
@@ -19,6 +19,9 @@ from scheduler.app import Loa
 from scheduler.config import Settings, load_settings
 from scheduler.errors import InputError, LoaError
 from scheduler.render.messages import nfc
+
+if TYPE_CHECKING:
+    from scheduler.render.covers import CoverRenderer
 
 app = typer.Typer(
     name="loa",
@@ -169,16 +172,31 @@ def templates(ctx: typer.Context, as_json: JsonOption = False) -> None:
     loa = _loa(ctx)
     renderer = loa.renderer
     messages: list[dict[str, Any]] = [{"name": n, "variables": renderer.variables(n)} for n in renderer.names()]
-    covers_dir = loa.settings.templates_path / "covers"
-    covers = sorted(p.stem for p in covers_dir.glob("*.toml")) if covers_dir.is_dir() else []
+    cover_renderer = _cover_renderer(ctx)
+    covers: list[dict[str, Any]] = []
+    for name in cover_renderer.names():
+        try:
+            covers.append(cover_renderer.describe(name))
+        except InputError as exc:  # one broken layout must not hide the others
+            covers.append({"name": name, "error": str(exc)})
     if as_json:
-        _print_json({"messages": messages, "covers": [{"name": c} for c in covers]})
+        _print_json({"messages": messages, "covers": covers})
         return
     table = Table("mẫu tin", "biến")
     for item in messages:
         table.add_row(item["name"], ", ".join(item["variables"]))
     out.print(table)
-    out.print(f"Mẫu ảnh bìa: {', '.join(covers) or '(chưa có)'}")
+    if not covers:
+        out.print("Mẫu ảnh bìa: (chưa có)")
+        return
+    cover_table = Table("mẫu ảnh bìa", "tên", "biến", "khổ ảnh")
+    for cover in covers:
+        if "error" in cover:
+            cover_table.add_row(cover["name"], f"[red]lỗi:[/red] {_escape(cover['error'])}", "", "")
+            continue
+        sizes = ", ".join(f"{t} {w}×{h}" for t, (w, h) in cover["targets"].items())
+        cover_table.add_row(cover["name"], _escape(cover["title"]), ", ".join(cover["variables"]), sizes)
+    out.print(cover_table)
 
 
 @render_app.command("message")
@@ -217,6 +235,128 @@ def render_message(
         out.print(f"[bold]Tiêu đề:[/bold] {message.title}", markup=True)
         out.print(f"[bold]Mô tả:[/bold] {message.description}\n", markup=True)
     sys.stdout.write(message.text + "\n")
+
+
+CoverTargetOption = Annotated[
+    str, typer.Option("--platform", help="canvas: facebook (1200×630), square (1080×1080) or zalo (1280×720)")
+]
+LayoutOption = Annotated[str, typer.Option("--layout", help="cover layout (templates/covers/NAME.toml)")]
+CampaignOption = Annotated[str | None, typer.Option("--campaign", help="campaign slug from config.toml")]
+
+
+def _cover_renderer(ctx: typer.Context) -> CoverRenderer:
+    from scheduler.render.covers import CoverRenderer
+
+    settings = _loa(ctx).settings
+    return CoverRenderer(settings.templates_path, settings.assets_path)
+
+
+def _campaign_variables(ctx: typer.Context, slug: str | None) -> dict[str, str]:
+    """A campaign's fields for cover texts, from config.toml: no database needed to draw."""
+    if slug is None:
+        return {}
+    settings = _loa(ctx).settings
+    for campaign in settings.campaigns:
+        if campaign.slug == slug:
+            return {"slug": campaign.slug, "name": campaign.name, "theme": campaign.theme}
+    known = ", ".join(c.slug for c in settings.campaigns) or "none configured"
+    raise InputError(f"unknown campaign {slug!r}", hint=f"known campaigns: {known}", field="campaign")
+
+
+def _check_target(renderer: CoverRenderer, layout: str, platform: str) -> None:
+    targets = renderer.targets(layout)
+    if platform not in targets:
+        raise InputError(
+            f"cover layout {layout!r} has no {platform!r} canvas",
+            hint=f"use --platform {' or '.join(targets)}",
+            field="platform",
+        )
+
+
+@render_app.command("cover")
+def render_cover(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write: .jpg or .png")],
+    layout: LayoutOption = "default",
+    var: VarOption = None,
+    platform: CoverTargetOption = "facebook",
+    campaign: CampaignOption = None,
+) -> None:
+    """Write one cover image (the default layout takes title and subtitle)."""
+    from scheduler.render.covers import max_bytes_for
+
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix not in {"jpg", "jpeg", "png"}:
+        raise InputError(f"cannot tell the image format from {output.name!r}", hint="name the file .jpg or .png")
+    renderer = _cover_renderer(ctx)
+    _check_target(renderer, layout, platform)
+    data = renderer.render(
+        layout,
+        _variables(var),
+        target=platform,
+        campaign=_campaign_variables(ctx, campaign),
+        fmt=suffix,
+        max_bytes=max_bytes_for(platform, suffix),
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(output)
+    width, height = renderer.describe(layout)["targets"][platform]
+    out.print(f"Đã ghi ảnh bìa {output} ({width}×{height}, {len(data) / 1024:.0f} KB).")
+
+
+@render_app.command("covers")
+def render_covers(
+    ctx: typer.Context,
+    csv_file: Annotated[Path, typer.Option("--csv", help="CSV (UTF-8): one cover per row, columns = variables")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for 0001.jpg, 0002.jpg, …")],
+    layout: LayoutOption = "default",
+    fmt: Annotated[str, typer.Option("--format", help="jpg or png")] = "jpg",
+    platform: CoverTargetOption = "facebook",
+    campaign: CampaignOption = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="worker processes (default: all cores)")] = None,
+) -> None:
+    """Write one cover per CSV row, on every core; all rows are checked before any is written."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from scheduler.render.batch import BatchJob, read_rows, render_batch
+    from scheduler.render.images import normalise_format
+
+    if fmt.lower() not in {"jpg", "jpeg", "png"}:
+        raise InputError(f"unknown format {fmt!r}", hint="use --format jpg or --format png", field="format")
+    settings = _loa(ctx).settings
+    renderer = _cover_renderer(ctx)
+    _check_target(renderer, layout, platform)
+    rows = read_rows(csv_file)
+    job = BatchJob(
+        templates_dir=settings.templates_path,
+        assets_dir=settings.assets_path,
+        layout=layout,
+        target=platform,
+        fmt=normalise_format(fmt),
+        campaign=_campaign_variables(ctx, campaign),
+    )
+    labels = {"check": "Kiểm tra", "render": "Vẽ ảnh bìa"}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as bar:
+        tasks = {phase: bar.add_task(label, total=len(rows)) for phase, label in labels.items()}
+        files = render_batch(
+            job,
+            rows,
+            output,
+            workers=jobs,
+            progress=lambda phase, done, total: bar.update(tasks[phase], completed=done),
+            source=csv_file.name,
+        )
+    out.print(f"Đã ghi {len(files)} ảnh bìa vào {output} ({files[0].name} … {files[-1].name}).")
 
 
 # -- posts -------------------------------------------------------------------------------

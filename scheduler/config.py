@@ -63,6 +63,9 @@ class PublishingSettings(_Section):
     # Loa holds posts itself, so no platform window binds it; this keeps typos such as
     # 2062 for 2026 out of the queue. 75 days is the longest window Facebook documents.
     horizon_days: int = Field(default=75, ge=1, le=3650)
+    # Zalo processes an article asynchronously; verify is polled this often (B3: 8 × 3 s).
+    zalo_verify_polls: int = Field(default=8, ge=1, le=100)
+    zalo_verify_interval_seconds: float = Field(default=3.0, ge=0)
 
 
 class SecretsSettings(_Section):

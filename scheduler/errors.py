@@ -41,6 +41,30 @@ class LimitError(InputError):
     """Rendered content is over a platform's limit."""
 
 
+class TextDoesNotFit(LimitError):
+    """A cover text cannot fit its box even at the layout's smallest font size.
+
+    ``excess`` is about how many characters to cut; ``field`` the variable that fills the box.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        field: str | None = None,
+        layout: str,
+        box: str,
+        target: str,
+        excess: int,
+    ) -> None:
+        super().__init__(message, hint=hint, field=field)
+        self.layout = layout
+        self.box = box
+        self.target = target
+        self.excess = excess
+
+
 class NotFound(InputError):
     """A post, channel, template or layout named by the user does not exist."""
 

@@ -201,10 +201,19 @@ class Dispatcher:
 
     def publisher(self, channel: ChannelSettings) -> Publisher:
         cls = publisher_class(channel.platform)
+        publishing = self.settings.publishing
+        options: dict[str, object] = {}
+        if channel.platform == "zalo":
+            options = {
+                "verify_polls": publishing.zalo_verify_polls,
+                "verify_interval": publishing.zalo_verify_interval_seconds,
+                "author": channel.name,
+            }
         return cls(
             channel_access(self.settings, channel, self.environ),
             vault=self.vault,
-            timeout=self.settings.publishing.request_timeout_seconds,
+            timeout=publishing.request_timeout_seconds,
+            **options,  # type: ignore[arg-type]
         )
 
     # -- recording ------------------------------------------------------------------------

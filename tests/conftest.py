@@ -69,6 +69,7 @@ port = {port or 8910}
 [publishing]
 grace_minutes = 60
 request_timeout_seconds = 3
+zalo_verify_interval_seconds = 0.05
 
 [secrets]
 key_file = "{folder / "secret.key"}"

@@ -61,8 +61,7 @@ _POLICY_BLOCK_S = 24 * 3600.0
 
 _SUBCODE_REASONS = {
     458: "the Loa app was removed from the account that issued the token",
-    459: "the account that issued the token is checkpointed "
-    "(log in on facebook.com and follow the steps)",
+    459: "the account that issued the token is checkpointed (log in on facebook.com and follow the steps)",
     460: "the password of the account that issued the token was changed",
     463: "the token has expired",
     464: "the account that issued the token is not confirmed",
@@ -175,9 +174,12 @@ class FacebookPublisher(Publisher):
         timeout: float = 20.0,
         session: requests.Session | None = None,
         max_pages: int = 10,
+        page_size: int = 25,
     ) -> None:
         super().__init__(access, vault=vault, timeout=timeout, session=session)
-        self.max_pages = max_pages  # paging bound for find_recent
+        # find_recent reads at most max_pages × page_size posts (Graph's default page is 25).
+        self.max_pages = max_pages
+        self.page_size = page_size
         # Set when Graph says the quota is spent (usage ≥ 100 % or a regain time): calls
         # made before then would only fail and deepen the throttle, so they are refused here.
         self._blocked_until = 0.0
@@ -209,8 +211,7 @@ class FacebookPublisher(Publisher):
             remote_id = str(body.get("id") or "")
         if not remote_id:
             raise UnknownOutcome(
-                "Facebook answered the post without an id, so Loa cannot tell whether it was "
-                "created.",
+                "Facebook answered the post without an id, so Loa cannot tell whether it was created.",
                 hint="Loa will look for the post on the Page before trying again.",
                 platform=self.platform,
             )
@@ -221,7 +222,7 @@ class FacebookPublisher(Publisher):
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         params: dict[str, str] = {
             "fields": "id,message,created_time,permalink_url",
-            "limit": "25",
+            "limit": str(self.page_size),
         }
         found: list[RemotePost] = []
         for _ in range(self.max_pages):
@@ -257,9 +258,7 @@ class FacebookPublisher(Publisher):
         fields = self._call(
             "GET",
             remote_id,
-            params={
-                "fields": "shares,reactions.limit(0).summary(true),comments.limit(0).summary(true)"
-            },
+            params={"fields": "shares,reactions.limit(0).summary(true),comments.limit(0).summary(true)"},
         )
         raw: dict[str, object] = {
             "shares": fields.get("shares"),
@@ -325,8 +324,7 @@ class FacebookPublisher(Publisher):
             )
         if len(post.text) > self.max_text_length:
             raise PermanentError(
-                f"The text is {len(post.text)} characters; a Facebook post takes at most "
-                f"{self.max_text_length}.",
+                f"The text is {len(post.text)} characters; a Facebook post takes at most {self.max_text_length}.",
                 hint="Shorten the text.",
                 platform=self.platform,
             )
@@ -441,11 +439,7 @@ class FacebookPublisher(Publisher):
         if response.status_code == 429:
             raise self._throttled(None, regain, peak)
         if response.status_code >= 400 or not isinstance(body, dict):
-            what = (
-                f"HTTP {response.status_code}"
-                if response.status_code >= 400
-                else "a reply that is not JSON"
-            )
+            what = f"HTTP {response.status_code}" if response.status_code >= 400 else "a reply that is not JSON"
             if write:
                 raise UnknownOutcome(
                     f"Facebook answered the post with {what}; it may or may not be on the Page.",
@@ -468,8 +462,7 @@ class FacebookPublisher(Publisher):
         kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
         if write and not _never_sent(exc):
             return UnknownOutcome(
-                f"The call to Facebook {kind} after the post was sent; it may or may not be "
-                "on the Page.",
+                f"The call to Facebook {kind} after the post was sent; it may or may not be on the Page.",
                 hint="Loa will look for the post on the Page before trying again.",
                 platform=self.platform,
             )
@@ -479,12 +472,8 @@ class FacebookPublisher(Publisher):
             platform=self.platform,
         )
 
-    def _throttled(
-        self, code: int | None, regain: float | None, peak: float, message: str = ""
-    ) -> RateLimited:
-        default = (
-            _DEFAULT_PAGE_THROTTLE_S if code in _PAGE_THROTTLE_CODES else _DEFAULT_APP_THROTTLE_S
-        )
+    def _throttled(self, code: int | None, regain: float | None, peak: float, message: str = "") -> RateLimited:
+        default = _DEFAULT_PAGE_THROTTLE_S if code in _PAGE_THROTTLE_CODES else _DEFAULT_APP_THROTTLE_S
         retry_after = regain or default
         self._blocked_until = time.monotonic() + retry_after
         scope = "this Page" if code in _PAGE_THROTTLE_CODES else "the Loa app"
@@ -499,9 +488,7 @@ class FacebookPublisher(Publisher):
             code=code,
         )
 
-    def _graph_error(
-        self, error: Json, status: int, peak: float, regain: float | None, write: bool
-    ) -> PublishError:
+    def _graph_error(self, error: Json, status: int, peak: float, regain: float | None, write: bool) -> PublishError:
         code = _as_int(error.get("code"))
         subcode = _as_int(error.get("error_subcode"))
         said = self._scrub(str(error.get("error_user_msg") or error.get("message") or ""))
@@ -515,8 +502,7 @@ class FacebookPublisher(Publisher):
         if code in _AUTH_CODES or subcode in _AUTH_SUBCODES:
             reason = _SUBCODE_REASONS.get(subcode or 0, "Facebook rejected the Page token")
             return AuthError(
-                f"Facebook no longer accepts the Page token of channel "
-                f"{self.access.channel_id}: {reason}.",
+                f"Facebook no longer accepts the Page token of channel {self.access.channel_id}: {reason}.",
                 hint="Reconnect the channel: paste a new Page token.",
                 **extra,
             )
@@ -550,8 +536,7 @@ class FacebookPublisher(Publisher):
         transient = code in _SERVER_CODES or error.get("is_transient") is True or status >= 500
         if transient and write:
             return UnknownOutcome(
-                "Facebook reported a temporary error while creating the post; it may or may "
-                "not be on the Page.",
+                "Facebook reported a temporary error while creating the post; it may or may not be on the Page.",
                 hint="Loa will look for the post on the Page before trying again.",
                 **extra,
             )
@@ -570,8 +555,7 @@ class FacebookPublisher(Publisher):
                 **extra,
             )
         return PermanentError(
-            f"Facebook refused the call: {said or 'no reason given'}"
-            + (f" (code {code})" if code is not None else ""),
+            f"Facebook refused the call: {said or 'no reason given'}" + (f" (code {code})" if code is not None else ""),
             hint="Fix the post and try again, or ask the administrator to look at the channel.",
             **extra,
         )

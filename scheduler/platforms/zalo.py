@@ -141,11 +141,7 @@ def text_to_html(text: str, link: str | None = None) -> str:
     Everything is escaped: the text is the author's words, never markup (ASVS 3.2.2).
     """
     paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n"))]
-    parts = [
-        "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"
-        for p in paragraphs
-        if p.strip()
-    ]
+    parts = ["<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>" for p in paragraphs if p.strip()]
     if link and link not in text:
         href = html.escape(link, quote=True)
         parts.append(f'<p><a href="{href}">{href}</a></p>')
@@ -321,14 +317,16 @@ class ZaloPublisher(Publisher):
             return self._refresh_unless_done(None)
         expires_at = _parse_iso(stored.get("expires_at"))
         now = datetime.now(UTC)
-        if expires_at is not None and expires_at - now > self.refresh_margin:
+        # Without a known expiry (a pair stored by hand) the token is used until Zalo says
+        # −216/−220: refreshing on every call would rotate the pair for nothing.
+        if expires_at is None or expires_at - now > self.refresh_margin:
             return token
         try:
             return self._refresh_unless_done(token)
         except TransientError:
             # A proactive refresh is an optimisation: while the old token is still valid,
             # an unreachable OAuth server must not stop the call.
-            if expires_at is not None and expires_at > now:
+            if expires_at > now:
                 return token
             raise
 
@@ -405,8 +403,7 @@ class ZaloPublisher(Publisher):
                 )
             )
             raise AuthError(
-                f"Zalo refused to renew the access token of channel "
-                f"{self.access.channel_id}: {reason}.",
+                f"Zalo refused to renew the access token of channel {self.access.channel_id}: {reason}.",
                 hint="Reconnect the Zalo OA: paste a new refresh token.",
                 platform=self.platform,
                 code=_as_int(body.get("error")),
@@ -421,9 +418,7 @@ class ZaloPublisher(Publisher):
             self.access.channel_id,
             {
                 "access_token": access_token,
-                "refresh_token": new_refresh
-                if isinstance(new_refresh, str) and new_refresh
-                else refresh_token,
+                "refresh_token": new_refresh if isinstance(new_refresh, str) and new_refresh else refresh_token,
                 "expires_at": expires_at.isoformat(),
             },
         )
@@ -489,8 +484,7 @@ class ZaloPublisher(Publisher):
             kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
             if write and not _never_sent(exc):
                 raise UnknownOutcome(
-                    f"The call to Zalo {kind} after the article was sent; it may or may not "
-                    "have been created.",
+                    f"The call to Zalo {kind} after the article was sent; it may or may not have been created.",
                     hint="Loa will look for the article on the OA before trying again.",
                     platform=self.platform,
                 ) from None
@@ -507,11 +501,7 @@ class ZaloPublisher(Publisher):
             return response.status_code, reply
         if response.status_code == 401:
             return 401, {}
-        what = (
-            f"HTTP {response.status_code}"
-            if response.status_code >= 400
-            else "a reply that is not JSON"
-        )
+        what = f"HTTP {response.status_code}" if response.status_code >= 400 else "a reply that is not JSON"
         if write:
             raise UnknownOutcome(
                 f"Zalo answered the article with {what}; it may or may not have been created.",
@@ -546,10 +536,8 @@ class ZaloPublisher(Publisher):
             )
         if code == _QUOTA:
             return RateLimited(
-                "This Zalo OA has used up its quota for this API (articles per month depend on "
-                "the OA package).",
-                hint="Wait for the quota to reset or upgrade the OA package; Loa checks again "
-                "in 24 hours.",
+                "This Zalo OA has used up its quota for this API (articles per month depend on the OA package).",
+                hint="Wait for the quota to reset or upgrade the OA package; Loa checks again in 24 hours.",
                 retry_after=_QUOTA_WAIT_S,
                 **extra,
             )
@@ -568,8 +556,7 @@ class ZaloPublisher(Publisher):
             )
         if code == _NOT_AUTHORIZED:
             return AuthError(
-                "The Zalo OA has not allowed the Loa app to use this function "
-                "(article management).",
+                "The Zalo OA has not allowed the Loa app to use this function (article management).",
                 hint="Reconnect the Zalo OA and grant the article-management permission.",
                 **extra,
             )
@@ -584,8 +571,7 @@ class ZaloPublisher(Publisher):
         # retrying the same call cannot change the answer.
         return PermanentError(
             f"Zalo refused the call: {said} (code {code}).",
-            hint="Fix the article (title, description, cover, text) or the OA's settings, "
-            "then post again.",
+            hint="Fix the article (title, description, cover, text) or the OA's settings, then post again.",
             **extra,
         )
 
@@ -608,8 +594,7 @@ class ZaloPublisher(Publisher):
             )
         if len(post.text) > self.max_text_length:
             raise PermanentError(
-                f"The text is {len(post.text)} characters; Loa sends at most "
-                f"{self.max_text_length} to a Zalo article.",
+                f"The text is {len(post.text)} characters; Loa sends at most {self.max_text_length} to a Zalo article.",
                 hint="Shorten the text.",
                 platform=self.platform,
             )
@@ -620,13 +605,10 @@ class ZaloPublisher(Publisher):
                 hint="Shorten the title.",
                 platform=self.platform,
             )
-        description = (
-            post.description.strip() if post.description else derive_description(post.text)
-        )
+        description = post.description.strip() if post.description else derive_description(post.text)
         if len(description) > _DESCRIPTION_LIMIT:
             raise PermanentError(
-                f"The Zalo description is {len(description)} characters; Zalo takes at most "
-                f"{_DESCRIPTION_LIMIT}.",
+                f"The Zalo description is {len(description)} characters; Zalo takes at most {_DESCRIPTION_LIMIT}.",
                 hint="Shorten the description.",
                 platform=self.platform,
             )
@@ -745,9 +727,7 @@ def _article_text(item: Mapping[str, Any]) -> str:
     text = "\n\n".join(p for p in parts if p)
     if text:
         return text
-    return "\n".join(
-        str(item[key]) for key in ("title", "description") if isinstance(item.get(key), str)
-    )
+    return "\n".join(str(item[key]) for key in ("title", "description") if isinstance(item.get(key), str))
 
 
 def _safe_url(url: str) -> str:

@@ -128,7 +128,9 @@ def _headers(raw: Any) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in raw.items():
         # Usage headers carry JSON; accept it as an object and encode it like Graph does.
-        headers[str(name)] = value if isinstance(value, str) else json.dumps(value)
+        headers[str(name)] = (
+            value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        )
     return headers
 
 
