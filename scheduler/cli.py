@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from scheduler.app import Loa
-from scheduler.config import Settings, load_settings
+from scheduler.cli_support import (
+    ConfigOption,
+    JsonOption,
+    VarOption,
+    err,
+    loa_app,
+    local_time,
+    out,
+    parse_variables,
+    print_json,
+    ready,
+)
 from scheduler.errors import InputError, LoaError
-from scheduler.render.messages import nfc
 
 if TYPE_CHECKING:
     from scheduler.render.covers import CoverRenderer
@@ -35,56 +41,9 @@ render_app = typer.Typer(help="Render a message (or a cover) without queueing.",
 app.add_typer(post_app, name="post")
 app.add_typer(render_app, name="render")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config.toml to use (else $LOA_CONFIG, else ./config.toml)")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")]
-VarOption = Annotated[list[str] | None, typer.Option("--var", help="template variable K=V (repeatable)")]
-
-
 @app.callback()
 def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.obj = {"config": config}
-
-
-def _loa(ctx: typer.Context) -> Loa:
-    root = ctx.find_root()
-    if "loa" not in root.obj:
-        root.obj["loa"] = Loa(load_settings(root.obj.get("config")))
-        root.call_on_close(root.obj["loa"].close)
-    loa: Loa = root.obj["loa"]
-    return loa
-
-
-def _ready(ctx: typer.Context) -> Loa:
-    """The app with its database created or upgraded (idempotent, cheap)."""
-    loa = _loa(ctx)
-    loa.init()
-    return loa
-
-
-def _variables(pairs: list[str] | None) -> dict[str, str]:
-    variables: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--var {pair!r} is not KEY=VALUE", hint="write it as --var tieu_de='Tháng vận động'")
-        variables[nfc(key.strip())] = nfc(value)
-    return variables
-
-
-def _local(value: str | datetime | None, settings: Settings) -> str:
-    if value is None:
-        return "—"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
 # -- set-up and running ------------------------------------------------------------------
@@ -96,7 +55,7 @@ def init(
     demo: Annotated[bool, typer.Option(help="queue a welcome post on every channel if none exists")] = False,
 ) -> None:
     """Create or upgrade the database (idempotent)."""
-    loa = _ready(ctx)
+    loa = ready(ctx)
     out.print(f"Cơ sở dữ liệu sẵn sàng: {loa.engine.url.render_as_string(hide_password=True)}")
     if demo:
         from scheduler.demo import queue_demo_post
@@ -111,7 +70,7 @@ def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
     from scheduler.runner import run_foreground
 
-    loa = _ready(ctx)
+    loa = ready(ctx)
     _configure_logging()
     run_foreground(loa, out)
 
@@ -126,7 +85,7 @@ def sandbox(
     """The Facebook + Zalo emulator alone, in the foreground."""
     from scheduler.sandbox.server import SandboxServer
 
-    settings = _loa(ctx).settings
+    settings = loa_app(ctx).settings
     _configure_logging()
     server = SandboxServer(
         host=host or settings.sandbox.host,
@@ -146,10 +105,10 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Configured channels with their status."""
     from scheduler.channels import channel_rows
 
-    loa = _ready(ctx)
+    loa = ready(ctx)
     rows = channel_rows(loa)
     if as_json:
-        _print_json({"channels": rows})
+        print_json({"channels": rows})
         return
     table = Table("id", "nền tảng", "tên", "mã trang/OA", "chế độ", "trạng thái", "tạm dừng đến", "lỗi gần nhất")
     for row in rows:
@@ -160,7 +119,7 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
             row["external_id"],
             row["mode"],
             row["status"],
-            _local(row["paused_until"], loa.settings),
+            local_time(row["paused_until"], loa.settings),
             row["last_error"] or "",
         )
     out.print(table)
@@ -169,7 +128,7 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command()
 def templates(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Message templates and cover layouts found."""
-    loa = _loa(ctx)
+    loa = loa_app(ctx)
     renderer = loa.renderer
     messages: list[dict[str, Any]] = [{"name": n, "variables": renderer.variables(n)} for n in renderer.names()]
     cover_renderer = _cover_renderer(ctx)
@@ -180,7 +139,7 @@ def templates(ctx: typer.Context, as_json: JsonOption = False) -> None:
         except InputError as exc:  # one broken layout must not hide the others
             covers.append({"name": name, "error": str(exc)})
     if as_json:
-        _print_json({"messages": messages, "covers": covers})
+        print_json({"messages": messages, "covers": covers})
         return
     table = Table("mẫu tin", "biến")
     for item in messages:
@@ -212,7 +171,7 @@ def render_message(
     from scheduler.platforms import registry
     from scheduler.posts import platform_limits
 
-    loa = _loa(ctx)
+    loa = loa_app(ctx)
     if platform not in registry():
         raise InputError(
             f"unknown platform {platform!r}", hint=f"use one of: {', '.join(registry())}", field="platform"
@@ -224,10 +183,10 @@ def render_message(
         assert row is not None
         campaign_vars = {"slug": row.slug, "name": row.name, "theme": row.theme}
     message = loa.renderer.render(
-        template, _variables(var), platform=platform, limits=platform_limits(platform), campaign=campaign_vars
+        template, parse_variables(var), platform=platform, limits=platform_limits(platform), campaign=campaign_vars
     )
     if as_json:
-        _print_json(
+        print_json(
             {"platform": platform, "text": message.text, "title": message.title, "description": message.description}
         )
         return
@@ -247,15 +206,15 @@ CampaignOption = Annotated[str | None, typer.Option("--campaign", help="campaign
 def _cover_renderer(ctx: typer.Context) -> CoverRenderer:
     from scheduler.render.covers import CoverRenderer
 
-    settings = _loa(ctx).settings
+    settings = loa_app(ctx).settings
     return CoverRenderer(settings.templates_path, settings.assets_path)
 
 
-def _campaign_variables(ctx: typer.Context, slug: str | None) -> dict[str, str]:
+def _campaignparse_variables(ctx: typer.Context, slug: str | None) -> dict[str, str]:
     """A campaign's fields for cover texts, from config.toml: no database needed to draw."""
     if slug is None:
         return {}
-    settings = _loa(ctx).settings
+    settings = loa_app(ctx).settings
     for campaign in settings.campaigns:
         if campaign.slug == slug:
             return {"slug": campaign.slug, "name": campaign.name, "theme": campaign.theme}
@@ -292,9 +251,9 @@ def render_cover(
     _check_target(renderer, layout, platform)
     data = renderer.render(
         layout,
-        _variables(var),
+        parse_variables(var),
         target=platform,
-        campaign=_campaign_variables(ctx, campaign),
+        campaign=_campaignparse_variables(ctx, campaign),
         fmt=suffix,
         max_bytes=max_bytes_for(platform, suffix),
     )
@@ -325,7 +284,7 @@ def render_covers(
 
     if fmt.lower() not in {"jpg", "jpeg", "png"}:
         raise InputError(f"unknown format {fmt!r}", hint="use --format jpg or --format png", field="format")
-    settings = _loa(ctx).settings
+    settings = loa_app(ctx).settings
     renderer = _cover_renderer(ctx)
     _check_target(renderer, layout, platform)
     rows = read_rows(csv_file)
@@ -335,7 +294,7 @@ def render_covers(
         layout=layout,
         target=platform,
         fmt=normalise_format(fmt),
-        campaign=_campaign_variables(ctx, campaign),
+        campaign=_campaignparse_variables(ctx, campaign),
     )
     labels = {"check": "Kiểm tra", "render": "Vẽ ảnh bìa"}
     with Progress(
@@ -378,13 +337,13 @@ def post_add(
     """Queue a post on one or more channels."""
     from scheduler.posts import PostRequest, parse_when
 
-    loa = _ready(ctx)
+    loa = ready(ctx)
     if (at is None) == (not now):
         raise InputError("give exactly one of --at and --now", hint="--at 2026-05-06T08:00 or --now", field="at")
     request = PostRequest(
         template=template,
         channels=channel,
-        variables=_variables(var),
+        variables=parse_variables(var),
         at=parse_when(at, loa.settings) if at else None,
         campaign=campaign,
         link=link,
@@ -393,10 +352,10 @@ def post_add(
     post_id = loa.posts.add(request)
     shown = loa.posts.show(post_id)
     if as_json:
-        _print_json(shown)
+        print_json(shown)
         return
     out.print(
-        f"Đã xếp lịch bài #{post_id} lúc {_local(shown['scheduled_at'], loa.settings)} "
+        f"Đã xếp lịch bài #{post_id} lúc {local_time(shown['scheduled_at'], loa.settings)} "
         f"trên {', '.join(p['channel'] for p in shown['publications'])}."
     )
 
@@ -406,10 +365,10 @@ def post_import(
     ctx: typer.Context, file: Annotated[Path, typer.Argument(help="CSV or XLSX")], as_json: JsonOption = False
 ) -> None:
     """Queue many posts from a CSV/XLSX file: all rows, or none."""
-    loa = _ready(ctx)
+    loa = ready(ctx)
     ids = loa.posts.import_file(file)
     if as_json:
-        _print_json({"posts": [loa.posts.show(i) for i in ids]})
+        print_json({"posts": [loa.posts.show(i) for i in ids]})
         return
     out.print(f"Đã xếp lịch {len(ids)} bài từ {file.name}: #{', #'.join(map(str, ids))}")
 
@@ -422,10 +381,10 @@ def post_list(
     as_json: JsonOption = False,
 ) -> None:
     """Posts, newest first."""
-    loa = _ready(ctx)
+    loa = ready(ctx)
     posts = loa.posts.list(status=status, campaign=campaign)
     if as_json:
-        _print_json({"posts": posts})
+        print_json({"posts": posts})
         return
     table = Table("#", "lúc", "trạng thái", "mẫu", "kênh", "nội dung")
     for post in posts:
@@ -433,7 +392,7 @@ def post_list(
         first_line = post["text"].splitlines()[0] if post["text"] else ""
         table.add_row(
             str(post["id"]),
-            _local(post["scheduled_at"], loa.settings),
+            local_time(post["scheduled_at"], loa.settings),
             post["status"],
             post["template"],
             channels_cell,
@@ -447,13 +406,13 @@ def post_show(
     ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOption = False
 ) -> None:
     """One post with each publication's status, error, link and metrics."""
-    loa = _ready(ctx)
+    loa = ready(ctx)
     post = loa.posts.show(post_id)
     if as_json:
-        _print_json(post)
+        print_json(post)
         return
     out.print(
-        f"[bold]Bài #{post['id']}[/bold] — {post['status']} — {_local(post['scheduled_at'], loa.settings)}"
+        f"[bold]Bài #{post['id']}[/bold] — {post['status']} — {local_time(post['scheduled_at'], loa.settings)}"
         + (f" — chiến dịch {post['campaign']}" if post["campaign"] else ""),
         markup=True,
     )
@@ -465,7 +424,7 @@ def post_show(
             p["channel"],
             p["status"],
             str(p["attempts"]),
-            _local(p["published_at"], loa.settings),
+            local_time(p["published_at"], loa.settings),
             p["permalink"] or "",
             str(m["views"]),
             str(m["reach"]),
@@ -478,7 +437,7 @@ def post_show(
 @post_app.command("cancel")
 def post_cancel(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Cancel what has not been published yet."""
-    loa = _ready(ctx)
+    loa = ready(ctx)
     post = loa.posts.cancel(post_id)
     out.print(f"Đã huỷ bài #{post_id}: " + ", ".join(f"{p['channel']} {p['status']}" for p in post["publications"]))
 
@@ -488,11 +447,11 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
     from scheduler.publishing import Dispatcher
 
-    loa = _ready(ctx)
+    loa = ready(ctx)
     _configure_logging(quiet=as_json)
     summary = Dispatcher(loa.settings, loa.engine, loa.vault).run_once()
     if as_json:
-        _print_json(summary.as_json())
+        print_json(summary.as_json())
         return
     counts = {k: v for k, v in summary.counts().items() if v}
     out.print(

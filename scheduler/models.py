@@ -173,3 +173,121 @@ class MetricSnapshot(SQLModel, table=True):
     reactions: int | None = None
     comments: int | None = None
     shares: int | None = None
+
+
+# -- staff amplification -------------------------------------------------------------------
+
+
+class Unit(SQLModel, table=True):
+    """A unit of the office (BHXH huyện/thị xã/thành phố, or a department)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    parent_id: int | None = Field(default=None, foreign_key="unit.id")
+
+
+class Staff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    full_name: str
+    phone: str | None = Field(default=None, index=True)
+    email: str | None = Field(default=None, index=True, unique=True)
+    # Unguessable: the only key to the staff member's personal share page.
+    share_token: str = Field(index=True, unique=True)
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    deactivated_at: datetime | None = _utc_column()
+
+    def __repr__(self) -> str:
+        return f"Staff(id={self.id!r}, full_name={self.full_name!r})"
+
+
+class ShareLink(SQLModel, table=True):
+    """One tracked link per staff member × publication."""
+
+    __table_args__ = (UniqueConstraint("publication_id", "staff_id", name="uq_sharelink_publication_staff"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ShareKind(StrEnum):
+    button = "button"  # tapped on the share page
+    self_report = "self_report"  # reported offline (`loa share record`)
+
+
+class Share(SQLModel, table=True):
+    __table_args__ = (Index("ix_share_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    share_link_id: int = Field(foreign_key="sharelink.id", index=True)
+    platform: str  # facebook | zalo | copy | other
+    kind: ShareKind = Field(default=ShareKind.button)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    note: str | None = None
+
+
+class Click(SQLModel, table=True):
+    """Every request to a tracked link, counted or not, so the rules can be re-run."""
+
+    __table_args__ = (
+        Index("ix_click_link_visitor_at", "share_link_id", "visitor_hash", "at"),
+        Index("ix_click_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    share_link_id: int = Field(foreign_key="sharelink.id")
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    visitor_hash: str
+    counted: bool
+    reason: str  # counted | repeat | head | crawler | empty_user_agent | self | inactive_staff
+    user_agent: str | None = None
+
+
+# -- console users and the audit log -------------------------------------------------------
+
+
+class Role(StrEnum):
+    admin = "admin"
+    editor = "editor"
+    approver = "approver"
+    staff = "staff"
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    password_hash: str | None = None
+    role: Role
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(index=True, unique=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_used_at: datetime | None = _utc_column()
+    revoked: bool = False
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: who did what to which object, and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor: str
+    action: str = Field(index=True)
+    object: str | None = None
+    details: str | None = Field(default=None, sa_column=Column(Text))

@@ -41,7 +41,7 @@ def run_foreground(loa: Loa, console: Console) -> None:
         sandbox.start()
         console.print(f"Sandbox Facebook + Zalo: {sandbox.url}/_sandbox/state")
     # The web server listens before the engine's first pass: Zalo fetches covers from it.
-    web = ThreadedServer(create_app(settings, loa.engine), host=settings.web.host, port=settings.web.port).start()
+    web = ThreadedServer(create_app(loa), host=settings.web.host, port=settings.web.port).start()
     engine = PublishingEngine(settings, loa.engine, loa.vault)
     engine.start()
     console.print(f"Loa đang chạy: {web.url}/healthz (Ctrl-C để dừng)")

@@ -89,16 +89,15 @@ theme = "Bảo hiểm xã hội - An tâm cho mọi gia đình"
 @pytest.fixture
 def assets_server() -> Iterator[str]:
     """Loa's own web app serving the shipped assets (Zalo fetches article covers from it)."""
+    from scheduler.app import Loa
     from scheduler.config import load_settings
     from scheduler.serving import ThreadedServer
-    from scheduler.store import make_engine
     from scheduler.web.app import create_app
 
-    settings = load_settings(REPO / "config.toml", environ={})
-    engine = make_engine("sqlite://")
-    with ThreadedServer(create_app(settings, engine)) as server:
+    loa = Loa(load_settings(REPO / "config.toml", environ={"LOA_DATABASE_URL": "sqlite://"}))
+    with ThreadedServer(create_app(loa)) as server:
         yield server.url
-    engine.dispose()
+    loa.close()
 
 
 @pytest.fixture

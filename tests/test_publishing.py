@@ -230,7 +230,7 @@ def test_healthz_reports_the_dispatcher(app: Loa) -> None:
     from scheduler.serving import ThreadedServer
     from scheduler.web.app import create_app
 
-    with ThreadedServer(create_app(app.settings, app.engine)) as server:
+    with ThreadedServer(create_app(app)) as server:
         before = requests.get(f"{server.url}/healthz", timeout=5)
         assert before.status_code == 503
         dispatcher(app).run_once()

@@ -472,7 +472,7 @@ class FacebookPublisher(Publisher):
             platform=self.platform,
         )
 
-    def _throttled(self, code: int | None, regain: float | None, peak: float, message: str = "") -> RateLimited:
+    def _throttled(self, code: int | None, regain: float | None, peak: float) -> RateLimited:
         default = _DEFAULT_PAGE_THROTTLE_S if code in _PAGE_THROTTLE_CODES else _DEFAULT_APP_THROTTLE_S
         retry_after = regain or default
         self._blocked_until = time.monotonic() + retry_after

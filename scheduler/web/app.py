@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -14,16 +14,19 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from scheduler.config import Settings
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
+
+if TYPE_CHECKING:
+    from scheduler.app import Loa
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 PUBLIC_IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
-def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None = None) -> Starlette:
-    """Build the web app for these settings and this database (nothing global)."""
+def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
+    """Build the web app for one Loa (settings, database, services); nothing global."""
+    settings, engine = loa.settings, loa.engine
     stale_after = 3 * settings.publishing.tick_seconds + 60
 
     async def healthz(request: Request) -> Response:
