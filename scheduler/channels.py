@@ -1,10 +1,16 @@
-"""Channel status as people see it: configuration joined with what Loa learned at run time."""
+"""Channels as people see and steer them: status, reconnect, pause, resume."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scheduler.models import ChannelState, ChannelStatus
+from sqlmodel import Session, select
+
+from scheduler.audit import record
+from scheduler.errors import InputError, StoreError
+from scheduler.models import ChannelState, ChannelStatus, Publication, PublicationStatus, utcnow
+from scheduler.secrets import mask
 from scheduler.store import session_scope
 
 if TYPE_CHECKING:
@@ -29,3 +35,84 @@ def channel_rows(loa: Loa) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _state(session: Session, loa: Loa, channel_id: str) -> ChannelState:
+    loa.settings.channel(channel_id)  # unknown ids → NotFound listing the known ones
+    state = session.get(ChannelState, channel_id)
+    if state is None:
+        raise StoreError(f"channel {channel_id!r} is not in the database", hint="run `loa init`")
+    return state
+
+
+def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
+    """Store a new credential (Page token / Zalo refresh token) and release held publications.
+
+    Returns how many blocked publications were queued again.
+    """
+    channel = loa.settings.channel(channel_id)
+    secret = secret.strip()
+    if len(secret) < 8 or any(c.isspace() for c in secret):
+        raise InputError(
+            "that does not look like a token",
+            hint="paste the whole token, without spaces or line breaks",
+            field="token",
+        )
+    if channel.platform == "facebook":
+        loa.vault.save(channel_id, {"access_token": secret})
+    else:
+        # Only the refresh token: the next call trades it for a fresh pair.
+        loa.vault.save(channel_id, {"refresh_token": secret})
+    with session_scope(loa.engine) as session:
+        state = _state(session, loa, channel_id)
+        state.status = ChannelStatus.ok
+        state.paused_until = None
+        state.last_error = None
+        held = list(
+            session.exec(
+                select(Publication).where(
+                    Publication.channel_id == channel_id, Publication.status == PublicationStatus.blocked
+                )
+            )
+        )
+        for publication in held:
+            publication.status = PublicationStatus.scheduled
+            publication.next_attempt_at = None
+            publication.last_error = None
+            publication.updated_at = utcnow()
+        session.add_all([state, *held])
+        record(
+            session,
+            actor=actor,
+            action="channel.reconnect",
+            object=f"channel:{channel_id}",
+            details={"released": len(held), "credential": mask(secret)},
+        )
+    return len(held)
+
+
+def pause(loa: Loa, channel_id: str, *, actor: str, until: datetime | None = None) -> None:
+    """Hold a channel's publications (until a time, or until resumed)."""
+    with session_scope(loa.engine) as session:
+        state = _state(session, loa, channel_id)
+        state.status = ChannelStatus.paused
+        # A manual pause without an end lasts until resumed: far in the future, not None,
+        # because None means "no pause" to the dispatcher.
+        state.paused_until = until or datetime(9999, 1, 1, tzinfo=UTC)
+        session.add(state)
+        record(session, actor=actor, action="channel.pause", object=f"channel:{channel_id}",
+               details={"until": until.isoformat() if until else None})  # fmt: skip
+
+
+def resume(loa: Loa, channel_id: str, *, actor: str) -> None:
+    with session_scope(loa.engine) as session:
+        state = _state(session, loa, channel_id)
+        if state.status == ChannelStatus.needs_reauth:
+            raise InputError(
+                f"channel {channel_id} needs to be reconnected, not resumed",
+                hint=f"run `loa channels reconnect {channel_id}` with a new token",
+            )
+        state.status = ChannelStatus.ok
+        state.paused_until = None
+        session.add(state)
+        record(session, actor=actor, action="channel.resume", object=f"channel:{channel_id}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.table import Table
 
@@ -38,8 +39,11 @@ app = typer.Typer(
 )
 post_app = typer.Typer(help="Queue and inspect posts.", no_args_is_help=True)
 render_app = typer.Typer(help="Render a message (or a cover) without queueing.", no_args_is_help=True)
+channels_app = typer.Typer(help="Channels: status, reconnect, pause, resume.")
+app.add_typer(channels_app, name="channels")
 app.add_typer(post_app, name="post")
 app.add_typer(render_app, name="render")
+
 
 @app.callback()
 def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
@@ -100,11 +104,13 @@ def sandbox(
 # -- channels and templates --------------------------------------------------------------
 
 
-@app.command()
+@channels_app.callback(invoke_without_command=True)
 def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Configured channels with their status."""
+    """Configured channels with their status (and: reconnect, pause, resume)."""
     from scheduler.channels import channel_rows
 
+    if ctx.invoked_subcommand is not None:
+        return
     loa = ready(ctx)
     rows = channel_rows(loa)
     if as_json:
@@ -332,6 +338,7 @@ def post_add(
     cover: Annotated[str | None, typer.Option(help="cover layout")] = None,
     campaign: Annotated[str | None, typer.Option(help="campaign slug")] = None,
     link: Annotated[str | None, typer.Option(help="link to attach")] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="save as a draft; `loa post submit` queues it")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Queue a post on one or more channels."""
@@ -348,6 +355,8 @@ def post_add(
         campaign=campaign,
         link=link,
         cover=cover,
+        created_by=_actor(),
+        draft=draft,
     )
     post_id = loa.posts.add(request)
     shown = loa.posts.show(post_id)
@@ -442,6 +451,136 @@ def post_cancel(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metav
     out.print(f"Đã huỷ bài #{post_id}: " + ", ".join(f"{p['channel']} {p['status']}" for p in post["publications"]))
 
 
+@channels_app.command("reconnect")
+def channels_reconnect(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(metavar="ID")],
+    token_env: Annotated[
+        str | None, typer.Option(help="read the new Page token / Zalo refresh token from this variable")
+    ] = None,
+) -> None:
+    """Store a new token (read from stdin, or --token-env) and release the channel's held posts."""
+    from scheduler.channels import reconnect
+
+    loa = ready(ctx)
+    if token_env:
+        secret = os.environ.get(token_env, "")
+        if not secret:
+            raise InputError(f"the variable {token_env} is empty or unset", hint=f"export {token_env}=… first")
+    else:
+        if sys.stdin.isatty():
+            err.print("Dán mã truy cập (token) rồi nhấn Enter:")
+        secret = sys.stdin.readline()
+    released = reconnect(loa, channel_id, secret, actor=_actor())
+    out.print(f"Đã kết nối lại kênh {channel_id}; {released} bài bị giữ đã được xếp lịch lại.")
+
+
+@channels_app.command("pause")
+def channels_pause(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(metavar="ID")],
+    until: Annotated[str | None, typer.Option(help="resume by itself at this time")] = None,
+) -> None:
+    """Hold a channel's publications."""
+    from scheduler.channels import pause
+    from scheduler.posts import parse_when
+
+    loa = ready(ctx)
+    pause(loa, channel_id, actor=_actor(), until=parse_when(until, loa.settings) if until else None)
+    out.print(f"Đã tạm dừng kênh {channel_id}.")
+
+
+@channels_app.command("resume")
+def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Let a paused channel publish again."""
+    from scheduler.channels import resume
+
+    resume(ready(ctx), channel_id, actor=_actor())
+    out.print(f"Kênh {channel_id} đã hoạt động lại.")
+
+
+def _actor() -> str:
+    """Who a command-line change is attributed to in the audit log."""
+    return f"cli:{getpass.getuser()}"
+
+
+PostId = Annotated[int, typer.Argument(metavar="ID", help="post id")]
+PublicationId = Annotated[int, typer.Argument(metavar="PUBLICATION", help="publication id (see `loa post show`)")]
+
+
+def _print_post(post: dict[str, Any], as_json: bool, message: str) -> None:
+    if as_json:
+        print_json(post)
+    else:
+        out.print(message + " " + ", ".join(f"{p['channel']}: {p['status']}" for p in post["publications"]))
+
+
+@post_app.command("submit")
+def post_submit(ctx: typer.Context, post_id: PostId, as_json: JsonOption = False) -> None:
+    """Queue a draft (channels that need approval wait for it)."""
+    _print_post(ready(ctx).posts.submit(post_id, actor=_actor()), as_json, f"Bài #{post_id}:")
+
+
+@post_app.command("approve")
+def post_approve(
+    ctx: typer.Context,
+    post_id: PostId,
+    channel: Annotated[list[str] | None, typer.Option("--channel", help="only these channels")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="the approver's name, for the audit log")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a post waiting for approval (not by its author)."""
+    post = ready(ctx).posts.approve(post_id, actor=f"cli:{by}" if by else _actor(), channels=channel)
+    _print_post(post, as_json, f"Đã duyệt bài #{post_id}:")
+
+
+@post_app.command("send-back")
+def post_send_back(
+    ctx: typer.Context,
+    post_id: PostId,
+    reason: Annotated[str, typer.Option(help="why, for the author")],
+    as_json: JsonOption = False,
+) -> None:
+    """Return a post waiting for approval to its author as a draft."""
+    _print_post(
+        ready(ctx).posts.send_back(post_id, actor=_actor(), reason=reason), as_json, f"Đã trả lại bài #{post_id}:"
+    )
+
+
+@post_app.command("reschedule")
+def post_reschedule(
+    ctx: typer.Context,
+    post_id: PostId,
+    at: Annotated[str, typer.Option(help="new time: ISO 8601, or local time")],
+    as_json: JsonOption = False,
+) -> None:
+    """Move what has not gone out yet to a new time."""
+    from scheduler.posts import parse_when
+
+    loa = ready(ctx)
+    post = loa.posts.reschedule(post_id, parse_when(at, loa.settings), actor=_actor())
+    _print_post(post, as_json, f"Bài #{post_id} dời sang {local_time(post['scheduled_at'], loa.settings)}:")
+
+
+@post_app.command("retry")
+def post_retry(ctx: typer.Context, publication_id: PublicationId, as_json: JsonOption = False) -> None:
+    """Queue a failed, missed or blocked publication again, now."""
+    _print_post(ready(ctx).posts.retry(publication_id, actor=_actor()), as_json, "Đã xếp lịch lại:")
+
+
+@post_app.command("confirm")
+def post_confirm(
+    ctx: typer.Context,
+    publication_id: PublicationId,
+    published: Annotated[bool, typer.Option("--published/--absent", help="is the post on the page?")],
+    permalink: Annotated[str | None, typer.Option(help="its address on the platform")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Settle an unknown outcome after checking the page: --published, or --absent to publish again."""
+    post = ready(ctx).posts.confirm(publication_id, actor=_actor(), published=published, permalink=permalink)
+    _print_post(post, as_json, "Đã xác nhận:")
+
+
 @app.command("publish-due")
 def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
@@ -478,22 +617,17 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="loa", standalone_mode=False)
+        # Standalone mode: the command-line parser reports its own usage errors (exit 2).
+        command.main(args=argv, prog_name="loa", standalone_mode=True)
     except InputError as exc:
         _fail(2, _escape(str(exc)))
     except LoaError as exc:
         _fail(1, _escape(str(exc)))
-    except click.exceptions.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Abort:
-        _fail(130, "đã dừng")
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(2 if isinstance(exc, click.UsageError) else exc.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as exc:  # the last line of defence: a message, not a traceback
-        logging.getLogger("loa").debug("unexpected error", exc_info=True)
+        if os.environ.get("LOA_DEBUG"):
+            raise
         _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
 
 

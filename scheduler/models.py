@@ -37,6 +37,7 @@ def _utc_column(*, nullable: bool = True, index: bool = False) -> Any:
 
 
 class PublicationStatus(StrEnum):
+    draft = "draft"  # saved or sent back; not queued
     pending_approval = "pending_approval"
     scheduled = "scheduled"
     publishing = "publishing"
@@ -46,18 +47,6 @@ class PublicationStatus(StrEnum):
     blocked = "blocked"
     missed = "missed"
     cancelled = "cancelled"
-
-
-# Statuses a publication can still leave by itself or by the engine.
-OPEN_STATUSES = frozenset(
-    {
-        PublicationStatus.pending_approval,
-        PublicationStatus.scheduled,
-        PublicationStatus.publishing,
-        PublicationStatus.unknown,
-        PublicationStatus.blocked,
-    }
-)
 
 
 class ChannelStatus(StrEnum):

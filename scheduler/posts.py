@@ -32,6 +32,7 @@ from scheduler.models import (
 )
 from scheduler.platforms import publisher_class
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
+from scheduler.audit import record
 from scheduler.store import session_scope
 
 # A post may be queued this far in the past and still count as "now" (clock skew, typing).
@@ -62,6 +63,7 @@ class PostRequest:
     link: str | None = None
     cover: str | None = None
     created_by: str = "cli"
+    draft: bool = False  # save without queueing; `submit` queues it later
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ class PostService:
                 assert post.id is not None
                 for channel_id, message in item.messages.items():
                     channel = self.settings.channel(channel_id)
-                    status = PublicationStatus.pending_approval if channel.approval else PublicationStatus.scheduled
+                    status = PublicationStatus.draft if request.draft else self._queued_status(channel_id)
                     session.add(
                         Publication(
                             post_id=post.id,
@@ -260,6 +262,180 @@ class PostService:
             )
         return self.store(prepared)
 
+    def _queued_status(self, channel_id: str) -> PublicationStatus:
+        channel = self.settings.channel(channel_id)
+        return PublicationStatus.pending_approval if channel.approval else PublicationStatus.scheduled
+
+    # -- decisions on queued posts (each one audited) -------------------------------------
+
+    def submit(self, post_id: int, *, actor: str) -> dict[str, Any]:
+        """Queue a draft: channels that need approval wait for it, the others are scheduled."""
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            drafts = [p for p in publications if p.status == PublicationStatus.draft]
+            if not drafts:
+                raise InputError(f"post {post_id} is not a draft", hint="only drafts can be submitted")
+            _check_time(post.scheduled_at, utcnow(), self.settings)
+            for publication in drafts:
+                self._move(publication, self._queued_status(publication.channel_id))
+            session.add_all(drafts)
+            record(session, actor=actor, action="post.submit", object=f"post:{post_id}")
+        return self.show(post_id)
+
+    def approve(self, post_id: int, *, actor: str, channels: Sequence[str] | None = None) -> dict[str, Any]:
+        """Approve what waits for approval; nobody approves their own post."""
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            if actor == post.created_by:
+                raise InputError(
+                    f"post {post_id} was written by {actor}, who cannot also approve it",
+                    hint="ask another approver",
+                    field="approver",
+                )
+            waiting = [
+                p
+                for p in publications
+                if p.status == PublicationStatus.pending_approval and (not channels or p.channel_id in channels)
+            ]
+            if not waiting:
+                raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
+            for publication in waiting:
+                self._move(publication, PublicationStatus.scheduled)
+            post.approved_by = actor
+            session.add_all([post, *waiting])
+            record(
+                session,
+                actor=actor,
+                action="post.approve",
+                object=f"post:{post_id}",
+                details={"channels": [p.channel_id for p in waiting]},
+            )
+        return self.show(post_id)
+
+    def send_back(self, post_id: int, *, actor: str, reason: str) -> dict[str, Any]:
+        """Return a post waiting for approval to its author as a draft, with the reason."""
+        if not reason.strip():
+            raise InputError("say why the post is sent back", hint="write a short reason", field="reason")
+        with session_scope(self.engine) as session:
+            _post, publications = self._load(session, post_id)
+            waiting = [p for p in publications if p.status == PublicationStatus.pending_approval]
+            if not waiting:
+                raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
+            for publication in waiting:
+                self._move(publication, PublicationStatus.draft, note=f"sent back by {actor}: {nfc(reason.strip())}")
+            session.add_all(waiting)
+            record(session, actor=actor, action="post.send_back", object=f"post:{post_id}", details={"reason": reason})
+        return self.show(post_id)
+
+    def reschedule(self, post_id: int, at: datetime, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+        """Move what has not gone out yet to a new time (missed ones are queued again)."""
+        now = now or utcnow()
+        _check_time(at, now, self.settings)
+        movable = {
+            PublicationStatus.draft,
+            PublicationStatus.pending_approval,
+            PublicationStatus.scheduled,
+            PublicationStatus.missed,
+        }
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            moving = [p for p in publications if p.status in movable]
+            if not moving:
+                raise InputError(f"post {post_id} has nothing left to reschedule", hint="see `loa post show`")
+            for publication in moving:
+                if publication.status == PublicationStatus.missed:
+                    self._move(publication, self._queued_status(publication.channel_id))
+                publication.due_at = at
+                publication.next_attempt_at = None
+            previous = post.scheduled_at
+            post.scheduled_at = at
+            session.add_all([post, *moving])
+            record(
+                session,
+                actor=actor,
+                action="post.reschedule",
+                object=f"post:{post_id}",
+                details={"from": previous.isoformat(), "to": at.isoformat()},
+            )
+        return self.show(post_id)
+
+    def retry(self, publication_id: int, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+        """Queue a failed, missed or blocked publication again, for now."""
+        now = now or utcnow()
+        retryable = {PublicationStatus.failed, PublicationStatus.missed, PublicationStatus.blocked}
+        with session_scope(self.engine) as session:
+            publication = self._publication(session, publication_id)
+            if publication.status not in retryable:
+                raise InputError(
+                    f"publication {publication_id} is {publication.status.value}, not failed, missed or blocked",
+                    hint="an unknown one must be confirmed first: `loa post confirm`",
+                )
+            self._move(publication, PublicationStatus.scheduled)
+            publication.due_at = now
+            publication.next_attempt_at = None
+            session.add(publication)
+            record(session, actor=actor, action="publication.retry", object=f"publication:{publication_id}")
+            post_id = publication.post_id
+        return self.show(post_id)
+
+    def confirm(
+        self, publication_id: int, *, actor: str, published: bool, permalink: str | None = None
+    ) -> dict[str, Any]:
+        """A person settles an unknown outcome: it is on the page, or it is not (publish again)."""
+        if permalink is not None and not re.match(r"^https://\S+$", permalink):
+            raise InputError("the permalink must be an https:// address", field="permalink")
+        with session_scope(self.engine) as session:
+            publication = self._publication(session, publication_id)
+            if publication.status != PublicationStatus.unknown:
+                raise InputError(
+                    f"publication {publication_id} is {publication.status.value}, not unknown",
+                    hint="only an unknown outcome needs confirming",
+                )
+            if published:
+                self._move(publication, PublicationStatus.published)
+                publication.permalink = permalink or publication.permalink
+                publication.published_at = publication.published_at or utcnow()
+            else:
+                self._move(publication, PublicationStatus.scheduled)
+                publication.due_at = utcnow()
+                publication.next_attempt_at = None
+            session.add(publication)
+            record(
+                session,
+                actor=actor,
+                action="publication.confirm",
+                object=f"publication:{publication_id}",
+                details={"published": published, "permalink": permalink},
+            )
+            post_id = publication.post_id
+        return self.show(post_id)
+
+    @staticmethod
+    def _move(publication: Publication, status: PublicationStatus, *, note: str | None = None) -> None:
+        publication.status = status
+        publication.last_error = note
+        publication.lease_owner = None
+        publication.lease_until = None
+        publication.updated_at = utcnow()
+
+    @staticmethod
+    def _load(session: Any, post_id: int) -> tuple[Post, list[Publication]]:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
+        publications = list(session.exec(select(Publication).where(Publication.post_id == post_id)))
+        return post, publications
+
+    @staticmethod
+    def _publication(session: Any, publication_id: int) -> Publication:
+        publication = session.get(Publication, publication_id)
+        if publication is None:
+            raise NotFound(
+                f"there is no publication {publication_id}",
+                hint="`loa post show ID` lists each post's publications with their ids",
+            )
+        return publication
+
     def _campaign(self, slug: str | None) -> Campaign | None:
         if not slug:
             return None
@@ -300,28 +476,25 @@ class PostService:
     def cancel(self, post_id: int, *, actor: str = "cli") -> dict[str, Any]:
         """Cancel what has not gone out yet; what is published or publishing stays as it is."""
         cancellable = {
+            PublicationStatus.draft,
             PublicationStatus.pending_approval,
             PublicationStatus.scheduled,
             PublicationStatus.blocked,
             PublicationStatus.missed,
         }
         with session_scope(self.engine) as session:
-            post = session.get(Post, post_id)
-            if post is None:
-                raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
-            publications = list(session.exec(select(Publication).where(Publication.post_id == post_id)))
+            _post, publications = self._load(session, post_id)
             if not any(p.status in cancellable for p in publications):
                 states = ", ".join(f"{p.channel_id}: {p.status.value}" for p in publications)
                 raise InputError(
                     f"post {post_id} has nothing left to cancel ({states})",
                     hint="a published post must be removed on the platform itself",
                 )
-            for publication in publications:
-                if publication.status in cancellable:
-                    publication.status = PublicationStatus.cancelled
-                    publication.last_error = f"cancelled by {actor}"
-                    publication.updated_at = utcnow()
-                    session.add(publication)
+            cancelled = [p for p in publications if p.status in cancellable]
+            for publication in cancelled:
+                self._move(publication, PublicationStatus.cancelled, note=f"cancelled by {actor}")
+            session.add_all(cancelled)
+            record(session, actor=actor, action="post.cancel", object=f"post:{post_id}")
         return self.show(post_id)
 
     def _describe(self, session: Any, post: Post) -> dict[str, Any]:
@@ -383,6 +556,7 @@ _POST_STATUS_PRECEDENCE = [
     PublicationStatus.publishing,
     PublicationStatus.pending_approval,
     PublicationStatus.scheduled,
+    PublicationStatus.draft,
     PublicationStatus.published,
     PublicationStatus.cancelled,
 ]

@@ -237,3 +237,21 @@ def test_healthz_reports_the_dispatcher(app: Loa) -> None:
         after = requests.get(f"{server.url}/healthz", timeout=5)
         assert after.status_code == 200
         assert after.json()["database"] == "ok" and after.json()["last_tick_age_seconds"] < 5
+
+
+def test_reconnect_releases_held_publications(app: Loa, sandbox: Any) -> None:
+    from scheduler.channels import channel_rows, reconnect
+
+    revoked = "sandbox-page-token-100000000000001"
+    requests.post(f"{sandbox.url}/_sandbox/tokens", json={"platform": "facebook", "token": revoked,
+                  "state": "revoked"}, timeout=5).raise_for_status()  # fmt: skip
+    post_id = queue(app, channels=["fb-bhxh-nghean"])
+    assert len(dispatcher(app).run_once().blocked) == 1
+    assert channel_rows(app)[0]["status"] == "needs_reauth"
+    released = reconnect(app, "fb-bhxh-nghean", "EAAB-new-page-token-2026", actor="admin")
+    assert released == 1
+    assert channel_rows(app)[0]["status"] == "ok"
+    summary = dispatcher(app).run_once()
+    assert len(summary.published) == 1
+    assert app.posts.show(post_id)["publications"][0]["status"] == "published"
+    assert len(page_posts(sandbox)) == 1

@@ -337,11 +337,10 @@ class FacebookPublisher(Publisher):
             )
 
     def _token(self) -> str:
-        token = self.access.access_token
-        if not token:
-            # The Page token may also be kept in the vault (connected through the console).
-            stored = self.vault.load(self.access.channel_id) or {}
-            token = stored.get("access_token")
+        # A token pasted when the channel was reconnected (kept encrypted in the vault) is
+        # newer than the one in the environment, so it wins.
+        stored = self.vault.load(self.access.channel_id) or {}
+        token = stored.get("access_token") or self.access.access_token
         if not token:
             raise AuthError(
                 f"No Page token is set for channel {self.access.channel_id}.",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ _MAX_BYTES: Mapping[tuple[str, str], int] = {
 }
 # Names a layout's text can use besides the caller's variables.
 PROVIDED = frozenset({"campaign", "target"})
+# Fitted texts remembered per renderer (least recently used dropped first).
+_FITTED_CACHE = 512
 # Shapes are drawn this many times larger and scaled down, for smooth (anti-aliased) edges.
 _SUPERSAMPLE = 4
 
@@ -106,6 +109,13 @@ class _Cached:
     layout: Layout
 
 
+@dataclass(frozen=True)
+class _Remembered:
+    # The resolved layout it was fitted for: a reloaded layout file makes it stale.
+    layout: TargetLayout
+    text: DrawnText
+
+
 class CoverRenderer:
     """Renders cover layouts from ``templates_dir/covers`` with images and fonts from ``assets_dir``.
 
@@ -122,6 +132,7 @@ class CoverRenderer:
         self._templates: dict[str, Any] = {}
         self._images: dict[tuple[Path, int, int], Image.Image] = {}
         self._bases: dict[tuple[str, str, tuple[int, int]], Image.Image] = {}
+        self._fitted: OrderedDict[tuple[str, str, str, str], _Remembered] = OrderedDict()
         # FreeType faces are not safe to use from two threads at once; encoding runs outside.
         self._lock = threading.RLock()
 
@@ -224,7 +235,7 @@ class CoverRenderer:
             for placed in resolved.boxes:
                 text = self._text(parsed.name, placed, context)
                 if text:
-                    texts.append(self._fit(resolved, placed, text))
+                    texts.append(self._fitted_text(resolved, placed, text))
                 elif not placed.spec.optional:
                     field = self._field(parsed.name, placed)
                     raise TemplateError(
@@ -305,6 +316,20 @@ class CoverRenderer:
 
     # -- fitting -------------------------------------------------------------------------
 
+    def _fitted_text(self, target: TargetLayout, placed: PlacedBox, text: str) -> DrawnText:
+        """Fitted texts are remembered: fixed texts (organisation, campaign) and repeated
+        subtitles are fitted once per layout and canvas, not once per cover."""
+        key = (target.layout, target.target, placed.spec.name, text)
+        drawn = self._fitted.get(key)
+        if drawn is not None and drawn.layout is target:
+            self._fitted.move_to_end(key)
+            return drawn.text
+        fitted = self._fit(target, placed, text)
+        self._fitted[key] = _Remembered(target, fitted)
+        if len(self._fitted) > _FITTED_CACHE:
+            self._fitted.popitem(last=False)
+        return fitted
+
     def _fit(self, target: TargetLayout, placed: PlacedBox, text: str) -> DrawnText:
         box = placed.spec
         where = f"cover layout {target.layout!r}, box {box.name!r}"
@@ -321,7 +346,12 @@ class CoverRenderer:
             return self.fonts.font(source, size, where=where)
 
         paragraphs = [line.split(" ") for line in text.split("\n")]
-        fitted = _largest_fit(paragraphs, box.size_min, box.size_max, font_at, placed)
+        fitted = _largest_fit(
+            paragraphs, box.size_min, box.size_max, font_at, placed, _scaled_widths(font_at, box.size_max)
+        )
+        if fitted is None:
+            # Estimated widths must never refuse a text that fits: decide with exact ones.
+            fitted = _largest_fit(paragraphs, box.size_min, box.size_max, font_at, placed, _exact_widths(font_at))
         if fitted is None:
             raise self._too_long(target, placed, text, paragraphs, font_at)
         return _place(placed, fitted, parse_colour(box.color))
@@ -356,7 +386,7 @@ class CoverRenderer:
         low, high = 0, len(words)
         while low < high:
             middle = (low + high + 1) // 2
-            if _fits_at([words[:middle]], placed, box.size_min, font_at) is not None:
+            if _fits_at([words[:middle]], placed, box.size_min, font_at, _exact_widths(font_at)) is not None:
                 low = middle
             else:
                 high = middle - 1
@@ -425,21 +455,64 @@ def _inner(placed: PlacedBox, size: int) -> Rect:
     return placed.rect.inset(math.ceil(placed.spec.panel_padding * size))
 
 
+Widths = Callable[[int], Callable[[str], float]]
+
+
+def _exact_widths(font_at: Callable[[int], ImageFont.FreeTypeFont]) -> Widths:
+    """Word widths measured at each size: exact, one FreeType call per word and size."""
+
+    def at(size: int) -> Callable[[str], float]:
+        font, cache = font_at(size), dict[str, float]()
+
+        def width(word: str) -> float:
+            value = cache.get(word)
+            if value is None:
+                value = cache[word] = font.getlength(word)
+            return value
+
+        return width
+
+    return at
+
+
+def _scaled_widths(font_at: Callable[[int], ImageFont.FreeTypeFont], reference: int) -> Widths:
+    """Word widths measured once, at ``reference``, and scaled to other sizes.
+
+    Hinting makes real widths differ by a pixel or so; the ink of every line is measured
+    at the chosen size anyway, so an estimate only decides where lines break.
+    """
+    font, cache = font_at(reference), dict[str, float]()
+
+    def at(size: int) -> Callable[[str], float]:
+        scale = size / reference
+
+        def width(word: str) -> float:
+            value = cache.get(word)
+            if value is None:
+                value = cache[word] = font.getlength(word)
+            return value * scale
+
+        return width
+
+    return at
+
+
 def _largest_fit(
     paragraphs: list[list[str]],
     size_min: int,
     size_max: int,
     font_at: Callable[[int], ImageFont.FreeTypeFont],
     placed: PlacedBox,
+    widths: Widths,
 ) -> _Fitted | None:
-    best = _fits_at(paragraphs, placed, size_max, font_at)
+    best = _fits_at(paragraphs, placed, size_max, font_at, widths)
     if best is not None:
         return best
     # Fitting is monotone in the size for all practical texts; every candidate kept is verified.
     low, high = size_min, size_max - 1
     while low <= high:
         middle = (low + high) // 2
-        fitted = _fits_at(paragraphs, placed, middle, font_at)
+        fitted = _fits_at(paragraphs, placed, middle, font_at, widths)
         if fitted is not None:
             best, low = fitted, middle + 1
         else:
@@ -448,26 +521,28 @@ def _largest_fit(
 
 
 def _fits_at(
-    paragraphs: list[list[str]], placed: PlacedBox, size: int, font_at: Callable[[int], ImageFont.FreeTypeFont]
+    paragraphs: list[list[str]],
+    placed: PlacedBox,
+    size: int,
+    font_at: Callable[[int], ImageFont.FreeTypeFont],
+    widths: Widths,
 ) -> _Fitted | None:
     box = placed.spec
     inner = _inner(placed, size)
     if inner.width <= 0 or inner.height <= 0:
         return None
     font = font_at(size)
-    widths: dict[str, float] = {}
-    space = font.getlength(" ")
-
-    def width_of(word: str) -> float:
-        value = widths.get(word)
-        if value is None:
-            value = widths[word] = font.getlength(word)
-        return value
-
+    width_of = widths(size)
+    space = width_of(" ")
+    ascent, descent = font.getmetrics()
+    pitch = size * box.line_spacing
     limit = float(inner.width)
     for _attempt in range(3):
         lines = _wrap(paragraphs, limit, width_of, space)
         if lines is None or (box.max_lines is not None and len(lines) > box.max_lines):
+            return None
+        # The font's ascent and descent bound the height from below: too tall already, stop.
+        if (len(lines) - 1) * pitch + ascent + descent > inner.height:
             return None
         if box.balance and len(lines) > 1:
             lines = _balance(paragraphs, lines, limit, width_of, space)
