@@ -7,6 +7,7 @@ a bad file fails with the file, the key and what was expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -34,9 +35,60 @@ class DatabaseSettings(_Section):
     url: str = "sqlite:///posts.db"
 
 
+def _comma_list(value: Any) -> Any:
+    """A list setting given as one string (``LOA_WEB_TRUSTED_PROXIES=10.0.0.1,10.0.0.2``)."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; without
+    # them a tracked-link visitor is the TCP peer, so nobody can forge an address.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        value = _comma_list(value)
+        for item in value or []:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network such as 10.0.0.0/8") from None
+        return value
+
+
+class SharingSettings(_Section):
+    """Staff share pages and tracked links (scheduler/sharing.py holds the counting rules)."""
+
+    page_days: int = Field(default=7, ge=1, le=90)  # posts published this recently are offered
+    dedupe_hours: int = Field(default=24, ge=1, le=24 * 31)  # one counted click per visitor per link
+    # Case-insensitive regular expressions matched against the User-Agent of link-preview
+    # fetchers and crawlers: unset keeps Loa's built-in list, the extra ones are added to it.
+    crawler_patterns: list[str] | None = None
+    extra_crawler_patterns: list[str] = Field(default_factory=list)
+    # A stored permalink is only ever redirected to on these hosts (or their subdomains).
+    redirect_hosts: list[str] = Field(default_factory=lambda: ["facebook.com", "fb.com", "zalo.me"])
+    # The Zalo page offers Zalo's share plugin (a script from sp.zalo.me) beside the link to paste.
+    zalo_plugin: bool = True
+
+    @field_validator("crawler_patterns", "extra_crawler_patterns", "redirect_hosts", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("crawler_patterns", "extra_crawler_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        for pattern in value or []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return value
 
 
 class SandboxSettings(_Section):
@@ -66,6 +118,26 @@ class PublishingSettings(_Section):
     # Zalo processes an article asynchronously; verify is polled this often (B3: 8 × 3 s).
     zalo_verify_polls: int = Field(default=8, ge=1, le=100)
     zalo_verify_interval_seconds: float = Field(default=3.0, ge=0)
+
+
+class MetricsSettings(_Section):
+    """When the collector asks the platforms for a publication's counters.
+
+    Counters move fast in a post's first days and barely after a month, so a young post is
+    polled often and an old one rarely, then not at all: the platforms' quotas go to what
+    changes.
+    """
+
+    enabled: bool = True  # `loa run` collects on its own; `loa metrics collect` works either way
+    tick_minutes: int = Field(default=5, ge=1, le=1440)  # how often the job looks for due work
+    young_hours: int = Field(default=48, ge=0)  # a post is "young" this long after publishing
+    young_interval_minutes: int = Field(default=60, ge=1)  # … and polled this often meanwhile
+    old_interval_hours: int = Field(default=24, ge=1)  # then this often …
+    max_age_days: int = Field(default=30, ge=1, le=730)  # … until this age; never after
+    # Stop a channel's pass when a usage header (X-App-Usage …) reaches this percentage:
+    # the rest of the quota belongs to publishing, which matters more than a fresh count.
+    usage_ceiling_percent: float = Field(default=80.0, gt=0, le=100)
+    max_per_pass: int = Field(default=500, ge=1)  # spreads a backlog over several passes
 
 
 class SecretsSettings(_Section):
@@ -146,6 +218,8 @@ class Settings(_Section):
     web: WebSettings = Field(default_factory=WebSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     publishing: PublishingSettings = Field(default_factory=PublishingSettings)
+    sharing: SharingSettings = Field(default_factory=SharingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"

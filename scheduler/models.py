@@ -137,9 +137,23 @@ class ChannelState(SQLModel, table=True):
     # Fernet token of a JSON object; the key never lives in the database.
     credentials_encrypted: str | None = Field(default=None, sa_column=Column(Text))
     credentials_updated_at: datetime | None = _utc_column()
+    # Set just before a single-use refresh token is sent, cleared when the new pair is saved.
+    refresh_started_at: datetime | None = _utc_column()
 
     def __repr__(self) -> str:
         return f"ChannelState(id={self.id!r}, status={self.status!r})"
+
+
+class Lease(SQLModel, table=True):
+    """A named lock with an expiry, shared by every process on the database.
+
+    Used where one holder at a time matters across hosts: the time-based jobs and the
+    spending of a channel's single-use refresh token.
+    """
+
+    name: str = Field(primary_key=True)
+    owner: str
+    until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class SchedulerTick(SQLModel, table=True):
@@ -162,6 +176,37 @@ class MetricSnapshot(SQLModel, table=True):
     reactions: int | None = None
     comments: int | None = None
     shares: int | None = None
+
+
+class MetricError(SQLModel, table=True):
+    """A metrics call that failed: the snapshot was skipped and this says why.
+
+    Kept next to the snapshots so a gap in a post's figures can always be explained, and so
+    the polling schedule counts a failed attempt like a successful one (no retry storm).
+    """
+
+    __table_args__ = (Index("ix_metricerror_publication_at", "publication_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id")
+    channel_id: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    kind: str  # auth | rate_limited | transient | permanent | missing
+    code: str | None = None  # the platform's error code (and subcode), when it gave one
+    message: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class MetricPause(SQLModel, table=True):
+    """A channel whose metrics calls wait until ``until`` (throttled, or token rejected).
+
+    Persisted because `loa metrics collect` runs in its own process: a throttle one run
+    was told about must hold for the next run too.
+    """
+
+    channel_id: str = Field(primary_key=True)
+    until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 # -- staff amplification -------------------------------------------------------------------

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine
 
 from scheduler.config import Settings
-from scheduler.errors import ConfigError, StoreError
+from scheduler.errors import ConfigError, StoreError, TransientError
 from scheduler.models import ChannelState, utcnow
+
+# Longer than any refresh call can take (timeouts are 20 s): a holder past it has died.
+LOCK_TTL = timedelta(seconds=60)
 
 
 def mask(secret: str | None) -> str:
@@ -93,7 +100,47 @@ class DatabaseTokenVault:
                 raise StoreError(f"channel {channel_id!r} is not in the database", hint="run `loa init` first")
             row.credentials_encrypted = blob
             row.credentials_updated_at = utcnow()
+            row.refresh_started_at = None
             session.add(row)
+
+    @contextmanager
+    def locked(self, channel_id: str, *, wait: float = 30.0) -> Iterator[None]:
+        """One holder across every process sharing the database (a lease, not a transaction)."""
+        from scheduler.store import acquire_lease, release_lease
+
+        owner = uuid.uuid4().hex
+        name = f"credentials:{channel_id}"
+        deadline = time.monotonic() + wait
+        while not acquire_lease(self._engine, name, owner=owner, ttl=LOCK_TTL):
+            if time.monotonic() > deadline:
+                raise TransientError(
+                    f"another Loa process has been renewing the token of channel {channel_id} for too long",
+                    hint="Loa tries again later; if this repeats, check the other workers",
+                )
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            release_lease(self._engine, name, owner=owner)
+
+    def begin_refresh(self, channel_id: str) -> None:
+        from scheduler.store import session_scope
+
+        with session_scope(self._engine) as session:
+            row = session.get(ChannelState, channel_id)
+            if row is not None:
+                row.refresh_started_at = utcnow()
+                session.add(row)
+
+    def interrupted_refresh(self, channel_id: str, *, now: datetime | None = None) -> datetime | None:
+        """When a refresh began that was never saved (and is too old to be still running)."""
+        from scheduler.store import session_scope
+
+        now = now or utcnow()
+        with session_scope(self._engine, read_only=True) as session:
+            row = session.get(ChannelState, channel_id)
+            started = row.refresh_started_at if row else None
+        return started if started is not None and now - started > LOCK_TTL else None
 
     def __repr__(self) -> str:
         return "DatabaseTokenVault(<encrypted>)"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, event, or_, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from scheduler.config import Settings
@@ -17,6 +17,7 @@ from scheduler.errors import StoreError
 from scheduler.models import (
     Campaign,
     ChannelState,
+    Lease,
     Publication,
     PublicationStatus,
     utcnow,
@@ -144,6 +145,35 @@ def claim_due(
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]
+
+
+def acquire_lease(engine: Engine, name: str, *, owner: str, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Take (or extend) the lease ``name`` for ``owner``; False while another holds it."""
+    now = now or utcnow()
+    try:
+        with session_scope(engine) as session:
+            query = select(Lease).where(Lease.name == name)
+            if not is_sqlite(engine):
+                query = query.with_for_update()
+            lease = session.exec(query).first()
+            if lease is None:
+                session.add(Lease(name=name, owner=owner, until=now + ttl))
+            elif lease.owner == owner or lease.until <= now:
+                lease.owner = owner
+                lease.until = now + ttl
+                session.add(lease)
+            else:
+                return False
+    except IntegrityError:
+        return False  # another process inserted the same lease at the same moment
+    return True
+
+
+def release_lease(engine: Engine, name: str, *, owner: str) -> None:
+    with session_scope(engine) as session:
+        lease = session.get(Lease, name)
+        if lease is not None and lease.owner == owner:
+            session.delete(lease)
 
 
 def database_ok(engine: Engine) -> bool:

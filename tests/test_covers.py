@@ -335,10 +335,15 @@ def test_background_image_is_cover_fitted(workspace: tuple[Path, Path]) -> None:
     ImageDraw.Draw(photo).rectangle((0, 0, 799, 99), fill=(30, 200, 30))  # cropped away by cover-fit
     photo.save(assets / "nen.jpg")
     write_layout(templates, "bg", background_layout("nen.jpg"))
-    image = CoverRenderer(templates, assets).image("bg", {"title": "x"})
+    renderer = CoverRenderer(templates, assets)
+    image = renderer.image("bg", {"title": "x"})
     assert image.size == (1200, 630)
     red, green, _blue = image.getpixel((5, 5))  # type: ignore[misc]
     assert red > green
+    # The office replaces the picture: the next cover uses it, without a restart.
+    Image.new("RGB", (640, 480), (30, 200, 30)).save(assets / "nen.jpg")
+    red, green, _blue = renderer.image("bg", {"title": "x"}).getpixel((5, 5))  # type: ignore[misc]
+    assert green > red
 
 
 def test_missing_and_unsafe_asset_paths(workspace: tuple[Path, Path]) -> None:

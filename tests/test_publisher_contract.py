@@ -51,6 +51,8 @@ class DictVault:
         self.data: dict[str, dict[str, str]] = {}
         self.saves: list[dict[str, str]] = []
         self.log = log if log is not None else []
+        self.locks: dict[str, threading.Lock] = {}
+        self.refreshing: set[str] = set()
 
     def load(self, channel_id: str) -> dict[str, str] | None:
         stored = self.data.get(channel_id)
@@ -60,6 +62,13 @@ class DictVault:
         self.data[channel_id] = dict(secrets)
         self.saves.append(dict(secrets))
         self.log.append(("save", secrets.get("access_token", "")))
+        self.refreshing.discard(channel_id)
+
+    def locked(self, channel_id: str) -> threading.Lock:
+        return self.locks.setdefault(channel_id, threading.Lock())
+
+    def begin_refresh(self, channel_id: str) -> None:
+        self.refreshing.add(channel_id)
 
 
 class RecordingSession(requests.Session):

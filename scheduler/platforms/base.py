@@ -17,12 +17,15 @@ Contract of every method that talks to the platform:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol
 
 import requests
+
+from scheduler.errors import AuthError, PublishError, RateLimited
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,18 @@ class TokenVault(Protocol):
 
     def save(self, channel_id: str, secrets: Mapping[str, str]) -> None: ...
 
+    def locked(self, channel_id: str) -> AbstractContextManager[None]:
+        """Held while a single-use secret is read and spent: one holder across all processes."""
+        ...
+
+    def begin_refresh(self, channel_id: str) -> None:
+        """Called just before a single-use secret is sent; the next ``save`` ends it.
+
+        A refresh begun and never saved means the process died in between: the old secret
+        may be spent, and the vault reports it instead of letting it fail silently later.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class ChannelAccess:
@@ -117,6 +132,9 @@ class Publisher(ABC):
         self.vault = vault
         self.timeout = timeout
         self.session = session or requests.Session()
+        # Highest quota usage (percent) the platform reported on the last call, from its
+        # usage headers; 0 when it sends none. Lets readers yield before the quota runs out.
+        self.usage_percent = 0.0
 
     @abstractmethod
     def publish(self, post: OutgoingPost) -> PublishResult:
@@ -129,6 +147,35 @@ class Publisher(ABC):
     @abstractmethod
     def fetch_metrics(self, remote_id: str) -> PostMetrics:
         """The platform's current counters for one published post."""
+
+    def fetch_metrics_many(
+        self,
+        remote_ids: Sequence[str],
+        *,
+        since: datetime | None = None,
+        usage_ceiling: float = 100.0,
+    ) -> dict[str, PostMetrics | PublishError]:
+        """Counters of several posts, in as few calls as the platform allows.
+
+        ``since``: none of the posts is older (lets a listing-based batch stop early).
+        A post the platform refuses maps to its error and the others still come back.
+        ``AuthError`` or ``RateLimited`` ends the batch (every later call would fail the same
+        way): that error is given for the post it hit. Once ``usage_percent`` reaches
+        ``usage_ceiling`` no further call is made. Posts not asked are absent from the answer.
+        This default asks one post at a time; publishers override it where the API batches.
+        """
+        found: dict[str, PostMetrics | PublishError] = {}
+        for remote_id in remote_ids:
+            if self.usage_percent >= usage_ceiling:
+                break
+            try:
+                found[remote_id] = self.fetch_metrics(remote_id)
+            except (AuthError, RateLimited) as exc:
+                found[remote_id] = exc
+                break
+            except PublishError as exc:
+                found[remote_id] = exc
+        return found
 
     @abstractmethod
     def delete(self, remote_id: str) -> None:

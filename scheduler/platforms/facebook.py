@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -183,6 +183,8 @@ class FacebookPublisher(Publisher):
         # Set when Graph says the quota is spent (usage ≥ 100 % or a regain time): calls
         # made before then would only fail and deepen the throttle, so they are refused here.
         self._blocked_until = 0.0
+        # Cleared when Graph refuses the insights edge inside a post read (fetch_metrics_many).
+        self._insights_expandable = True
 
     # ------------------------------------------------------------------ contract
 
@@ -298,6 +300,65 @@ class FacebookPublisher(Publisher):
             comments=_summary_total(fields.get("comments")),
             shares=share_count if share_count is not None else 0,
             raw=raw,
+        )
+
+    def fetch_metrics_many(
+        self,
+        remote_ids: Sequence[str],
+        *,
+        since: datetime | None = None,
+        usage_ceiling: float = 100.0,
+    ) -> dict[str, PostMetrics | PublishError]:
+        """One call per post instead of two: the insights edge is expanded inside the post read.
+
+        Same figures as :meth:`fetch_metrics`. Where Graph refuses the expanded read (insights
+        need a Page with 100+ likes, A4), that post and the rest of the batch fall back to
+        ``fetch_metrics``, which keeps the post's own counters without the insights.
+        """
+        found: dict[str, PostMetrics | PublishError] = {}
+        for remote_id in remote_ids:
+            if self.usage_percent >= usage_ceiling:
+                break
+            try:
+                found[remote_id] = self._metrics_in_one_call(remote_id)
+            except (AuthError, RateLimited) as exc:
+                found[remote_id] = exc
+                break
+            except PublishError as exc:
+                found[remote_id] = exc
+        return found
+
+    def _metrics_in_one_call(self, remote_id: str) -> PostMetrics:
+        if not self._insights_expandable:
+            return self.fetch_metrics(remote_id)
+        try:
+            fields = self._call(
+                "GET",
+                remote_id,
+                params={
+                    "fields": "shares,reactions.limit(0).summary(true),comments.limit(0).summary(true),"
+                    # post_impressions* are gone (A4): views and unique views replace them.
+                    "insights.metric(post_media_view,post_total_media_view_unique).period(lifetime)"
+                },
+            )
+        except (AuthError, TransientError):
+            raise
+        except PermanentError:
+            # Either the post is gone (fetch_metrics will say so) or insights are refused
+            # for this Page: stop asking for them in this batch.
+            self._insights_expandable = False
+            return self.fetch_metrics(remote_id)
+        values = _insight_values(fields["insights"]) if isinstance(fields.get("insights"), dict) else {}
+        shares = fields.get("shares")
+        share_count = _as_int(shares.get("count")) if isinstance(shares, dict) else None
+        return PostMetrics(
+            views=values.get("post_media_view"),
+            reach=values.get("post_total_media_view_unique"),
+            reactions=_summary_total(fields.get("reactions")),
+            comments=_summary_total(fields.get("comments")),
+            # `shares` is omitted when nobody shared the post (A3): that means zero.
+            shares=share_count if share_count is not None else 0,
+            raw={"shares": shares, "insights": values},
         )
 
     def delete(self, remote_id: str) -> None:
@@ -428,6 +489,7 @@ class FacebookPublisher(Publisher):
             raise self._network_error(exc, write) from None
 
         peak, regain = _usage(response.headers)
+        self.usage_percent = peak
         try:
             body: object = response.json()
         except ValueError:

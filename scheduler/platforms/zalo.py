@@ -13,7 +13,7 @@ import html
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
@@ -275,6 +275,57 @@ class ZaloPublisher(Publisher):
             raw={"total_view": detail.get("total_view"), "total_share": detail.get("total_share")},
         )
 
+    def fetch_metrics_many(
+        self,
+        remote_ids: Sequence[str],
+        *,
+        since: datetime | None = None,
+        usage_ceiling: float = 100.0,
+    ) -> dict[str, PostMetrics | PublishError]:
+        """Ten articles per call: ``getslice`` lists both counters, newest first (B3).
+
+        The listing is read while it can still beat one ``getdetail`` per article: it stops
+        when every article is found, at an article older than ``since``, at the end of the
+        list, or once the pages read equal the articles still missing. Those are then read
+        one by one.
+        """
+        wanted = list(dict.fromkeys(remote_ids))
+        found: dict[str, PostMetrics | PublishError] = {}
+        missing = set(wanted)
+        cutoff = None if since is None else (since if since.tzinfo else since.replace(tzinfo=UTC))
+        page = 0
+        while len(missing) > page and page < self.max_pages:
+            try:
+                data = self._api(
+                    "GET",
+                    "/v2.0/article/getslice",
+                    params={"offset": str(page * _SLICE_LIMIT), "limit": str(_SLICE_LIMIT), "type": "normal"},
+                )
+            except (AuthError, RateLimited) as exc:
+                found[wanted[0]] = exc
+                return found
+            except PublishError:
+                break  # the listing is refused: one by one still works
+            page += 1
+            items = data.get("medias")
+            items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+            for item in items:
+                article_id = str(item.get("id") or "")
+                if article_id in missing:
+                    missing.discard(article_id)
+                    found[article_id] = PostMetrics(
+                        views=_as_int(item.get("total_view")),
+                        reach=None,  # Zalo exposes no unique-viewer count (B3)
+                        shares=_as_int(item.get("total_share")),
+                        raw={"total_view": item.get("total_view"), "total_share": item.get("total_share")},
+                    )
+            created = _from_ms(items[-1].get("create_date")) if items else None
+            if len(items) < _SLICE_LIMIT or (cutoff is not None and created is not None and created < cutoff):
+                break
+        rest = [article_id for article_id in wanted if article_id in missing]
+        found.update(super().fetch_metrics_many(rest, since=since, usage_ceiling=usage_ceiling))
+        return found
+
     def delete(self, remote_id: str) -> None:
         self._api("POST", "/v2.0/article/remove", body={"id": remote_id})
 
@@ -287,7 +338,7 @@ class ZaloPublisher(Publisher):
         The engine calls this under its own lock; the per-channel lock here also keeps two
         publishers of this process from spending the same single-use refresh token.
         """
-        with self._lock():
+        with self._lock(), self.vault.locked(self.access.channel_id):
             stored = self.vault.load(self.access.channel_id) or {}
             refresh_token = stored.get("refresh_token") or self.access.initial_refresh_token
             if not refresh_token:
@@ -332,7 +383,7 @@ class ZaloPublisher(Publisher):
 
     def _refresh_unless_done(self, stale: str | None) -> str:
         """Refresh, unless another caller already replaced ``stale`` while we waited."""
-        with self._lock():
+        with self._lock(), self.vault.locked(self.access.channel_id):
             # Re-read under the lock (reliability.md 4.2): someone may have refreshed.
             stored = self.vault.load(self.access.channel_id) or {}
             current = stored.get("access_token")
@@ -352,6 +403,7 @@ class ZaloPublisher(Publisher):
                 hint="Set the Zalo app id and app secret for this channel, then reconnect.",
                 platform=self.platform,
             )
+        self.vault.begin_refresh(self.access.channel_id)
         try:
             response = self.session.post(
                 f"{self.oauth_base}/v4/oa/access_token",

@@ -131,7 +131,7 @@ class CoverRenderer:
         self._layouts: dict[str, _Cached] = {}
         self._templates: dict[str, Any] = {}
         self._images: dict[tuple[Path, int, int], Image.Image] = {}
-        self._bases: dict[tuple[str, str, tuple[int, int]], Image.Image] = {}
+        self._bases: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], Image.Image] = {}
         self._fitted: OrderedDict[tuple[str, str, str, str], _Remembered] = OrderedDict()
         # FreeType faces are not safe to use from two threads at once; encoding runs outside.
         self._lock = threading.RLock()
@@ -404,12 +404,29 @@ class CoverRenderer:
     # -- backgrounds ---------------------------------------------------------------------
 
     def _base(self, layout: Layout, target: TargetLayout) -> Image.Image:
-        key = (layout.name, target.target, target.size)
+        # Keyed by the asset files' stamps too: an office replacing its background or logo
+        # sees the new one without restarting Loa.
+        key = (layout.name, target.target, self._asset_stamps(target))
         base = self._bases.get(key)
         if base is None:
             base = self._draw_base(target)
+            self._bases = {k: v for k, v in self._bases.items() if k[:2] != key[:2]}
             self._bases[key] = base
         return base
+
+    def _asset_stamps(self, target: TargetLayout) -> tuple[tuple[str, int, int], ...]:
+        references = [target.background.image, target.logo[0].image if target.logo else None]
+        stamps = []
+        for reference in references:
+            if reference is None:
+                continue
+            try:
+                stat = (self.assets_dir / reference.removeprefix("assets:")).stat()
+            except OSError:
+                stamps.append((reference, 0, 0))  # reported properly when the base is drawn
+                continue
+            stamps.append((reference, stat.st_mtime_ns, stat.st_size))
+        return tuple(stamps)
 
     def _draw_base(self, target: TargetLayout) -> Image.Image:
         where = f"cover layout {target.layout!r}"
