@@ -43,6 +43,9 @@ channels_app = typer.Typer(help="Channels: status, reconnect, pause, resume.")
 app.add_typer(channels_app, name="channels")
 app.add_typer(post_app, name="post")
 app.add_typer(render_app, name="render")
+from scheduler.cli_users import user_app  # noqa: E402  (registered next to its siblings)
+
+app.add_typer(user_app, name="user")
 
 
 @app.callback()

@@ -223,6 +223,8 @@ class Settings(_Section):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"
+    # Rendered covers, served at {public_url}/media/NAME (Zalo fetches them from there).
+    media_dir: str = "media"
     channels: list[ChannelSettings] = Field(default_factory=list)
     campaigns: list[CampaignSettings] = Field(default_factory=list)
     # Folder of the config file: relative paths inside it are relative to this.
@@ -268,6 +270,10 @@ class Settings(_Section):
     @property
     def assets_path(self) -> Path:
         return self.path(self.assets_dir)
+
+    @property
+    def media_path(self) -> Path:
+        return self.path(self.media_dir)
 
     @property
     def database_url(self) -> str:

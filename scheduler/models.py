@@ -103,6 +103,7 @@ class Publication(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     title: str | None = None
     description: str | None = None
+    cover_file: str | None = None  # a file in media_dir, rendered when the post was queued
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     attempts: int = 0
     lease_owner: str | None = None
@@ -325,3 +326,27 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(index=True)
     object: str | None = None
     details: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class UserSession(SQLModel, table=True):
+    """A console session. Only the SHA-256 of the cookie's value is stored, so a copy of the
+    database cannot be replayed as a live session; ``user_id`` is None before login."""
+
+    id_hash: str = Field(primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    csrf_token: str
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    ip: str | None = None
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed console login; recent rows throttle further tries per username + address."""
+
+    __table_args__ = (Index("ix_loginfailure_username_ip_at", "username", "ip", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    ip: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -7,19 +7,22 @@ publications are stored in one transaction, so bad input never leaves half a row
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from scheduler.audit import record
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, LoaError, NotFound
 from scheduler.models import (
@@ -32,8 +35,13 @@ from scheduler.models import (
 )
 from scheduler.platforms import publisher_class
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
-from scheduler.audit import record
 from scheduler.store import session_scope
+
+if TYPE_CHECKING:
+    from scheduler.render.covers import CoverRenderer
+
+# The cover size each platform gets (layouts may also offer "square" for Facebook).
+COVER_TARGETS = {"facebook": "facebook", "zalo": "zalo"}
 
 # A post may be queued this far in the past and still count as "now" (clock skew, typing).
 PAST_SLACK = timedelta(minutes=1)
@@ -72,6 +80,7 @@ class PreparedPost:
     scheduled_at: datetime
     campaign_id: int | None
     messages: dict[str, RenderedMessage]  # channel id → rendered message
+    covers: dict[str, bytes] = field(default_factory=dict)  # channel id → cover image
 
 
 def parse_when(value: str, settings: Settings) -> datetime:
@@ -123,6 +132,12 @@ class PostService:
         self.engine = engine
         self.renderer = renderer or MessageRenderer(settings.templates_path)
 
+    @cached_property
+    def covers(self) -> CoverRenderer:
+        from scheduler.render.covers import CoverRenderer
+
+        return CoverRenderer(self.settings.templates_path, self.settings.assets_path)
+
     # -- queueing -------------------------------------------------------------------------
 
     def prepare(self, request: PostRequest, *, now: datetime | None = None) -> PreparedPost:
@@ -143,12 +158,6 @@ class PostService:
         campaign_row = self._campaign(request.campaign)
         if request.link is not None and not re.match(r"^https?://\S+$", request.link):
             raise InputError(f"the link {request.link!r} is not an http(s) URL", field="link")
-        if request.cover is not None:
-            raise InputError(
-                f"cover layout {request.cover!r} cannot be used: cover layouts are not available yet",
-                hint="leave out --cover; Zalo channels use their default_cover",
-                field="cover",
-            )
         variables = {str(k): nfc(str(v)) for k, v in request.variables.items()}
         campaign_vars = (
             {"slug": campaign_row.slug, "name": campaign_row.name, "theme": campaign_row.theme} if campaign_row else {}
@@ -163,18 +172,74 @@ class PostService:
                 campaign=campaign_vars,
                 now=scheduled_at.astimezone(self.settings.tz),
             )
-            if channel.platform == "zalo" and not channel.default_cover:
+            if channel.platform == "zalo" and not request.cover and not channel.default_cover:
                 raise InputError(
                     f"channel {channel.id!r} publishes Zalo articles, which need a cover image",
                     hint="set default_cover for this channel in config.toml",
                     field="cover",
                 )
+        covers: dict[str, bytes] = {}
+        if request.cover:
+            covers = self._render_covers(
+                request.cover, variables, messages, channels, campaign_vars, template=request.template
+            )
         return PreparedPost(
             request=request,
             scheduled_at=scheduled_at,
             campaign_id=campaign_row.id if campaign_row else None,
             messages=messages,
+            covers=covers,
         )
+
+    def _render_covers(
+        self,
+        layout: str,
+        variables: Mapping[str, str],
+        messages: Mapping[str, RenderedMessage],
+        channels: Sequence[ChannelSettings],
+        campaign: Mapping[str, str],
+        template: str | None = None,
+    ) -> dict[str, bytes]:
+        """One cover per channel, at its platform's size and byte limit; refused if it cannot fit."""
+        from scheduler.render.covers import max_bytes_for
+
+        # The layout reads the post's variables; the message's Zalo title and description
+        # fill `title` and `description` when the person did not give them.
+        exported = next((m for m in messages.values() if m.title), None)
+        if exported is None and template:
+            try:  # a Facebook-only post: the template's article title still names the cover
+                exported = self.renderer.render(
+                    template, variables, platform="zalo", limits=platform_limits("zalo"), campaign=campaign
+                )
+            except InputError:
+                exported = None
+        cover_vars = dict(variables)
+        if exported is not None:
+            cover_vars.setdefault("title", exported.title or "")
+            cover_vars.setdefault("description", exported.description or "")
+        targets = {channel.id: COVER_TARGETS[channel.platform] for channel in channels}
+        self.covers.check(layout, cover_vars, targets=sorted(set(targets.values())), campaign=campaign)
+        rendered: dict[str, bytes] = {}
+        by_target: dict[str, bytes] = {}
+        for channel_id, target in targets.items():
+            if target not in by_target:
+                by_target[target] = self.covers.render(
+                    layout, cover_vars, target=target, campaign=campaign, max_bytes=max_bytes_for(target)
+                )
+            rendered[channel_id] = by_target[target]
+        return rendered
+
+    def _save_cover(self, image: bytes) -> str:
+        """Write a cover under media_dir, named by its content (the same cover is stored once)."""
+        name = hashlib.sha256(image).hexdigest()[:32] + ".jpg"
+        folder = self.settings.media_path
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if not path.exists():
+            temporary = path.with_suffix(".part")
+            temporary.write_bytes(image)
+            temporary.replace(path)  # never a half-written file at a served name
+        return name
 
     def add(self, request: PostRequest, *, now: datetime | None = None) -> int:
         return self.store([self.prepare(request, now=now)])[0]
@@ -212,6 +277,7 @@ class PostService:
                             text=message.text,
                             title=message.title,
                             description=message.description,
+                            cover_file=self._save_cover(item.covers[channel_id]) if channel_id in item.covers else None,
                             due_at=item.scheduled_at,
                             updated_at=utcnow(),
                         )
@@ -511,6 +577,7 @@ class PostService:
             "variables": json.loads(post.variables_json),
             "campaign": campaign.slug if campaign else None,
             "link": post.link,
+            "cover_layout": post.cover_layout,
             "created_by": post.created_by,
             "publications": [
                 {
@@ -521,6 +588,7 @@ class PostService:
                     "text": p.text,
                     "title": p.title,
                     "description": p.description,
+                    "cover": p.cover_file,
                     "attempts": p.attempts,
                     "remote_id": p.remote_id,
                     "permalink": p.permalink,
@@ -639,8 +707,10 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def cover_url(settings: Settings, channel: ChannelSettings) -> str | None:
+def cover_url(settings: Settings, channel: ChannelSettings, cover_file: str | None = None) -> str | None:
     """The public URL of the cover a Zalo article shows (percent-encoded, as Zalo requires)."""
+    if cover_file:
+        return f"{settings.public_url}/media/{quote(cover_file)}"
     if not channel.default_cover:
         return None
     if re.match(r"^https?://", channel.default_cover):

@@ -176,12 +176,15 @@ class Dispatcher:
             post = session.get(Post, publication.post_id)
             assert post is not None
             channel = self.settings.channel(publication.channel_id)
+            cover_file = publication.cover_file
             outgoing = OutgoingPost(
                 text=publication.text,
                 title=publication.title,
                 description=publication.description,
                 link=post.link,
-                cover_url=cover_url(self.settings, channel) if channel.platform == "zalo" else None,
+                # Facebook receives the image itself; Zalo fetches it from Loa's public URL.
+                cover_jpeg=self._cover_bytes(cover_file) if channel.platform == "facebook" and cover_file else None,
+                cover_url=cover_url(self.settings, channel, cover_file) if channel.platform == "zalo" else None,
             )
         attempt_id = self._start_attempt(publication_id)
         with self._channel_slots[channel.id]:
@@ -198,6 +201,9 @@ class Dispatcher:
                 publisher.close()
         self._record_success(publication_id, attempt_id, result, AttemptOutcome.published)
         return "published", publication_id
+
+    def _cover_bytes(self, name: str) -> bytes:
+        return (self.settings.media_path / name).read_bytes()
 
     def publisher(self, channel: ChannelSettings) -> Publisher:
         cls = publisher_class(channel.platform)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ timezone = "Asia/Ho_Chi_Minh"
 public_url = "{public_url}"
 templates_dir = "{REPO / "templates"}"
 assets_dir = "{REPO / "assets"}"
+media_dir = "{folder / "media"}"
 
 [database]
 url = "{database_url}"
@@ -86,24 +88,29 @@ theme = "Bảo hiểm xã hội - An tâm cho mọi gia đình"
     return path
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
-def assets_server() -> Iterator[str]:
-    """Loa's own web app serving the shipped assets (Zalo fetches article covers from it)."""
+def config_path(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Path]:
+    """A config wired to a live sandbox, with Loa's own web app serving its public_url.
+
+    The web app is what Zalo fetches covers from, so it runs for the test's own config.
+    """
     from scheduler.app import Loa
     from scheduler.config import load_settings
     from scheduler.serving import ThreadedServer
     from scheduler.web.app import create_app
 
-    loa = Loa(load_settings(REPO / "config.toml", environ={"LOA_DATABASE_URL": "sqlite://"}))
-    with ThreadedServer(create_app(loa)) as server:
-        yield server.url
+    port = free_port()
+    path = write_config(tmp_path, sandbox_url=sandbox.url, public_url=f"http://127.0.0.1:{port}")
+    loa = Loa(load_settings(path))
+    with ThreadedServer(create_app(loa), port=port):
+        yield path
     loa.close()
-
-
-@pytest.fixture
-def config_path(tmp_path: Path, sandbox: SandboxServer, assets_server: str) -> Path:
-    """A config wired to a live sandbox and a live asset server on loopback."""
-    return write_config(tmp_path, sandbox_url=sandbox.url, public_url=assets_server)
 
 
 @dataclass

@@ -255,3 +255,38 @@ def test_reconnect_releases_held_publications(app: Loa, sandbox: Any) -> None:
     assert len(summary.published) == 1
     assert app.posts.show(post_id)["publications"][0]["status"] == "published"
     assert len(page_posts(sandbox)) == 1
+
+
+def test_post_with_a_cover_reaches_both_platforms(loa: Cli, sandbox: Any, config_path: Path) -> None:
+    added = loa(
+        "post", "add", "--template", "bhxh-tu-nguyen", "--var", "muc_dong_thap_nhat=330.000 đồng",
+        "--var", "ho_tro=30%", "--var", "subtitle=Nhà nước hỗ trợ 30% mức đóng",
+        "--channel", "fb-bhxh-nghean", "--channel", "zalo-bhxh-nghean", "--now", "--cover", "default", "--json",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    covers = {p["channel"]: p["cover"] for p in added.json()["publications"]}
+    assert all(covers.values()) and covers["fb-bhxh-nghean"] != covers["zalo-bhxh-nghean"]
+    assert (config_path.parent / "media" / covers["zalo-bhxh-nghean"]).is_file()
+    published = loa("publish-due", "--json").json()
+    assert published["counts"]["published"] == 2, published
+    (post,) = page_posts(sandbox)
+    assert post["photo"] and post["photo"]["width"] == 1200 and post["photo"]["height"] == 630
+    (article,) = articles(sandbox)
+    assert article["cover"]["photo_url"].endswith(f"/media/{covers['zalo-bhxh-nghean']}")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--cover", "khong-co"], "khong-co"),
+        (["--cover", "default", "--var", "subtitle=" + "rất dài " * 80], "shorten it"),
+    ],
+)
+def test_bad_cover_is_refused_and_nothing_is_queued(loa: Cli, extra: list[str], expected: str) -> None:
+    result = loa(
+        "post", "add", "--template", "bhxh-tu-nguyen", "--var", "muc_dong_thap_nhat=330.000 đồng",
+        "--var", "ho_tro=30%", "--channel", "fb-bhxh-nghean", "--now", *extra,
+    )  # fmt: skip
+    assert result.code == 2, result
+    assert expected in result.stderr
+    assert loa("post", "list", "--json").json() == {"posts": []}

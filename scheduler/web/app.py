@@ -12,7 +12,7 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
@@ -56,20 +56,25 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        folder = settings.assets_path.resolve()
-        path = (folder / name).resolve()
-        suffix = Path(name).suffix.lower()
-        if folder not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not path.is_file():
-            return PlainTextResponse("Không tìm thấy tệp.", status_code=404)
-        return FileResponse(
-            path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"}
-        )
+        return _public_image(settings.assets_path, request.path_params["name"])
 
-    return Starlette(
-        lifespan=lifespan,
-        routes=[
-            Route("/healthz", healthz),
-            Route("/assets/{name:path}", asset),
-        ],
-    )
+    async def media(request: Request) -> Response:
+        return _public_image(settings.media_path, request.path_params["name"])
+
+    # Each room of the web app contributes its own routes.
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/assets/{name:path}", asset),
+        Route("/media/{name}", media),
+    ]
+    return Starlette(lifespan=lifespan, routes=routes)
+
+
+def _public_image(folder: Path, name: str) -> Response:
+    """A JPEG/PNG from one folder, never a path outside it (Zalo fetches covers here)."""
+    root = folder.resolve()
+    path = (root / name).resolve()
+    suffix = Path(name).suffix.lower()
+    if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not path.is_file():
+        return PlainTextResponse("Không tìm thấy tệp.", status_code=404)
+    return FileResponse(path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"})
