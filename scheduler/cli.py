@@ -83,6 +83,16 @@ def run(ctx: typer.Context) -> None:
 
 
 @app.command()
+def worker(ctx: typer.Context) -> None:
+    """Publish on schedule without the web server: run any number, on any host sharing the database."""
+    from scheduler.runner import run_worker
+
+    loa = ready(ctx)
+    _configure_logging()
+    run_worker(loa, out)
+
+
+@app.command()
 def sandbox(
     ctx: typer.Context,
     port: Annotated[int | None, typer.Option(help="port (default: [sandbox] port)")] = None,
@@ -591,7 +601,7 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     loa = ready(ctx)
     _configure_logging(quiet=as_json)
-    summary = Dispatcher(loa.settings, loa.engine, loa.vault).run_once()
+    summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
     if as_json:
         print_json(summary.as_json())
         return

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
@@ -25,6 +26,8 @@ from scheduler.store import session_scope
 log = logging.getLogger("loa.engine")
 
 DISPATCH_JOB = "dispatch"
+TOKENS_JOB = "refresh-tokens"
+TOKENS_EVERY = timedelta(minutes=10)
 
 
 class PublishingEngine:
@@ -41,9 +44,29 @@ class PublishingEngine:
     def start(self) -> None:
         self.scheduler.start()
         self._schedule(utcnow())
+        self.scheduler.add_job(
+            self._refresh_tokens,
+            trigger=IntervalTrigger(seconds=TOKENS_EVERY.total_seconds()),
+            id=TOKENS_JOB,
+            next_run_time=utcnow(),
+        )
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=True)
+        self.dispatcher.release()
+
+    def _refresh_tokens(self) -> None:
+        from scheduler.tokens import refresh_due_tokens
+
+        # Time-based work runs in one process at a time: the holder of the housekeeping lease.
+        if not self.dispatcher.hold_housekeeping(utcnow()):
+            return
+        try:
+            renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher)
+            if renewed:
+                log.info("renewed Zalo tokens of %s", ", ".join(renewed))
+        except Exception:
+            log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
 
     def wake(self) -> None:
         """Dispatch as soon as possible (a post was queued for now)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 
 # Tokens travel as access_token=…, "access_token": "…" or a Bearer header; mask all three.
 _SECRET_PATTERNS = [
@@ -26,8 +27,18 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _CurrentStderr(logging.Handler):
+    """Writes to whatever sys.stderr is now (it may be replaced after logging is set up)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except (OSError, ValueError):
+            self.handleError(record)
+
+
 def configure(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
+    handler = _CurrentStderr()
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -53,7 +53,7 @@ from scheduler.platforms.base import (
     TokenVault,
 )
 from scheduler.posts import cover_url
-from scheduler.store import claim_due, session_scope
+from scheduler.store import acquire_lease, claim_due, release_lease, session_scope
 
 log = logging.getLogger("loa.publishing")
 
@@ -62,6 +62,7 @@ DEFAULT_RATE_LIMIT_PAUSE = timedelta(minutes=15)
 # How long after an unknown outcome the platform is searched, and how far back.
 RECONCILE_DELAY = timedelta(seconds=30)
 RECONCILE_LOOKBACK = timedelta(minutes=10)
+HOUSEKEEPING_LEASE = "housekeeping"
 
 
 def channel_access(
@@ -125,8 +126,11 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         environ: Mapping[str, str] | None = None,
         owner: str | None = None,
+        one_shot: bool = False,
     ) -> None:
         self.settings = settings
+        # A one-shot pass (`loa publish-due`) gives the housekeeping lease back when done.
+        self.one_shot = one_shot
         self.engine = engine
         self.vault = vault
         self.clock = clock
@@ -141,13 +145,17 @@ class Dispatcher:
     def run_once(self) -> DispatchSummary:
         summary = DispatchSummary()
         now = self.clock()
-        self._expire_leases(now)
-        summary.missed = self._mark_missed(now)
-        summary.blocked.extend(self._hold_blocked_channels(now))
-        summary.reconciled = self._reconcile(now, summary)
+        # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
+        # one process at a time holds it, whichever host it is on.
+        if self.hold_housekeeping(now):
+            self._expire_leases(now)
+            summary.missed = self._mark_missed(now)
+            summary.blocked.extend(self._hold_blocked_channels(now))
+            summary.reconciled = self._reconcile(now, summary)
         lease = timedelta(seconds=self.settings.publishing.lease_seconds)
         unavailable = self._unavailable_channels(now)
-        workers = max(1, min(32, len(self.settings.channels) * self.settings.publishing.per_channel_concurrency))
+        publishing = self.settings.publishing
+        workers = max(1, min(publishing.max_parallel, len(self.settings.channels) * publishing.per_channel_concurrency))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loa-publish") as pool:
             while True:
                 claimed = claim_due(
@@ -164,7 +172,18 @@ class Dispatcher:
                     getattr(summary, outcome).append(publication_id)
                 unavailable = self._unavailable_channels(now)
         self._record_tick()
+        if self.one_shot:
+            self.release()
         return summary
+
+    def hold_housekeeping(self, now: datetime) -> bool:
+        """Take or extend the housekeeping lease; True while this process holds it."""
+        ttl = timedelta(seconds=max(60, 3 * self.settings.publishing.tick_seconds))
+        return acquire_lease(self.engine, HOUSEKEEPING_LEASE, owner=self.owner, ttl=ttl, now=now)
+
+    def release(self) -> None:
+        """Give up the housekeeping lease at a clean stop, so another worker takes over at once."""
+        release_lease(self.engine, HOUSEKEEPING_LEASE, owner=self.owner)
 
     # -- one publication ------------------------------------------------------------------
 

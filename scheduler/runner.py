@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 
-def run_foreground(loa: Loa, console: Console) -> None:
-    """Serve until SIGINT/SIGTERM, then stop in reverse order of starting."""
-    settings = loa.settings
+def _stop_event() -> threading.Event:
+    """Set by SIGINT or SIGTERM: the foreground loop then stops everything in order."""
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -27,6 +26,27 @@ def run_foreground(loa: Loa, console: Console) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    return stop
+
+
+def run_worker(loa: Loa, console: Console) -> None:
+    """The publishing engine alone (no web, no sandbox), until SIGINT/SIGTERM."""
+    stop = _stop_event()
+    engine = PublishingEngine(loa.settings, loa.engine, loa.vault)
+    engine.start()
+    console.print(f"Loa worker {engine.dispatcher.owner} đang chạy (Ctrl-C để dừng)")
+    try:
+        while not stop.wait(timeout=1.0):
+            pass
+    finally:
+        engine.shutdown()
+        console.print("Loa worker đã dừng.")
+
+
+def run_foreground(loa: Loa, console: Console) -> None:
+    """Serve until SIGINT/SIGTERM, then stop in reverse order of starting."""
+    settings = loa.settings
+    stop = _stop_event()
 
     sandbox = None
     if settings.sandbox.enabled:

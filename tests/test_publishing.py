@@ -61,7 +61,8 @@ def app(config_path: Path) -> Loa:
 
 
 def dispatcher(app: Loa, clock: Callable[[], datetime] | None = None) -> Dispatcher:
-    return Dispatcher(app.settings, app.engine, app.vault, **({"clock": clock} if clock else {}))
+    """A one-shot dispatcher, as `loa publish-due` runs it (a new process each time)."""
+    return Dispatcher(app.settings, app.engine, app.vault, one_shot=True, **({"clock": clock} if clock else {}))
 
 
 def queue(app: Loa, *, channels: list[str] = CHANNELS, at: datetime | None = None, **variables: str) -> int:

@@ -70,7 +70,10 @@ def test_vault_encrypts_at_rest_and_key_lives_outside_the_database(tmp_path: Pat
     with sqlite3.connect(tmp_path / "posts.db") as db:
         dump = "\n".join(db.iterdump())
     assert "very-secret" not in dump
-    assert vault.load("zalo-bhxh-nghean") == {"access_token": "AT-very-secret-123", "refresh_token": "RT-very-secret-456"}
+    assert vault.load("zalo-bhxh-nghean") == {
+        "access_token": "AT-very-secret-123",
+        "refresh_token": "RT-very-secret-456",
+    }
     assert "secret" not in repr(vault)
     other = DatabaseTokenVault(engine, Fernet(Fernet.generate_key()))
     with pytest.raises(ConfigError, match="cannot be decrypted"):
