@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from scheduler.audit import record
 from scheduler.errors import InputError, StoreError
@@ -80,7 +80,19 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
             publication.next_attempt_at = None
             publication.last_error = None
             publication.updated_at = utcnow()
-        session.add_all([state, *held])
+        # Unknown outcomes waiting to be checked on the platform are checked at once.
+        waiting = list(
+            session.exec(
+                select(Publication).where(
+                    Publication.channel_id == channel_id,
+                    Publication.status == PublicationStatus.unknown,
+                    col(Publication.next_attempt_at).is_not(None),
+                )
+            )
+        )
+        for publication in waiting:
+            publication.next_attempt_at = utcnow()
+        session.add_all([state, *held, *waiting])
         record(
             session,
             actor=actor,

@@ -64,6 +64,7 @@ class AttemptOutcome(StrEnum):
     permanent_error = "permanent_error"
     reconciled = "reconciled"
     checked_absent = "checked_absent"
+    check_failed = "check_failed"  # the reconciler could not look at the platform
 
 
 class Campaign(SQLModel, table=True):

@@ -13,7 +13,6 @@ import os
 import random
 import threading
 import unicodedata
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +52,14 @@ from scheduler.platforms.base import (
     TokenVault,
 )
 from scheduler.posts import cover_url
-from scheduler.store import acquire_lease, claim_due, release_lease, session_scope
+from scheduler.store import (
+    acquire_lease,
+    claim_due,
+    holder_is_gone,
+    lease_owner_id,
+    release_lease,
+    session_scope,
+)
 
 log = logging.getLogger("loa.publishing")
 
@@ -135,7 +141,7 @@ class Dispatcher:
         self.vault = vault
         self.clock = clock
         self.environ = os.environ if environ is None else environ
-        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or lease_owner_id()
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
@@ -352,15 +358,13 @@ class Dispatcher:
     # -- housekeeping ---------------------------------------------------------------------
 
     def _expire_leases(self, now: datetime) -> None:
-        """A lease that ran out means its process died mid-call: the outcome is unknown."""
+        """A lease that ran out, or whose process is gone, means the call may have happened."""
         with session_scope(self.engine) as session:
-            rows = session.exec(
-                select(Publication).where(
-                    Publication.status == PublicationStatus.publishing,
-                    col(Publication.lease_until) < now,
-                )
-            )
+            rows = session.exec(select(Publication).where(Publication.status == PublicationStatus.publishing))
             for row in rows:
+                expired = row.lease_until is None or row.lease_until < now
+                if not expired and not holder_is_gone(row.lease_owner or ""):
+                    continue
                 row.status = PublicationStatus.unknown
                 row.last_error = "the publishing process stopped during the call; checking the platform"
                 row.lease_owner = None
@@ -441,9 +445,13 @@ class Dispatcher:
         with session_scope(self.engine, read_only=True) as session:
             pending = list(
                 session.exec(
+                    # An unknown outcome left for a person has no next_attempt_at: not ours.
                     select(Publication.id).where(
                         Publication.status == PublicationStatus.unknown,
-                        (col(Publication.next_attempt_at).is_(None)) | (col(Publication.next_attempt_at) <= now),
+                        col(Publication.next_attempt_at) <= now,
+                        col(Publication.channel_id).not_in(
+                            select(ChannelState.id).where(ChannelState.status == ChannelStatus.needs_reauth)
+                        ),
                     )
                 )
             )
@@ -503,7 +511,14 @@ class Dispatcher:
                 row.last_error = f"could not check the platform yet: {exc.message}"
                 row.lease_owner = row.lease_until = None
                 session.add(row)
-                self._finish_attempt(session, attempt_id, AttemptOutcome.unknown, exc)
+                if isinstance(exc, AuthError):
+                    state = session.get(ChannelState, channel.id)
+                    assert state is not None
+                    state.status = ChannelStatus.needs_reauth
+                    state.last_error = str(exc)
+                    state.last_error_at = now
+                    session.add(state)
+                self._finish_attempt(session, attempt_id, AttemptOutcome.check_failed, exc)
             return "unknown"
         finally:
             publisher.close()

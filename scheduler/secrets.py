@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -106,9 +105,9 @@ class DatabaseTokenVault:
     @contextmanager
     def locked(self, channel_id: str, *, wait: float = 30.0) -> Iterator[None]:
         """One holder across every process sharing the database (a lease, not a transaction)."""
-        from scheduler.store import acquire_lease, release_lease
+        from scheduler.store import acquire_lease, lease_owner_id, release_lease
 
-        owner = uuid.uuid4().hex
+        owner = lease_owner_id()
         name = f"credentials:{channel_id}"
         deadline = time.monotonic() + wait
         while not acquire_lease(self._engine, name, owner=owner, ttl=LOCK_TTL):

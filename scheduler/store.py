@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -158,7 +161,7 @@ def acquire_lease(engine: Engine, name: str, *, owner: str, ttl: timedelta, now:
             lease = session.exec(query).first()
             if lease is None:
                 session.add(Lease(name=name, owner=owner, until=now + ttl))
-            elif lease.owner == owner or lease.until <= now:
+            elif lease.owner == owner or lease.until <= now or holder_is_gone(lease.owner):
                 lease.owner = owner
                 lease.until = now + ttl
                 session.add(lease)
@@ -167,6 +170,26 @@ def acquire_lease(engine: Engine, name: str, *, owner: str, ttl: timedelta, now:
     except IntegrityError:
         return False  # another process inserted the same lease at the same moment
     return True
+
+
+def lease_owner_id() -> str:
+    """A lease owner name that tells which host and process holds it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_gone(owner: str) -> bool:
+    """True when the holder was a process on this host that no longer exists (killed)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def release_lease(engine: Engine, name: str, *, owner: str) -> None:
