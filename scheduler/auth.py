@@ -22,6 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
@@ -70,8 +71,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 _hasher = PasswordHasher()  # Argon2id, t=3, m=64 MiB, p=4 (RFC 9106 low-memory profile)
-# Verified against when the username is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both cases take the same time."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(nfc(password))
 
 
 @dataclass(frozen=True)
@@ -174,9 +183,7 @@ def add_user(
         if session.exec(select(User).where(User.username == username)).first() is not None:
             raise InputError(f"the user {username!r} already exists", hint="choose another username", field="username")
         staff_id = _staff_id(session, staff) if staff is not None else None
-        user = User(
-            username=username, password_hash=password_hash, role=role, staff_id=staff_id, created_at=utcnow()
-        )
+        user = User(username=username, password_hash=password_hash, role=role, staff_id=staff_id, created_at=utcnow())
         session.add(user)
         session.flush()
         record(session, actor=actor, action="user.add", object=f"user:{username}", details={"role": role.value})
@@ -191,8 +198,9 @@ def _staff_id(session: Session, reference: str) -> int:
         else session.exec(select(Staff).where(func.lower(Staff.email) == reference.lower())).first()
     )
     if row is None or row.id is None:
-        raise NotFound(f"there is no staff member {reference!r}", hint="give the id or email from `loa staff list`",
-                       field="staff")  # fmt: skip
+        raise NotFound(
+            f"there is no staff member {reference!r}", hint="give the id or email from `loa staff list`", field="staff"
+        )
     return row.id
 
 
@@ -219,8 +227,13 @@ def disable_user(engine: Engine, username: str, *, actor: str) -> int:
         for token in session.exec(live_tokens):
             token.revoked = True
             session.add(token)
-        record(session, actor=actor, action="user.disable", object=f"user:{user.username}",
-               details={"sessions_ended": ended})  # fmt: skip
+        record(
+            session,
+            actor=actor,
+            action="user.disable",
+            object=f"user:{user.username}",
+            details={"sessions_ended": ended},
+        )
         return ended
 
 
@@ -237,8 +250,13 @@ def end_sessions(engine: Engine, username: str, *, actor: str) -> int:
     with session_scope(engine) as session:
         user = _user(session, username)
         ended = _end_sessions(session, user)
-        record(session, actor=actor, action="user.sessions_ended", object=f"user:{user.username}",
-               details={"sessions_ended": ended})  # fmt: skip
+        record(
+            session,
+            actor=actor,
+            action="user.sessions_ended",
+            object=f"user:{user.username}",
+            details={"sessions_ended": ended},
+        )
         return ended
 
 
@@ -302,8 +320,13 @@ def new_api_token(engine: Engine, username: str, *, actor: str) -> str:
             raise InputError(f"the user {username!r} is disabled", hint="enable the account first", field="username")
         assert user.id is not None
         session.add(ApiToken(user_id=user.id, token_hash=_sha256(token), created_at=utcnow()))
-        record(session, actor=actor, action="user.token", object=f"user:{user.username}",
-               details={"token": token[:8] + "…"})  # fmt: skip
+        record(
+            session,
+            actor=actor,
+            action="user.token",
+            object=f"user:{user.username}",
+            details={"token": token[:8] + "…"},
+        )
     return token
 
 
@@ -366,8 +389,7 @@ def load_session(engine: Engine, cookie_value: str | None, *, now: datetime | No
             return None
         if user is not None and now - row.last_seen_at > SESSION_IDLE:
             return None
-        info = SessionInfo(id_hash=row.id_hash, csrf_token=row.csrf_token,
-                           user=_snapshot(user) if user else None)  # fmt: skip
+        info = SessionInfo(id_hash=row.id_hash, csrf_token=row.csrf_token, user=_snapshot(user) if user else None)
         stale = user is not None and now - row.last_seen_at > TOUCH_EVERY
     if stale:
         with session_scope(engine) as session:
@@ -414,19 +436,25 @@ def login(
         with session_scope(engine) as session:
             record(session, actor=typed or "?", action="auth.throttled", object=f"user:{typed}", details={"ip": ip})
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        raise LoginRefused(f"too many failed logins; try again in {minutes} minutes", throttled=True,
-                           retry_minutes=minutes)  # fmt: skip
+        raise LoginRefused(
+            f"too many failed logins; try again in {minutes} minutes", throttled=True, retry_minutes=minutes
+        )
     verified = False
     try:
-        verified = _hasher.verify(stored_hash or _DUMMY_HASH, nfc(password))
+        verified = _hasher.verify(stored_hash or _dummy_hash(), nfc(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         verified = False
     if not (verified and active and stored_hash is not None and user is not None):
         with session_scope(engine) as session:
             session.add(LoginFailure(username=typed, ip=ip, at=now))
             reason = "disabled" if user is not None and not active and verified else "bad credentials"
-            record(session, actor=typed or "?", action="auth.login_failed", object=f"user:{typed}",
-                   details={"ip": ip, "reason": reason})  # fmt: skip
+            record(
+                session,
+                actor=typed or "?",
+                action="auth.login_failed",
+                object=f"user:{typed}",
+                details={"ip": ip, "reason": reason},
+            )
         raise LoginRefused("wrong username or password")
     value = secrets.token_urlsafe(32)
     with session_scope(engine) as session:
@@ -442,9 +470,7 @@ def login(
         # Housekeeping at a moment that writes anyway: expired sessions, old failures.
         session.exec(delete(UserSession).where(col(UserSession.expires_at) <= now))
         session.exec(delete(LoginFailure).where(col(LoginFailure.at) < since))
-        session.exec(
-            delete(LoginFailure).where(col(LoginFailure.username) == typed, col(LoginFailure.ip) == ip)
-        )
+        session.exec(delete(LoginFailure).where(col(LoginFailure.username) == typed, col(LoginFailure.ip) == ip))
         row = UserSession(
             id_hash=_sha256(value),
             user_id=user.id,
@@ -457,8 +483,11 @@ def login(
         session.add(row)
         record(session, actor=typed, action="auth.login", object=f"user:{typed}", details={"ip": ip})
         snapshot = _snapshot(row_user)
-    return LoginResult(user=snapshot, cookie_value=value,
-                       session=SessionInfo(id_hash=row.id_hash, csrf_token=row.csrf_token, user=snapshot))  # fmt: skip
+    return LoginResult(
+        user=snapshot,
+        cookie_value=value,
+        session=SessionInfo(id_hash=row.id_hash, csrf_token=row.csrf_token, user=snapshot),
+    )
 
 
 def _count_failures(session: Session, since: datetime, *, ip: str, username: str | None = None) -> int:

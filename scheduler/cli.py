@@ -46,6 +46,14 @@ app.add_typer(render_app, name="render")
 from scheduler.cli_users import user_app  # noqa: E402  (registered next to its siblings)
 
 app.add_typer(user_app, name="user")
+from scheduler.cli_reports import metrics_app, report_app  # noqa: E402  (registered next to its siblings)
+
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(report_app, name="report")
+from scheduler.cli_sharing import share_app, staff_app  # noqa: E402  (registered next to its siblings)
+
+app.add_typer(staff_app, name="staff")
+app.add_typer(share_app, name="share")
 
 
 @app.callback()

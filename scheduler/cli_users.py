@@ -25,9 +25,7 @@ def _read_password(from_stdin: bool) -> str:
         # One line: scripts pipe it in (`printf '%s\n' "$PW" | loa user add … --password-stdin`).
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise InputError(
-            "no password given", hint="pipe it in with --password-stdin, or run the command in a terminal"
-        )
+        raise InputError("no password given", hint="pipe it in with --password-stdin, or run the command in a terminal")
     first = getpass.getpass("Mật khẩu (ít nhất 10 ký tự): ")
     second = getpass.getpass("Nhập lại mật khẩu: ")
     if first != second:
@@ -44,9 +42,7 @@ def user_add(
     no_password: Annotated[
         bool, typer.Option("--no-password", help="an account for API tokens only; it cannot log in")
     ] = False,
-    staff: Annotated[
-        str | None, typer.Option(help="staff member (id or email) a staff account belongs to")
-    ] = None,
+    staff: Annotated[str | None, typer.Option(help="staff member (id or email) a staff account belongs to")] = None,
 ) -> None:
     """Create a console account (the first one: --role admin)."""
     from scheduler.auth import add_user, parse_role

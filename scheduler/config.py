@@ -111,9 +111,9 @@ class PublishingSettings(_Section):
     lease_seconds: int = Field(default=120, ge=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     tick_seconds: int = Field(default=30, ge=1)
-    per_channel_concurrency: int = Field(default=2, ge=1, le=32)
+    per_channel_concurrency: int = Field(default=4, ge=1, le=32)
     # Publishing threads in one process: each waits on a platform most of the time.
-    max_parallel: int = Field(default=128, ge=1, le=512)
+    max_parallel: int = Field(default=128, ge=1, le=1024)
     # Loa holds posts itself, so no platform window binds it; this keeps typos such as
     # 2062 for 2026 out of the queue. 75 days is the longest window Facebook documents.
     horizon_days: int = Field(default=75, ge=1, le=3650)

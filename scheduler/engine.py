@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from scheduler.config import Settings
+from scheduler.metrics import MetricsCollector
 from scheduler.models import Publication, PublicationStatus, utcnow
 from scheduler.platforms.base import TokenVault
 from scheduler.publishing import Dispatcher, DispatchSummary
@@ -28,6 +29,9 @@ log = logging.getLogger("loa.engine")
 DISPATCH_JOB = "dispatch"
 TOKENS_JOB = "refresh-tokens"
 TOKENS_EVERY = timedelta(minutes=10)
+METRICS_JOB = "collect-metrics"
+# The first metrics pass waits a little: at start-up the dispatcher's catch-up comes first.
+METRICS_FIRST_DELAY = timedelta(minutes=1)
 
 
 class PublishingEngine:
@@ -40,6 +44,9 @@ class PublishingEngine:
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._lock = threading.Lock()
         self.last_summary: DispatchSummary | None = None
+        self.collector = (
+            MetricsCollector(settings, engine, vault, dispatcher=self.dispatcher) if settings.metrics.enabled else None
+        )
 
     def start(self) -> None:
         self.scheduler.start()
@@ -50,10 +57,18 @@ class PublishingEngine:
             id=TOKENS_JOB,
             next_run_time=utcnow(),
         )
+        if self.collector is not None:
+            self.scheduler.add_job(
+                self._collect_metrics,
+                trigger=IntervalTrigger(minutes=self.settings.metrics.tick_minutes),
+                id=METRICS_JOB,
+                next_run_time=utcnow() + METRICS_FIRST_DELAY,
+            )
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=True)
         self.dispatcher.release()
+        self.dispatcher.close()
 
     def _refresh_tokens(self) -> None:
         from scheduler.tokens import refresh_due_tokens
@@ -67,6 +82,17 @@ class PublishingEngine:
                 log.info("renewed Zalo tokens of %s", ", ".join(renewed))
         except Exception:
             log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
+
+    def _collect_metrics(self) -> None:
+        """Poll what the metrics schedule says is due (scheduler.metrics); housekeeping holder only."""
+        if self.collector is None or not self.dispatcher.hold_housekeeping(utcnow()):
+            return
+        try:
+            counts = {k: v for k, v in self.collector.run_once(only_due=True).counts().items() if v}
+            if counts:
+                log.info("metrics: %s", counts)
+        except Exception:
+            log.exception("metrics collection failed; it runs again in %s minutes", self.settings.metrics.tick_minutes)
 
     def wake(self) -> None:
         """Dispatch as soon as possible (a post was queued for now)."""

@@ -174,6 +174,7 @@ class MetricsCollector:
         *,
         clock: Callable[[], datetime] = utcnow,
         environ: Mapping[str, str] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -181,7 +182,7 @@ class MetricsCollector:
         self.schedule = PollingSchedule.from_settings(settings.metrics)
         # The dispatcher already knows how to build a channel's publisher (sandbox or live
         # credentials, timeouts, Zalo options): reuse it rather than repeat it.
-        self._builder = Dispatcher(
+        self._builder = dispatcher or Dispatcher(
             settings, engine, vault, clock=clock, environ=os.environ if environ is None else environ
         )
 
@@ -423,3 +424,37 @@ def metric_errors(session: Any, publication_id: int, *, limit: int = 20) -> list
             .limit(limit)
         )
     )
+
+
+def metrics_history(engine: Engine, post_id: int, *, limit: int = 50) -> dict[str, Any]:
+    """A post's snapshots and failed metrics calls, newest first, per publication."""
+    with session_scope(engine, read_only=True) as session:
+        publications = list(
+            session.exec(select(Publication).where(Publication.post_id == post_id).order_by(col(Publication.id)))
+        )
+        found = []
+        for publication in publications:
+            assert publication.id is not None
+            snapshots = session.exec(
+                select(MetricSnapshot)
+                .where(MetricSnapshot.publication_id == publication.id)
+                .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
+                .limit(limit)
+            )
+            found.append(
+                {
+                    "id": publication.id,
+                    "channel": publication.channel_id,
+                    "platform": publication.platform,
+                    "status": publication.status.value,
+                    "remote_id": publication.remote_id,
+                    "snapshots": [
+                        {"at": s.at.isoformat(), **{name: getattr(s, name) for name in METRIC_NAMES}} for s in snapshots
+                    ],
+                    "errors": [
+                        {"at": e.at.isoformat(), "kind": e.kind, "code": e.code, "reason": e.message}
+                        for e in metric_errors(session, publication.id, limit=limit)
+                    ],
+                }
+            )
+    return {"post": post_id, "publications": found}

@@ -244,6 +244,50 @@ class PostService:
     def add(self, request: PostRequest, *, now: datetime | None = None) -> int:
         return self.store([self.prepare(request, now=now)])[0]
 
+    def update_draft(
+        self, post_id: int, request: PostRequest, *, actor: str, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Replace a draft's content, channels and time, checked like a new post; it stays a draft."""
+        prepared = self.prepare(request, now=now)
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            if not publications or any(p.status != PublicationStatus.draft for p in publications):
+                raise InputError(
+                    f"post {post_id} is not a draft",
+                    hint="only drafts can be edited; cancel the post and write a new one",
+                )
+            first = next(iter(prepared.messages.values()))
+            post.campaign_id = prepared.campaign_id
+            post.template = request.template
+            post.variables_json = json.dumps(dict(request.variables), ensure_ascii=False, sort_keys=True)
+            post.text = first.text
+            post.link = request.link
+            post.cover_layout = request.cover
+            post.scheduled_at = prepared.scheduled_at
+            # Drafts were never claimed, shared or measured: nothing refers to these rows yet.
+            for publication in publications:
+                session.delete(publication)
+            session.flush()
+            for channel_id, message in prepared.messages.items():
+                cover = prepared.covers.get(channel_id)
+                session.add(
+                    Publication(
+                        post_id=post_id,
+                        channel_id=channel_id,
+                        platform=self.settings.channel(channel_id).platform,
+                        status=PublicationStatus.draft,
+                        text=message.text,
+                        title=message.title,
+                        description=message.description,
+                        cover_file=self._save_cover(cover) if cover is not None else None,
+                        due_at=prepared.scheduled_at,
+                        updated_at=utcnow(),
+                    )
+                )
+            session.add(post)
+            record(session, actor=actor, action="post.edit", object=f"post:{post_id}")
+        return self.show(post_id)
+
     def store(self, prepared: Iterable[PreparedPost]) -> list[int]:
         """Write prepared posts with their publications in one transaction."""
         ids: list[int] = []
@@ -514,7 +558,18 @@ class PostService:
 
     # -- reading --------------------------------------------------------------------------
 
-    def list(self, *, status: str | None = None, campaign: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        campaign: str | None = None,
+        limit: int = 200,
+        channel: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ascending: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until)."""
         if status is not None and status not in PublicationStatus.__members__:
             raise InputError(
                 f"unknown status {status!r}",
@@ -522,7 +577,20 @@ class PostService:
                 field="status",
             )
         with session_scope(self.engine, read_only=True) as session:
-            query = select(Post).order_by(col(Post.scheduled_at).desc(), col(Post.id).desc()).limit(limit)
+            order = (
+                (col(Post.scheduled_at), col(Post.id))
+                if ascending
+                else (col(Post.scheduled_at).desc(), col(Post.id).desc())
+            )
+            query = select(Post).order_by(*order).limit(limit)
+            if since is not None:
+                query = query.where(col(Post.scheduled_at) >= since)
+            if until is not None:
+                query = query.where(col(Post.scheduled_at) < until)
+            if channel:
+                self.settings.channel(channel)  # unknown ids → NotFound listing the known ones
+                on_channel = select(Publication.post_id).where(Publication.channel_id == channel)
+                query = query.where(col(Post.id).in_(on_channel))
             if campaign:
                 campaign_row = self._campaign(campaign)
                 assert campaign_row is not None

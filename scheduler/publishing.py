@@ -15,12 +15,14 @@ import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-from sqlmodel import col, select
+import requests
+import requests.adapters
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
 
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import (
@@ -36,7 +38,6 @@ from scheduler.models import (
     AttemptOutcome,
     ChannelState,
     ChannelStatus,
-    Post,
     Publication,
     PublicationStatus,
     PublishAttempt,
@@ -53,6 +54,8 @@ from scheduler.platforms.base import (
 )
 from scheduler.posts import cover_url
 from scheduler.store import (
+    Claim,
+    GroupCommit,
     acquire_lease,
     claim_due,
     holder_is_gone,
@@ -72,10 +75,17 @@ HOUSEKEEPING_LEASE = "housekeeping"
 
 
 def channel_access(
-    settings: Settings, channel: ChannelSettings, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    channel: ChannelSettings,
+    environ: Mapping[str, str] | None = None,
+    stored: Mapping[str, str] | None = None,
 ) -> ChannelAccess:
-    """Credentials for one channel: sandbox defaults, or the named environment variables."""
+    """Credentials for one channel: what the vault holds, the named variables, sandbox defaults.
+
+    A Page token stored when the channel was reconnected is newer than the environment's.
+    """
     environ = os.environ if environ is None else environ
+    stored = stored or {}
     sandbox = channel.mode == "sandbox"
 
     def secret(name: str | None, sandbox_default: str) -> str | None:
@@ -87,7 +97,8 @@ def channel_access(
         external_id=channel.external_id,
         api_base=settings.api_base(channel),
         oauth_base=settings.oauth_base(channel) if channel.platform == "zalo" else None,
-        access_token=secret(channel.token_env, f"sandbox-page-token-{channel.external_id}"),
+        access_token=stored.get("access_token")
+        or secret(channel.token_env, f"sandbox-page-token-{channel.external_id}"),
         app_id=channel.app_id or ("sandbox-app" if sandbox else None),
         app_secret=secret(channel.app_secret_env, "sandbox-app-secret"),
         initial_refresh_token=secret(channel.refresh_token_env, f"oa:{channel.external_id}:sandbox-seed"),
@@ -142,6 +153,10 @@ class Dispatcher:
         self.clock = clock
         self.environ = os.environ if environ is None else environ
         self.owner = owner or lease_owner_id()
+        self._writes = GroupCommit(engine)
+        self._accesses: dict[str, ChannelAccess] = {}
+        self._sessions: dict[str, requests.Session] = {}
+        self._access_guard = threading.Lock()
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
@@ -151,6 +166,7 @@ class Dispatcher:
     def run_once(self) -> DispatchSummary:
         summary = DispatchSummary()
         now = self.clock()
+        self._accesses.clear()  # credentials may have changed since the last pass (reconnect)
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
         # one process at a time holds it, whichever host it is on.
         if self.hold_housekeeping(now):
@@ -162,24 +178,36 @@ class Dispatcher:
         unavailable = self._unavailable_channels(now)
         publishing = self.settings.publishing
         workers = max(1, min(publishing.max_parallel, len(self.settings.channels) * publishing.per_channel_concurrency))
+        # Keep every thread busy: claim more as soon as a quarter of them are free, rather
+        # than waiting for a whole batch (one slow call would hold back the next claims).
+        in_flight: set[Future[tuple[str, int]]] = set()
+        exhausted = False
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loa-publish") as pool:
             while True:
-                claimed = claim_due(
-                    self.engine,
-                    now=now,
-                    owner=self.owner,
-                    lease=lease,
-                    limit=workers * 4,
-                    exclude_channels=sorted(unavailable),
-                )
-                if not claimed:
+                free = workers - len(in_flight)
+                if not exhausted and (free >= max(1, workers // 4) or not in_flight):
+                    claimed = claim_due(
+                        self.engine,
+                        now=now,
+                        owner=self.owner,
+                        lease=lease,
+                        limit=free,
+                        exclude_channels=sorted(unavailable),
+                    )
+                    exhausted = not claimed
+                    in_flight.update(pool.submit(self.publish_claimed, claim) for claim in claimed)
+                if not in_flight:
                     break
-                for outcome, publication_id in pool.map(self.publish_claimed, claimed):
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    outcome, publication_id = future.result()
                     getattr(summary, outcome).append(publication_id)
-                unavailable = self._unavailable_channels(now)
+                    if outcome == "deferred":
+                        unavailable = self._unavailable_channels(now)
         self._record_tick()
         if self.one_shot:
             self.release()
+            self.close()
         return summary
 
     def hold_housekeeping(self, now: datetime) -> bool:
@@ -193,25 +221,27 @@ class Dispatcher:
 
     # -- one publication ------------------------------------------------------------------
 
-    def publish_claimed(self, publication_id: int) -> tuple[str, int]:
+    def publish_claimed(self, claim: Claim) -> tuple[str, int]:
         """Publish a publication this process has claimed; returns (summary bucket, id)."""
-        with session_scope(self.engine, read_only=True) as session:
-            publication = session.get(Publication, publication_id)
-            assert publication is not None
-            post = session.get(Post, publication.post_id)
-            assert post is not None
-            channel = self.settings.channel(publication.channel_id)
-            cover_file = publication.cover_file
+        channel = self.settings.channel(claim.channel_id)
+        publication_id, attempt_id = claim.publication_id, claim.attempt_id
+        try:
             outgoing = OutgoingPost(
-                text=publication.text,
-                title=publication.title,
-                description=publication.description,
-                link=post.link,
+                text=claim.text,
+                title=claim.title,
+                description=claim.description,
+                link=claim.link,
                 # Facebook receives the image itself; Zalo fetches it from Loa's public URL.
-                cover_jpeg=self._cover_bytes(cover_file) if channel.platform == "facebook" and cover_file else None,
-                cover_url=cover_url(self.settings, channel, cover_file) if channel.platform == "zalo" else None,
+                cover_jpeg=self._cover_bytes(claim.cover_file)
+                if channel.platform == "facebook" and claim.cover_file
+                else None,
+                cover_url=cover_url(self.settings, channel, claim.cover_file) if channel.platform == "zalo" else None,
             )
-        attempt_id = self._start_attempt(publication_id)
+        except OSError as exc:  # the rendered cover is gone: nothing was sent
+            missing = PermanentError(
+                f"the cover image of this post cannot be read: {exc}", hint="queue the post again with its cover"
+            )
+            return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
         with self._channel_slots[channel.id]:
             publisher = self.publisher(channel)
             try:
@@ -230,6 +260,36 @@ class Dispatcher:
     def _cover_bytes(self, name: str) -> bytes:
         return (self.settings.media_path / name).read_bytes()
 
+    def _access(self, channel: ChannelSettings) -> ChannelAccess:
+        """One vault read per channel per pass, not one per publication."""
+        with self._access_guard:
+            access = self._accesses.get(channel.id)
+            if access is None:
+                stored = self.vault.load(channel.id) if channel.platform == "facebook" else None
+                access = channel_access(self.settings, channel, self.environ, stored)
+                self._accesses[channel.id] = access
+            return access
+
+    def _session(self, channel_id: str) -> requests.Session:
+        """One HTTP session per channel: its publications reuse kept-alive connections."""
+        with self._access_guard:
+            session = self._sessions.get(channel_id)
+            if session is None:
+                session = requests.Session()
+                size = self.settings.publishing.per_channel_concurrency
+                adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=size)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._sessions[channel_id] = session
+            return session
+
+    def close(self) -> None:
+        """Close the kept-alive connections (end of a process)."""
+        with self._access_guard:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+
     def publisher(self, channel: ChannelSettings) -> Publisher:
         cls = publisher_class(channel.platform)
         publishing = self.settings.publishing
@@ -241,10 +301,11 @@ class Dispatcher:
                 "author": channel.name,
             }
         return cls(
-            channel_access(self.settings, channel, self.environ),
+            self._access(channel),
             vault=self.vault,
             timeout=publishing.request_timeout_seconds,
-            **options,  # type: ignore[arg-type]
+            session=self._session(channel.id),
+            **options,
         )
 
     # -- recording ------------------------------------------------------------------------
@@ -258,36 +319,38 @@ class Dispatcher:
             return attempt.id
 
     def _finish_attempt(
-        self, session: object, attempt_id: int, outcome: AttemptOutcome, error: PublishError | None = None
+        self, session: Session, attempt_id: int, outcome: AttemptOutcome, error: PublishError | None = None
     ) -> None:
-        from sqlmodel import Session
-
-        assert isinstance(session, Session)
-        attempt = session.get(PublishAttempt, attempt_id)
-        assert attempt is not None
-        attempt.finished_at = self.clock()
-        attempt.outcome = outcome
+        # A plain UPDATE: no read first, the attempt row only gains its ending.
+        values: dict[str, object] = {"finished_at": self.clock(), "outcome": outcome}
         if error is not None:
-            attempt.error_code = "/".join(str(c) for c in (error.code, error.subcode) if c is not None) or None
-            attempt.error_message = str(error)
-        session.add(attempt)
+            values["error_code"] = "/".join(str(c) for c in (error.code, error.subcode) if c is not None) or None
+            values["error_message"] = str(error)
+        session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
 
     def _record_success(
         self, publication_id: int, attempt_id: int, result: PublishResult, outcome: AttemptOutcome
     ) -> None:
-        with session_scope(self.engine) as session:
-            publication = session.get(Publication, publication_id)
-            assert publication is not None
-            publication.status = PublicationStatus.published
-            publication.remote_id = result.remote_id
-            publication.permalink = result.permalink
-            publication.published_at = result.published_at or self.clock()
-            publication.lease_owner = None
-            publication.lease_until = None
-            publication.last_error = None
-            publication.updated_at = utcnow()
-            session.add(publication)
+
+        def write(session: Session) -> None:
+            # Plain UPDATEs: the hot path of a burst, where every write waits for one commit.
+            session.execute(
+                update(Publication)
+                .where(col(Publication.id) == publication_id)
+                .values(
+                    status=PublicationStatus.published,
+                    remote_id=result.remote_id,
+                    permalink=result.permalink,
+                    published_at=result.published_at or self.clock(),
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                    updated_at=utcnow(),
+                )
+            )
             self._finish_attempt(session, attempt_id, outcome)
+
+        self._writes.run(write)
         log.info("publication %s published as %s", publication_id, result.remote_id)
 
     def _record_failure(
@@ -297,7 +360,8 @@ class Dispatcher:
         if isinstance(error, DuplicateContent) and self._had_unknown_outcome(publication_id):
             # Facebook 506 after a lost reply: the first attempt got through. Find it.
             return self._reconcile_one(publication_id, attempt_id, channel, now, duplicate_seen=True)
-        with session_scope(self.engine) as session:
+
+        def write(session: Session) -> str:
             publication = session.get(Publication, publication_id)
             assert publication is not None
             state = session.get(ChannelState, channel.id)
@@ -340,6 +404,9 @@ class Dispatcher:
                 state.last_error_at = now
             session.add_all([publication, state])
             self._finish_attempt(session, attempt_id, outcome, error)
+            return bucket
+
+        bucket = self._writes.run(write)
         log.warning("publication %s: %s (%s)", publication_id, bucket, error.message)
         return bucket
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, and_, event, or_, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,8 +25,10 @@ from scheduler.models import (
     Campaign,
     ChannelState,
     Lease,
+    Post,
     Publication,
     PublicationStatus,
+    PublishAttempt,
     utcnow,
 )
 
@@ -55,6 +61,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # Publishing threads each hold a connection briefly; keep them open rather than
+            # reconnecting (and re-running the pragmas) under a burst.
+            pool_size=32,
+            max_overflow=256,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -68,9 +78,36 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.RLock:
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITE_LOCKS[engine] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on any error."""
+    """One transaction: committed on success, rolled back on any error.
+
+    SQLite has one writer at a time. Threads of this process queue for it on a lock, which
+    wakes the next one at once, instead of in SQLite's busy handler, which sleeps in steps of
+    up to 100 ms; other processes still wait in the busy handler.
+    """
+    if not read_only and is_sqlite(engine):
+        with _write_lock(engine), _session(engine, read_only=False) as session:
+            yield session
+    else:
+        with _session(engine, read_only=read_only) as session:
+            yield session
+
+
+@contextmanager
+def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
     bind = engine.execution_options(loa_read_only=True) if read_only else engine
     session = Session(bind, expire_on_commit=False)
     try:
@@ -94,6 +131,10 @@ def init_db(engine: Engine, settings: Settings) -> None:
     """Create missing tables and register configured channels and campaigns (idempotent)."""
     try:
         SQLModel.metadata.create_all(engine)
+        # create_all adds missing tables, not indexes added later to existing tables.
+        for table in SQLModel.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(engine, checkfirst=True)
     except OperationalError as exc:
         raise StoreError(
             f"cannot create the database at {engine.url.render_as_string(hide_password=True)}: {exc.orig}",
@@ -114,6 +155,20 @@ def init_db(engine: Engine, settings: Settings) -> None:
             session.add(row)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A publication this process now holds, with what publishing it needs (read in the claim)."""
+
+    publication_id: int
+    attempt_id: int
+    channel_id: str
+    text: str
+    title: str | None
+    description: str | None
+    link: str | None
+    cover_file: str | None
+
+
 def claim_due(
     engine: Engine,
     *,
@@ -122,11 +177,12 @@ def claim_due(
     lease: timedelta,
     limit: int = 100,
     exclude_channels: Sequence[str] = (),
-) -> list[int]:
+) -> list[Claim]:
     """Atomically move due ``scheduled`` publications to ``publishing`` under a lease.
 
     SQLite: one ``BEGIN IMMEDIATE`` transaction, so two processes never take the same row.
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers on several hosts share the set.
+    The attempt rows are written in the same transaction: one commit for the whole batch.
     """
     due = and_(
         col(Publication.status) == PublicationStatus.scheduled,
@@ -140,6 +196,14 @@ def claim_due(
         if not is_sqlite(engine):
             query = query.with_for_update(skip_locked=True)
         rows = list(session.exec(query))
+        if not rows:
+            return []
+        links = dict(
+            session.exec(
+                select(Post.id, Post.link).where(col(Post.id).in_({row.post_id for row in rows}))
+            ).all()
+        )
+        attempts: list[tuple[Publication, PublishAttempt]] = []
         for row in rows:
             row.status = PublicationStatus.publishing
             row.lease_owner = owner
@@ -147,7 +211,88 @@ def claim_due(
             row.attempts += 1
             row.updated_at = utcnow()
             session.add(row)
-        return [row.id for row in rows if row.id is not None]
+            attempt = PublishAttempt(publication_id=row.id, started_at=utcnow())  # type: ignore[arg-type]
+            session.add(attempt)
+            attempts.append((row, attempt))
+        session.flush()
+        return [
+            Claim(
+                publication_id=row.id,  # type: ignore[arg-type]
+                attempt_id=attempt.id,  # type: ignore[arg-type]
+                channel_id=row.channel_id,
+                text=row.text,
+                title=row.title,
+                description=row.description,
+                link=links.get(row.post_id),
+                cover_file=row.cover_file,
+            )
+            for row, attempt in attempts
+        ]
+
+
+T = TypeVar("T")
+
+
+class GroupCommit:
+    """Many threads' small writes, committed together: one commit (one fsync) for a batch.
+
+    ``run(fn)`` blocks until ``fn(session)`` is durably committed and returns its result.
+    If a batch fails, each of its writes is retried alone so one bad write spoils no other.
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Write[Any]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def run(self, fn: Callable[[Session], T]) -> T:
+        write: _Write[T] = _Write(fn)
+        self._ensure_thread()
+        self._queue.put(write)
+        write.done.wait()
+        if write.error is not None:
+            raise write.error
+        return write.result  # type: ignore[return-value]
+
+    def _ensure_thread(self) -> None:
+        with self._guard:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="loa-group-commit", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with session_scope(self._engine) as session:
+                    for write in batch:
+                        write.result = write.fn(session)
+            except BaseException:
+                for write in batch:  # alone, so the failing write is the only one that fails
+                    try:
+                        with session_scope(self._engine) as session:
+                            write.result = write.fn(session)
+                    except BaseException as exc:
+                        write.error = exc
+            for write in batch:
+                write.done.set()
+
+
+class _Write(Generic[T]):
+    __slots__ = ("done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[Session], T]) -> None:
+        self.fn = fn
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
 
 
 def acquire_lease(engine: Engine, name: str, *, owner: str, ttl: timedelta, now: datetime | None = None) -> bool:

@@ -158,3 +158,93 @@ def offline_config(tmp_path: Path) -> Path:
 def offline_loa(offline_config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     """`loa` for commands that never reach a platform."""
     return cli_for(offline_config, capsys)
+
+
+# -- the web console (test_console*.py, test_api.py, test_browser.py) ---------------------
+
+CONSOLE_CHANNELS = """
+[[channels]]
+id = "fb-bhxh-nghean"
+platform = "facebook"
+name = "BHXH tỉnh Nghệ An"
+external_id = "100000000000001"
+approval = true
+
+[[channels]]
+id = "zalo-bhxh-nghean"
+platform = "zalo"
+name = "BHXH Nghệ An (Zalo OA)"
+external_id = "579745863508352884"
+default_cover = "cover-default.jpg"
+"""
+CONSOLE_PASSWORD = "mật khẩu dài 2026"
+# username → role; "canbo" is a staff account linked to a staff member.
+CONSOLE_USERS = {"quantri": "admin", "bientap": "editor", "bientap2": "editor", "duyet": "approver", "canbo": "staff"}
+
+
+@pytest.fixture(scope="session")
+def console_password_hash() -> str:
+    """One real Argon2id hash for every seeded account (hashing costs ~0.2 s each)."""
+    from scheduler.auth import hash_password
+
+    return hash_password(CONSOLE_PASSWORD)
+
+
+def seed_console_users(engine: Any, password_hash: str) -> None:
+    from datetime import UTC, datetime
+
+    from scheduler.models import Role, Staff, Unit, User
+    from scheduler.store import session_scope
+
+    with session_scope(engine) as session:
+        unit = Unit(code="vinh", name="BHXH thành phố Vinh")
+        session.add(unit)
+        session.flush()
+        assert unit.id is not None
+        staff = Staff(unit_id=unit.id, full_name="Nguyễn Thị Lan", email="lan@example.vn", share_token="tok-lan-0001",
+                      created_at=datetime.now(UTC))  # fmt: skip
+        session.add(staff)
+        session.flush()
+        for username, role in CONSOLE_USERS.items():
+            session.add(
+                User(
+                    username=username,
+                    password_hash=password_hash,
+                    role=Role(role),
+                    staff_id=staff.id if role == "staff" else None,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+
+@pytest.fixture
+def console_config(tmp_path: Path) -> Path:
+    """Offline config for the console: the Facebook channel needs approval, Zalo does not."""
+    return write_config(tmp_path, channels=CONSOLE_CHANNELS)
+
+
+@pytest.fixture
+def console_loa(console_config: Path, console_password_hash: str) -> Iterator[Any]:
+    """A Loa with its database and the seeded console accounts (see CONSOLE_USERS)."""
+    from scheduler.app import Loa
+    from scheduler.config import load_settings
+
+    app = Loa(load_settings(console_config))
+    app.init()
+    seed_console_users(app.engine, console_password_hash)
+    yield app
+    app.close()
+
+
+@pytest.fixture(autouse=True)
+def _python_sigpipe() -> Iterator[None]:
+    """Give SIGPIPE back to Python after each test.
+
+    `loa`'s main() lets SIGPIPE end the process (right for `loa … | head`), but tests run it
+    in-process: a later write to a closed pipe or socket (a font lookup, a browser driver)
+    would then kill the whole test run silently (exit 141).
+    """
+    import signal
+
+    yield
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)

@@ -89,16 +89,22 @@ def test_photo_post_keeps_the_link_in_the_caption(sandbox: SandboxServer) -> Non
     assert post["photo"]["caption"] == f"{message}\n\nhttps://example.gov.vn/b"
 
 
+def test_feed_post_reads_its_permalink_back_in_the_same_call(sandbox: SandboxServer) -> None:
+    fb_fault(sandbox, "GET /{post}", status=500, error={"code": 2})  # a read-back would fail
+    result = make(sandbox).publish(OutgoingPost(text=text()))
+    assert result.permalink and result.permalink != f"https://www.facebook.com/{result.remote_id}"
+
+
 def test_permalink_falls_back_when_the_read_back_fails(sandbox: SandboxServer) -> None:
     fb_fault(sandbox, "GET /{post}", status=500, error={"code": 2})
-    result = make(sandbox).publish(OutgoingPost(text=text()))
+    result = make(sandbox).publish(OutgoingPost(text=text(), cover_jpeg=small_jpeg()))
     assert result.permalink == f"https://www.facebook.com/{result.remote_id}"
     assert result.published_at is not None
 
 
 def test_read_back_timeout_does_not_fail_the_publish(sandbox: SandboxServer) -> None:
     fb_fault(sandbox, "GET /{post}", delay_s=1.0)
-    result = make(sandbox, timeout=0.4).publish(OutgoingPost(text=text()))
+    result = make(sandbox, timeout=0.4).publish(OutgoingPost(text=text(), cover_jpeg=small_jpeg()))
     assert result.remote_id in [p["id"] for p in posts(sandbox)]
 
 

@@ -117,8 +117,8 @@ def test_zalo_token_error_after_refresh_blocks(app: Loa, sandbox: Any) -> None:
 
 def test_reused_zalo_refresh_token_asks_for_reconnection(app: Loa, sandbox: Any) -> None:
     seed = "oa:579745863508352884:sandbox-seed"
-    spent = requests.post(f"{sandbox.url}/v4/oa/access_token", headers={"secret_key": "s"},
-                          data={"app_id": "a", "grant_type": "refresh_token", "refresh_token": seed}, timeout=5)  # fmt: skip
+    grant = {"app_id": "a", "grant_type": "refresh_token", "refresh_token": seed}
+    spent = requests.post(f"{sandbox.url}/v4/oa/access_token", headers={"secret_key": "s"}, data=grant, timeout=5)
     assert spent.json().get("access_token")
     post_id = queue(app, channels=ZALO)
     assert len(dispatcher(app).run_once().blocked) == 1

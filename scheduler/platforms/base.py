@@ -131,6 +131,8 @@ class Publisher(ABC):
         self.access = access
         self.vault = vault
         self.timeout = timeout
+        # A session given by the caller is shared (kept-alive connections) and stays open.
+        self._owns_session = session is None
         self.session = session or requests.Session()
         # Highest quota usage (percent) the platform reported on the last call, from its
         # usage headers; 0 when it sends none. Lets readers yield before the quota runs out.
@@ -186,7 +188,8 @@ class Publisher(ABC):
         """Verify that the credentials work (cheap read); raises ``AuthError`` if not."""
 
     def close(self) -> None:
-        self.session.close()
+        if self._owns_session:
+            self.session.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(channel={self.access.channel_id!r})"

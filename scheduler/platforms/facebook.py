@@ -206,7 +206,8 @@ class FacebookPublisher(Publisher):
             # The post is the feed story (`post_id`), not the photo object (`id`), A2.
             remote_id = str(body.get("post_id") or body.get("id") or "")
         else:
-            data = {"message": post.text}
+            # Read-after-write (Graph v2.9): the reply carries the permalink, saving a call.
+            data = {"message": post.text, "fields": "id,permalink_url,created_time"}
             if post.link:
                 data["link"] = post.link
             body = self._call("POST", f"{page}/feed", data=data, write=True)
@@ -217,6 +218,10 @@ class FacebookPublisher(Publisher):
                 hint="Loa will look for the post on the Page before trying again.",
                 platform=self.platform,
             )
+        returned = body.get("permalink_url")
+        if isinstance(returned, str) and returned:
+            created = _parse_time(body.get("created_time")) or datetime.now(UTC)
+            return PublishResult(remote_id=remote_id, permalink=returned, published_at=created)
         permalink, published_at = self._read_back(remote_id)
         return PublishResult(remote_id=remote_id, permalink=permalink, published_at=published_at)
 
@@ -347,7 +352,13 @@ class FacebookPublisher(Publisher):
             # Either the post is gone (fetch_metrics will say so) or insights are refused
             # for this Page: stop asking for them in this batch.
             self._insights_expandable = False
-            return self.fetch_metrics(remote_id)
+            try:
+                return self.fetch_metrics(remote_id)
+            except PermanentError:
+                # The post itself is unreadable (deleted?), not its insights: the next
+                # posts may still be read in one call.
+                self._insights_expandable = True
+                raise
         values = _insight_values(fields["insights"]) if isinstance(fields.get("insights"), dict) else {}
         shares = fields.get("shares")
         share_count = _as_int(shares.get("count")) if isinstance(shares, dict) else None
@@ -398,10 +409,11 @@ class FacebookPublisher(Publisher):
             )
 
     def _token(self) -> str:
-        # A token pasted when the channel was reconnected (kept encrypted in the vault) is
-        # newer than the one in the environment, so it wins.
-        stored = self.vault.load(self.access.channel_id) or {}
-        token = stored.get("access_token") or self.access.access_token
+        token = self.access.access_token
+        if not token:
+            # The Page token may live only in the vault (connected through the console).
+            stored = self.vault.load(self.access.channel_id) or {}
+            token = stored.get("access_token")
         if not token:
             raise AuthError(
                 f"No Page token is set for channel {self.access.channel_id}.",

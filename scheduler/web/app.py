@@ -16,6 +16,9 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
+from scheduler.web.api import api_routes
+from scheduler.web.console import console_routes
+from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
@@ -66,6 +69,9 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
+        *sharing_routes(loa),
+        *console_routes(loa),
+        *api_routes(loa),
     ]
     return Starlette(lifespan=lifespan, routes=routes)
 

@@ -1,0 +1,241 @@
+"""Publishing engine: lateness, throughput and memory for a burst; CPU while idle.
+
+Issue target: 1,000 publications due in the same minute over 100 channels while the
+platform answers in 150 ms → p99 lateness ≤ 1 s. Everything runs as real processes on
+loopback: the sandbox (`loa sandbox`), and `loa worker` publishing from a SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import text
+
+REPO = Path(__file__).resolve().parent.parent
+LATENCY_S = 0.150
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _config(folder: Path, sandbox_port: int, channels: int, *, tick: int = 30) -> Path:
+    pages = "".join(
+        f'\n[[channels]]\nid = "fb-{n:03d}"\nplatform = "facebook"\nname = "Trang {n}"\nexternal_id = "{10**14 + n}"\n'
+        for n in range(channels)
+    )
+    path = folder / "config.toml"
+    path.write_text(
+        f"""
+timezone = "Asia/Ho_Chi_Minh"
+templates_dir = "{REPO / "templates"}"
+assets_dir = "{REPO / "assets"}"
+[database]
+url = "sqlite:///{folder / "posts.db"}"
+[sandbox]
+enabled = false
+port = {sandbox_port}
+[publishing]
+tick_seconds = {tick}
+request_timeout_seconds = 10
+[secrets]
+key_file = "{folder / "secret.key"}"
+{pages}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _queue(config: Path, count: int, channels: int, due: datetime) -> None:
+    from scheduler.app import Loa
+    from scheduler.config import load_settings
+    from scheduler.posts import PostRequest
+
+    loa = Loa(load_settings(config))
+    loa.init()
+    now = datetime.now(UTC)
+    prepared = [
+        loa.posts.prepare(
+            PostRequest(
+                template="thang-van-dong",
+                channels=[f"fb-{n % channels:03d}"],
+                variables={"hoat_dong": f"ra quân đợt {n}", "dia_diem": "Vinh", "ngay": "06/05/2026"},
+                at=due,
+            ),
+            now=now,
+        )
+        for n in range(count)
+    ]
+    for start in range(0, len(prepared), 1000):
+        loa.posts.store(prepared[start : start + 1000])
+    loa.close()
+
+
+def _loa(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "--config", str(config), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_http(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def burst(count: int, channels: int) -> dict[str, Any]:
+    from scheduler.store import make_engine
+
+    with tempfile.TemporaryDirectory(prefix="loa-bench-") as folder_name:
+        folder = Path(folder_name)
+        port = _free_port()
+        config = _config(folder, port, channels)
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=25)
+        _queue(config, count, channels, due)
+        sandbox = _loa(config, "sandbox", "--port", str(port))
+        worker = None
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/_sandbox/state")
+            requests.post(
+                f"http://127.0.0.1:{port}/_sandbox/faults",
+                json={"platform": "facebook", "delay_s": LATENCY_S, "times": 10 * count},
+                timeout=5,
+            ).raise_for_status()
+            worker = _loa(config, "worker")
+            engine = make_engine(f"sqlite:///{folder / 'posts.db'}")
+            deadline = time.monotonic() + 25 + 120
+            while time.monotonic() < deadline:
+                with engine.connect() as connection:
+                    left = connection.execute(
+                        text("SELECT count(*) FROM publication WHERE status != 'published'")
+                    ).scalar_one()
+                if left == 0:
+                    break
+                time.sleep(0.2)
+            rss = _peak_rss_mb(worker.pid)
+            cpu = {"worker_s": _cpu_seconds(worker.pid), "sandbox_s": _cpu_seconds(sandbox.pid)}
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT p.due_at, a.started_at, a.finished_at FROM publication p "
+                        "JOIN publishattempt a ON a.publication_id = p.id WHERE p.status = 'published'"
+                    )
+                ).all()
+            engine.dispose()
+        finally:
+            for process in (worker, sandbox):
+                if process is not None:
+                    process.terminate()
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+
+    def parse(value: Any) -> datetime:
+        return (value if isinstance(value, datetime) else datetime.fromisoformat(str(value))).replace(tzinfo=UTC)
+
+    lateness = [(parse(finished) - parse(due_at)).total_seconds() for due_at, _, finished in rows]
+    start_lag = [(parse(started) - parse(due_at)).total_seconds() for due_at, started, _ in rows]
+    span = max(parse(f) for _, _, f in rows) - min(parse(s) for _, s, _ in rows)
+    return {
+        "publications": count,
+        "channels": channels,
+        "platform_latency_ms": LATENCY_S * 1000,
+        "published": len(rows),
+        "lateness_s": {
+            "p50": statistics.median(lateness),
+            "p99": _percentile(lateness, 0.99),
+            "max": max(lateness),
+        },
+        "claimed_after_due_s": {"p50": statistics.median(start_lag), "p99": _percentile(start_lag, 0.99)},
+        "throughput_per_s": len(rows) / max(span.total_seconds(), 1e-9),
+        "peak_rss_mb": rss,
+        "cpu": cpu,
+    }
+
+
+def idle(queued: int, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="loa-bench-idle-") as folder_name:
+        folder = Path(folder_name)
+        config = _config(folder, _free_port(), 10)
+        _queue(config, queued, 10, datetime.now(UTC) + timedelta(days=5))
+        worker = _loa(config, "worker")
+        try:
+            time.sleep(5)  # start-up
+            before = _cpu_seconds(worker.pid)
+            time.sleep(seconds)
+            used = _cpu_seconds(worker.pid) - before
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    return {"queued": queued, "seconds": seconds, "cpu_percent": 100 * used / seconds}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    return {
+        "burst": burst(200 if quick else 1000, 20 if quick else 100),
+        "idle": idle(1000 if quick else 10_000, 10 if quick else 30),
+        "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+    }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    b, i = result["burst"], result["idle"]
+    late = b["lateness_s"]
+    print(f"\nPublishing engine ({result['machine']})")
+    print(f"  burst: {b['published']}/{b['publications']} publications due together over {b['channels']} channels,")
+    print(f"         platform latency {b['platform_latency_ms']:.0f} ms")
+    print(
+        f"  lateness (due → platform confirmed)  p50 {late['p50']:.3f} s  p99 {late['p99']:.3f} s"
+        f"  max {late['max']:.3f} s"
+    )
+    starts = b["claimed_after_due_s"]
+    print(f"  call started after due               p50 {starts['p50']:.3f} s  p99 {starts['p99']:.3f} s")
+    print(f"  throughput {b['throughput_per_s']:.0f} publications/s   peak RSS {b['peak_rss_mb']:.0f} MB")
+    print(f"  idle: {i['queued']} future posts queued, CPU {i['cpu_percent']:.2f} % over {i['seconds']:.0f} s")
+    print(f"  target p99 ≤ 1 s: {'met' if late['p99'] <= 1.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    outcome = run(quick="--quick" in sys.argv)
+    print_report(outcome)
+    print(json.dumps(outcome, indent=2))

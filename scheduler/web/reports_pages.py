@@ -1,0 +1,122 @@
+"""The share report in the console: filters, table, chart and Excel download.
+
+Everything comes from ``scheduler.reports`` (the figures) and ``scheduler.exports`` (chart,
+Excel, CSV) — the same functions as `loa report shares` — so the console and the command
+line can never disagree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from scheduler.errors import InputError
+from scheduler.models import utcnow
+from scheduler.web.pages import Console, Ctx
+
+if TYPE_CHECKING:
+    from scheduler.reports import ShareReport
+
+DIMENSIONS = ("unit", "staff", "campaign", "channel", "day")
+DOWNLOADS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "png": "image/png",
+}
+
+
+def routes(console: Console) -> list[BaseRoute]:
+    return [
+        Route("/reports", console.page("reports.view")(reports_page)),
+        Route("/reports/shares.{fmt}", console.page("reports.view")(report_file)),
+    ]
+
+
+def _available() -> bool:
+    """Whether the reports room is in this tree (the console is built before and after it)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("scheduler.reports", "scheduler.exports"))
+
+
+def _asked(ctx: Ctx) -> dict[str, str]:
+    today = utcnow().astimezone(ctx.loa.settings.tz).date()
+    first = today.replace(day=1)
+    return {
+        "from": ctx.query.get("from", "").strip() or first.strftime("%d/%m/%Y"),
+        "to": ctx.query.get("to", "").strip() or today.strftime("%d/%m/%Y"),
+        "by": ctx.query.get("by", "unit") if ctx.query.get("by", "unit") in DIMENSIONS else "unit",
+    }
+
+
+def _report(ctx: Ctx, asked: dict[str, str]) -> ShareReport:
+    from scheduler.reports import Period, parse_dimension, share_report
+
+    period = Period.parse(asked["from"], asked["to"], ctx.loa.settings.tz)
+    return share_report(ctx.loa.engine, ctx.loa.settings, period, parse_dimension(asked["by"]))
+
+
+def reports_page(ctx: Ctx) -> Response:
+    if not _available():
+        return ctx.render(
+            "console/reports.html", available=False, asked={}, errors={}, report=None, dimensions=DIMENSIONS, presets=[]
+        )
+    asked = _asked(ctx)
+    errors: dict[str, str] = {}
+    report: dict[str, Any] | None = None
+    try:
+        built = _report(ctx, asked)
+        report = built.as_json()
+        report["max"] = max([r["shares"] for r in report["rows"]] + [r["clicks"] for r in report["rows"]] + [1])
+    except InputError as exc:
+        errors[exc.field or "from"] = ctx.error_text(exc)
+    return ctx.render(
+        "console/reports.html",
+        status=400 if errors else 200,
+        available=True,
+        asked=asked,
+        errors=errors,
+        report=report,
+        dimensions=DIMENSIONS,
+        presets=_presets(ctx),
+    )
+
+
+def _presets(ctx: Ctx) -> list[tuple[str, dict[str, str]]]:
+    today = utcnow().astimezone(ctx.loa.settings.tz).date()
+    this_month = today.replace(day=1)
+    last_month_end = this_month - timedelta(days=1)
+    last_month = last_month_end.replace(day=1)
+
+    def span(first: date, last: date) -> dict[str, str]:
+        return {"from": first.strftime("%d/%m/%Y"), "to": last.strftime("%d/%m/%Y")}
+
+    return [
+        ("reports.this_month", span(this_month, today)),
+        ("reports.last_month", span(last_month, last_month_end)),
+        ("reports.last_30", span(today - timedelta(days=29), today)),
+    ]
+
+
+def report_file(ctx: Ctx) -> Response:
+    from scheduler import exports
+
+    fmt = ctx.request.path_params["fmt"]
+    if fmt not in DOWNLOADS or not _available():
+        return ctx.render("console/error.html", status=404, title=ctx.t("error.not_found"), message="")
+    asked = _asked(ctx)
+    try:
+        report = _report(ctx, asked)
+    except InputError as exc:
+        return ctx.render("console/error.html", status=400, title=ctx.t("reports.title"), message=ctx.error_text(exc))
+    if fmt == "xlsx":
+        body: bytes = exports.share_xlsx(report)
+    elif fmt == "csv":
+        body = exports.to_csv(exports.share_grid(report)).encode("utf-8-sig")
+    else:
+        body = exports.share_chart(report)
+    name = f"bao-cao-chia-se_{report.by.value}_{report.period.start}_{report.period.end}.{fmt}"
+    disposition = "inline" if fmt == "png" else f'attachment; filename="{name}"'
+    return Response(body, media_type=DOWNLOADS[fmt], headers={"Content-Disposition": disposition})

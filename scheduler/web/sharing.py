@@ -1,0 +1,370 @@
+"""The staff share page and tracked links: `/s/{share_token}`, `/l/{code}` and their helpers.
+
+Pages are server-rendered Jinja (autoescape on), Vietnamese, small, and need no JavaScript;
+one tiny script only adds a "copy" button. The rules of what counts live in
+:mod:`scheduler.sharing`; this module turns HTTP requests into its calls.
+
+Cross-site POSTs to `/s/{token}/share` are refused three ways: the URL needs the secret share
+token; the form carries an HMAC token bound to the staff member and the time the page was
+shown; and when the browser sends Origin (or, failing that, Referer) it must be Loa's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from scheduler.errors import LoaError, NotFound
+from scheduler.models import utcnow
+from scheduler.sharing import (
+    CODE_PATTERN,
+    MAX_USER_AGENT,
+    SELF_COOKIE,
+    SHARE_PLATFORMS,
+    ClickEvent,
+    ClickReason,
+    ClickRecorder,
+    LinkTarget,
+    SharingService,
+    client_address,
+    form_token,
+    form_token_ok,
+    precheck,
+    self_cookie_staff,
+    self_cookie_value,
+    trusted_networks,
+    visitor_hash,
+)
+
+if TYPE_CHECKING:
+    from scheduler.app import Loa
+
+log = logging.getLogger("loa.web.sharing")
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+FACEBOOK_SHARER = "https://www.facebook.com/sharer/sharer.php?u="
+ZALO_SDK = "https://sp.zalo.me/plugins/sdk.js"
+SELF_COOKIE_AGE = 365 * 24 * 3600
+LINK_TTL = 60.0  # a published link's permalink, cached this long (it never changes in practice)
+UNPUBLISHED_TTL = 5.0  # so a link starts redirecting within seconds of its post going out
+CACHE_SIZE = 20_000
+
+BASE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'"
+PAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # same-origin: the share token never leaves in a Referer, yet our own form POSTs keep
+    # their Origin (no-referrer would turn it into "null" and defeat the origin check).
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+REDIRECT_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"), (b"content-length", b"0")]
+BUTTONS = (("facebook", "Chia sẻ lên Facebook"), ("zalo", "Chia sẻ lên Zalo"), ("copy", "Sao chép liên kết"))
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def vn_number(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def split_text(text: str, limit: int) -> tuple[str, str]:
+    """The first part of a long post (cut at a line or word end) and the rest, for "Xem thêm"."""
+    if len(text) <= limit:
+        return text, ""
+    cut = text.rfind("\n", 0, limit)
+    if cut < limit // 2:
+        cut = text.rfind(" ", 0, limit)
+    if cut < limit // 2:
+        cut = limit
+    return text[:cut].rstrip(), text[cut:].strip()
+
+
+def templates_environment(tz: Any) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = vn_number
+    env.filters["split_text"] = split_text
+    env.filters["local_time"] = lambda moment: moment.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+    return env
+
+
+class RawEndpoint:
+    """An ASGI callable Starlette routes to as it is (a plain function would be wrapped as a
+    request → response endpoint)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class LinkCache:
+    """Code → target, so a viral link costs one lookup a minute instead of one per visitor.
+
+    Only existing links are kept; staff deactivation is not cached here (the click writer
+    reads it), so it takes effect at once."""
+
+    def __init__(self, resolve: Callable[[str], LinkTarget | None]) -> None:
+        self._resolve = resolve
+        self._entries: dict[str, tuple[float, LinkTarget]] = {}
+
+    async def get(self, code: str) -> LinkTarget | None:
+        if not CODE_PATTERN.match(code):
+            return None
+        now = time.monotonic()
+        hit = self._entries.get(code)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        target = await run_in_threadpool(self._resolve, code)
+        if target is not None:
+            if len(self._entries) >= CACHE_SIZE:
+                self._entries.clear()
+            ttl = LINK_TTL if target.destination is not None else UNPUBLISHED_TTL
+            self._entries[code] = (now + ttl, target)
+        return target
+
+
+def sharing_routes(loa: Loa) -> list[BaseRoute]:
+    """The routes of share pages and tracked links, built for one Loa (nothing global)."""
+    settings = loa.settings
+    service = SharingService(settings, loa.engine)
+    recorder = ClickRecorder(loa.engine, dedupe=timedelta(hours=settings.sharing.dedupe_hours))
+    cache = LinkCache(service.resolve)
+    trusted = trusted_networks(settings)
+    env = templates_environment(settings.tz)
+    secure_cookie = settings.public_url.startswith("https://")
+    public = urlsplit(settings.public_url)
+    public_origin = f"{public.scheme}://{public.netloc}"
+    zalo_oa = next((c.external_id for c in settings.channels if c.platform == "zalo"), None)
+
+    def page(
+        name: str, *, status: int = 200, csp: str | None = None, headers: dict[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
+        body = env.get_template(name).render(**context)
+        policy = csp or f"{BASE_CSP}; script-src 'self'; form-action 'self' https://www.facebook.com"
+        return HTMLResponse(
+            body, status_code=status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})}
+        )
+
+    def message(status: int, title: str, text: str) -> HTMLResponse:
+        return page("share_message.html", status=status, title=title, text=text)
+
+    def not_found() -> HTMLResponse:
+        # The same answer for a token or code that never existed and one that no longer
+        # works: a visitor learns nothing about which exist.
+        return message(
+            404, "Không tìm thấy trang", "Liên kết này không đúng hoặc không còn dùng được. Vui lòng kiểm tra lại."
+        )
+
+    def same_origin(request: Request) -> bool:
+        allowed = {public_origin, f"{request.url.scheme}://{request.headers.get('host', '')}"}
+        origin = request.headers.get("origin")
+        if origin is not None:
+            return origin in allowed
+        referer = request.headers.get("referer")
+        if referer:
+            return any(referer == o or referer.startswith(o + "/") for o in allowed)
+        return True  # an old browser sends neither: the form token must still be right
+
+    # -- GET /s/{token} ----------------------------------------------------------------
+
+    def share_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        staff = service.staff_by_token(token)
+        if staff is None or staff.id is None:
+            return not_found()
+        data = service.share_page(staff)
+        response = page(
+            "share_page.html",
+            data=data,
+            token=token,
+            form_token=form_token(service.keys, staff.id),
+            buttons=BUTTONS,
+        )
+        # Marks this browser as the staff member's own: their clicks on their own links from
+        # it are not counted. Path /l/ so it goes nowhere else; Lax so it rides the top-level
+        # navigation from Facebook or Zalo to the link.
+        response.set_cookie(
+            SELF_COOKIE,
+            self_cookie_value(service.keys, staff.id),
+            max_age=SELF_COOKIE_AGE,
+            path="/l/",
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookie,
+        )
+        return response
+
+    # -- POST /s/{token}/share ---------------------------------------------------------
+
+    async def share_tap(request: Request) -> Response:
+        token = request.path_params["token"]
+        staff = await run_in_threadpool(service.staff_by_token, token)
+        if staff is None or staff.id is None:
+            return not_found()
+        if not same_origin(request):
+            return message(403, "Không thực hiện được", "Yêu cầu không đến từ trang chia sẻ của Loa.")
+        form = await request.form(max_files=0, max_fields=10)
+        raw_token = form.get("t")
+        if not isinstance(raw_token, str) or not form_token_ok(service.keys, staff.id, raw_token):
+            return message(403, "Trang đã cũ", "Vui lòng mở lại trang chia sẻ của bạn rồi bấm lại.")
+        platform = form.get("platform")
+        publication = form.get("publication")
+        if platform not in SHARE_PLATFORMS or not isinstance(publication, str) or not publication.isdigit():
+            return message(400, "Yêu cầu không hợp lệ", "Vui lòng mở lại trang chia sẻ của bạn rồi bấm lại.")
+        try:
+            code, _stored = await run_in_threadpool(
+                service.record_tap, staff_id=staff.id, publication_id=int(publication), platform=str(platform)
+            )
+        except NotFound:
+            return not_found()
+        headers = {**PAGE_HEADERS}
+        tracked = service.link_url(code)
+        if platform == "facebook":
+            return RedirectResponse(FACEBOOK_SHARER + quote(tracked, safe=""), status_code=303, headers=headers)
+        return RedirectResponse(f"/l/{code}/share?via={platform}", status_code=303, headers=headers)
+
+    # -- GET /l/{code}/share: the link to paste (and Zalo's plugin) --------------------
+
+    async def link_share_page(request: Request) -> Response:
+        target = await cache.get(request.path_params["code"])
+        if target is None:
+            return not_found()
+        via = "zalo" if request.query_params.get("via") == "zalo" else "copy"
+        plugin = zalo_oa if via == "zalo" and settings.sharing.zalo_plugin else None
+        csp = None
+        if plugin:
+            # Only this page, whose URL holds nothing secret, loads Zalo's script.
+            csp = (
+                f"{BASE_CSP}; script-src 'self' https://sp.zalo.me; "
+                "frame-src https://sp.zalo.me https://button-share.zalo.me; form-action 'self'"
+            )
+        return page(
+            "share_link.html",
+            csp=csp,
+            target=target,
+            link=service.link_url(target.code),
+            via=via,
+            plugin_oa=plugin,
+            zalo_sdk=ZALO_SDK,
+        )
+
+    # -- GET|HEAD /l/{code}: the tracked link ------------------------------------------
+
+    async def tracked_link(scope: Scope, receive: Receive, send: Send) -> None:
+        # The hottest path Loa has (a viral post): a bare ASGI endpoint that reads the few
+        # headers it needs straight from the scope and sends a prebuilt 302, without
+        # Starlette's Request and Response objects.
+        target = await cache.get(scope["path_params"]["code"])
+        if target is None:
+            await not_found()(scope, receive, send)
+            return
+        agent = forwarded = cookie = ""
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                agent = value.decode("latin-1")[:MAX_USER_AGENT]
+            elif name == b"cookie":
+                cookie = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded = value.decode("latin-1")
+        keys = service.keys
+        self_click = SELF_COOKIE in cookie and self_cookie_staff(keys, _cookie(cookie, SELF_COOKIE)) == target.staff_id
+        reason = precheck(
+            method=scope["method"],
+            user_agent=agent,
+            is_crawler=service.is_crawler,
+            published=target.destination is not None,
+            self_click=self_click,
+        )
+        client = scope.get("client")
+        address = (
+            client_address(client[0] if client else None, forwarded, trusted)
+            if trusted
+            else (client[0] if client else "")
+        )
+        event = ClickEvent(
+            share_link_id=target.share_link_id,
+            at=utcnow(),
+            visitor_hash=visitor_hash(keys, address, agent),
+            user_agent=agent or None,
+            reason=reason,
+        )
+        try:
+            await recorder.record(event)
+        except LoaError as exc:
+            # The visitor still reaches the post; the click is lost and the log says so.
+            log.error("click on %s not recorded: %s", target.code, exc)
+        if reason is ClickReason.crawler or (reason is ClickReason.head and service.is_crawler(agent)):
+            # Link previews read the Open Graph tags; a person never sees this page.
+            response: Response = page(
+                "share_og.html", target=target, url=service.link_url(target.code), headers={"X-Robots-Tag": "all"}
+            )
+        elif target.destination is None:
+            response = message(
+                200, "Bài viết chưa được đăng", "Bài viết này sắp được đăng. Vui lòng mở lại liên kết sau ít phút."
+            )
+        else:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 302,
+                    "headers": [(b"location", target.destination.encode("ascii")), *REDIRECT_HEADERS],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await response(scope, receive, send)
+
+    async def not_found_route(request: Request) -> Response:
+        return not_found()
+
+    def static(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            return FileResponse(
+                STATIC / name, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
+            )
+
+        return serve
+
+    return [
+        Route("/s/{token}", share_page, methods=["GET"]),
+        Route("/s/{token}/share", share_tap, methods=["POST"]),
+        Route("/l/{code}", RawEndpoint(tracked_link), methods=["GET", "HEAD"]),
+        Route("/l/{code}/share", link_share_page, methods=["GET"]),
+        # Explicit, so the router's trailing-slash redirect (built from the Host header)
+        # never answers for these paths.
+        Route("/l/{code}/", not_found_route, methods=["GET", "HEAD"]),
+        Route("/s/{token}/", not_found_route, methods=["GET", "HEAD"]),
+        Route("/static/share/share.css", static("share.css", "text/css; charset=utf-8"), methods=["GET"]),
+        Route("/static/share/share.js", static("share.js", "text/javascript; charset=utf-8"), methods=["GET"]),
+    ]
+
+
+__all__ = ["sharing_routes"]

@@ -1,0 +1,87 @@
+// Loa console: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // Ask before destructive actions (the server decides anyway).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
+  // A freshly shown API token is selected, ready to copy.
+  document.querySelectorAll("input[data-select]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
+
+  var form = document.getElementById("compose-form");
+  if (!form) { return; }
+  var pane = document.getElementById("preview");
+  var timer = null;
+  var inflight = null;
+
+  // Changing the template or cover layout reloads the form with that one's fields, keeping what was typed.
+  form.querySelectorAll("select[data-switch]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var button = document.createElement("input");
+      button.type = "hidden";
+      button.name = "action";
+      button.value = "switch";
+      form.appendChild(button);
+      form.submit();
+    });
+  });
+
+  // "Publish now" makes the date and time irrelevant.
+  var now = document.getElementById("now");
+  function syncNow() {
+    ["date", "time"].forEach(function (id) {
+      var input = document.getElementById(id);
+      if (input) { input.disabled = now.checked; }
+    });
+  }
+  if (now) { now.addEventListener("change", syncNow); syncNow(); }
+
+  // The main button says what will happen: approval on some channel, or straight to the schedule.
+  var queueButton = document.getElementById("queue-button");
+  function syncLabel() {
+    if (!queueButton) { return; }
+    var approval = Array.prototype.some.call(form.querySelectorAll("input[name=channels]"), function (box) {
+      return box.checked && box.dataset.approval === "1";
+    });
+    queueButton.textContent = approval ? queueButton.dataset.labelApproval : queueButton.dataset.labelSchedule;
+  }
+  form.addEventListener("change", syncLabel);
+
+  // Live preview: the server renders exactly what each channel will get.
+  function refresh() {
+    if (!pane) { return; }
+    var data = new FormData(form);
+    data.set("action", "preview");
+    if (inflight) { inflight.abort(); }
+    inflight = new AbortController();
+    fetch(pane.dataset.url, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": String(data.get("csrf_token") || "") },
+      signal: inflight.signal,
+      redirect: "manual"
+    }).then(function (response) {
+      if (response.type === "opaqueredirect") { return null; }  // the session ended: the next submit says so
+      return response.text();
+    }).then(function (html) {
+      if (html !== null) { pane.innerHTML = html; pane.dataset.rendered = String(Date.now()); }
+    }).catch(function () { /* aborted by a newer keystroke, or offline: the Preview button still works */ });
+  }
+  function later() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 450);
+  }
+  form.addEventListener("input", later);
+  form.addEventListener("change", function (event) {
+    if (!(event.target instanceof HTMLSelectElement && event.target.dataset.switch !== undefined)) { later(); }
+  });
+})();

@@ -1,0 +1,92 @@
+"""The console's staff and report pages, over the sharing and reports rooms' own functions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from scheduler.app import Loa
+from scheduler.models import Publication, PublicationStatus, Staff
+from scheduler.posts import PostRequest
+from scheduler.store import session_scope
+from tests.console_support import audit_actions, errors_on, logged_in
+
+pytest.importorskip("scheduler.sharing", reason="the staff-sharing room is not in this tree")
+
+STAFF_CSV = (
+    "ho_ten,don_vi,so_dien_thoai,email\n"
+    "Trần Văn Hùng,BHXH huyện Diễn Châu,0912345678,hung@example.vn\n"
+    "Lê Thị Hoa,BHXH thị xã Cửa Lò,0987654321,hoa@example.vn\n"
+)
+
+
+def staff_names(loa: Loa, *, active: bool = True) -> set[str]:
+    with session_scope(loa.engine, read_only=True) as session:
+        return {s.full_name for s in session.exec(select(Staff).where(Staff.active == active))}
+
+
+def test_admin_imports_lists_and_deactivates_staff(console_loa: Loa) -> None:
+    admin = logged_in(console_loa, "quantri")
+    bad = admin.post("/staff/import", files={"file": ("can-bo.csv", b"ten,noi\nA,B\n", "text/csv")}, page="/staff")
+    assert bad.status_code == 400 and "can-bo.csv" in errors_on(bad.text)["file"]
+    assert staff_names(console_loa) == {"Nguyễn Thị Lan"}
+    wrong_type = admin.post("/staff/import", files={"file": ("ds.pdf", b"%PDF", "application/pdf")}, page="/staff")
+    assert errors_on(wrong_type.text) == {"file": "ds.pdf không phải tệp CSV hay XLSX."}
+    done = admin.post("/staff/import", files={"file": ("danh sách.csv", STAFF_CSV.encode(), "text/csv")}, page="/staff")
+    assert done.status_code == 200 and "2 mới" in done.text
+    assert staff_names(console_loa) == {"Nguyễn Thị Lan", "Trần Văn Hùng", "Lê Thị Hoa"}
+    page = admin.get("/staff?unit=BHXH huyện Diễn Châu")
+    assert "Trần Văn Hùng" in page.text and "Lê Thị Hoa" not in page.text and "/s/" in page.text
+    with session_scope(console_loa.engine, read_only=True) as session:
+        hung = session.exec(select(Staff).where(Staff.full_name == "Trần Văn Hùng")).one()
+    assert admin.post(f"/staff/{hung.id}/deactivate", page="/staff").status_code == 303
+    assert staff_names(console_loa, active=False) == {"Trần Văn Hùng"}
+    assert ("quantri", "staff.deactivate", f"staff:{hung.id}") in audit_actions(console_loa)
+    for username in ("bientap", "duyet", "canbo"):
+        person = logged_in(console_loa, username)
+        assert person.get("/staff").status_code == 403
+        assert person.post(f"/staff/{hung.id}/activate", page="/").status_code == 403
+    assert staff_names(console_loa, active=False) == {"Trần Văn Hùng"}
+
+
+def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
+    pytest.importorskip("scheduler.reports", reason="the reports room is not in this tree")
+    from scheduler.sharing import SharingService
+
+    post_id = console_loa.posts.add(
+        PostRequest(
+            template="thang-van-dong",
+            channels=["zalo-bhxh-nghean"],
+            created_by="bientap",
+            variables={"hoat_dong": "ra quân", "dia_diem": "chợ Vinh", "ngay": "06/05/2026"},
+        )
+    )
+    with session_scope(console_loa.engine) as session:
+        for row in session.exec(select(Publication).where(Publication.post_id == post_id)):
+            row.status = PublicationStatus.published
+            row.published_at = datetime.now(UTC)
+            session.add(row)
+    sharing = SharingService(console_loa.settings, console_loa.engine)
+    for _ in range(3):
+        sharing.record_offline(post_id=post_id, staff_ref="lan@example.vn", platform="zalo", actor="test")
+    approver = logged_in(console_loa, "duyet")
+    page = approver.get("/reports?by=staff")
+    assert page.status_code == 200 and "Nguyễn Thị Lan" in page.text and "BHXH thành phố Vinh" in page.text
+    assert re.search(r'<td class="num">3</td>', page.text)
+    today = datetime.now(UTC).astimezone(console_loa.settings.tz).date()
+    asked = f"from={today.replace(day=1):%d/%m/%Y}&to={today:%d/%m/%Y}&by=unit"
+    excel = approver.get(f"/reports/shares.xlsx?{asked}")
+    assert excel.status_code == 200 and excel.content[:2] == b"PK"
+    assert "attachment" in excel.headers["content-disposition"]
+    chart = approver.get(f"/reports/shares.png?{asked}")
+    assert chart.status_code == 200 and chart.content[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = approver.get("/reports?from=31/02/2026&to=01/03/2026")
+    assert bad.status_code == 400 and "không phải ngày" in errors_on(bad.text)["from"]
+    backwards = approver.get(f"/reports?from={today:%d/%m/%Y}&to={today - timedelta(days=3):%d/%m/%Y}")
+    assert backwards.status_code == 400 and "sau ngày kết thúc" in errors_on(backwards.text)["from"]
+    assert logged_in(console_loa, "canbo").get("/reports").status_code == 403
+    staff_home = logged_in(console_loa, "canbo").get("/")
+    assert re.search(r'class="stat-number">3<', staff_home.text), "the staff member sees their own 3 shares"

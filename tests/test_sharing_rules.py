@@ -1,0 +1,226 @@
+"""The counting rules' building blocks: visitors, crawlers, destinations, tokens, the writer."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from scheduler.app import Loa
+from scheduler.config import load_settings
+from scheduler.models import Click, Post, Publication, PublicationStatus, ShareLink, Staff, Unit
+from scheduler.sharing import (
+    DEFAULT_CRAWLER_PATTERNS,
+    ClickEvent,
+    ClickReason,
+    ClickRecorder,
+    CrawlerDetector,
+    SharingKeys,
+    client_address,
+    form_token,
+    form_token_ok,
+    neutralise_cell,
+    normalise_phone,
+    safe_destination,
+    self_cookie_staff,
+    self_cookie_value,
+)
+from scheduler.store import session_scope
+from tests.conftest import write_config
+
+KEYS = SharingKeys.from_secret(b"test key")
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+HUMANS = [
+    "Mozilla/5.0 (Linux; Android 10; Redmi 9A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+    "Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+    "Zalo iOS/25.07.01 ZaloTheme/light ZaloLanguage/vi",
+    "Mozilla/5.0 (Linux; Android 13; SM-A536E; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0 "
+    "Mobile Safari/537.36 Zalo android/12100621 ZaloTheme/light ZaloLanguage/vi",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+    "[FBAN/FBIOS;FBAV/470.0.0.39.109;FBBV/123;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.5]",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) coc_coc_browser/128.0 "
+    "Chrome/122.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 9; CUBOT_X19) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0 Mobile Safari/537.36",
+]
+ROBOTS = [
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "facebookexternalhit/1.1;line-poker/1.0",
+    "Facebot",
+    "meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+    "Mozilla/5.0 (compatible; coccocbot-web/1.0; +http://help.coccoc.com/searchengine)",
+    "Twitterbot/1.0",
+    "TelegramBot (like TwitterBot)",
+    "WhatsApp/2.23.20.0 A",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "ZaloBot/1.0",  # UNVERIFIED: a guess at Zalo's preview fetcher
+    "Mozilla/5.0 (compatible; SomethingNew/3.1; +https://example.org/bot)",
+    "curl/8.5.0",
+    "python-requests/2.32.3",
+]
+
+
+@pytest.mark.parametrize("agent", HUMANS)
+def test_people_are_not_crawlers(agent: str) -> None:
+    assert not CrawlerDetector(DEFAULT_CRAWLER_PATTERNS)(agent)
+
+
+@pytest.mark.parametrize("agent", ROBOTS)
+def test_known_robots_are_crawlers(agent: str) -> None:
+    assert CrawlerDetector(DEFAULT_CRAWLER_PATTERNS)(agent)
+
+
+def test_the_crawler_list_is_configurable(tmp_path: Path) -> None:
+    path = write_config(tmp_path, extra='[sharing]\nextra_crawler_patterns = ["zalo-preview-x"]')
+    detector = CrawlerDetector.from_settings(load_settings(path))
+    assert detector("Zalo-Preview-X/1") and detector("Facebot")
+    replaced = CrawlerDetector.from_settings(load_settings(path, environ={"LOA_SHARING_CRAWLER_PATTERNS": "onlythis"}))
+    assert replaced("OnlyThis/1") and not replaced("Facebot")
+    from scheduler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="regular expression"):
+        load_settings(path, environ={"LOA_SHARING_EXTRA_CRAWLER_PATTERNS": "(unclosed"})
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    assert client_address("203.0.113.9", "198.51.100.1", PROXIES) == "203.0.113.9"  # not a proxy: ignored
+    assert client_address("10.0.0.2", None, PROXIES) == "10.0.0.2"
+    assert client_address("10.0.0.2", "198.51.100.7", PROXIES) == "198.51.100.7"
+    # The left part is whatever the client sent; the right-most untrusted hop is the visitor.
+    assert client_address("10.0.0.2", "1.2.3.4, 198.51.100.7, 10.0.0.3", PROXIES) == "198.51.100.7"
+    assert client_address("10.0.0.2", "not-an-ip", PROXIES) == "10.0.0.2"
+    assert client_address("10.0.0.2", "198.51.100.7", ()) == "10.0.0.2"  # no proxies configured
+
+
+def test_trusted_proxies_setting(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    settings = load_settings(path, environ={"LOA_WEB_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16"})
+    assert settings.web.trusted_proxies == ["10.0.0.1", "192.168.0.0/16"]
+    from scheduler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_settings(path, environ={"LOA_WEB_TRUSTED_PROXIES": "proxy.local"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "phone"),
+    [
+        ("0912345678", "0912345678"),
+        ("+84 912 345 678", "0912345678"),
+        ("84912345678", "0912345678"),
+        ("0912.345.678", "0912345678"),
+        ("(091) 234-5678", "0912345678"),
+        ("912345678", "0912345678"),
+        ("0238 3844 555", "02383844555"),
+        ("+84 238 3844 555", "02383844555"),
+        ("091234567", None),
+        ("0123456789", None),
+        ("+1 202 555 0100", None),
+        ("09123456789", None),
+        ("abc", None),
+    ],
+)
+def test_vietnamese_phone_numbers(raw: str, phone: str | None) -> None:
+    assert normalise_phone(raw) == phone
+
+
+HOSTS = ("facebook.com", "fb.com", "zalo.me")
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://www.facebook.com/100000000000001/posts/4", True),
+        ("https://zalo.me/s/579745863508352884/abc", True),
+        ("http://www.facebook.com/x", False),
+        ("https://facebook.com.evil.example/x", False),
+        ("https://evilfacebook.com/x", False),
+        ("https://www.facebook.com@evil.example/x", False),
+        ("https://user:pass@www.facebook.com/x", False),
+        ("https://www.facebook.com/x\r\nSet-Cookie: a=b", False),
+        ("javascript:alert(1)", False),
+        ("//evil.example", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_stored_https_permalinks_on_allowed_hosts(url: str | None, safe: bool) -> None:
+    assert safe_destination(url, HOSTS) == (url if safe else None)
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [("=1+1", "'=1+1"), ("+84912", "'+84912"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=x", "'\t=x"),
+     ("Nguyễn Văn A", "Nguyễn Văn A")],
+)  # fmt: skip
+def test_spreadsheet_formulas_are_neutralised(value: str, cell: str) -> None:
+    assert neutralise_cell(value) == cell
+
+
+def test_self_cookie_and_form_token_cannot_be_forged() -> None:
+    cookie = self_cookie_value(KEYS, 7)
+    assert self_cookie_staff(KEYS, cookie) == 7
+    assert self_cookie_staff(KEYS, "8" + cookie[1:]) is None
+    assert self_cookie_staff(SharingKeys.from_secret(b"other"), cookie) is None
+    assert self_cookie_staff(KEYS, None) is None and self_cookie_staff(KEYS, "garbage") is None
+    now = datetime(2026, 5, 6, 1, 0, tzinfo=UTC)
+    token = form_token(KEYS, 7, now=now)
+    assert form_token_ok(KEYS, 7, token, now=now + timedelta(hours=30))
+    assert not form_token_ok(KEYS, 8, token, now=now)  # another staff member's page
+    assert not form_token_ok(KEYS, 7, token, now=now + timedelta(days=3))  # too old
+    assert not form_token_ok(KEYS, 7, None) and not form_token_ok(KEYS, 7, "123.abc")
+
+
+def test_the_writer_commits_many_clicks_per_transaction(tmp_path: Path) -> None:
+    loa = Loa(load_settings(write_config(tmp_path)))
+    loa.init()
+    now = datetime.now(UTC)
+    with session_scope(loa.engine) as session:
+        unit = Unit(code="vinh", name="Vinh")
+        session.add(unit)
+        session.flush()
+        staff = Staff(unit_id=unit.id or 0, full_name="A", share_token="t" * 32, created_at=now)
+        post = Post(template="x", text="x", scheduled_at=now, created_at=now)
+        session.add_all([staff, post])
+        session.flush()
+        publication = Publication(
+            post_id=post.id or 0,
+            channel_id="fb-bhxh-nghean",
+            platform="facebook",
+            status=PublicationStatus.published,
+            text="x",
+            due_at=now,
+        )
+        session.add(publication)
+        session.flush()
+        link = ShareLink(code="abcdefgh", publication_id=publication.id or 0, staff_id=staff.id or 0, created_at=now)
+        session.add(link)
+        session.flush()
+        link_id = link.id or 0
+    recorder = ClickRecorder(loa.engine, dedupe=timedelta(hours=24))
+    reasons: list[ClickReason] = []
+    lock = threading.Lock()
+
+    def click(n: int) -> None:
+        reason = recorder.record_sync(ClickEvent(link_id, datetime.now(UTC), f"visitor-{n % 250}", "Mozilla/5.0", None))
+        with lock:
+            reasons.append(reason)
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in range(500)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.close()
+    assert reasons.count(ClickReason.counted) == 250 and reasons.count(ClickReason.repeat) == 250
+    assert recorder.stored == 500 and recorder.batches < 500  # commits were shared
+    with session_scope(loa.engine, read_only=True) as session:
+        rows = list(session.exec(select(Click).where(col(Click.share_link_id) == link_id)))
+    assert len(rows) == 500 and sum(r.counted for r in rows) == 250
+    loa.close()
