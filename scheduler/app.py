@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -17,6 +18,13 @@ from scheduler.store import init_db, make_engine
 @dataclass
 class Loa:
     settings: Settings
+    # Called when the queue changed so that something may be due sooner (`loa run` wakes
+    # its engine); nothing by default, e.g. for one-shot commands.
+    queue_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def queue_changed(self) -> None:
+        for listener in self.queue_listeners:
+            listener()
 
     @cached_property
     def engine(self) -> Engine:
@@ -28,7 +36,7 @@ class Loa:
 
     @cached_property
     def posts(self) -> PostService:
-        return PostService(self.settings, self.engine, self.renderer)
+        return PostService(self.settings, self.engine, self.renderer, on_queue_change=self.queue_changed)
 
     @cached_property
     def vault(self) -> DatabaseTokenVault:

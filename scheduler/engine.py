@@ -43,6 +43,7 @@ class PublishingEngine:
         self.dispatcher = Dispatcher(settings, engine, vault)
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._lock = threading.Lock()
+        self._woken = False
         self.last_summary: DispatchSummary | None = None
         self.collector = (
             MetricsCollector(settings, engine, vault, dispatcher=self.dispatcher) if settings.metrics.enabled else None
@@ -95,11 +96,14 @@ class PublishingEngine:
             log.exception("metrics collection failed; it runs again in %s minutes", self.settings.metrics.tick_minutes)
 
     def wake(self) -> None:
-        """Dispatch as soon as possible (a post was queued for now)."""
+        """Dispatch as soon as possible (a post was queued for now, approved, retried…)."""
+        # If a pass is running it may already be past its claims: it must run again after.
+        self._woken = True
         self._schedule(utcnow())
 
     def _dispatch(self) -> None:
         with self._lock:
+            self._woken = False
             try:
                 self.last_summary = self.dispatcher.run_once()
                 counts = {k: v for k, v in self.last_summary.counts().items() if v}
@@ -108,7 +112,7 @@ class PublishingEngine:
             except Exception:
                 log.exception("dispatch failed; the next tick retries")
             finally:
-                self._schedule(self._next_wake())
+                self._schedule(utcnow() if self._woken else self._next_wake())
 
     def _next_wake(self) -> datetime:
         now = utcnow()

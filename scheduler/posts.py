@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -127,10 +127,19 @@ def _check_time(when: datetime, now: datetime, settings: Settings) -> None:
 class PostService:
     """Queue, list, show and cancel posts. Constructed explicitly from settings and an engine."""
 
-    def __init__(self, settings: Settings, engine: Engine, renderer: MessageRenderer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        renderer: MessageRenderer | None = None,
+        *,
+        on_queue_change: Callable[[], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.renderer = renderer or MessageRenderer(settings.templates_path)
+        # Told when something may have become due sooner (the engine re-arms its alarm).
+        self.on_queue_change = on_queue_change or (lambda: None)
 
     @cached_property
     def covers(self) -> CoverRenderer:
@@ -327,6 +336,7 @@ class PostService:
                         )
                     )
                 ids.append(post.id)
+        self.on_queue_change()
         return ids
 
     def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
@@ -390,6 +400,7 @@ class PostService:
                 self._move(publication, self._queued_status(publication.channel_id))
             session.add_all(drafts)
             record(session, actor=actor, action="post.submit", object=f"post:{post_id}")
+        self.on_queue_change()
         return self.show(post_id)
 
     def approve(self, post_id: int, *, actor: str, channels: Sequence[str] | None = None) -> dict[str, Any]:
@@ -420,6 +431,7 @@ class PostService:
                 object=f"post:{post_id}",
                 details={"channels": [p.channel_id for p in waiting]},
             )
+        self.on_queue_change()
         return self.show(post_id)
 
     def send_back(self, post_id: int, *, actor: str, reason: str) -> dict[str, Any]:
@@ -467,6 +479,7 @@ class PostService:
                 object=f"post:{post_id}",
                 details={"from": previous.isoformat(), "to": at.isoformat()},
             )
+        self.on_queue_change()
         return self.show(post_id)
 
     def retry(self, publication_id: int, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
@@ -486,6 +499,7 @@ class PostService:
             session.add(publication)
             record(session, actor=actor, action="publication.retry", object=f"publication:{publication_id}")
             post_id = publication.post_id
+        self.on_queue_change()
         return self.show(post_id)
 
     def confirm(
@@ -518,6 +532,7 @@ class PostService:
                 details={"published": published, "permalink": permalink},
             )
             post_id = publication.post_id
+        self.on_queue_change()
         return self.show(post_id)
 
     @staticmethod

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from scheduler.engine import PublishingEngine
-from scheduler.serving import ThreadedServer
+from scheduler.serving import ThreadedServer, stop_on_signals
 from scheduler.web.app import create_app
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
 
 
-def _stop_event() -> threading.Event:
-    """Set by SIGINT or SIGTERM: the foreground loop then stops everything in order."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    return stop
-
-
 def run_worker(loa: Loa, console: Console) -> None:
     """The publishing engine alone (no web, no sandbox), until SIGINT/SIGTERM."""
-    stop = _stop_event()
+    stop = stop_on_signals()
     engine = PublishingEngine(loa.settings, loa.engine, loa.vault)
     engine.start()
     console.print(f"Loa worker {engine.dispatcher.owner} đang chạy (Ctrl-C để dừng)")
@@ -46,7 +31,7 @@ def run_worker(loa: Loa, console: Console) -> None:
 def run_foreground(loa: Loa, console: Console) -> None:
     """Serve until SIGINT/SIGTERM, then stop in reverse order of starting."""
     settings = loa.settings
-    stop = _stop_event()
+    stop = stop_on_signals()
 
     sandbox = None
     if settings.sandbox.enabled:
@@ -61,9 +46,10 @@ def run_foreground(loa: Loa, console: Console) -> None:
         sandbox.start()
         console.print(f"Sandbox Facebook + Zalo: {sandbox.url}/_sandbox/state")
     # The web server listens before the engine's first pass: Zalo fetches covers from it.
-    web = ThreadedServer(create_app(loa), host=settings.web.host, port=settings.web.port).start()
+    web = ThreadedServer(create_app(loa), host=settings.web.host, port=settings.web.port, name="web server").start()
     engine = PublishingEngine(settings, loa.engine, loa.vault)
     engine.start()
+    loa.queue_listeners.append(engine.wake)  # a post queued "now" in the console goes out now
     console.print(f"Loa đang chạy: {web.url}/healthz (Ctrl-C để dừng)")
     try:
         while not stop.wait(timeout=1.0):

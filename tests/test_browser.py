@@ -81,7 +81,15 @@ class Watched:
             "console", lambda m: self.problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
         )
         self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"requestfailed: {r.url} {r.failure}"))
+        # ERR_ABORTED is a request the next navigation cancelled (a favicon, say), not a failure.
+        self.page.on(
+            "requestfailed",
+            lambda r: (
+                self.problems.append(f"requestfailed: {r.url} {r.failure}")
+                if "ERR_ABORTED" not in str(r.failure)
+                else None
+            ),
+        )
         self.page.on(
             "response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None
         )

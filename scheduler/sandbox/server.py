@@ -1,26 +1,16 @@
-"""Runs the sandbox app with uvicorn: in a background thread (tests, ``loa run``) or in the
-foreground until SIGINT/SIGTERM (``loa sandbox``)."""
+"""Runs the sandbox app: in a background thread (tests, ``loa run``) or in the foreground
+until SIGINT/SIGTERM (``loa sandbox``)."""
 
 from __future__ import annotations
 
-import signal
-import socket
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType, TracebackType
-
-import uvicorn
 
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.app import create_app
-
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 5.0
+from scheduler.serving import ThreadedServer
 
 
-class SandboxServer:
+class SandboxServer(ThreadedServer):
     """The emulator on ``host:port``; port 0 picks a free port (see :attr:`port`)."""
 
     def __init__(
@@ -31,114 +21,5 @@ class SandboxServer:
         state_file: Path | None = None,
     ) -> None:
         self.settings = settings or SandboxSettings()
-        self.host = host
-        self.port = port
         self.state_file = state_file
-        self.app = create_app(self.settings, state_file=state_file)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def _bind(self) -> socket.socket:
-        # Binding here (not in uvicorn) is what lets port 0 report the port it got.
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets it can tell are TCP,
-        # and with proto 0 every reply on a kept-alive connection waited ~40 ms for an ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(
-                f"the sandbox cannot listen on {self.host}:{self.port}: {exc.strerror}; "
-                "choose another port (--port or LOA_SANDBOX_PORT)"
-            ) from exc
-        self.port = sock.getsockname()[1]
-        return sock
-
-    def _make_server(self) -> uvicorn.Server:
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            log_config=None,  # leave the host program's logging configuration alone
-            access_log=False,
-            lifespan="off",
-            proxy_headers=False,
-            timeout_graceful_shutdown=2,
-        )
-        return uvicorn.Server(config)
-
-    def start(self) -> SandboxServer:
-        """Serve in a daemon thread; return once the socket accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("the sandbox server is already running")
-        self._socket = self._bind()
-        self._server = self._make_server()
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"loa-sandbox-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the sandbox did not start on {self.url}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(STOP_TIMEOUT_S)
-            if thread.is_alive() and server is not None:
-                server.force_exit = True
-                thread.join(STOP_TIMEOUT_S)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-
-    def serve_forever(self, on_ready: Callable[[SandboxServer], None] | None = None) -> None:
-        """Serve until SIGINT or SIGTERM, then stop cleanly and return."""
-        stop = threading.Event()
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous: dict[signal.Signals, object] = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous[signum] = signal.signal(signum, request_stop)
-        try:
-            self.start()
-            if on_ready is not None:
-                on_ready(self)
-            while not stop.wait(0.5):
-                if self._thread is None or not self._thread.is_alive():
-                    break
-        finally:
-            self.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)  # type: ignore[arg-type]
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(create_app(self.settings, state_file=state_file), host=host, port=port, name="sandbox")

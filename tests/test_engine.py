@@ -1,0 +1,53 @@
+"""The alarm clock: the engine wakes at the next due time and when told, not on a coarse tick."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.app import Loa
+from scheduler.config import load_settings
+from scheduler.engine import PublishingEngine
+from tests.test_publishing import page_posts, queue
+
+
+@pytest.fixture
+def running(config_path: Path) -> Any:
+    loa = Loa(load_settings(config_path))
+    loa.init()
+    engine = PublishingEngine(loa.settings, loa.engine, loa.vault)  # tick: 30 s
+    engine.start()
+    loa.queue_listeners.append(engine.wake)
+    yield loa, engine
+    engine.shutdown()
+    loa.close()
+
+
+def wait_until(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_wakes_at_the_due_time_not_the_tick(running: Any, sandbox: Any) -> None:
+    loa, engine = running
+    time.sleep(0.3)  # the first pass ran on an empty queue and armed the 30 s tick
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    queue(loa, channels=["fb-bhxh-nghean"], at=due)
+    assert wait_until(lambda: len(page_posts(sandbox)) == 1, timeout=8)
+    published_at = datetime.fromisoformat(loa.posts.list()[0]["publications"][0]["published_at"])
+    assert published_at >= due - timedelta(seconds=1)
+
+
+def test_a_post_queued_for_now_goes_out_at_once(running: Any, sandbox: Any) -> None:
+    loa, _engine = running
+    time.sleep(0.3)
+    queue(loa, channels=["fb-bhxh-nghean"])
+    assert wait_until(lambda: len(page_posts(sandbox)) == 1, timeout=5)
