@@ -37,7 +37,7 @@ def wait_until(predicate: Any, timeout: float) -> bool:
 
 
 def test_wakes_at_the_due_time_not_the_tick(running: Any, sandbox: Any) -> None:
-    loa, engine = running
+    loa, _engine = running
     time.sleep(0.3)  # the first pass ran on an empty queue and armed the 30 s tick
     due = datetime.now(UTC) + timedelta(seconds=2)
     queue(loa, channels=["fb-bhxh-nghean"], at=due)
