@@ -92,6 +92,11 @@ class PublishError(LoaError):
         self.subcode = subcode
         self.http_status = http_status
 
+    @property
+    def code_label(self) -> str | None:
+        """The platform's code and subcode as stored with an attempt, e.g. ``190/463``."""
+        return "/".join(str(c) for c in (self.code, self.subcode) if c is not None) or None
+
 
 class AuthError(PublishError):
     """The channel's credentials are no longer accepted: an admin must reconnect it."""

@@ -159,10 +159,6 @@ def error_kind(error: PublishError) -> str:
     return "internal"
 
 
-def _error_code(error: PublishError) -> str | None:
-    return "/".join(str(c) for c in (error.code, error.subcode) if c is not None) or None
-
-
 class MetricsCollector:
     """Polls the platforms for the counters of recent publications. One per process is enough."""
 
@@ -332,7 +328,7 @@ class MetricsCollector:
                         channel_id=channel.id,
                         at=at,
                         kind=kind,
-                        code=_error_code(result),
+                        code=result.code_label,
                         message=str(result),
                     )
                 )
@@ -342,7 +338,7 @@ class MetricsCollector:
                         "post": target.post_id,
                         "channel": channel.id,
                         "kind": kind,
-                        "code": _error_code(result),
+                        "code": result.code_label,
                         "reason": result.message,
                     }
                 )

@@ -324,7 +324,7 @@ class Dispatcher:
         # A plain UPDATE: no read first, the attempt row only gains its ending.
         values: dict[str, object] = {"finished_at": self.clock(), "outcome": outcome}
         if error is not None:
-            values["error_code"] = "/".join(str(c) for c in (error.code, error.subcode) if c is not None) or None
+            values["error_code"] = error.code_label
             values["error_message"] = str(error)
         session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
 
