@@ -602,6 +602,15 @@ def post_confirm(
     _print_post(post, as_json, "Đã xác nhận:")
 
 
+@app.command()
+def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where to write the copy")]) -> None:
+    """Consistent online backup of the database (SQLite), safe while Loa runs."""
+    from scheduler.backup import backup_database
+
+    size = backup_database(ready(ctx).engine, file)
+    out.print(f"Đã sao lưu cơ sở dữ liệu vào {file} ({size:,} bytes).".replace(",", "."))
+
+
 @app.command("publish-due")
 def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
