@@ -44,6 +44,7 @@ class PublishingEngine:
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._lock = threading.Lock()
         self._woken = False
+        self._stopping = False
         self.last_summary: DispatchSummary | None = None
         self.collector = (
             MetricsCollector(settings, engine, vault, dispatcher=self.dispatcher) if settings.metrics.enabled else None
@@ -67,7 +68,13 @@ class PublishingEngine:
             )
 
     def shutdown(self) -> None:
-        self.scheduler.shutdown(wait=True)
+        """Stop: no new runs, wait for the one in progress, give the housekeeping lease back."""
+        self._stopping = True
+        # Not shutdown(wait=True): APScheduler 3 holds its job-store lock while it waits, and a
+        # running dispatch re-arming its alarm needs that lock: the two would wait forever.
+        self.scheduler.shutdown(wait=False)
+        with self._lock:  # the pass in progress, if any, finishes first
+            pass
         self.dispatcher.release()
         self.dispatcher.close()
 
@@ -139,6 +146,8 @@ class PublishingEngine:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def _schedule(self, when: datetime) -> None:
+        if self._stopping:
+            return
         self.scheduler.add_job(
             self._dispatch,
             trigger=DateTrigger(run_date=when),

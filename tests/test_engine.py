@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,3 +52,22 @@ def test_a_post_queued_for_now_goes_out_at_once(running: Any, sandbox: Any) -> N
     time.sleep(0.3)
     queue(loa, channels=["fb-bhxh-nghean"])
     assert wait_until(lambda: len(page_posts(sandbox)) == 1, timeout=5)
+
+
+def test_shutdown_during_a_pass_waits_for_it_and_returns(config_path: Path, sandbox: Any) -> None:
+    from tests.test_publishing import fault
+
+    loa = Loa(load_settings(config_path))
+    loa.init()
+    engine = PublishingEngine(loa.settings, loa.engine, loa.vault)
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", times=1, delay_s=1.0)
+    queue(loa, channels=["fb-bhxh-nghean"])
+    engine.start()
+    assert wait_until(lambda: loa.posts.list()[0]["publications"][0]["status"] == "publishing", timeout=5)
+    stopper = threading.Thread(target=engine.shutdown)
+    stopper.start()
+    stopper.join(timeout=15)
+    assert not stopper.is_alive(), "shutdown hung while a dispatch pass was re-arming its alarm"
+    # The pass in progress finished before shutdown returned: nothing left half-done.
+    assert loa.posts.list()[0]["publications"][0]["status"] == "published"
+    loa.close()
