@@ -66,10 +66,10 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
 
     # Each room of the web app contributes its own routes.
     routes: list[BaseRoute] = [
+        *sharing_routes(loa),  # first: /l/{code} is the hottest path (routes are tried in order)
         Route("/healthz", healthz),
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
-        *sharing_routes(loa),
         *console_routes(loa),
         *api_routes(loa),
     ]
