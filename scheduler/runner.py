@@ -54,7 +54,7 @@ def run_foreground(loa: Loa, console: Console) -> None:
     # Everything built so far lives as long as the process: keep it out of the collector's
     # way, or its pauses show as 50–100 ms spikes on the tracked-link redirect.
     gc.freeze()  # a post queued "now" in the console goes out now
-    console.print(f"Loa đang chạy: {web.url}/healthz (Ctrl-C để dừng)")
+    console.print(f"Loa đang chạy: trang quản trị {web.url}/ — sức khoẻ {web.url}/healthz (Ctrl-C để dừng)")
     try:
         while not stop.wait(timeout=1.0):
             pass
