@@ -95,7 +95,11 @@ def login_page(ctx: Ctx) -> Response:
         )
     try:
         result = login(
-            ctx.loa.engine, username, ctx.form.get("password", ""), ip=client_ip(ctx.request), previous=ctx.session
+            ctx.loa.engine,
+            username,
+            ctx.form.get("password", ""),
+            ip=client_ip(ctx.request, ctx.loa.settings),
+            previous=ctx.session,
         )
     except LoginRefused as exc:
         message = ctx.t("login.throttled", minutes=exc.retry_minutes) if exc.throttled else ctx.t("login.wrong")

@@ -32,6 +32,7 @@ from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
+    from scheduler.config import Settings
 
 log = logging.getLogger("loa.web")
 
@@ -267,7 +268,9 @@ class Console:
         new_cookie: str | None = None
         if session is None and not login:
             # The login form needs a CSRF token before anyone is known: an anonymous session.
-            new_cookie, session = await run_in_threadpool(new_anonymous_session, engine, ip=_client_ip(request))
+            new_cookie, session = await run_in_threadpool(
+                new_anonymous_session, engine, ip=client_ip(request, self.loa.settings)
+            )
         ctx = Ctx(request=request, console=self, session=session, lang=lang)
         unsafe = request.method not in {"GET", "HEAD"}
         if login and not ctx.signed_in:
@@ -366,9 +369,10 @@ def _referer_path(request: Request) -> str:
     return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
-def _client_ip(request: Request) -> str:
-    # The peer address: X-Forwarded-For is not trusted, a client could write anything there.
-    return request.client.host if request.client else "unknown"
+def client_ip(request: Request, settings: Settings) -> str:
+    """The client's address for login throttling: the peer, or behind a proxy listed in
+    `web.trusted_proxies` the address that proxy saw (the same rule as tracked links)."""
+    from scheduler.sharing import client_address, trusted_networks
 
-
-client_ip = _client_ip
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted_networks(settings)) or "unknown"
