@@ -7,6 +7,7 @@ publications are stored in one transaction, so bad input never leaves half a row
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -257,7 +258,7 @@ class PostService:
         self, post_id: int, request: PostRequest, *, actor: str, now: datetime | None = None
     ) -> dict[str, Any]:
         """Replace a draft's content, channels and time, checked like a new post; it stays a draft."""
-        prepared = self.prepare(request, now=now)
+        prepared = self.prepare(dataclasses.replace(request, draft=True), now=now)
         with session_scope(self.engine) as session:
             post, publications = self._load(session, post_id)
             if not publications or any(p.status != PublicationStatus.draft for p in publications):
@@ -265,34 +266,12 @@ class PostService:
                     f"post {post_id} is not a draft",
                     hint="only drafts can be edited; cancel the post and write a new one",
                 )
-            first = next(iter(prepared.messages.values()))
-            post.campaign_id = prepared.campaign_id
-            post.template = request.template
-            post.variables_json = json.dumps(dict(request.variables), ensure_ascii=False, sort_keys=True)
-            post.text = first.text
-            post.link = request.link
-            post.cover_layout = request.cover
-            post.scheduled_at = prepared.scheduled_at
+            self._fill_post(post, prepared)
             # Drafts were never claimed, shared or measured: nothing refers to these rows yet.
             for publication in publications:
                 session.delete(publication)
             session.flush()
-            for channel_id, message in prepared.messages.items():
-                cover = prepared.covers.get(channel_id)
-                session.add(
-                    Publication(
-                        post_id=post_id,
-                        channel_id=channel_id,
-                        platform=self.settings.channel(channel_id).platform,
-                        status=PublicationStatus.draft,
-                        text=message.text,
-                        title=message.title,
-                        description=message.description,
-                        cover_file=self._save_cover(cover) if cover is not None else None,
-                        due_at=prepared.scheduled_at,
-                        updated_at=utcnow(),
-                    )
-                )
+            self._add_publications(session, post_id, prepared)
             session.add(post)
             record(session, actor=actor, action="post.edit", object=f"post:{post_id}")
         return self.show(post_id)
@@ -302,42 +281,52 @@ class PostService:
         ids: list[int] = []
         with session_scope(self.engine) as session:
             for item in prepared:
-                request = item.request
-                first = next(iter(item.messages.values()))
                 post = Post(
-                    campaign_id=item.campaign_id,
-                    template=request.template,
-                    variables_json=json.dumps(dict(request.variables), ensure_ascii=False, sort_keys=True),
-                    text=first.text,
-                    link=request.link,
-                    cover_layout=request.cover,
+                    template=item.request.template,
+                    text="",
                     scheduled_at=item.scheduled_at,
                     created_at=utcnow(),
-                    created_by=request.created_by,
+                    created_by=item.request.created_by,
                 )
+                self._fill_post(post, item)
                 session.add(post)
                 session.flush()
                 assert post.id is not None
-                for channel_id, message in item.messages.items():
-                    channel = self.settings.channel(channel_id)
-                    status = PublicationStatus.draft if request.draft else self._queued_status(channel_id)
-                    session.add(
-                        Publication(
-                            post_id=post.id,
-                            channel_id=channel_id,
-                            platform=channel.platform,
-                            status=status,
-                            text=message.text,
-                            title=message.title,
-                            description=message.description,
-                            cover_file=self._save_cover(item.covers[channel_id]) if channel_id in item.covers else None,
-                            due_at=item.scheduled_at,
-                            updated_at=utcnow(),
-                        )
-                    )
+                self._add_publications(session, post.id, item)
                 ids.append(post.id)
         self.on_queue_change()
         return ids
+
+    @staticmethod
+    def _fill_post(post: Post, prepared: PreparedPost) -> None:
+        """The post's own fields from what was prepared (new posts and edited drafts alike)."""
+        request = prepared.request
+        post.campaign_id = prepared.campaign_id
+        post.template = request.template
+        post.variables_json = json.dumps(dict(request.variables), ensure_ascii=False, sort_keys=True)
+        post.text = next(iter(prepared.messages.values())).text
+        post.link = request.link
+        post.cover_layout = request.cover
+        post.scheduled_at = prepared.scheduled_at
+
+    def _add_publications(self, session: Any, post_id: int, prepared: PreparedPost) -> None:
+        """One publication per channel with the text (and cover) rendered for its platform."""
+        for channel_id, message in prepared.messages.items():
+            cover = prepared.covers.get(channel_id)
+            session.add(
+                Publication(
+                    post_id=post_id,
+                    channel_id=channel_id,
+                    platform=self.settings.channel(channel_id).platform,
+                    status=PublicationStatus.draft if prepared.request.draft else self._queued_status(channel_id),
+                    text=message.text,
+                    title=message.title,
+                    description=message.description,
+                    cover_file=self._save_cover(cover) if cover is not None else None,
+                    due_at=prepared.scheduled_at,
+                    updated_at=utcnow(),
+                )
+            )
 
     def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
         """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
