@@ -171,13 +171,17 @@ class Publisher(ABC):
             if self.usage_percent >= usage_ceiling:
                 break
             try:
-                found[remote_id] = self.fetch_metrics(remote_id)
+                found[remote_id] = self._fetch_for_batch(remote_id)
             except (AuthError, RateLimited) as exc:
                 found[remote_id] = exc
                 break
             except PublishError as exc:
                 found[remote_id] = exc
         return found
+
+    def _fetch_for_batch(self, remote_id: str) -> PostMetrics:
+        """How ``fetch_metrics_many`` reads one post; a platform may read more per call."""
+        return self.fetch_metrics(remote_id)
 
     @abstractmethod
     def delete(self, remote_id: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -307,31 +307,14 @@ class FacebookPublisher(Publisher):
             raw=raw,
         )
 
-    def fetch_metrics_many(
-        self,
-        remote_ids: Sequence[str],
-        *,
-        since: datetime | None = None,
-        usage_ceiling: float = 100.0,
-    ) -> dict[str, PostMetrics | PublishError]:
+    def _fetch_for_batch(self, remote_id: str) -> PostMetrics:
         """One call per post instead of two: the insights edge is expanded inside the post read.
 
         Same figures as :meth:`fetch_metrics`. Where Graph refuses the expanded read (insights
         need a Page with 100+ likes, A4), that post and the rest of the batch fall back to
         ``fetch_metrics``, which keeps the post's own counters without the insights.
         """
-        found: dict[str, PostMetrics | PublishError] = {}
-        for remote_id in remote_ids:
-            if self.usage_percent >= usage_ceiling:
-                break
-            try:
-                found[remote_id] = self._metrics_in_one_call(remote_id)
-            except (AuthError, RateLimited) as exc:
-                found[remote_id] = exc
-                break
-            except PublishError as exc:
-                found[remote_id] = exc
-        return found
+        return self._metrics_in_one_call(remote_id)
 
     def _metrics_in_one_call(self, remote_id: str) -> PostMetrics:
         if not self._insights_expandable:
