@@ -77,7 +77,9 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
         )
         for publication in held:
             publication.status = PublicationStatus.scheduled
-            publication.next_attempt_at = None
+            # Reconnecting is the admin's word that what was held should go out now, however
+            # late: a next attempt time keeps it from being marked missed.
+            publication.next_attempt_at = utcnow()
             publication.last_error = None
             publication.updated_at = utcnow()
         # Unknown outcomes waiting to be checked on the platform are checked at once.

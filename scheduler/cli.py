@@ -493,7 +493,7 @@ def channels_reconnect(
             err.print("Dán mã truy cập (token) rồi nhấn Enter:")
         secret = sys.stdin.readline()
     released = reconnect(loa, channel_id, secret, actor=_actor())
-    out.print(f"Đã kết nối lại kênh {channel_id}; {released} bài bị giữ đã được xếp lịch lại.")
+    out.print(f"Đã kết nối lại kênh {channel_id}; {released} bài bị giữ sẽ được đăng ngay.")
 
 
 @channels_app.command("pause")

@@ -270,3 +270,16 @@ def test_two_dispatcher_processes_share_the_due_set(app: Loa, sandbox: Any, conf
     assert all(p.returncode == 0 for p in processes), outputs
     assert len(page_posts(sandbox)) == 40
     assert len({p["message"] for p in page_posts(sandbox)}) == 40
+
+
+def test_posts_held_for_hours_go_out_once_the_channel_is_reconnected(app: Loa, sandbox: Any) -> None:
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", times=1, status=400,
+          error={"code": 190, "error_subcode": 460})  # fmt: skip
+    post_id = queue(app, channels=FB)
+    dispatcher(app).run_once()
+    assert publication(app, post_id)["status"] == "blocked"
+    # The admin reconnects three hours later, well past the grace for overdue posts.
+    reconnect(app, "fb-bhxh-nghean", "EAAB-new-page-token-2026", actor="admin")
+    summary = dispatcher(app, clock=lambda: later(180)).run_once()
+    assert summary.missed == [] and len(summary.published) == 1
+    assert len(page_posts(sandbox)) == 1
