@@ -34,8 +34,11 @@ def queue_demo_post(loa: Loa) -> int | None:
                 "hoat_dong": "ra quân tuyên truyền chính sách BHXH, BHYT",
                 "dia_diem": "chợ Quán Lau (TP Vinh)",
                 "ngay": today,
+                "subtitle": f"Chợ Quán Lau (TP Vinh) · {today}",
             },
             campaign=campaign,
+            # A cover from the shipped layout when it is there: the first run shows it all.
+            cover="default" if "default" in loa.posts.covers.names() else None,
             created_by="demo",
         )
     )
