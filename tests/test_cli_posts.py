@@ -234,3 +234,13 @@ def test_channels_and_templates_json(offline_loa: Cli) -> None:
     }
     names = {t["name"] for t in offline_loa("templates", "--json").json()["messages"]}
     assert "thang-van-dong" in names
+
+
+def test_init_demo_queues_one_welcome_post_with_a_cover(offline_loa: Cli, offline_config: Path) -> None:
+    assert offline_loa("init", "--demo").code == 0
+    assert offline_loa("init", "--demo").code == 0  # idempotent: not a second post
+    posts = offline_loa("post", "list", "--json").json()["posts"]
+    assert len(posts) == 1
+    assert {p["channel"] for p in posts[0]["publications"]} == {"fb-bhxh-nghean", "zalo-bhxh-nghean"}
+    assert all(p["cover"] for p in posts[0]["publications"])
+    assert posts[0]["status"] == "scheduled"
