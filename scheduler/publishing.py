@@ -188,7 +188,9 @@ class Dispatcher:
                 if not exhausted and (free >= max(1, workers // 4) or not in_flight):
                     claimed = claim_due(
                         self.engine,
-                        now=now,
+                        # The time of this claim, not of the pass: a long pass must not hand out
+                        # leases that are already running out, and what fell due meanwhile goes too.
+                        now=self.clock(),
                         owner=self.owner,
                         lease=lease,
                         limit=free,
