@@ -66,6 +66,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.manage": frozenset({Role.admin}),
     "reports.view": frozenset({Role.admin, Role.editor, Role.approver}),
     "users.manage": frozenset({Role.admin}),
+    "account.password": frozenset({Role.admin, Role.editor, Role.approver, Role.staff}),
     "audit.view": frozenset({Role.admin}),
     "own.figures": frozenset({Role.staff}),
 }
@@ -516,3 +517,93 @@ def record_forbidden(engine: Engine, user: AuthUser | None, *, what: str, detail
 
 def roles() -> Iterable[str]:
     return (r.value for r in Role)
+
+
+# -- self-service and admin account changes ------------------------------------------------
+
+
+def change_password(
+    engine: Engine,
+    info: SessionInfo,
+    current: str,
+    new: str,
+    *,
+    ip: str,
+    now: datetime | None = None,
+) -> tuple[str, SessionInfo]:
+    """A signed-in user's own new password (same rules as `loa user password`).
+
+    The current password is checked (wrong tries count towards the login throttle); on
+    success every *other* session of the user ends and this one gets a new id and CSRF
+    token. Returns the new cookie value and session.
+    """
+    assert info.user is not None
+    now = now or utcnow()
+    username = info.user.username
+    new = nfc(new)
+    check_password(new, username=username)
+    since = now - THROTTLE_WINDOW
+    with session_scope(engine, read_only=True) as session:
+        if _count_failures(session, since, username=username, ip=ip) >= THROTTLE_PER_USER_IP:
+            minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+            raise InputError(f"too many wrong passwords; try again in {minutes} minutes", field="current_password")
+        user = session.get(User, info.user.id)
+        stored_hash = user.password_hash if user is not None else None
+    try:
+        verified = stored_hash is not None and _hasher.verify(stored_hash, nfc(current))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        verified = False
+    if not verified:
+        with session_scope(engine) as session:
+            session.add(LoginFailure(username=username, ip=ip, at=now))
+            record(session, actor=username, action="auth.password_change_failed", object=f"user:{username}")
+        raise InputError("the current password is wrong", field="current_password")
+    value = secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        user = session.get(User, info.user.id)
+        assert user is not None
+        user.password_hash = _hasher.hash(new)
+        session.add(user)
+        old = session.get(UserSession, info.id_hash)
+        expires_at = old.expires_at if old is not None else now + SESSION_ABSOLUTE
+        ended = _end_sessions(session, user)
+        session.exec(delete(LoginFailure).where(col(LoginFailure.username) == username, col(LoginFailure.ip) == ip))
+        row = UserSession(
+            id_hash=_sha256(value),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+            ip=ip,
+        )
+        session.add(row)
+        record(
+            session,
+            actor=username,
+            action="auth.password_change",
+            object=f"user:{username}",
+            details={"other_sessions_ended": max(0, ended - 1), "ip": ip},
+        )
+    return value, SessionInfo(id_hash=row.id_hash, csrf_token=row.csrf_token, user=info.user)
+
+
+def link_staff(engine: Engine, username: str, staff: str | None, *, actor: str) -> None:
+    """Link an account to a staff member (id or email), or unlink it when ``staff`` is None."""
+    with session_scope(engine) as session:
+        user = _user(session, username)
+        staff_id = _staff_id(session, staff) if staff is not None else None
+        if staff_id == user.staff_id:
+            return
+        user.staff_id = staff_id
+        session.add(user)
+        if staff_id is None:
+            record(session, actor=actor, action="user.staff_unlink", object=f"user:{user.username}")
+        else:
+            record(
+                session,
+                actor=actor,
+                action="user.staff_link",
+                object=f"user:{user.username}",
+                details={"staff": staff_id},
+            )

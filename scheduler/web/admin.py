@@ -13,20 +13,23 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import (
     add_user,
+    change_password,
     check_password,
     disable_user,
     enable_user,
     end_sessions,
+    link_staff,
     list_users,
     new_api_token,
     parse_role,
+    set_password,
 )
 from scheduler.channels import channel_rows, pause, reconnect, resume
 from scheduler.errors import InputError
 from scheduler.models import AuditEvent, Click, Role, Share, ShareLink, Staff, Unit, utcnow
 from scheduler.posts import parse_when
 from scheduler.store import session_scope
-from scheduler.web.pages import Console, Ctx
+from scheduler.web.pages import Console, Ctx, client_ip
 
 AUDIT_PAGE = 100
 
@@ -40,6 +43,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/users", console.page("users.manage")(users_page), methods=["GET", "POST"]),
         Route("/users/{username}/{action}", console.page("users.manage")(user_action), methods=["POST"]),
         Route("/audit", console.page("audit.view")(audit_page)),
+        Route("/account/password", console.page("account.password")(password_page), methods=["GET", "POST"]),
         Route("/me", console.page("dashboard.view")(my_figures)),
         *staff_pages.routes(console),
         *reports_pages.routes(console),
@@ -120,6 +124,7 @@ def _users_view(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     token: tuple[str, str] | None = None,
+    open_reset: str | None = None,
     status: int = 200,
 ) -> Response:
     return ctx.render(
@@ -130,7 +135,19 @@ def _users_view(
         values=values or {},
         roles=[r.value for r in Role],
         token=token,
+        staff_options=_staff_options(ctx),
+        open_reset=open_reset,
     )
+
+
+def _staff_options(ctx: Ctx) -> list[tuple[int, str]]:
+    """Staff members an account can be linked to (none when the sharing room is not in the tree)."""
+    if not ctx.console.has_sharing():
+        return []
+    from scheduler.sharing import SharingService
+
+    staff = SharingService(ctx.loa.settings, ctx.loa.engine).list_staff(include_inactive=True)
+    return [(int(s["id"]), f"{s['full_name']} — {s['unit']}") for s in staff]
 
 
 def user_action(ctx: Ctx) -> Response:
@@ -153,9 +170,65 @@ def user_action(ctx: Ctx) -> Response:
         if action == "token":
             # Shown once, on this response only (no redirect: it must not land in a URL or history).
             return _users_view(ctx, token=(username, new_api_token(engine, username, actor=actor)))
+        if action == "staff":
+            staff = ctx.form.get("staff", "").strip()
+            link_staff(engine, username, staff or None, actor=actor)
+            return ctx.redirect("/users", done="staff_linked" if staff else "staff_unlinked")
     except InputError as exc:
         return _users_view(ctx, errors={"form": ctx.error_text(exc)}, status=400)
+    if action == "password":
+        return _reset_password(ctx, username)
     return _users_view(ctx, status=404)
+
+
+def _reset_password(ctx: Ctx, username: str) -> Response:
+    """An admin sets another user's password (typed by the admin, shown to nobody); their sessions end."""
+    try:
+        if username == ctx.user.username:
+            raise InputError("change your own password on the password page", field="password")
+        password = ctx.form.get("password", "")
+        if password != ctx.form.get("password2", ""):
+            raise InputError("the two passwords differ", hint="type the same password twice", field="password2")
+        set_password(ctx.loa.engine, username, password, actor=ctx.user.username)
+    except InputError as exc:
+        field = "password2" if exc.field == "password2" else "password"
+        return _users_view(
+            ctx, errors={f"reset-{field}-{username}": ctx.error_text(exc)}, open_reset=username, status=400
+        )
+    return ctx.redirect("/users", done="password_reset")
+
+
+# -- own password --------------------------------------------------------------------------
+
+
+def password_page(ctx: Ctx) -> Response:
+    """Every signed-in user changes their own password; their other sessions end."""
+    errors: dict[str, str] = {}
+    if ctx.request.method == "POST":
+        assert ctx.session is not None
+        try:
+            new = ctx.form.get("new_password", "")
+            if new != ctx.form.get("new_password2", ""):
+                raise InputError("the two passwords differ", hint="type the same password twice", field="new_password2")
+            try:
+                value, _ = change_password(
+                    ctx.loa.engine,
+                    ctx.session,
+                    ctx.form.get("current_password", ""),
+                    new,
+                    ip=client_ip(ctx.request, ctx.loa.settings),
+                )
+            except InputError as exc:
+                if exc.field == "password":  # the shared password rules name the field "password"
+                    exc.field = "new_password"
+                raise
+        except InputError as exc:
+            errors[exc.field or "form"] = ctx.error_text(exc)
+            return ctx.render("console/password.html", status=400, errors=errors)
+        response = ctx.redirect("/account/password", done="password_changed")
+        ctx.console.set_session_cookie(response, value)
+        return response
+    return ctx.render("console/password.html", errors=errors)
 
 
 # -- audit log -----------------------------------------------------------------------------

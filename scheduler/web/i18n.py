@@ -46,6 +46,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.users": ("Tài khoản", "Users"),
     "nav.audit": ("Nhật ký", "Audit log"),
     "nav.logout": ("Đăng xuất", "Log out"),
+    "nav.password": ("Đổi mật khẩu", "Change password"),
     "nav.back_home": ("Về trang tổng quan", "Back to the dashboard"),
     # roles, platforms, modes
     "role.admin": ("Quản trị", "Admin"),
@@ -147,6 +148,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Account disabled; all its sessions have ended.",
     ),
     "done.user_enabled": ("Đã mở khoá tài khoản.", "Account enabled."),
+    "done.password_changed": (
+        "Đã đổi mật khẩu; các phiên đăng nhập khác đã kết thúc.",
+        "Password changed; your other sessions have ended.",
+    ),
+    "done.password_reset": (
+        "Đã đặt mật khẩu mới; người dùng đã bị đăng xuất khỏi mọi thiết bị.",
+        "New password set; the user is logged out everywhere.",
+    ),
+    "done.staff_linked": ("Đã gắn tài khoản với cán bộ.", "Account linked to the staff member."),
+    "done.staff_unlinked": ("Đã bỏ gắn tài khoản với cán bộ.", "Account unlinked from its staff member."),
     "done.sessions_ended": ("Đã đăng xuất người dùng khỏi mọi thiết bị.", "The user is logged out everywhere."),
     "done.staff_imported": ("Đã nhập danh sách cán bộ.", "Staff list imported."),
     "done.staff_deactivated": ("Đã ngừng theo dõi cán bộ này.", "Staff member deactivated."),
@@ -348,6 +359,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Sao chép ngay: mã chỉ hiện một lần. Gửi kèm tiêu đề «Authorization: Bearer …».",
         "Copy it now: it is shown only once. Send it as 'Authorization: Bearer …'.",
     ),
+    "users.staff": ("Cán bộ", "Staff member"),
+    "users.staff_for": ("Cán bộ gắn với {who}", "Staff member linked to {who}"),
+    "users.no_staff": ("— Không gắn —", "— Not linked —"),
+    "users.link_staff": ("Lưu", "Save"),
+    "users.reset_password": ("Đặt lại mật khẩu", "Reset password"),
+    "users.new_password_for": ("Mật khẩu mới cho {who}", "New password for {who}"),
+    "users.reset_hint": (
+        "Báo mật khẩu cho người dùng qua kênh riêng; họ nên tự đổi sau khi đăng nhập. Mọi phiên của họ sẽ kết thúc.",
+        "Give it to the user privately; they should change it after logging in. All their sessions end.",
+    ),
+    # own password
+    "account.password_title": ("Đổi mật khẩu", "Change password"),
+    "account.password_lead": (
+        "Sau khi đổi, mọi phiên đăng nhập khác của bạn sẽ kết thúc.",
+        "After the change, all your other sessions end.",
+    ),
+    "account.current_password": ("Mật khẩu hiện tại", "Current password"),
+    "account.new_password": ("Mật khẩu mới", "New password"),
+    "account.new_password2": ("Nhập lại mật khẩu mới", "New password again"),
+    "account.change": ("Đổi mật khẩu", "Change password"),
     # audit
     "audit.title": ("Nhật ký hoạt động", "Audit log"),
     "audit.lead": ("{n} sự kiện; không thể sửa hay xoá.", "{n} events; they cannot be changed or deleted."),
@@ -506,6 +537,16 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ),
     (re.compile(r"^the password must not be the username$"), lambda m: "Mật khẩu không được trùng tên đăng nhập."),
     (re.compile(r"^the two passwords differ$"), lambda m: "Hai lần nhập mật khẩu không khớp."),
+    (re.compile(r"^the current password is wrong$"), lambda m: "Mật khẩu hiện tại không đúng."),
+    (
+        re.compile(r"^too many wrong passwords; try again in (\d+) minutes$"),
+        lambda m: f"Nhập sai quá nhiều lần; thử lại sau {m[1]} phút.",
+    ),
+    (
+        re.compile(r"^change your own password on the password page$"),
+        lambda m: "Hãy đổi mật khẩu của chính bạn ở trang «Đổi mật khẩu».",
+    ),
+    (re.compile(r"^there is no staff member (.+)$"), lambda m: f"Không có cán bộ {m[1]}."),
     (
         re.compile(r"^the username (.+) is not allowed$"),
         lambda m: f"Tên đăng nhập {m[1]} không hợp lệ: dùng 2–32 chữ thường không dấu, số, '.', '_' hoặc '-'.",
