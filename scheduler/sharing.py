@@ -342,16 +342,24 @@ def _click_table() -> Table:
     return SQLModel.metadata.tables["click"]
 
 
+# The PostgreSQL advisory lock key that serialises click writers of every process ("loaclick").
+CLICK_WRITER_LOCK = int.from_bytes(b"loaclick", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
 def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, dedupe: timedelta) -> list[ClickReason]:
     """Decide and insert a batch of clicks in one write transaction (one fsync for all).
 
-    Runs inside the writer's ``BEGIN IMMEDIATE``, so the "already counted?" read and the insert
-    cannot interleave with another writer: two simultaneous clicks of one visitor count once."""
+    Runs inside the writer's ``BEGIN IMMEDIATE`` (SQLite) or under a transaction-scoped advisory
+    lock (PostgreSQL, whose READ COMMITTED would let two processes' batches interleave), so the
+    "already counted?" read and the insert cannot interleave with another writer: two
+    simultaneous clicks of one visitor count once."""
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             return store_clicks(connection, events, dedupe=dedupe)
     connection = bind
     with connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa_select(func.pg_advisory_xact_lock(CLICK_WRITER_LOCK)))
         # One statement for both questions — is the link's staff member active, and when did each
         # visitor last count on it — since every statement is a round of GIL hand-offs between
         # this thread and the busy event loop.
@@ -441,8 +449,10 @@ def _state_text(hint: str) -> Executable:
             "WHERE l.id IN :links GROUP BY l.id, s.active, c.visitor_hash"
         )
         .bindparams(
-            bindparam("links", expanding=True),
-            bindparam("hashes", expanding=True),
+            # Typed: an empty list (every event already decided) renders as an empty subquery,
+            # which PostgreSQL compares by its type (an untyped one is an integer).
+            bindparam("links", expanding=True, type_=Integer()),
+            bindparam("hashes", expanding=True, type_=String()),
             bindparam("cutoff", type_=UTCDateTime()),
             bindparam("yes", value=True, type_=Boolean()),
         )

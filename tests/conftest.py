@@ -248,3 +248,35 @@ def _python_sigpipe() -> Iterator[None]:
 
     yield
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+# -- PostgreSQL (test_postgres*.py) -----------------------------------------------------------
+
+POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway database on the local PostgreSQL server, dropped afterwards.
+
+    Skipped with a reason where the server (or psycopg) is absent, unless
+    LOA_REQUIRE_POSTGRES=1 (as `.ci/run` sets): then the test fails instead.
+    """
+    import os
+    import uuid
+
+    try:
+        import psycopg
+
+        admin = psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True)
+    except Exception as exc:  # no server, no driver: say so
+        if os.environ.get("LOA_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres: {exc}")
+    name = f"loa_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

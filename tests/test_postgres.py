@@ -7,11 +7,8 @@ reason where it is absent, unless LOA_REQUIRE_POSTGRES=1 (as `.ci/run` sets): th
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,29 +26,9 @@ from tests.test_publishing import state
 
 pytestmark = pytest.mark.postgres
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PAGES = [f"1000000000001{n:02d}" for n in range(10)]
 POSTS = 2000
 WORKERS = 3
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True)
-    except Exception as exc:  # no server, no driver: say so
-        if os.environ.get("LOA_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required here but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres: {exc}")
-    name = f"loa_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_three_workers_publish_2000_posts_exactly_once(tmp_path: Path, sandbox: Any, postgres_url: str) -> None:
