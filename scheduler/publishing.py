@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import requests
 import requests.adapters
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from scheduler.config import ChannelSettings, Settings
@@ -503,10 +504,15 @@ class Dispatcher:
             return [row.id for row in rows if row.id is not None]
 
     def _record_tick(self) -> None:
-        with session_scope(self.engine) as session:
-            tick = session.get(SchedulerTick, "dispatcher") or SchedulerTick(role="dispatcher", at=self.clock())
-            tick.at = utcnow()
-            session.add(tick)
+        for _ in range(2):  # the first pass of two workers at once: one inserts, one updates
+            try:
+                with session_scope(self.engine) as session:
+                    tick = session.get(SchedulerTick, "dispatcher") or SchedulerTick(role="dispatcher", at=utcnow())
+                    tick.at = utcnow()
+                    session.add(tick)
+                return
+            except IntegrityError:
+                continue
 
     # -- reconciliation -------------------------------------------------------------------
 

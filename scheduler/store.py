@@ -140,6 +140,19 @@ def init_db(engine: Engine, settings: Settings) -> None:
             f"cannot create the database at {engine.url.render_as_string(hide_password=True)}: {exc.orig}",
             hint="check database.url in config.toml and that its folder is writable",
         ) from exc
+    # Several workers may start together on a new database: whoever inserts a row second
+    # finds it there on the retry.
+    for attempt in range(3):
+        try:
+            _register(engine, settings)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _register(engine: Engine, settings: Settings) -> None:
+    """Rows for the configured channels and campaigns (added or updated, never removed)."""
     with session_scope(engine) as session:
         for channel in settings.channels:
             if session.get(ChannelState, channel.id) is None:
