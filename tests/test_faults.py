@@ -283,3 +283,29 @@ def test_posts_held_for_hours_go_out_once_the_channel_is_reconnected(app: Loa, s
     summary = dispatcher(app, clock=lambda: later(180)).run_once()
     assert summary.missed == [] and len(summary.published) == 1
     assert len(page_posts(sandbox)) == 1
+
+
+def test_a_long_pass_claims_with_the_time_of_each_claim(tmp_path: Path, sandbox: Any) -> None:
+    from tests.conftest import write_config
+
+    one_channel = '[[channels]]\nid = "fb-bhxh-nghean"\nplatform = "facebook"\nname = "Trang"\n'
+    config = write_config(tmp_path, sandbox_url=sandbox.url, channels=one_channel + 'external_id = "100000000000001"\n')
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("[publishing]", "[publishing]\nmax_parallel = 1"), encoding="utf-8"
+    )
+    loa = Loa(load_settings(config))
+    loa.init()
+    start = datetime.now(UTC)
+    queue(loa, channels=FB, at=start, hoat_dong="đến hạn trước")
+    queue(loa, channels=FB, at=start + timedelta(minutes=5), hoat_dong="đến hạn trong lượt")
+    ticks = iter(range(1000))
+
+    def clock() -> datetime:  # ten minutes pass between any two readings: a very long pass
+        return start + timedelta(minutes=10 * next(ticks))
+
+    summary = dispatcher(loa, clock=clock).run_once()
+    # The second fell due while the first was being published; its claim used the time of
+    # the claim (so its lease is not already running out), and it went out in the same pass.
+    assert len(summary.published) == 2
+    assert len(page_posts(sandbox)) == 2
+    loa.close()
