@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from scheduler.audit import record
 from scheduler.config import ChannelSettings, Settings
-from scheduler.errors import InputError, LoaError, NotFound
+from scheduler.errors import InputError, NotFound
 from scheduler.models import (
     Campaign,
     MetricSnapshot,
@@ -790,4 +790,4 @@ def cover_url(settings: Settings, channel: ChannelSettings, cover_file: str | No
     return f"{settings.public_url}/assets/{quote(channel.default_cover)}"
 
 
-__all__ = ["LoaError", "PostRequest", "PostService", "cover_url", "parse_when", "post_status"]
+__all__ = ["PostRequest", "PostService", "cover_url", "parse_when", "post_status"]
