@@ -682,6 +682,16 @@ def _channel_name(channel: ChannelFigures) -> str:
     return f"{kind} “{channel.label}”"
 
 
+def _publication_words(figures: ReachFigures) -> list[str]:
+    """"N tin bài; N lượt xem; N lượt tiếp cận" — leaving out what a platform does not report."""
+    parts = [f"{vn_int(figures.publications)} tin bài"]
+    if figures.views is not None:
+        parts.append(f"{vn_int(figures.views)} lượt xem")
+    if figures.reach is not None:
+        parts.append(f"{vn_int(figures.reach)} lượt tiếp cận")
+    return parts
+
+
 def summary_text(summary: MonthlySummary) -> str:
     """The month in Vietnamese, worded like the office's own report (the seed article)."""
     month_name = vn_month(summary.year, summary.month)
@@ -714,11 +724,7 @@ def summary_text(summary: MonthlySummary) -> str:
     lines += ["", "1. Tin bài trên các kênh"]
     for channel in summary.channels:
         f = channel.figures
-        parts = [f"{vn_int(f.publications)} tin bài"]
-        if f.views is not None:
-            parts.append(f"{vn_int(f.views)} lượt xem")
-        if f.reach is not None:
-            parts.append(f"{vn_int(f.reach)} lượt tiếp cận")
+        parts = _publication_words(f)
         if f.reactions is not None:
             parts.append(f"{vn_int(f.reactions)} lượt bày tỏ cảm xúc")
         if f.comments is not None:
@@ -744,11 +750,7 @@ def summary_text(summary: MonthlySummary) -> str:
         lines += ["", "3. Chiến dịch"]
         for campaign in summary.campaigns:
             f = campaign.figures
-            parts = [f"{vn_int(f.publications)} tin bài"]
-            if f.views is not None:
-                parts.append(f"{vn_int(f.views)} lượt xem")
-            if f.reach is not None:
-                parts.append(f"{vn_int(f.reach)} lượt tiếp cận")
+            parts = _publication_words(f)
             parts.append(f"{vn_int(campaign.shares)} lượt chia sẻ của cán bộ, viên chức")
             parts.append(f"{vn_int(campaign.clicks)} lượt nhấp")
             lines.append(
