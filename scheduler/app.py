@@ -9,7 +9,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 
 from scheduler.config import Settings
-from scheduler.posts import PostService
+from scheduler.posts.service import PostService
 from scheduler.render.messages import MessageRenderer
 from scheduler.secrets import DatabaseTokenVault, load_cipher
 from scheduler.store import init_db, make_engine

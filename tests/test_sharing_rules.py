@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Click, Post, Publication, PublicationStatus, ShareLink, Staff, Unit
-from scheduler.sharing import (
+from scheduler.sharing.service import (
     DEFAULT_CRAWLER_PATTERNS,
     ClickEvent,
     ClickReason,

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.errors import InputError, NotFound
 from scheduler.models import utcnow
-from scheduler.posts import PostRequest, PreparedPost, parse_when, platform_limits
+from scheduler.posts.service import PostRequest, PreparedPost, parse_when, platform_limits
 from scheduler.web.pages import Console, Ctx
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli_support import JsonOption, out, print_json, ready
-from scheduler.sharing import REPORT_PLATFORMS, SharingService, recount
+from scheduler.cli.support import JsonOption, out, print_json, ready
+from scheduler.sharing.service import REPORT_PLATFORMS, SharingService, recount
 
 staff_app = typer.Typer(help="Staff and units: import, list, deactivate, activate.", no_args_is_help=True)
 share_app = typer.Typer(help="Tracked links and shares: link, record, export, recount.", no_args_is_help=True)

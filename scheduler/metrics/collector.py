@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from scheduler.channels.base import PostMetrics, Publisher, TokenVault
 from scheduler.config import ChannelSettings, MetricsSettings, Settings
 from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError
 from scheduler.models import (
@@ -40,8 +41,7 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.platforms.base import PostMetrics, Publisher, TokenVault
-from scheduler.publishing import Dispatcher
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.metrics")

@@ -64,7 +64,7 @@ from scheduler.models import (
     UTCDateTime,
     utcnow,
 )
-from scheduler.posts import cover_url, read_table
+from scheduler.posts.service import cover_url, read_table
 from scheduler.render.messages import nfc
 from scheduler.secrets import load_cipher
 from scheduler.store import session_scope

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
-from scheduler.cli_support import (
+from scheduler.cli.support import (
     ConfigOption,
     JsonOption,
     VarOption,
@@ -43,14 +43,14 @@ channels_app = typer.Typer(help="Channels: status, reconnect, pause, resume.")
 app.add_typer(channels_app, name="channels")
 app.add_typer(post_app, name="post")
 app.add_typer(render_app, name="render")
-from scheduler.cli_users import user_app  # noqa: E402  (registered next to its siblings)
+from scheduler.cli.users import user_app  # noqa: E402  (registered next to its siblings)
 
 app.add_typer(user_app, name="user")
-from scheduler.cli_reports import metrics_app, report_app  # noqa: E402  (registered next to its siblings)
+from scheduler.cli.reports import metrics_app, report_app  # noqa: E402  (registered next to its siblings)
 
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(report_app, name="report")
-from scheduler.cli_sharing import share_app, staff_app  # noqa: E402  (registered next to its siblings)
+from scheduler.cli.sharing import share_app, staff_app  # noqa: E402  (registered next to its siblings)
 
 app.add_typer(staff_app, name="staff")
 app.add_typer(share_app, name="share")
@@ -128,7 +128,7 @@ def sandbox(
 @channels_app.callback(invoke_without_command=True)
 def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Configured channels with their status (and: reconnect, pause, resume)."""
-    from scheduler.channels import channel_rows
+    from scheduler.channels.service import channel_rows
 
     if ctx.invoked_subcommand is not None:
         return
@@ -195,8 +195,8 @@ def render_message(
     as_json: JsonOption = False,
 ) -> None:
     """Print the rendered text (and Zalo's title and description)."""
-    from scheduler.platforms import registry
-    from scheduler.posts import platform_limits
+    from scheduler.channels.registry import registry
+    from scheduler.posts.service import platform_limits
 
     loa = loa_app(ctx)
     if platform not in registry():
@@ -363,7 +363,7 @@ def post_add(
     as_json: JsonOption = False,
 ) -> None:
     """Queue a post on one or more channels."""
-    from scheduler.posts import PostRequest, parse_when
+    from scheduler.posts.service import PostRequest, parse_when
 
     loa = ready(ctx)
     if (at is None) == (not now):
@@ -481,7 +481,7 @@ def channels_reconnect(
     ] = None,
 ) -> None:
     """Store a new token (read from stdin, or --token-env) and release the channel's held posts."""
-    from scheduler.channels import reconnect
+    from scheduler.channels.service import reconnect
 
     loa = ready(ctx)
     if token_env:
@@ -503,8 +503,8 @@ def channels_pause(
     until: Annotated[str | None, typer.Option(help="resume by itself at this time")] = None,
 ) -> None:
     """Hold a channel's publications."""
-    from scheduler.channels import pause
-    from scheduler.posts import parse_when
+    from scheduler.channels.service import pause
+    from scheduler.posts.service import parse_when
 
     loa = ready(ctx)
     pause(loa, channel_id, actor=_actor(), until=parse_when(until, loa.settings) if until else None)
@@ -514,7 +514,7 @@ def channels_pause(
 @channels_app.command("resume")
 def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Let a paused channel publish again."""
-    from scheduler.channels import resume
+    from scheduler.channels.service import resume
 
     resume(ready(ctx), channel_id, actor=_actor())
     out.print(f"Kênh {channel_id} đã hoạt động lại.")
@@ -576,7 +576,7 @@ def post_reschedule(
     as_json: JsonOption = False,
 ) -> None:
     """Move what has not gone out yet to a new time."""
-    from scheduler.posts import parse_when
+    from scheduler.posts.service import parse_when
 
     loa = ready(ctx)
     post = loa.posts.reschedule(post_id, parse_when(at, loa.settings), actor=_actor())
@@ -614,7 +614,7 @@ def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where 
 @app.command("publish-due")
 def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
-    from scheduler.publishing import Dispatcher
+    from scheduler.publishing.dispatcher import Dispatcher
 
     loa = ready(ctx)
     _configure_logging(quiet=as_json)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.audit import record
+from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
 from scheduler.models import (
@@ -34,7 +35,6 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.platforms import publisher_class
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
 from scheduler.store import session_scope
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scheduler.cli_support import JsonOption, err, local_time, out, print_json, ready
+from scheduler.cli.support import JsonOption, err, local_time, out, print_json, ready
 from scheduler.errors import InputError
 
 user_app = typer.Typer(help="Web console accounts: add, list, API tokens, disable.", no_args_is_help=True)
