@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from scheduler.cli.support import JsonOption, actor, out, print_json, ready
-from scheduler.sharing.service import REPORT_PLATFORMS, SharingService, recount
+from scheduler.sharing.counting import recount
+from scheduler.sharing.service import REPORT_PLATFORMS, SharingService
 
 staff_app = typer.Typer(help="Staff and units: import, list, deactivate, activate.", no_args_is_help=True)
 share_app = typer.Typer(help="Tracked links and shares: link, record, export, recount.", no_args_is_help=True)

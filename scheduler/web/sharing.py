@@ -28,20 +28,14 @@ from starlette.types import Receive, Scope, Send
 
 from scheduler.errors import LoaError, NotFound
 from scheduler.models import utcnow
-from scheduler.sharing.service import (
-    CODE_PATTERN,
-    MAX_USER_AGENT,
+from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
+from scheduler.sharing.recorder import ClickRecorder
+from scheduler.sharing.service import CODE_PATTERN, SHARE_PLATFORMS, LinkTarget, SharingService
+from scheduler.sharing.visitors import (
     SELF_COOKIE,
-    SHARE_PLATFORMS,
-    ClickEvent,
-    ClickReason,
-    ClickRecorder,
-    LinkTarget,
-    SharingService,
     client_address,
     form_token,
     form_token_ok,
-    precheck,
     self_cookie_staff,
     self_cookie_value,
     trusted_networks,
