@@ -13,7 +13,8 @@ from sqlmodel import select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import MetricSnapshot, Post, Publication, PublicationStatus, UserSession
-from scheduler.posts.service import PostRequest, platform_limits
+from scheduler.posts.requests import PostRequest
+from scheduler.posts.service import platform_limits
 from scheduler.store import session_scope
 from tests.conftest import CONSOLE_PASSWORD, seed_console_users, write_config
 from tests.console_support import Person, audit_actions, errors_on, logged_in

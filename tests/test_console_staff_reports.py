@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from scheduler.app import Loa
 from scheduler.models import Publication, PublicationStatus, Staff
-from scheduler.posts.service import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.store import session_scope
 from tests.console_support import audit_actions, errors_on, logged_in
 

@@ -17,7 +17,7 @@ from scheduler.config import MetricsSettings, load_settings
 from scheduler.engine import METRICS_JOB, PublishingEngine
 from scheduler.metrics.collector import MetricsCollector, PollingSchedule
 from scheduler.models import MetricError, MetricPause, MetricSnapshot
-from scheduler.posts.service import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.store import session_scope
 from tests.conftest import Cli

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Publication, PublicationStatus
-from scheduler.posts.service import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.reports.queries import Period, share_report
 from scheduler.sandbox.server import SandboxServer

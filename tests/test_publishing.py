@@ -16,7 +16,7 @@ import requests
 
 from scheduler.app import Loa
 from scheduler.config import load_settings
-from scheduler.posts.service import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.publishing.dispatcher import Dispatcher
 from tests.conftest import Cli
 

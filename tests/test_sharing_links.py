@@ -25,7 +25,7 @@ from sqlmodel import col, func, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Click, Publication, PublicationStatus, Share, ShareKind, ShareLink
-from scheduler.posts.service import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.sandbox.server import SandboxServer
 from scheduler.serving import ThreadedServer

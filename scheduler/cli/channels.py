@@ -86,7 +86,7 @@ def channels_pause(
 ) -> None:
     """Hold a channel's publications."""
     from scheduler.channels.service import pause
-    from scheduler.posts.service import parse_when
+    from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
     pause(loa, channel_id, actor=actor(), until=parse_when(until, loa.settings) if until else None)

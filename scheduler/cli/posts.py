@@ -43,7 +43,7 @@ def post_add(
     as_json: JsonOption = False,
 ) -> None:
     """Queue a post on one or more channels."""
-    from scheduler.posts.service import PostRequest, parse_when
+    from scheduler.posts.requests import PostRequest, parse_when
 
     loa = ready(ctx)
     if (at is None) == (not now):
@@ -205,7 +205,7 @@ def post_reschedule(
     as_json: JsonOption = False,
 ) -> None:
     """Move what has not gone out yet to a new time."""
-    from scheduler.posts.service import parse_when
+    from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
     post = loa.posts.reschedule(post_id, parse_when(at, loa.settings), actor=actor())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.errors import InputError
-from scheduler.posts.service import read_table
+from scheduler.posts.tables import read_table
 from scheduler.render.messages import nfc
 
 STAFF_IMPORT_MAX_BYTES = 20 * 1024 * 1024

@@ -27,7 +27,7 @@ from scheduler.auth import (
 from scheduler.channels.service import channel_rows, pause, reconnect, resume
 from scheduler.errors import InputError
 from scheduler.models import AuditEvent, Click, Role, Share, ShareLink, Staff, Unit, utcnow
-from scheduler.posts.service import parse_when
+from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
 from scheduler.web.pages import Console, Ctx, client_ip
 

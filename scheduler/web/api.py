@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, may_manage_post, record_forbidden, user_for_token
 from scheduler.errors import InputError, LoaError, NotFound
-from scheduler.posts.service import PostRequest, parse_when
+from scheduler.posts.requests import PostRequest, parse_when
 from scheduler.render.messages import nfc
 from scheduler.web.pages import security_headers
 

@@ -21,7 +21,7 @@ from scheduler.auth import LoginRefused, end_session, login, may_manage_post, re
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
-from scheduler.posts.service import parse_when
+from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
 from scheduler.web.pages import STATIC, Console, Ctx, client_ip, safe_next, security_headers
 
