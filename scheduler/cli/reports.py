@@ -71,7 +71,7 @@ def metrics_show(
     from rich.table import Table
 
     from scheduler.cli.support import local_time
-    from scheduler.metrics.collector import METRIC_NAMES, metrics_history
+    from scheduler.metrics.history import METRIC_NAMES, metrics_history
 
     loa = ready(ctx)
     loa.posts.show(post_id)  # NotFound → exit 2
