@@ -22,11 +22,6 @@ from scheduler.errors import ConfigError
 
 CHANNEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
-FACEBOOK_LIVE_API = "https://graph.facebook.com/v25.0"
-ZALO_LIVE_API = "https://openapi.zalo.me"
-ZALO_LIVE_OAUTH = "https://oauth.zaloapp.com"
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -149,7 +144,7 @@ class SecretsSettings(_Section):
 
 class ChannelSettings(_Section):
     id: str
-    platform: Literal["facebook", "zalo"]
+    platform: str  # a name in the registry (scheduler.channels.registry)
     name: str
     external_id: str
     mode: Literal["sandbox", "live"] = "sandbox"
@@ -172,6 +167,16 @@ class ChannelSettings(_Section):
             raise ValueError("must be a slug: lower-case letters, digits and '-', e.g. fb-bhxh-nghean")
         return value
 
+    @field_validator("platform")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from scheduler.channels.registry import registry
+
+        names = list(registry())
+        if value not in names:
+            raise ValueError(f"Input should be {' or '.join(repr(n) for n in names)}")
+        return value
+
     @field_validator("external_id")
     @classmethod
     def _numeric(cls, value: str) -> str:
@@ -182,10 +187,11 @@ class ChannelSettings(_Section):
     @model_validator(mode="after")
     def _live_needs_secrets(self) -> ChannelSettings:
         if self.mode == "live":
-            if self.platform == "facebook" and not self.token_env:
-                raise ValueError("a live Facebook channel needs token_env (the variable holding the Page token)")
-            if self.platform == "zalo" and not (self.app_id and self.app_secret_env):
-                raise ValueError("a live Zalo channel needs app_id and app_secret_env")
+            from scheduler.channels.registry import publisher_class
+
+            problem = publisher_class(self.platform).live_settings_problem(self)
+            if problem:
+                raise ValueError(problem)
         return self
 
     def __repr__(self) -> str:  # never print a secret; only the names of the variables
@@ -302,15 +308,21 @@ class Settings(_Section):
     def api_base(self, channel: ChannelSettings) -> str:
         if channel.api_base:
             return channel.api_base.rstrip("/")
+        from scheduler.channels.registry import publisher_class
+
+        platform = publisher_class(channel.platform)
         if channel.mode == "sandbox":
-            base = self.sandbox.base_url
-            return f"{base}/v25.0" if channel.platform == "facebook" else base
-        return FACEBOOK_LIVE_API if channel.platform == "facebook" else ZALO_LIVE_API
+            return self.sandbox.base_url + platform.sandbox_api_path
+        return platform.live_api_base
 
     def oauth_base(self, channel: ChannelSettings) -> str:
         if channel.oauth_base:
             return channel.oauth_base.rstrip("/")
-        return self.sandbox.base_url if channel.mode == "sandbox" else ZALO_LIVE_OAUTH
+        if channel.mode == "sandbox":
+            return self.sandbox.base_url
+        from scheduler.channels.registry import publisher_class
+
+        return publisher_class(channel.platform).live_oauth_base or self.api_base(channel)
 
 
 def _coerce_env(raw: str) -> Any:

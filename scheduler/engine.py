@@ -46,8 +46,9 @@ class PublishingEngine:
         self._woken = False
         self._stopping = False
         self.last_summary: DispatchSummary | None = None
+        publishers = self.dispatcher.publishers
         self.collector = (
-            MetricsCollector(settings, engine, vault, dispatcher=self.dispatcher) if settings.metrics.enabled else None
+            MetricsCollector(settings, engine, vault, publishers=publishers) if settings.metrics.enabled else None
         )
 
     def start(self) -> None:
@@ -85,7 +86,7 @@ class PublishingEngine:
         if not self.dispatcher.hold_housekeeping(utcnow()):
             return
         try:
-            renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher)
+            renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher.publishers)
             if renewed:
                 log.info("renewed Zalo tokens of %s", ", ".join(renewed))
         except Exception:

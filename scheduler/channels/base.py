@@ -21,11 +21,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import requests
 
 from scheduler.errors import AuthError, PublishError, RateLimited
+
+if TYPE_CHECKING:
+    from scheduler.config import ChannelSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -109,16 +112,79 @@ class ChannelAccess:
     initial_refresh_token: str | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class CoverTarget:
+    """A canvas a cover layout can be drawn on (``[canvas]`` key in a layout file) for a platform."""
+
+    name: str
+    max_jpeg_bytes: int
+    max_png_bytes: int
+
+    def max_bytes(self, fmt: str) -> int:
+        """The largest file the platform takes in ``fmt`` (``jpeg`` or ``png``)."""
+        return self.max_png_bytes if fmt == "png" else self.max_jpeg_bytes
+
+
+@dataclass(frozen=True)
+class ShareDialog:
+    """How a staff member's share page hands a tracked link to the platform.
+
+    With ``sharer_url`` the tap goes to the platform's own share dialog, the tracked link
+    appended (percent-encoded). Without it the tap opens Loa's page with the link to paste,
+    titled ``paste_title`` with ``paste_steps`` (HTML, trusted), and the platform's share
+    plugin when the platform has one and an official account of it is configured.
+    """
+
+    button_label: str
+    sharer_url: str | None = None
+    form_action: str | None = None  # origin the share form may post on to (CSP form-action)
+    paste_title: str | None = None
+    paste_steps: tuple[str, ...] = ()
+    plugin_script: str | None = None
+    plugin_csp: str | None = None  # script-src and frame-src sources the plugin needs
+    plugin_markup: str | None = None  # HTML with {link} and {account} placeholders (escaped values)
+
+
 class Publisher(ABC):
-    """Base of every platform publisher. Capabilities are class data."""
+    """Base of every platform publisher. Capabilities are class data.
+
+    Everything above the platform folders asks these attributes instead of testing the
+    platform's name, so a new platform is one folder and one registry line.
+    """
 
     platform: ClassVar[str]
     label: ClassVar[str]
+    # How reports and summaries name one channel of this platform ("Fanpage", "Zalo OA").
+    kind_label: ClassVar[str]
     max_text_length: ClassVar[int]
     supports_image: ClassVar[bool] = True
     max_image_bytes: ClassVar[int]
     max_title_length: ClassVar[int | None] = None
     max_description_length: ClassVar[int | None] = None
+    # Covers: the canvases this platform's posts may be drawn on; the first is the one a
+    # post's cover is drawn at. ``needs_cover``: a post cannot go out without one.
+    cover_targets: ClassVar[tuple[CoverTarget, ...]]
+    needs_cover: ClassVar[bool] = False
+    # True: the platform fetches the cover from Loa's public URL; False: the bytes are uploaded.
+    cover_by_url: ClassVar[bool] = False
+    # The platform renews credentials with single-use refresh tokens: renewal runs ahead of
+    # expiry under the vault's lock, and a reconnect stores a refresh token, not an access token.
+    single_use_refresh_token: ClassVar[bool] = False
+    # Where the platform's API lives: live, and under the sandbox's base URL.
+    live_api_base: ClassVar[str]
+    sandbox_api_path: ClassVar[str] = ""
+    live_oauth_base: ClassVar[str | None] = None
+    share_dialog: ClassVar[ShareDialog | None] = None
+
+    @classmethod
+    def live_settings_problem(cls, channel: ChannelSettings) -> str | None:
+        """What a live channel of this platform lacks in config.toml, or None when complete."""
+        return None
+
+    @classmethod
+    def options(cls, settings: Settings, channel: ChannelSettings) -> dict[str, object]:
+        """Keyword arguments of this platform's constructor taken from the settings."""
+        return {}
 
     def __init__(
         self,

@@ -1,8 +1,12 @@
-"""The explicit registry of platform publishers: platform name → class."""
+"""The explicit registry of platforms: one line per platform, name → publisher class.
+
+Everything that differs between platforms is class data on the publisher (see
+:class:`scheduler.channels.base.Publisher`); the rest of Loa reads it through here.
+"""
 
 from __future__ import annotations
 
-from scheduler.channels.base import Publisher
+from scheduler.channels.base import CoverTarget, Publisher
 
 
 def registry() -> dict[str, type[Publisher]]:
@@ -10,7 +14,11 @@ def registry() -> dict[str, type[Publisher]]:
     from scheduler.channels.facebook.client import FacebookPublisher
     from scheduler.channels.zalo.client import ZaloPublisher
 
-    return {FacebookPublisher.platform: FacebookPublisher, ZaloPublisher.platform: ZaloPublisher}
+    classes: list[type[Publisher]] = [
+        FacebookPublisher,
+        ZaloPublisher,
+    ]
+    return {cls.platform: cls for cls in classes}
 
 
 def publisher_class(platform: str) -> type[Publisher]:
@@ -21,3 +29,17 @@ def publisher_class(platform: str) -> type[Publisher]:
         from scheduler.errors import ConfigError
 
         raise ConfigError(f"unknown platform {platform!r}", hint=f"use one of: {', '.join(sorted(classes))}") from None
+
+
+def cover_targets() -> dict[str, tuple[CoverTarget, type[Publisher]]]:
+    """Every cover canvas a registered platform declares, with its platform, in registry order."""
+    found: dict[str, tuple[CoverTarget, type[Publisher]]] = {}
+    for cls in registry().values():
+        for target in cls.cover_targets:
+            found.setdefault(target.name, (target, cls))
+    return found
+
+
+def titled_platform() -> type[Publisher] | None:
+    """The first platform whose posts carry a title (its template output names a cover)."""
+    return next((cls for cls in registry().values() if cls.max_title_length), None)

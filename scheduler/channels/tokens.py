@@ -1,4 +1,5 @@
-"""Keeping Zalo tokens fresh ahead of expiry, and noticing a refresh that died half-way."""
+"""Keeping single-use refresh tokens (Zalo's) fresh ahead of expiry, and noticing a refresh that
+died half-way."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from scheduler.channels.factory import PublisherFactory
+from scheduler.channels.registry import publisher_class
 from scheduler.config import Settings
 from scheduler.errors import AuthError, PublishError
 from scheduler.models import ChannelState, ChannelStatus, utcnow
-from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.secrets import DatabaseTokenVault
 from scheduler.store import session_scope
 
@@ -21,18 +23,20 @@ REFRESH_AHEAD = timedelta(hours=2)
 
 
 def refresh_due_tokens(
-    settings: Settings, engine: Engine, dispatcher: Dispatcher, *, now: datetime | None = None
+    settings: Settings, engine: Engine, publishers: PublisherFactory, *, now: datetime | None = None
 ) -> list[str]:
-    """Renew every Zalo channel's token that expires within REFRESH_AHEAD; returns their ids.
+    """Renew every token with a single-use refresh token that expires within REFRESH_AHEAD.
+
+    Returns the ids of the channels renewed.
 
     Runs in the process holding the housekeeping lease; the vault's lock keeps any other
     process from spending the same refresh token meanwhile.
     """
     now = now or utcnow()
-    vault = dispatcher.vault
+    vault = publishers.vault
     renewed: list[str] = []
     for channel in settings.channels:
-        if channel.platform != "zalo":
+        if not publisher_class(channel.platform).single_use_refresh_token:
             continue
         if isinstance(vault, DatabaseTokenVault):
             report_interrupted_refresh(engine, vault, channel.id, now=now)
@@ -40,7 +44,7 @@ def refresh_due_tokens(
         expires = stored.get("expires_at")
         if not expires or datetime.fromisoformat(expires) - now > REFRESH_AHEAD:
             continue
-        publisher = dispatcher.publisher(channel)
+        publisher = publishers.build(channel)
         refresh = getattr(publisher, "refresh_tokens", None)
         if refresh is None:
             continue

@@ -16,7 +16,6 @@ that needs re-connecting is left alone too: the quota is shared, and publishing 
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from scheduler.channels.base import PostMetrics, Publisher, TokenVault
+from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError
 from scheduler.metrics.history import METRIC_NAMES, aware
@@ -43,7 +43,6 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.metrics")
@@ -126,20 +125,17 @@ class MetricsCollector:
         *,
         clock: Callable[[], datetime] = utcnow,
         environ: Mapping[str, str] | None = None,
-        dispatcher: Dispatcher | None = None,
+        publishers: PublisherFactory | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.clock = clock
         self.schedule = PollingSchedule.from_settings(settings.metrics)
-        # The dispatcher already knows how to build a channel's publisher (sandbox or live
-        # credentials, timeouts, Zalo options): reuse it rather than repeat it.
-        self._builder = dispatcher or Dispatcher(
-            settings, engine, vault, clock=clock, environ=os.environ if environ is None else environ
-        )
+        # The engine shares its dispatcher's factory, and with it the kept-alive sessions.
+        self.publishers = publishers or PublisherFactory(settings, vault, environ=environ)
 
     def publisher(self, channel: ChannelSettings) -> Publisher:
-        return self._builder.publisher(channel)
+        return self.publishers.build(channel)
 
     # -- one pass -------------------------------------------------------------------------
 

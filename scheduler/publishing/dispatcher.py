@@ -9,7 +9,6 @@ unknown is never repeated blindly: the reconciler looks for the post on the plat
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import unicodedata
@@ -19,19 +18,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import requests
-import requests.adapters
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from scheduler.channels.base import (
-    ChannelAccess,
     OutgoingPost,
-    Publisher,
     PublishResult,
     TokenVault,
 )
+from scheduler.channels.factory import PublisherFactory
 from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import (
@@ -54,6 +50,7 @@ from scheduler.models import (
     utcnow,
 )
 from scheduler.posts.service import cover_url
+from scheduler.publishing.outcomes import Event, sources, status_after, transition
 from scheduler.store import (
     Claim,
     GroupCommit,
@@ -73,37 +70,6 @@ DEFAULT_RATE_LIMIT_PAUSE = timedelta(minutes=15)
 RECONCILE_DELAY = timedelta(seconds=30)
 RECONCILE_LOOKBACK = timedelta(minutes=10)
 HOUSEKEEPING_LEASE = "housekeeping"
-
-
-def channel_access(
-    settings: Settings,
-    channel: ChannelSettings,
-    environ: Mapping[str, str] | None = None,
-    stored: Mapping[str, str] | None = None,
-) -> ChannelAccess:
-    """Credentials for one channel: what the vault holds, the named variables, sandbox defaults.
-
-    A Page token stored when the channel was reconnected is newer than the environment's.
-    """
-    environ = os.environ if environ is None else environ
-    stored = stored or {}
-    sandbox = channel.mode == "sandbox"
-
-    def secret(name: str | None, sandbox_default: str) -> str | None:
-        value = environ.get(name) if name else None
-        return value or (sandbox_default if sandbox else None)
-
-    return ChannelAccess(
-        channel_id=channel.id,
-        external_id=channel.external_id,
-        api_base=settings.api_base(channel),
-        oauth_base=settings.oauth_base(channel) if channel.platform == "zalo" else None,
-        access_token=stored.get("access_token")
-        or secret(channel.token_env, f"sandbox-page-token-{channel.external_id}"),
-        app_id=channel.app_id or ("sandbox-app" if sandbox else None),
-        app_secret=secret(channel.app_secret_env, "sandbox-app-secret"),
-        initial_refresh_token=secret(channel.refresh_token_env, f"oa:{channel.external_id}:sandbox-seed"),
-    )
 
 
 @dataclass
@@ -152,12 +118,9 @@ class Dispatcher:
         self.engine = engine
         self.vault = vault
         self.clock = clock
-        self.environ = os.environ if environ is None else environ
         self.owner = owner or lease_owner_id()
         self._writes = GroupCommit(engine)
-        self._accesses: dict[str, ChannelAccess] = {}
-        self._sessions: dict[str, requests.Session] = {}
-        self._access_guard = threading.Lock()
+        self.publishers = PublisherFactory(settings, vault, environ=environ)
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
@@ -167,7 +130,7 @@ class Dispatcher:
     def run_once(self) -> DispatchSummary:
         summary = DispatchSummary()
         now = self.clock()
-        self._accesses.clear()  # credentials may have changed since the last pass (reconnect)
+        self.publishers.forget_credentials()  # credentials may have changed since the last pass (reconnect)
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
         # one process at a time holds it, whichever host it is on.
         if self.hold_housekeeping(now):
@@ -228,17 +191,16 @@ class Dispatcher:
         """Publish a publication this process has claimed; returns (summary bucket, id)."""
         channel = self.settings.channel(claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
+        by_url = publisher_class(channel.platform).cover_by_url
         try:
             outgoing = OutgoingPost(
                 text=claim.text,
                 title=claim.title,
                 description=claim.description,
                 link=claim.link,
-                # Facebook receives the image itself; Zalo fetches it from Loa's public URL.
-                cover_jpeg=self._cover_bytes(claim.cover_file)
-                if channel.platform == "facebook" and claim.cover_file
-                else None,
-                cover_url=cover_url(self.settings, channel, claim.cover_file) if channel.platform == "zalo" else None,
+                # Some platforms receive the image itself, others fetch it from Loa's public URL.
+                cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
+                cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
             missing = PermanentError(
@@ -246,7 +208,7 @@ class Dispatcher:
             )
             return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
         with self._channel_slots[channel.id]:
-            publisher = self.publisher(channel)
+            publisher = self.publishers.build(channel)
             try:
                 result = publisher.publish(outgoing)
             except PublishError as exc:
@@ -263,53 +225,9 @@ class Dispatcher:
     def _cover_bytes(self, name: str) -> bytes:
         return (self.settings.media_path / name).read_bytes()
 
-    def _access(self, channel: ChannelSettings) -> ChannelAccess:
-        """One vault read per channel per pass, not one per publication."""
-        with self._access_guard:
-            access = self._accesses.get(channel.id)
-            if access is None:
-                stored = self.vault.load(channel.id) if channel.platform == "facebook" else None
-                access = channel_access(self.settings, channel, self.environ, stored)
-                self._accesses[channel.id] = access
-            return access
-
-    def _session(self, channel_id: str) -> requests.Session:
-        """One HTTP session per channel: its publications reuse kept-alive connections."""
-        with self._access_guard:
-            session = self._sessions.get(channel_id)
-            if session is None:
-                session = requests.Session()
-                size = self.settings.publishing.per_channel_concurrency
-                adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=size)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                self._sessions[channel_id] = session
-            return session
-
     def close(self) -> None:
         """Close the kept-alive connections (end of a process)."""
-        with self._access_guard:
-            for session in self._sessions.values():
-                session.close()
-            self._sessions.clear()
-
-    def publisher(self, channel: ChannelSettings) -> Publisher:
-        cls = publisher_class(channel.platform)
-        publishing = self.settings.publishing
-        options: dict[str, object] = {}
-        if channel.platform == "zalo":
-            options = {
-                "verify_polls": publishing.zalo_verify_polls,
-                "verify_interval": publishing.zalo_verify_interval_seconds,
-                "author": channel.name,
-            }
-        return cls(
-            self._access(channel),
-            vault=self.vault,
-            timeout=publishing.request_timeout_seconds,
-            session=self._session(channel.id),
-            **options,
-        )
+        self.publishers.close()
 
     # -- recording ------------------------------------------------------------------------
 
@@ -341,7 +259,7 @@ class Dispatcher:
                 update(Publication)
                 .where(col(Publication.id) == publication_id)
                 .values(
-                    status=PublicationStatus.published,
+                    status=status_after(Event.published),
                     remote_id=result.remote_id,
                     permalink=result.permalink,
                     published_at=result.published_at or self.clock(),
@@ -374,16 +292,16 @@ class Dispatcher:
             publication.updated_at = utcnow()
             publication.last_error = str(error)
             if isinstance(error, UnknownOutcome):
-                publication.status = PublicationStatus.unknown
+                publication.status = status_after(Event.outcome_unknown)
                 publication.next_attempt_at = now + RECONCILE_DELAY
                 bucket, outcome = "unknown", AttemptOutcome.unknown
             elif isinstance(error, AuthError):
-                publication.status = PublicationStatus.blocked
+                publication.status = status_after(Event.auth_refused)
                 state.status = ChannelStatus.needs_reauth
                 bucket, outcome = "blocked", AttemptOutcome.auth_error
             elif isinstance(error, RateLimited):
                 pause = timedelta(seconds=error.retry_after) if error.retry_after else DEFAULT_RATE_LIMIT_PAUSE
-                publication.status = PublicationStatus.scheduled
+                publication.status = status_after(Event.throttled)
                 publication.next_attempt_at = now + pause
                 publication.attempts = max(0, publication.attempts - 1)  # a throttle is not the post's fault
                 state.status = ChannelStatus.paused
@@ -391,11 +309,11 @@ class Dispatcher:
                 bucket, outcome = "deferred", AttemptOutcome.rate_limited
             elif isinstance(error, TransientError) and publication.attempts < MAX_TRANSIENT_ATTEMPTS:
                 delay = timedelta(seconds=error.retry_after) if error.retry_after else backoff(publication.attempts)
-                publication.status = PublicationStatus.scheduled
+                publication.status = status_after(Event.failed_transiently)
                 publication.next_attempt_at = now + delay
                 bucket, outcome = "deferred", AttemptOutcome.transient_error
             else:
-                publication.status = PublicationStatus.failed
+                publication.status = status_after(Event.failed)
                 bucket = "failed"
                 outcome = (
                     AttemptOutcome.transient_error
@@ -430,12 +348,12 @@ class Dispatcher:
     def _expire_leases(self, now: datetime) -> None:
         """A lease that ran out, or whose process is gone, means the call may have happened."""
         with session_scope(self.engine) as session:
-            rows = session.exec(select(Publication).where(Publication.status == PublicationStatus.publishing))
+            rows = session.exec(select(Publication).where(col(Publication.status).in_(sources(Event.lease_lost))))
             for row in rows:
                 expired = row.lease_until is None or row.lease_until < now
                 if not expired and not holder_is_gone(row.lease_owner or ""):
                     continue
-                row.status = PublicationStatus.unknown
+                row.status = transition(row.status, Event.lease_lost)
                 row.last_error = "the publishing process stopped during the call; checking the platform"
                 row.lease_owner = None
                 row.lease_until = None
@@ -450,7 +368,7 @@ class Dispatcher:
             rows = list(
                 session.exec(
                     select(Publication).where(
-                        Publication.status == PublicationStatus.scheduled,
+                        col(Publication.status).in_(sources(Event.overdue)),
                         Publication.due_at < cutoff,
                         col(Publication.next_attempt_at).is_(None),
                     )
@@ -458,7 +376,7 @@ class Dispatcher:
             )
             for row in rows:
                 local = row.due_at.astimezone(self.settings.tz).strftime("%d/%m/%Y %H:%M")
-                row.status = PublicationStatus.missed
+                row.status = transition(row.status, Event.overdue)
                 row.last_error = (
                     f"not published: it was due at {local}, more than "
                     f"{self.settings.publishing.grace_minutes} minutes ago, while Loa was not running"
@@ -490,14 +408,14 @@ class Dispatcher:
             rows = list(
                 session.exec(
                     select(Publication).where(
-                        Publication.status == PublicationStatus.scheduled,
+                        col(Publication.status).in_(sources(Event.held)),
                         col(Publication.channel_id).in_(reauth),
                         Publication.due_at <= now,
                     )
                 )
             )
             for row in rows:
-                row.status = PublicationStatus.blocked
+                row.status = transition(row.status, Event.held)
                 row.last_error = f"channel {row.channel_id} must be reconnected before it can publish"
                 row.updated_at = utcnow()
                 session.add(row)
@@ -574,14 +492,14 @@ class Dispatcher:
                 )
             )
         since = (first_attempt or publication.due_at) - RECONCILE_LOOKBACK
-        publisher = self.publisher(channel)
+        publisher = self.publishers.build(channel)
         try:
             found = publisher.find_recent(since=since)
         except PublishError as exc:
             with session_scope(self.engine) as session:
                 row = session.get(Publication, publication_id)
                 assert row is not None
-                row.status = PublicationStatus.unknown
+                row.status = status_after(Event.check_failed)
                 row.next_attempt_at = now + backoff(unknown_count + 1)
                 row.last_error = f"could not check the platform yet: {exc.message}"
                 row.lease_owner = row.lease_until = None
@@ -611,14 +529,14 @@ class Dispatcher:
             if duplicate_seen or unknown_count >= 2:
                 # The platform says it has the post but we cannot see it, or a second
                 # attempt was lost too: only a person can tell now.
-                row.status = PublicationStatus.unknown
+                row.status = status_after(Event.undecidable)
                 row.next_attempt_at = None
                 row.last_error = "Loa cannot tell whether this post went out: check the page, then confirm or retry it"
                 self._finish_attempt(session, attempt_id, AttemptOutcome.unknown)
                 session.add(row)
                 return "unknown"
             # Searched and absent: one more publish is safe.
-            row.status = PublicationStatus.scheduled
+            row.status = status_after(Event.found_absent)
             row.next_attempt_at = now
             row.last_error = "not found on the platform after an unknown outcome; publishing again"
             session.add(row)

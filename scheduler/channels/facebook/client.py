@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -20,11 +20,13 @@ from urllib3.exceptions import NewConnectionError
 
 from scheduler.channels.base import (
     ChannelAccess,
+    CoverTarget,
     OutgoingPost,
     PostMetrics,
     Publisher,
     PublishResult,
     RemotePost,
+    ShareDialog,
     TokenVault,
 )
 from scheduler.errors import (
@@ -36,6 +38,9 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+
+if TYPE_CHECKING:
+    from scheduler.config import ChannelSettings
 
 Json = dict[str, Any]
 
@@ -160,11 +165,31 @@ class FacebookPublisher(Publisher):
 
     platform: ClassVar[str] = "facebook"
     label: ClassVar[str] = "Facebook Page"
+    kind_label: ClassVar[str] = "Fanpage"
     # The Graph `message` field's documented ceiling for Page posts.
     max_text_length: ClassVar[int] = 63206
     supports_image: ClassVar[bool] = True
     # platform-apis.md A2: "keep files under 4 MB".
     max_image_bytes: ClassVar[int] = 4 * 1024 * 1024
+    # platform-apis.md A2: photos under 4 MB, PNGs under 1 MB. The link-size canvas, and the
+    # square one for a photo post.
+    cover_targets: ClassVar[tuple[CoverTarget, ...]] = (
+        CoverTarget("facebook", max_jpeg_bytes=4_000_000, max_png_bytes=1_000_000),
+        CoverTarget("square", max_jpeg_bytes=4_000_000, max_png_bytes=1_000_000),
+    )
+    live_api_base: ClassVar[str] = "https://graph.facebook.com/v25.0"
+    sandbox_api_path: ClassVar[str] = "/v25.0"
+    share_dialog: ClassVar[ShareDialog | None] = ShareDialog(
+        button_label="Chia sẻ lên Facebook",
+        sharer_url="https://www.facebook.com/sharer/sharer.php?u=",
+        form_action="https://www.facebook.com",
+    )
+
+    @classmethod
+    def live_settings_problem(cls, channel: ChannelSettings) -> str | None:
+        if not channel.token_env:
+            return "a live Facebook channel needs token_env (the variable holding the Page token)"
+        return None
 
     def __init__(
         self,

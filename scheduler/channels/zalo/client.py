@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from requests.utils import requote_uri
@@ -23,11 +23,13 @@ from urllib3.exceptions import NewConnectionError
 
 from scheduler.channels.base import (
     ChannelAccess,
+    CoverTarget,
     OutgoingPost,
     PostMetrics,
     Publisher,
     PublishResult,
     RemotePost,
+    ShareDialog,
     TokenVault,
 )
 from scheduler.errors import (
@@ -38,6 +40,9 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+
+if TYPE_CHECKING:
+    from scheduler.config import ChannelSettings, Settings
 
 Json = dict[str, Any]
 
@@ -168,6 +173,7 @@ class ZaloPublisher(Publisher):
 
     platform: ClassVar[str] = "zalo"
     label: ClassVar[str] = "Zalo OA"
+    kind_label: ClassVar[str] = "Zalo OA"
     # No documented limit on the article body (UNVERIFIED): 10 000 characters of plain
     # text keeps the escaped HTML well below any plausible request-size cap.
     max_text_length: ClassVar[int] = 10_000
@@ -176,6 +182,44 @@ class ZaloPublisher(Publisher):
     max_image_bytes: ClassVar[int] = 1_000_000
     max_title_length: ClassVar[int | None] = _TITLE_LIMIT
     max_description_length: ClassVar[int | None] = _DESCRIPTION_LIMIT
+    # An article always shows a cover, which Zalo fetches from Loa's public URL (B2/B3: ≤ 1 MB).
+    cover_targets: ClassVar[tuple[CoverTarget, ...]] = (
+        CoverTarget("zalo", max_jpeg_bytes=1_000_000, max_png_bytes=1_000_000),
+    )
+    needs_cover: ClassVar[bool] = True
+    cover_by_url: ClassVar[bool] = True
+    single_use_refresh_token: ClassVar[bool] = True
+    live_api_base: ClassVar[str] = "https://openapi.zalo.me"
+    live_oauth_base: ClassVar[str | None] = ZALO_OAUTH_BASE
+    share_dialog: ClassVar[ShareDialog | None] = ShareDialog(
+        button_label="Chia sẻ lên Zalo",
+        paste_title="Chia sẻ lên Zalo",
+        paste_steps=(
+            "Giữ ngón tay trên liên kết ở trên và chọn <b>Sao chép</b> (hoặc bấm nút Sao chép).",
+            "Mở Zalo, dán vào Nhật ký, nhóm hoặc cuộc trò chuyện rồi gửi.",
+        ),
+        plugin_script="https://sp.zalo.me/plugins/sdk.js",
+        plugin_csp="script-src 'self' https://sp.zalo.me; frame-src https://sp.zalo.me https://button-share.zalo.me",
+        plugin_markup=(
+            '<div class="zalo-share-button" data-href="{link}" data-oaid="{account}" data-layout="1"'
+            ' data-color="blue" data-customize="false"></div>'
+        ),
+    )
+
+    @classmethod
+    def live_settings_problem(cls, channel: ChannelSettings) -> str | None:
+        if not (channel.app_id and channel.app_secret_env):
+            return "a live Zalo channel needs app_id and app_secret_env"
+        return None
+
+    @classmethod
+    def options(cls, settings: Settings, channel: ChannelSettings) -> dict[str, object]:
+        publishing = settings.publishing
+        return {
+            "verify_polls": publishing.zalo_verify_polls,
+            "verify_interval": publishing.zalo_verify_interval_seconds,
+            "author": channel.name,
+        }
 
     # One lock per channel for the whole process: two refreshes with the same single-use
     # refresh token would kill the channel (reliability.md 4.2).

@@ -1,0 +1,120 @@
+"""The publication state machine: one table of what may happen to a publication, and what follows.
+
+Every place that changes a publication's status — the dispatcher after a platform call,
+housekeeping, reconciliation, a person's decision, a channel reconnected — asks
+:func:`transition` (or :func:`sources` to select the rows an event applies to), so the rules
+are written here once. The claim (``scheduled`` → ``publishing``) is made by
+``scheduler.store.claim_due`` in the same transaction as its attempt row; it is listed here
+as :attr:`Event.claimed` so the table is whole.
+
+The result of a platform call is newer evidence than a guess made meanwhile (a lease that
+lapsed during a slow call becomes ``unknown``), so the dispatcher records what the platform
+answered with :func:`status_after`, whatever the row's status has become.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from scheduler.errors import InputError
+from scheduler.models import PublicationStatus
+
+S = PublicationStatus
+
+
+class Event(StrEnum):
+    # A person's decisions.
+    queued = "queued"  # submitted, or a missed one rescheduled, on a channel without approval
+    queued_for_approval = "queued_for_approval"  # … on a channel that needs approval
+    approved = "approved"
+    sent_back = "sent_back"
+    rescheduled = "rescheduled"  # a new time; the status stays (a missed one is queued next)
+    retried = "retried"
+    confirmed_published = "confirmed_published"
+    confirmed_absent = "confirmed_absent"
+    cancelled = "cancelled"
+    reconnected = "reconnected"  # the channel has a new credential: held publications go out
+    # The dispatcher, after a platform call.
+    claimed = "claimed"
+    published = "published"  # the platform took it, or the reconciler found it
+    outcome_unknown = "outcome_unknown"
+    auth_refused = "auth_refused"
+    throttled = "throttled"
+    failed_transiently = "failed_transiently"  # retried later with backoff
+    failed = "failed"  # refused for good, or out of retries
+    # Housekeeping and reconciliation.
+    lease_lost = "lease_lost"  # the process holding it stopped during the call
+    overdue = "overdue"  # due longer ago than the grace
+    held = "held"  # its channel must be reconnected first
+    check_failed = "check_failed"  # the platform could not be searched yet
+    found_absent = "found_absent"  # searched and not there: publish again once
+    undecidable = "undecidable"  # only a person can tell now
+
+
+_CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed)
+
+# event → {status before: status after}
+TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
+    Event.queued: {S.draft: S.scheduled, S.missed: S.scheduled},
+    Event.queued_for_approval: {S.draft: S.pending_approval, S.missed: S.pending_approval},
+    Event.approved: {S.pending_approval: S.scheduled},
+    Event.sent_back: {S.pending_approval: S.draft},
+    Event.rescheduled: {s: s for s in (S.draft, S.pending_approval, S.scheduled, S.missed)},
+    Event.retried: {S.failed: S.scheduled, S.missed: S.scheduled, S.blocked: S.scheduled},
+    Event.confirmed_published: {S.unknown: S.published},
+    Event.confirmed_absent: {S.unknown: S.scheduled},
+    Event.cancelled: {s: S.cancelled for s in _CANCELLABLE},
+    Event.reconnected: {S.blocked: S.scheduled},
+    Event.claimed: {S.scheduled: S.publishing},
+    Event.published: {S.publishing: S.published, S.unknown: S.published},
+    Event.outcome_unknown: {S.publishing: S.unknown},
+    Event.auth_refused: {S.publishing: S.blocked},
+    Event.throttled: {S.publishing: S.scheduled},
+    Event.failed_transiently: {S.publishing: S.scheduled},
+    Event.failed: {S.publishing: S.failed},
+    Event.lease_lost: {S.publishing: S.unknown},
+    Event.overdue: {S.scheduled: S.missed},
+    Event.held: {S.scheduled: S.blocked},
+    # A duplicate reported after a lost reply is checked while the row is still publishing.
+    Event.check_failed: {S.unknown: S.unknown, S.publishing: S.unknown},
+    Event.found_absent: {S.unknown: S.scheduled},
+    Event.undecidable: {S.unknown: S.unknown, S.publishing: S.unknown},
+}
+
+
+class IllegalTransition(InputError):
+    """An event that does not apply to a publication in its current status."""
+
+
+def sources(event: Event) -> frozenset[PublicationStatus]:
+    """The statuses ``event`` applies to."""
+    return frozenset(TRANSITIONS[event])
+
+
+def may(status: PublicationStatus | str, event: Event) -> bool:
+    return PublicationStatus(status) in TRANSITIONS[event]
+
+
+def transition(status: PublicationStatus | str, event: Event) -> PublicationStatus:
+    """The status after ``event``; :class:`IllegalTransition` when it does not apply."""
+    current = PublicationStatus(status)
+    after = TRANSITIONS[event].get(current)
+    if after is None:
+        allowed = ", ".join(s.value for s in TRANSITIONS[event])
+        raise IllegalTransition(
+            f"a {current.value} publication cannot be {event.value.replace('_', ' ')}",
+            hint=f"only {allowed} ones can",
+        )
+    return after
+
+
+def status_after(event: Event) -> PublicationStatus:
+    """The status a platform's answer leads to (the same whatever the row was before)."""
+    (after,) = set(TRANSITIONS[event].values())
+    return after
+
+
+def queued(approval: bool) -> Event:
+    """The event that queues a publication on a channel that does or does not need approval."""
+    return Event.queued_for_approval if approval else Event.queued
