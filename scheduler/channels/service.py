@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from scheduler.audit import record
+from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, StoreError
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublicationStatus, utcnow
 from scheduler.secrets import mask
@@ -58,11 +59,11 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
             hint="paste the whole token, without spaces or line breaks",
             field="token",
         )
-    if channel.platform == "facebook":
-        loa.vault.save(channel_id, {"access_token": secret})
-    else:
+    if publisher_class(channel.platform).single_use_refresh_token:
         # Only the refresh token: the next call trades it for a fresh pair.
         loa.vault.save(channel_id, {"refresh_token": secret})
+    else:
+        loa.vault.save(channel_id, {"access_token": secret})
     with session_scope(loa.engine) as session:
         state = _state(session, loa, channel_id)
         state.status = ChannelStatus.ok

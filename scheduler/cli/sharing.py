@@ -11,7 +11,7 @@ from rich.table import Table
 
 from scheduler.cli.support import JsonOption, actor, out, print_json, ready
 from scheduler.sharing.counting import recount
-from scheduler.sharing.service import REPORT_PLATFORMS, SharingService
+from scheduler.sharing.service import SharingService, report_platforms
 
 staff_app = typer.Typer(help="Staff and units: import, list, deactivate, activate.", no_args_is_help=True)
 share_app = typer.Typer(help="Tracked links and shares: link, record, export, recount.", no_args_is_help=True)
@@ -129,8 +129,9 @@ def share_record(
     as_json: JsonOption = False,
 ) -> None:
     """Record a share reported offline (by phone, seen in a Zalo group): kind self_report."""
-    if platform not in REPORT_PLATFORMS:
-        raise typer.BadParameter(f"{platform!r}: use facebook, zalo or other", param_hint="--platform")
+    known = report_platforms()
+    if platform not in known:
+        raise typer.BadParameter(f"{platform!r}: use {', '.join(known[:-1])} or {known[-1]}", param_hint="--platform")
     share = _service(ctx).record_offline(
         post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=actor()
     )

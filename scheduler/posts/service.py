@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.audit import record
-from scheduler.channels.registry import publisher_class
+from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
 from scheduler.models import (
@@ -40,9 +40,6 @@ from scheduler.store import session_scope
 
 if TYPE_CHECKING:
     from scheduler.render.covers import CoverRenderer
-
-# The cover size each platform gets (layouts may also offer "square" for Facebook).
-COVER_TARGETS = {"facebook": "facebook", "zalo": "zalo"}
 
 IMPORT_RESERVED_COLUMNS = {"template", "channels", "at", "campaign", "cover", "link"}
 
@@ -114,9 +111,10 @@ class PostService:
                 campaign=campaign_vars,
                 now=scheduled_at.astimezone(self.settings.tz),
             )
-            if channel.platform == "zalo" and not request.cover and not channel.default_cover:
+            platform = publisher_class(channel.platform)
+            if platform.needs_cover and not request.cover and not channel.default_cover:
                 raise InputError(
-                    f"channel {channel.id!r} publishes Zalo articles, which need a cover image",
+                    f"channel {channel.id!r} publishes {platform.label} posts, which need a cover image",
                     hint="set default_cover for this channel in config.toml",
                     field="cover",
                 )
@@ -148,10 +146,15 @@ class PostService:
         # The layout reads the post's variables; the message's Zalo title and description
         # fill `title` and `description` when the person did not give them.
         exported = next((m for m in messages.values() if m.title), None)
-        if exported is None and template:
-            try:  # a Facebook-only post: the template's article title still names the cover
+        titled = titled_platform()
+        if exported is None and template and titled is not None:
+            try:  # no channel's posts have titles: the template's title still names the cover
                 exported = self.renderer.render(
-                    template, variables, platform="zalo", limits=platform_limits("zalo"), campaign=campaign
+                    template,
+                    variables,
+                    platform=titled.platform,
+                    limits=platform_limits(titled.platform),
+                    campaign=campaign,
                 )
             except InputError:
                 exported = None
@@ -159,7 +162,7 @@ class PostService:
         if exported is not None:
             cover_vars.setdefault("title", exported.title or "")
             cover_vars.setdefault("description", exported.description or "")
-        targets = {channel.id: COVER_TARGETS[channel.platform] for channel in channels}
+        targets = {channel.id: publisher_class(channel.platform).cover_targets[0].name for channel in channels}
         self.covers.check(layout, cover_vars, targets=sorted(set(targets.values())), campaign=campaign)
         rendered: dict[str, bytes] = {}
         by_target: dict[str, bytes] = {}

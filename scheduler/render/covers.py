@@ -37,7 +37,6 @@ from scheduler.render.layouts import (
     LAYOUT_SUFFIX,
     NAME_PATTERN,
     RGBA,
-    TARGETS,
     Background,
     Layout,
     Logo,
@@ -50,15 +49,6 @@ from scheduler.render.layouts import (
 )
 from scheduler.render.messages import _undefined_name, nfc
 
-# Which platform each canvas is for; Facebook takes both the link-size and the square photo.
-TARGET_PLATFORM: Mapping[str, str] = {"facebook": "facebook", "square": "facebook", "zalo": "zalo"}
-# platform-apis.md A2: Facebook photos under 4 MB, PNGs under 1 MB; B2/B3: Zalo images ≤ 1 MB.
-_MAX_BYTES: Mapping[tuple[str, str], int] = {
-    ("facebook", "jpeg"): 4_000_000,
-    ("facebook", "png"): 1_000_000,
-    ("zalo", "jpeg"): 1_000_000,
-    ("zalo", "png"): 1_000_000,
-}
 # Names a layout's text can use besides the caller's variables.
 PROVIDED = frozenset({"campaign", "target"})
 # Fitted texts remembered per renderer (least recently used dropped first).
@@ -68,11 +58,13 @@ _SUPERSAMPLE = 4
 
 
 def max_bytes_for(target: str, fmt: str = "jpeg") -> int:
-    """The largest file the platform behind ``target`` takes in ``fmt``."""
-    platform = TARGET_PLATFORM.get(target)
-    if platform is None:
-        raise InputError(f"unknown cover target {target!r}", hint=f"use one of: {', '.join(TARGETS)}", field="target")
-    return _MAX_BYTES[(platform, normalise_format(fmt))]
+    """The largest file the platform behind ``target`` takes in ``fmt`` (the platform declares it)."""
+    from scheduler.channels.registry import cover_targets
+
+    declared = cover_targets()
+    if target not in declared:
+        raise InputError(f"unknown cover target {target!r}", hint=f"use one of: {', '.join(declared)}", field="target")
+    return declared[target][0].max_bytes(normalise_format(fmt))
 
 
 @dataclass(frozen=True)
@@ -794,4 +786,4 @@ def _composite_at(canvas: Image.Image, layer: Image.Image, left: int, top: int) 
     canvas.alpha_composite(piece, (x0, y0))
 
 
-__all__ = ["TARGETS", "TARGET_PLATFORM", "CoverPlan", "CoverRenderer", "FontSource", "draw", "max_bytes_for"]
+__all__ = ["CoverPlan", "CoverRenderer", "FontSource", "draw", "max_bytes_for"]

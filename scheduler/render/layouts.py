@@ -3,8 +3,9 @@
 A layout is data that comms staff edit. Its parts (see ``templates/covers/default.toml``):
 
 ``[canvas]``
-    ``facebook``, ``square``, ``zalo`` = ``[width, height]`` in pixels, one per target the
-    layout supports; ``safe_margin`` (fraction of the shorter side) that text and logo keep
+    ``facebook``, ``square``, ``zalo`` (the cover targets the platforms declare, see
+    :func:`target_names`) = ``[width, height]`` in pixels, one per target the layout
+    supports; ``safe_margin`` (fraction of the shorter side) that text and logo keep
     clear of the edges.
 ``[background]``
     ``color``, or ``gradient`` (two or more colours) with ``angle`` in degrees (0 = left to
@@ -31,6 +32,7 @@ that replace its own for that target only, including ``hidden = true``.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -38,12 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from scheduler.errors import TemplateError
 
-TARGETS = ("facebook", "square", "zalo")
-Target = Literal["facebook", "square", "zalo"]
 Units = Literal["relative", "px", "min"]
 LAYOUT_SUFFIX = ".toml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -88,21 +97,35 @@ class _Placed(_Part):
         return Rect(*(round(round(v, 6) * s) for v, s in ((x, sx), (y, sy), (x + w, sx), (y + h, sy))))
 
 
+def target_names() -> tuple[str, ...]:
+    """The cover targets (canvas names) the registered platforms declare, in registry order."""
+    from scheduler.channels.registry import cover_targets
+
+    return tuple(cover_targets())
+
+
 class Canvas(_Part):
-    facebook: tuple[int, int] | None = None
-    square: tuple[int, int] | None = None
-    zalo: tuple[int, int] | None = None
+    """``[canvas]``: the safe margin, and one size field per cover target (see :func:`canvas_model`)."""
+
     safe_margin: float = Field(default=0.05, ge=0, le=0.25)
 
-    @field_validator("facebook", "square", "zalo")
+    @field_validator("*")
     @classmethod
-    def _size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        if value is not None and not all(200 <= v <= 4096 for v in value):
+    def _size(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name != "safe_margin" and value is not None and not all(200 <= v <= 4096 for v in value):
             raise ValueError("width and height must be between 200 and 4096 pixels")
         return value
 
     def sizes(self) -> dict[str, tuple[int, int]]:
-        return {t: size for t in TARGETS if (size := getattr(self, t)) is not None}
+        return {t: size for t in target_names() if (size := getattr(self, t, None)) is not None}
+
+
+@functools.cache
+def canvas_model() -> type[Canvas]:
+    """The ``[canvas]`` model with a ``[width, height]`` field for every declared cover target."""
+    fields: dict[str, Any] = {name: (tuple[int, int] | None, None) for name in target_names()}
+    model: type[Canvas] = create_model("Canvas", __base__=Canvas, **fields)
+    return model
 
 
 class Background(_Part):
@@ -303,7 +326,7 @@ class Layout:
 class _File(_Part):
     title: str = ""
     description: str = ""
-    canvas: Canvas
+    canvas: dict[str, Any]
     background: dict[str, Any]
     logo: dict[str, Any] | None = None
     shapes: list[dict[str, Any]] = Field(default_factory=list)
@@ -320,21 +343,24 @@ def load_layout(name: str, path: Path) -> Layout:
     except UnicodeDecodeError:
         raise TemplateError(f"{label}: not UTF-8 text", hint="save the file as UTF-8") from None
     document = _validate(_File, raw, label, "")
-    sizes = document.canvas.sizes()
+    canvas = _validate(canvas_model(), document.canvas, label, "canvas")
+    sizes = canvas.sizes()
     if not sizes:
         raise TemplateError(
             f"{label}: [canvas] names no target size",
             hint="add e.g. facebook = [1200, 630], square = [1080, 1080], zalo = [1280, 720]",
         )
     per_target = {
-        target: _resolve(name, label, document, target, size) for target, size in sizes.items()
+        target: _resolve(name, label, document, canvas, target, size) for target, size in sizes.items()
     }
     return Layout(name, path, document.title or name, document.description, per_target)
 
 
-def _resolve(name: str, label: str, document: _File, target: str, size: tuple[int, int]) -> TargetLayout:
+def _resolve(
+    name: str, label: str, document: _File, canvas: Canvas, target: str, size: tuple[int, int]
+) -> TargetLayout:
     width, height = size
-    margin = round(document.canvas.safe_margin * min(width, height))
+    margin = round(canvas.safe_margin * min(width, height))
     safe = Rect(margin, margin, width - margin, height - margin)
     where = f"{label} at {width}×{height} ({target})"
     background = _part(Background, document.background, target, where, "[background]")
@@ -381,9 +407,10 @@ def _part(model: type[M], raw: Mapping[str, Any], target: str, where: str, part:
 def _for_target(raw: Mapping[str, Any], target: str, where: str, part: str) -> dict[str, Any]:
     merged = {key: value for key, value in raw.items() if key != "targets"}
     overrides = raw.get("targets") or {}
-    if not isinstance(overrides, Mapping) or any(key not in TARGETS for key in overrides):
+    names = target_names()
+    if not isinstance(overrides, Mapping) or any(key not in names for key in overrides):
         raise TemplateError(
-            f"{where}: {part}: 'targets' may only hold {', '.join(TARGETS)} (got {overrides!r})",
+            f"{where}: {part}: 'targets' may only hold {', '.join(names)} (got {overrides!r})",
             hint="write overrides as [boxes.targets.square] with keys such as box = [...] or size_max = 80",
         )
     merged.update(overrides.get(target) or {})

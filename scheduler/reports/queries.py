@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from scheduler.channels.registry import registry
 from scheduler.config import Settings
 from scheduler.errors import InputError
 from scheduler.formatting import parse_date, parse_month, vn_date, vn_int, vn_month, vn_percent
@@ -678,7 +679,8 @@ def _participation(
 
 
 def _channel_name(channel: ChannelFigures) -> str:
-    kind = {"facebook": "Fanpage", "zalo": "Zalo OA"}.get(channel.platform, "kênh")
+    platform = registry().get(channel.platform)
+    kind = platform.kind_label if platform else "kênh"
     return f"{kind} “{channel.label}”"
 
 

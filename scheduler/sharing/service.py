@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from scheduler import audit
+from scheduler.channels.registry import registry
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound, StoreError
 from scheduler.models import (
@@ -62,8 +63,19 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,16}$")
 # A second tap on the same button this soon is the same tap (a double tap, a resent form).
 DOUBLE_TAP = timedelta(seconds=30)
 MAX_NOTE = 500
-SHARE_PLATFORMS = ("facebook", "zalo", "copy")
-REPORT_PLATFORMS = ("facebook", "zalo", "other")
+# Share buttons and offline reports name a registered platform, or one of these.
+COPY_BUTTON = "copy"
+OTHER_PLATFORM = "other"
+
+
+def share_platforms() -> tuple[str, ...]:
+    """The share buttons: every platform with a share dialog, then copying the link."""
+    return (*(name for name, cls in registry().items() if cls.share_dialog), COPY_BUTTON)
+
+
+def report_platforms() -> tuple[str, ...]:
+    """Where a share reported offline may have been made."""
+    return (*registry(), OTHER_PLATFORM)
 
 
 def safe_destination(url: str | None, hosts: Sequence[str]) -> str | None:
@@ -432,8 +444,10 @@ class SharingService:
         at: datetime | None = None,
     ) -> dict[str, Any]:
         """`loa share record`: a share reported by phone or seen in a Zalo group (kind self_report)."""
-        if platform not in REPORT_PLATFORMS:
-            raise InputError(f"unknown platform {platform!r}", hint="use facebook, zalo or other", field="platform")
+        known = report_platforms()
+        if platform not in known:
+            hint = f"use {', '.join(known[:-1])} or {known[-1]}"
+            raise InputError(f"unknown platform {platform!r}", hint=hint, field="platform")
         note = clean_text(note) if note else None
         if note and len(note) > MAX_NOTE:
             raise InputError(f"the note is longer than {MAX_NOTE} characters", field="note")
@@ -483,7 +497,7 @@ class SharingService:
         """A tap on a share button: (the tracked link's code, whether a new share was stored).
 
         Refuses (NotFound) a publication that is not published on a configured channel."""
-        if platform not in SHARE_PLATFORMS:
+        if platform not in share_platforms():
             raise InputError(f"unknown platform {platform!r}", field="platform")
         channels = {c.id for c in self.settings.channels}
         with session_scope(self.engine) as session:
@@ -565,16 +579,19 @@ class SharingService:
                 ).all()
             )
             unit_count = session.exec(select(func.count()).select_from(Unit)).one()
+        order = list(registry())
+        buttons_offered = share_platforms()
         grouped: dict[int, list[Publication]] = {}
         for publication in publications:
             grouped.setdefault(publication.post_id, []).append(publication)
         posts: list[OfferedPost] = []
         for post_id, group in grouped.items():
             by_platform = {p.platform: p for p in reversed(group)}
-            text_source = by_platform.get("facebook") or group[0]
+            # The post as the first registered platform published it (the full text, no title).
+            text_source = next((by_platform[name] for name in order if name in by_platform), group[0])
             buttons: dict[str, int] = {}
-            for platform in SHARE_PLATFORMS:
-                chosen = by_platform.get(platform) or by_platform.get("facebook") or group[0]
+            for platform in buttons_offered:
+                chosen = by_platform.get(platform) or text_source
                 assert chosen.id is not None
                 buttons[platform] = chosen.id
             posts.append(

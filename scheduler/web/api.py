@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, may_manage_post, record_forbidden, user_for_token
+from scheduler.channels.registry import registry
 from scheduler.errors import InputError, LoaError, NotFound
 from scheduler.posts.requests import PostRequest, parse_when
 from scheduler.render.messages import nfc
@@ -384,7 +385,7 @@ def openapi_document(loa: Loa) -> dict[str, Any]:
                     "properties": {
                         "id": {"type": "integer"},
                         "channel": {"type": "string"},
-                        "platform": {"type": "string", "enum": ["facebook", "zalo"]},
+                        "platform": {"type": "string", "enum": list(registry())},
                         "status": {"type": "string", "enum": statuses},
                         "text": {"type": "string"},
                         "title": {"type": ["string", "null"]},

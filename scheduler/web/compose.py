@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import may_manage_post
+from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, NotFound
 from scheduler.models import utcnow
 from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
@@ -253,7 +254,12 @@ def _preview(ctx: Ctx, form: ComposeForm, covers: PreviewCovers) -> dict[str, An
         image_url = None
         if channel_id in prepared.covers:
             image_url = f"/compose/cover/{covers.put(prepared.covers[channel_id])}.jpg"
-        elif channel.platform == "zalo" and channel.default_cover and not channel.default_cover.startswith("http"):
+        elif (
+            publisher_class(channel.platform).cover_by_url
+            and channel.default_cover
+            and not channel.default_cover.startswith("http")
+        ):
+            # The platform fetches the channel's default cover when a post has none.
             image_url = f"/assets/{channel.default_cover}"
         cards.append(
             {

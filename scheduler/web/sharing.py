@@ -20,17 +20,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from scheduler.channels.base import ShareDialog
+from scheduler.channels.registry import registry
 from scheduler.errors import LoaError, NotFound
 from scheduler.models import utcnow
 from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
 from scheduler.sharing.recorder import ClickRecorder
-from scheduler.sharing.service import CODE_PATTERN, SHARE_PLATFORMS, LinkTarget, SharingService
+from scheduler.sharing.service import CODE_PATTERN, COPY_BUTTON, LinkTarget, SharingService
 from scheduler.sharing.visitors import (
     SELF_COOKIE,
     client_address,
@@ -50,8 +53,6 @@ log = logging.getLogger("loa.web.sharing")
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-FACEBOOK_SHARER = "https://www.facebook.com/sharer/sharer.php?u="
-ZALO_SDK = "https://sp.zalo.me/plugins/sdk.js"
 SELF_COOKIE_AGE = 365 * 24 * 3600
 LINK_TTL = 60.0  # a published link's permalink, cached this long (it never changes in practice)
 UNPUBLISHED_TTL = 5.0  # so a link starts redirecting within seconds of its post going out
@@ -67,7 +68,21 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
 }
 REDIRECT_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"), (b"content-length", b"0")]
-BUTTONS = (("facebook", "Chia sẻ lên Facebook"), ("zalo", "Chia sẻ lên Zalo"), ("copy", "Sao chép liên kết"))
+# The last button of every share page, and the page any other platform's button leads to.
+COPY_DIALOG = ShareDialog(
+    button_label="Sao chép liên kết",
+    paste_title="Sao chép liên kết",
+    paste_steps=(
+        "Giữ ngón tay trên liên kết ở trên và chọn <b>Sao chép</b> (hoặc bấm nút Sao chép).",
+        "Dán vào Facebook, Zalo hoặc tin nhắn rồi gửi.",
+    ),
+)
+
+
+def share_dialogs() -> dict[str, ShareDialog]:
+    """Each share button's dialog, in the order the page shows them (copying last)."""
+    dialogs = {name: cls.share_dialog for name, cls in registry().items() if cls.share_dialog}
+    return {**dialogs, COPY_BUTTON: COPY_DIALOG}
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -161,13 +176,19 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     secure_cookie = settings.public_url.startswith("https://")
     public = urlsplit(settings.public_url)
     public_origin = f"{public.scheme}://{public.netloc}"
-    zalo_oa = next((c.external_id for c in settings.channels if c.platform == "zalo"), None)
+    dialogs = share_dialogs()
+    buttons = [(name, dialog.button_label) for name, dialog in dialogs.items()]
+    # The account a platform's share plugin is shown for: the first configured channel of it.
+    accounts: dict[str, str] = {}
+    for channel in settings.channels:
+        accounts.setdefault(channel.platform, channel.external_id)
+    form_actions = " ".join(["'self'", *(d.form_action for d in dialogs.values() if d.form_action)])
 
     def page(
         name: str, *, status: int = 200, csp: str | None = None, headers: dict[str, str] | None = None, **context: Any
     ) -> HTMLResponse:
         body = env.get_template(name).render(**context)
-        policy = csp or f"{BASE_CSP}; script-src 'self'; form-action 'self' https://www.facebook.com"
+        policy = csp or f"{BASE_CSP}; script-src 'self'; form-action {form_actions}"
         return HTMLResponse(
             body, status_code=status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})}
         )
@@ -205,7 +226,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             data=data,
             token=token,
             form_token=form_token(service.keys, staff.id),
-            buttons=BUTTONS,
+            buttons=buttons,
         )
         # Marks this browser as the staff member's own: their clicks on their own links from
         # it are not counted. Path /l/ so it goes nowhere else; Lax so it rides the top-level
@@ -236,7 +257,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return message(403, "Trang đã cũ", "Vui lòng mở lại trang chia sẻ của bạn rồi bấm lại.")
         platform = form.get("platform")
         publication = form.get("publication")
-        if platform not in SHARE_PLATFORMS or not isinstance(publication, str) or not publication.isdigit():
+        if platform not in dialogs or not isinstance(publication, str) or not publication.isdigit():
             return message(400, "Yêu cầu không hợp lệ", "Vui lòng mở lại trang chia sẻ của bạn rồi bấm lại.")
         try:
             code, _stored = await run_in_threadpool(
@@ -246,8 +267,9 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return not_found()
         headers = {**PAGE_HEADERS}
         tracked = service.link_url(code)
-        if platform == "facebook":
-            return RedirectResponse(FACEBOOK_SHARER + quote(tracked, safe=""), status_code=303, headers=headers)
+        sharer = dialogs[str(platform)].sharer_url
+        if sharer:
+            return RedirectResponse(sharer + quote(tracked, safe=""), status_code=303, headers=headers)
         return RedirectResponse(f"/l/{code}/share?via={platform}", status_code=303, headers=headers)
 
     # -- GET /l/{code}/share: the link to paste (and Zalo's plugin) --------------------
@@ -256,23 +278,29 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
         target = await cache.get(request.path_params["code"])
         if target is None:
             return not_found()
-        via = "zalo" if request.query_params.get("via") == "zalo" else "copy"
-        plugin = zalo_oa if via == "zalo" and settings.sharing.zalo_plugin else None
+        asked = dialogs.get(request.query_params.get("via") or COPY_BUTTON)
+        # Only a platform whose button leads here has its own page; anything else is "copy".
+        dialog = asked if asked and asked.paste_title and not asked.sharer_url else COPY_DIALOG
+        via = next(name for name, d in dialogs.items() if d is dialog)
+        link = service.link_url(target.code)
+        account = accounts.get(via)
+        # The configuration key predates other plugins; it switches every platform's plugin.
+        plugin = None
+        if dialog.plugin_markup and account and settings.sharing.zalo_plugin:
+            plugin = Markup(dialog.plugin_markup.format(link=escape(link), account=escape(account)))
         csp = None
         if plugin:
-            # Only this page, whose URL holds nothing secret, loads Zalo's script.
-            csp = (
-                f"{BASE_CSP}; script-src 'self' https://sp.zalo.me; "
-                "frame-src https://sp.zalo.me https://button-share.zalo.me; form-action 'self'"
-            )
+            # Only this page, whose URL holds nothing secret, loads the platform's script.
+            csp = f"{BASE_CSP}; {dialog.plugin_csp}; form-action 'self'"
         return page(
             "share_link.html",
             csp=csp,
             target=target,
-            link=service.link_url(target.code),
-            via=via,
-            plugin_oa=plugin,
-            zalo_sdk=ZALO_SDK,
+            link=link,
+            title=dialog.paste_title,
+            steps=[Markup(step) for step in dialog.paste_steps],
+            plugin=plugin,
+            plugin_script=dialog.plugin_script if plugin else None,
         )
 
     # -- GET|HEAD /l/{code}: the tracked link ------------------------------------------

@@ -201,6 +201,7 @@ class ZaloPublisher(Publisher):
         plugin_script="https://sp.zalo.me/plugins/sdk.js",
         plugin_csp="script-src 'self' https://sp.zalo.me; frame-src https://sp.zalo.me https://button-share.zalo.me",
         plugin_markup=(
+            "<p>Hoặc dùng nút chia sẻ của Zalo:</p>\n"
             '<div class="zalo-share-button" data-href="{link}" data-oaid="{account}" data-layout="1"'
             ' data-color="blue" data-customize="false"></div>'
         ),
