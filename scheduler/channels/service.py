@@ -11,6 +11,7 @@ from scheduler.audit import record
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, StoreError
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublicationStatus, utcnow
+from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.secrets import mask
 from scheduler.store import session_scope
 
@@ -72,12 +73,12 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
         held = list(
             session.exec(
                 select(Publication).where(
-                    Publication.channel_id == channel_id, Publication.status == PublicationStatus.blocked
+                    Publication.channel_id == channel_id, col(Publication.status).in_(sources(Event.reconnected))
                 )
             )
         )
         for publication in held:
-            publication.status = PublicationStatus.scheduled
+            publication.status = transition(publication.status, Event.reconnected)
             # Reconnecting is the admin's word that what was held should go out now, however
             # late: a next attempt time keeps it from being marked missed.
             publication.next_attempt_at = utcnow()

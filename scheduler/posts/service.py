@@ -35,6 +35,7 @@ from scheduler.models import (
 from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when
 from scheduler.posts.status import post_status
 from scheduler.posts.tables import read_table
+from scheduler.publishing.outcomes import Event, may, queued, rescheduled, status_after, transition
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
 from scheduler.store import session_scope
 
@@ -248,12 +249,13 @@ class PostService:
         """One publication per channel with the text (and cover) rendered for its platform."""
         for channel_id, message in prepared.messages.items():
             cover = prepared.covers.get(channel_id)
+            status = PublicationStatus.draft if prepared.request.draft else status_after(self._queued(channel_id))
             session.add(
                 Publication(
                     post_id=post_id,
                     channel_id=channel_id,
                     platform=self.settings.channel(channel_id).platform,
-                    status=PublicationStatus.draft if prepared.request.draft else self._queued_status(channel_id),
+                    status=status,
                     text=message.text,
                     title=message.title,
                     description=message.description,
@@ -306,9 +308,8 @@ class PostService:
             )
         return self.store(prepared)
 
-    def _queued_status(self, channel_id: str) -> PublicationStatus:
-        channel = self.settings.channel(channel_id)
-        return PublicationStatus.pending_approval if channel.approval else PublicationStatus.scheduled
+    def _queued(self, channel_id: str) -> Event:
+        return queued(self.settings.channel(channel_id).approval)
 
     # -- decisions on queued posts (each one audited) -------------------------------------
 
@@ -321,7 +322,7 @@ class PostService:
                 raise InputError(f"post {post_id} is not a draft", hint="only drafts can be submitted")
             check_time(post.scheduled_at, utcnow(), self.settings)
             for publication in drafts:
-                self._move(publication, self._queued_status(publication.channel_id))
+                self._move(publication, self._queued(publication.channel_id))
             session.add_all(drafts)
             record(session, actor=actor, action="post.submit", object=f"post:{post_id}")
         self.on_queue_change()
@@ -340,12 +341,12 @@ class PostService:
             waiting = [
                 p
                 for p in publications
-                if p.status == PublicationStatus.pending_approval and (not channels or p.channel_id in channels)
+                if may(p.status, Event.approved) and (not channels or p.channel_id in channels)
             ]
             if not waiting:
                 raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
             for publication in waiting:
-                self._move(publication, PublicationStatus.scheduled)
+                self._move(publication, Event.approved)
             post.approved_by = actor
             session.add_all([post, *waiting])
             record(
@@ -364,11 +365,11 @@ class PostService:
             raise InputError("say why the post is sent back", hint="write a short reason", field="reason")
         with session_scope(self.engine) as session:
             _post, publications = self._load(session, post_id)
-            waiting = [p for p in publications if p.status == PublicationStatus.pending_approval]
+            waiting = [p for p in publications if may(p.status, Event.sent_back)]
             if not waiting:
                 raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
             for publication in waiting:
-                self._move(publication, PublicationStatus.draft, note=f"sent back by {actor}: {nfc(reason.strip())}")
+                self._move(publication, Event.sent_back, note=f"sent back by {actor}: {nfc(reason.strip())}")
             session.add_all(waiting)
             record(session, actor=actor, action="post.send_back", object=f"post:{post_id}", details={"reason": reason})
         return self.show(post_id)
@@ -377,20 +378,16 @@ class PostService:
         """Move what has not gone out yet to a new time (missed ones are queued again)."""
         now = now or utcnow()
         check_time(at, now, self.settings)
-        movable = {
-            PublicationStatus.draft,
-            PublicationStatus.pending_approval,
-            PublicationStatus.scheduled,
-            PublicationStatus.missed,
-        }
         with session_scope(self.engine) as session:
             post, publications = self._load(session, post_id)
-            moving = [p for p in publications if p.status in movable]
+            moving = [p for p in publications if may(p.status, Event.rescheduled)]
             if not moving:
                 raise InputError(f"post {post_id} has nothing left to reschedule", hint="see `loa post show`")
             for publication in moving:
-                if publication.status == PublicationStatus.missed:
-                    self._move(publication, self._queued_status(publication.channel_id))
+                event = rescheduled(self.settings.channel(publication.channel_id).approval)
+                # A missed one is queued again (a fresh start); the others keep their place.
+                if transition(publication.status, event) != publication.status:
+                    self._move(publication, event)
                 publication.due_at = at
                 publication.next_attempt_at = None
             previous = post.scheduled_at
@@ -409,15 +406,14 @@ class PostService:
     def retry(self, publication_id: int, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
         """Queue a failed, missed or blocked publication again, for now."""
         now = now or utcnow()
-        retryable = {PublicationStatus.failed, PublicationStatus.missed, PublicationStatus.blocked}
         with session_scope(self.engine) as session:
             publication = self._publication(session, publication_id)
-            if publication.status not in retryable:
+            if not may(publication.status, Event.retried):
                 raise InputError(
                     f"publication {publication_id} is {publication.status.value}, not failed, missed or blocked",
                     hint="an unknown one must be confirmed first: `loa post confirm`",
                 )
-            self._move(publication, PublicationStatus.scheduled)
+            self._move(publication, Event.retried)
             publication.due_at = now
             publication.next_attempt_at = None
             session.add(publication)
@@ -434,17 +430,17 @@ class PostService:
             raise InputError("the permalink must be an https:// address", field="permalink")
         with session_scope(self.engine) as session:
             publication = self._publication(session, publication_id)
-            if publication.status != PublicationStatus.unknown:
+            if not may(publication.status, Event.confirmed_published):
                 raise InputError(
                     f"publication {publication_id} is {publication.status.value}, not unknown",
                     hint="only an unknown outcome needs confirming",
                 )
             if published:
-                self._move(publication, PublicationStatus.published)
+                self._move(publication, Event.confirmed_published)
                 publication.permalink = permalink or publication.permalink
                 publication.published_at = publication.published_at or utcnow()
             else:
-                self._move(publication, PublicationStatus.scheduled)
+                self._move(publication, Event.confirmed_absent)
                 publication.due_at = utcnow()
                 publication.next_attempt_at = None
             session.add(publication)
@@ -460,8 +456,8 @@ class PostService:
         return self.show(post_id)
 
     @staticmethod
-    def _move(publication: Publication, status: PublicationStatus, *, note: str | None = None) -> None:
-        publication.status = status
+    def _move(publication: Publication, event: Event, *, note: str | None = None) -> None:
+        publication.status = transition(publication.status, event)
         publication.last_error = note
         publication.lease_owner = None
         publication.lease_until = None
@@ -548,24 +544,17 @@ class PostService:
 
     def cancel(self, post_id: int, *, actor: str = "cli") -> dict[str, Any]:
         """Cancel what has not gone out yet; what is published or publishing stays as it is."""
-        cancellable = {
-            PublicationStatus.draft,
-            PublicationStatus.pending_approval,
-            PublicationStatus.scheduled,
-            PublicationStatus.blocked,
-            PublicationStatus.missed,
-        }
         with session_scope(self.engine) as session:
             _post, publications = self._load(session, post_id)
-            if not any(p.status in cancellable for p in publications):
+            if not any(may(p.status, Event.cancelled) for p in publications):
                 states = ", ".join(f"{p.channel_id}: {p.status.value}" for p in publications)
                 raise InputError(
                     f"post {post_id} has nothing left to cancel ({states})",
                     hint="a published post must be removed on the platform itself",
                 )
-            cancelled = [p for p in publications if p.status in cancellable]
+            cancelled = [p for p in publications if may(p.status, Event.cancelled)]
             for publication in cancelled:
-                self._move(publication, PublicationStatus.cancelled, note=f"cancelled by {actor}")
+                self._move(publication, Event.cancelled, note=f"cancelled by {actor}")
             session.add_all(cancelled)
             record(session, actor=actor, action="post.cancel", object=f"post:{post_id}")
         return self.show(post_id)

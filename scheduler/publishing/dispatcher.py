@@ -44,7 +44,6 @@ from scheduler.models import (
     ChannelState,
     ChannelStatus,
     Publication,
-    PublicationStatus,
     PublishAttempt,
     SchedulerTick,
     utcnow,
@@ -440,7 +439,7 @@ class Dispatcher:
                 session.exec(
                     # An unknown outcome left for a person has no next_attempt_at: not ours.
                     select(Publication.id).where(
-                        Publication.status == PublicationStatus.unknown,
+                        col(Publication.status).in_(sources(Event.found_absent)),
                         col(Publication.next_attempt_at) <= now,
                         col(Publication.channel_id).not_in(
                             select(ChannelState.id).where(ChannelState.status == ChannelStatus.needs_reauth)

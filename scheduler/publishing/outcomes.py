@@ -29,7 +29,8 @@ class Event(StrEnum):
     queued_for_approval = "queued_for_approval"  # … on a channel that needs approval
     approved = "approved"
     sent_back = "sent_back"
-    rescheduled = "rescheduled"  # a new time; the status stays (a missed one is queued next)
+    rescheduled = "rescheduled"  # a new time; the status stays, a missed one is queued again
+    rescheduled_for_approval = "rescheduled_for_approval"  # … on a channel that needs approval
     retried = "retried"
     confirmed_published = "confirmed_published"
     confirmed_absent = "confirmed_absent"
@@ -53,6 +54,7 @@ class Event(StrEnum):
 
 
 _CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed)
+_KEEP_ON_RESCHEDULE = {S.draft: S.draft, S.pending_approval: S.pending_approval, S.scheduled: S.scheduled}
 
 # event → {status before: status after}
 TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
@@ -60,7 +62,8 @@ TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
     Event.queued_for_approval: {S.draft: S.pending_approval, S.missed: S.pending_approval},
     Event.approved: {S.pending_approval: S.scheduled},
     Event.sent_back: {S.pending_approval: S.draft},
-    Event.rescheduled: {s: s for s in (S.draft, S.pending_approval, S.scheduled, S.missed)},
+    Event.rescheduled: {**_KEEP_ON_RESCHEDULE, S.missed: S.scheduled},
+    Event.rescheduled_for_approval: {**_KEEP_ON_RESCHEDULE, S.missed: S.pending_approval},
     Event.retried: {S.failed: S.scheduled, S.missed: S.scheduled, S.blocked: S.scheduled},
     Event.confirmed_published: {S.unknown: S.published},
     Event.confirmed_absent: {S.unknown: S.scheduled},
@@ -110,7 +113,7 @@ def transition(status: PublicationStatus | str, event: Event) -> PublicationStat
 
 
 def status_after(event: Event) -> PublicationStatus:
-    """The status a platform's answer leads to (the same whatever the row was before)."""
+    """The status ``event`` leads to from any status it applies to (a platform's answer, a new row)."""
     (after,) = set(TRANSITIONS[event].values())
     return after
 
@@ -118,3 +121,8 @@ def status_after(event: Event) -> PublicationStatus:
 def queued(approval: bool) -> Event:
     """The event that queues a publication on a channel that does or does not need approval."""
     return Event.queued_for_approval if approval else Event.queued
+
+
+def rescheduled(approval: bool) -> Event:
+    """The event that gives a publication a new time on a channel that does or does not need approval."""
+    return Event.rescheduled_for_approval if approval else Event.rescheduled

@@ -22,6 +22,7 @@ from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
 from scheduler.posts.requests import parse_when
+from scheduler.publishing.outcomes import Event, sources
 from scheduler.store import session_scope
 from scheduler.web.pages import STATIC, Console, Ctx, client_ip, safe_next, security_headers
 
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 ATTENTION = ("failed", "blocked", "unknown", "missed")
-CANCELLABLE = {"draft", "pending_approval", "scheduled", "blocked", "missed"}
-MOVABLE = {"draft", "pending_approval", "scheduled", "missed"}
-RETRYABLE = {"failed", "missed", "blocked"}
+# Which buttons a publication shows: the statuses the state machine lets each decision apply to.
+CANCELLABLE = {s.value for s in sources(Event.cancelled)}
+MOVABLE = {s.value for s in sources(Event.rescheduled)}
+RETRYABLE = {s.value for s in sources(Event.retried)}
 STATIC_TYPES = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
