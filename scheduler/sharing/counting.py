@@ -69,10 +69,9 @@ def precheck(
     precedence used by :func:`recount` too."""
     if method.upper() != "GET":  # HEAD (and anything else): link checkers, never a person
         return ClickReason.head
-    if not user_agent.strip():
-        return ClickReason.empty_user_agent
-    if is_crawler(user_agent):
-        return ClickReason.crawler
+    by_agent = agent_reason(user_agent, is_crawler)
+    if by_agent is not None:
+        return by_agent
     if not published:
         return ClickReason.not_published
     if self_click:
@@ -80,16 +79,47 @@ def precheck(
     return None
 
 
-def _rederive(reason: str, user_agent: str | None, is_crawler: Callable[[str], bool]) -> ClickReason | None:
-    """The reason of a stored click under today's rules, before the dedupe window."""
-    if reason in FIXED_REASONS:
-        return ClickReason(reason)
+def agent_reason(user_agent: str | None, is_crawler: Callable[[str], bool]) -> ClickReason | None:
+    """What the User-Agent alone rules out: none at all, or a crawler or link-preview fetcher."""
     agent = user_agent or ""
     if not agent.strip():
         return ClickReason.empty_user_agent
     if is_crawler(agent):
         return ClickReason.crawler
     return None
+
+
+def _rederive(reason: str, user_agent: str | None, is_crawler: Callable[[str], bool]) -> ClickReason | None:
+    """The reason of a stored click under today's rules, before the dedupe window."""
+    if reason in FIXED_REASONS:
+        return ClickReason(reason)
+    return agent_reason(user_agent, is_crawler)
+
+
+class Counter:
+    """The rules after :func:`precheck`: an inactive staff member's link, then the dedupe window.
+
+    Fed clicks in the order they arrived, by live recording (``last`` holds the latest counted
+    click of each visitor on each link, read from the store) and by :func:`recount` alike.
+    """
+
+    def __init__(self, window: timedelta, last: dict[tuple[int, str], datetime] | None = None) -> None:
+        self.window = window
+        self.last = {} if last is None else last
+
+    def decide(
+        self, reason: ClickReason | None, *, link_id: int, visitor: str, at: datetime, staff_active: bool = True
+    ) -> ClickReason:
+        if reason is None and not staff_active:
+            reason = ClickReason.inactive_staff
+        if reason is not None:
+            return reason
+        key = (link_id, visitor)
+        previous = self.last.get(key)
+        if previous is not None and at - previous < self.window:
+            return ClickReason.repeat
+        self.last[key] = at
+        return ClickReason.counted
 
 
 class ClickEvent(NamedTuple):
@@ -140,20 +170,17 @@ def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, ded
                 active[link_id] = bool(is_active)
                 if visitor is not None:
                     last[(link_id, visitor)] = at
-        reasons: list[ClickReason] = []
-        for event in events:
-            reason = event.reason
-            if reason is None and not active.get(event.share_link_id, False):
-                reason = ClickReason.inactive_staff
-            if reason is None:
-                key = (event.share_link_id, event.visitor_hash)
-                previous = last.get(key)
-                if previous is not None and event.at - previous < dedupe:
-                    reason = ClickReason.repeat
-                else:
-                    reason = ClickReason.counted
-                    last[key] = event.at
-            reasons.append(reason)
+        counter = Counter(dedupe, last)
+        reasons = [
+            counter.decide(
+                event.reason,
+                link_id=event.share_link_id,
+                visitor=event.visitor_hash,
+                at=event.at,
+                staff_active=active.get(event.share_link_id, False),
+            )
+            for event in events
+        ]
         _insert_clicks(connection, events, reasons)
     return reasons
 
@@ -269,19 +296,14 @@ def recount(engine: Engine, settings: Settings, *, actor: str = "cli") -> Recoun
                 col(Click.user_agent),
             ).order_by(col(Click.at), col(Click.id))
         ).all()
-        last: dict[tuple[int, str], datetime] = {}
+        # A deactivated staff member's clicks keep their stored reason (_rederive), so every
+        # other row is judged as if the staff member were active.
+        counter = Counter(window)
         changes: list[dict[str, Any]] = []
         before = after = 0
         for click_id, link_id, at, visitor, counted, reason, agent in rows:
             before += bool(counted)
-            decided = _rederive(reason, agent, is_crawler)
-            if decided is None:
-                previous = last.get((link_id, visitor))
-                if previous is not None and at - previous < window:
-                    decided = ClickReason.repeat
-                else:
-                    decided = ClickReason.counted
-                    last[(link_id, visitor)] = at
+            decided = counter.decide(_rederive(reason, agent, is_crawler), link_id=link_id, visitor=visitor, at=at)
             now_counted = decided is ClickReason.counted
             after += now_counted
             if now_counted != bool(counted) or decided.value != reason:
