@@ -29,6 +29,7 @@ from scheduler.errors import AuthError, PublishError, RateLimited
 
 if TYPE_CHECKING:
     from scheduler.config import ChannelSettings, Settings
+    from scheduler.sandbox.emulator import PlatformEmulator
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,11 @@ class Publisher(ABC):
     def options(cls, settings: Settings, channel: ChannelSettings) -> dict[str, object]:
         """Keyword arguments of this platform's constructor taken from the settings."""
         return {}
+
+    @classmethod
+    @abstractmethod
+    def emulator(cls) -> type[PlatformEmulator]:
+        """This platform's part of the sandbox (imported only when a sandbox is built)."""
 
     def __init__(
         self,

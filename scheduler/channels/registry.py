@@ -6,7 +6,12 @@ Everything that differs between platforms is class data on the publisher (see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from scheduler.channels.base import CoverTarget, Publisher
+
+if TYPE_CHECKING:
+    from scheduler.sandbox.emulator import PlatformEmulator
 
 
 def registry() -> dict[str, type[Publisher]]:
@@ -19,6 +24,11 @@ def registry() -> dict[str, type[Publisher]]:
         ZaloPublisher,
     ]
     return {cls.platform: cls for cls in classes}
+
+
+def emulators() -> list[type[PlatformEmulator]]:
+    """Each registered platform's sandbox emulator, in registry order."""
+    return [cls.emulator() for cls in registry().values()]
 
 
 def publisher_class(platform: str) -> type[Publisher]:

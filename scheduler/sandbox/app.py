@@ -1,11 +1,11 @@
-"""Assembles the sandbox ASGI app: control API, both platforms, and the fault pipeline."""
+"""Assembles the sandbox ASGI app: control API, every registered platform's emulator, faults."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -15,28 +15,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from scheduler.channels.facebook.emulator import FacebookApi
-from scheduler.channels.zalo.emulator import ZaloApi
+from scheduler.channels.registry import emulators
 from scheduler.config import SandboxSettings
 from scheduler.sandbox import control
+from scheduler.sandbox.emulator import PlatformEmulator
 from scheduler.sandbox.faults import Fault, FaultQueue
 from scheduler.sandbox.state import SandboxState
 from scheduler.sandbox.wire import ApiRequest, ApiResponse, parse_request
 
 DROP_SCOPE_KEY = "loa.sandbox.drop"
 JSON_MEDIA_TYPE = "application/json; charset=UTF-8"
-
-
-class Platform(Protocol):
-    name: str
-
-    def handle(self, req: ApiRequest) -> ApiResponse: ...
-
-    def fault_response(self, fault: Fault, req: ApiRequest) -> ApiResponse: ...
-
-    def request_token(self, req: ApiRequest) -> str | None: ...
-
-    def finish(self, resp: ApiResponse, req: ApiRequest) -> ApiResponse: ...
 
 
 class _DropRequest:
@@ -93,17 +81,17 @@ def to_starlette(resp: ApiResponse) -> Response:
 class Dispatcher:
     """Routes a platform request, applying the first matching queued fault."""
 
-    def __init__(
-        self, state: SandboxState, faults: FaultQueue, facebook: FacebookApi, zalo: ZaloApi
-    ) -> None:
+    def __init__(self, state: SandboxState, faults: FaultQueue, platforms: list[PlatformEmulator]) -> None:
         self.state = state
         self.faults = faults
-        self.facebook = facebook
-        self.zalo = zalo
+        self.platforms = platforms
+        self._claimed = [p for p in platforms if not p.catch_all]
+        self._fallback = next(p for p in platforms if p.catch_all)
 
-    def platform_for(self, req: ApiRequest) -> Platform:
-        # Graph v2.0/v3.0 are long gone, so those prefixes belong to Zalo's OA API.
-        return self.zalo if self.zalo.owns(req) else self.facebook
+    def platform_for(self, req: ApiRequest) -> PlatformEmulator:
+        # A platform that recognises the path takes it; the catch-all (Graph, whose paths are
+        # any version then any node) answers the rest.
+        return next((p for p in self._claimed if p.owns(req)), self._fallback)
 
     async def endpoint(self, request: Request) -> Response:
         req = await parse_request(request)
@@ -130,7 +118,7 @@ class Dispatcher:
         return to_starlette(resp)
 
     def _log(
-        self, req: ApiRequest, platform: Platform, resp: ApiResponse, fault: Fault | None
+        self, req: ApiRequest, platform: PlatformEmulator, resp: ApiResponse, fault: Fault | None
     ) -> None:
         entry: dict[str, Any] = {
             "time": time.time(),
@@ -150,9 +138,7 @@ def create_app(settings: SandboxSettings, *, state_file: Path | None = None) -> 
     path = state_file or (Path(settings.state_file) if settings.state_file else None)
     state = SandboxState(path)
     faults = FaultQueue()
-    dispatcher = Dispatcher(
-        state, faults, FacebookApi(state, settings), ZaloApi(state, settings)
-    )
+    dispatcher = Dispatcher(state, faults, [emulator(state, settings) for emulator in emulators()])
 
     async def not_found(request: Request) -> Response:
         return JSONResponse({"error": "unknown sandbox control route"}, status_code=404)

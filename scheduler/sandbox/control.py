@@ -23,22 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scheduler.channels.facebook.emulator import PERMALINK_BASE, fb_time
-from scheduler.channels.zalo.emulator import article_link, owner_of
 from scheduler.sandbox.faults import FaultQueue, FaultSpecError, immediate_token_changes
 from scheduler.sandbox.state import (
     TOKEN_STATES,
-    FbPhoto,
-    FbPost,
     SandboxState,
-    StateData,
     TokenRecord,
 )
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-FB_COUNTERS = ("views", "reach", "comments", "shares", "clicks")
-ZALO_COUNTERS = {"total_view": "total_view", "views": "total_view",
-                 "total_share": "total_share", "shares": "total_share"}
 
 
 class ControlError(ValueError):
@@ -59,108 +51,21 @@ async def _json(request: Request) -> Any:
         raise ControlError("the body must be JSON") from None
 
 
-def _photo_entry(photo: FbPhoto, base_url: str) -> dict[str, Any]:
-    return {
-        "id": photo.id,
-        "url": f"{base_url}/_sandbox/media/fb-{photo.id}",
-        "source_url": photo.source_url,
-        "width": photo.width,
-        "height": photo.height,
-        "format": photo.format,
-        "bytes": photo.size,
-        "caption": photo.caption,
-        "published": photo.published,
-        "post_id": photo.post_id,
-        "created_time": fb_time(photo.created_time),
-    }
-
-
-def _post_entry(post: FbPost, data: StateData, base_url: str) -> dict[str, Any]:
-    photos = [
-        _photo_entry(data.fb_photos[i], base_url) for i in post.photo_ids if i in data.fb_photos
-    ]
-    return {
-        "id": post.id,
-        "message": post.message,
-        "link": post.link,
-        "photo": photos[0] if photos else None,
-        "photos": photos,
-        "created_time": fb_time(post.created_time),
-        "updated_time": fb_time(post.updated_time),
-        "is_published": post.is_published,
-        "scheduled_publish_time": post.scheduled_publish_time,
-        "unpublished_content_type": post.unpublished_content_type,
-        "is_hidden": post.is_hidden,
-        "is_pinned": post.is_pinned,
-        "permalink_url": f"{PERMALINK_BASE}/{post.page_id}/posts/{post.post_number}",
-        "views": post.views,
-        "reach": post.reach,
-        "reactions": sum(post.reactions.values()),
-        "reactions_by_type": dict(post.reactions),
-        "comments": post.comments,
-        "shares": post.shares,
-        "clicks": post.clicks,
-        "deleted_time": fb_time(post.deleted_time) if post.deleted_time else None,
-    }
-
-
 def render_state(state: SandboxState, base_url: str) -> dict[str, Any]:
     """The shape promised by interfaces.md, plus extra keys for debugging."""
+    from scheduler.channels.registry import emulators
+
     with state.read() as data:
-        pages: dict[str, dict[str, Any]] = {}
-
-        def page(page_id: str) -> dict[str, Any]:
-            return pages.setdefault(page_id, {
-                "name": f"Sandbox Page {page_id}", "posts": [], "deleted_posts": [],
-                "photos": [],
-            })
-
-        for page_id in data.fb_pages:
-            page(page_id)
-        for post in data.fb_posts.values():
-            bucket = "deleted_posts" if post.deleted_time else "posts"
-            page(post.page_id)[bucket].append(_post_entry(post, data, base_url))
-        for photo in data.fb_photos.values():
-            if photo.deleted_time is None:
-                page(photo.page_id)["photos"].append(_photo_entry(photo, base_url))
-
-        oas: dict[str, dict[str, Any]] = {}
-
-        def oa(oa_id: str) -> dict[str, Any]:
-            return oas.setdefault(oa_id, {
-                "articles": [], "removed_articles": [], "broadcasts": [], "attachments": [],
-                "pending": [],
-            })
-
-        for oa_id in data.zalo_oas:
-            oa(oa_id)
-        for article in data.zalo_articles.values():
-            entry = {
-                **dataclasses.asdict(article),
-                "link": article_link(article),
-            }
-            bucket = "removed_articles" if article.removed_time else "articles"
-            oa(article.oa_id)[bucket].append(entry)
-        for broadcast in data.zalo_broadcasts:
-            oa(broadcast.oa_id)["broadcasts"].append(dataclasses.asdict(broadcast))
-        for attachment in data.zalo_attachments.values():
-            oa(attachment.oa_id)["attachments"].append({
-                **dataclasses.asdict(attachment),
-                "url": f"{base_url}/_sandbox/media/zalo-{attachment.id}",
-            })
-        for job in data.zalo_jobs.values():
-            if job.polls_left > 0 or job.error_code is not None:
-                oa(job.oa_id)["pending"].append(dataclasses.asdict(job))
+        sections = {emulator.name: emulator.state_section(data, base_url) for emulator in emulators()}
         return {
-            "facebook": {"pages": pages},
-            "zalo": {"oas": oas, "oauth": {"requests": list(data.zalo_oauth_log)}},
+            **sections,
             "tokens": [dataclasses.asdict(record) for record in data.tokens.values()],
             "clock": {"now": state.now(), "offset_s": data.clock_offset_s},
             "requests": list(state.requests),
         }
 
 
-def _counter(name: str, value: Any) -> int:
+def counter_value(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ControlError(f"{name} must be an integer")
     return value
@@ -168,71 +73,46 @@ def _counter(name: str, value: Any) -> int:
 
 def apply_engagement(state: SandboxState, payload: Any) -> dict[str, Any]:
     """Set (``mode: set``, default) or grow (``mode: add``) a post's or article's counters."""
+    from scheduler.channels.registry import emulators
+
     if not isinstance(payload, dict):
         raise ControlError("the body must be a JSON object")
     mode = payload.get("mode", "set")
     if mode not in ("set", "add"):
         raise ControlError("mode must be set or add")
-    platform = payload.get("platform") or (
-        "facebook" if "post_id" in payload else "zalo" if "article_id" in payload else None
+    known = emulators()
+    named = payload.get("platform")
+    emulator = next(
+        (e for e in known if e.name == named) if named else (e for e in known if e.engagement_key in payload),
+        None,
     )
 
     def combine(old: int, new: int) -> int:
         return max(0, old + new) if mode == "add" else max(0, new)
 
+    if emulator is None:
+        choices = " or ".join(f"{e.name} (with {e.engagement_key})" for e in known)
+        raise ControlError(f"platform must be {choices}")
     with state.mutate() as data:
-        if platform == "facebook":
-            post_id = str(payload.get("post_id", ""))
-            post = data.fb_posts.get(post_id)
-            photo = data.fb_photos.get(post_id)
-            if post is None and photo is not None and photo.post_id:
-                post = data.fb_posts.get(photo.post_id)
-            if post is None:
-                raise ControlError(f"no Facebook post {post_id!r} in the sandbox", 404)
-            for name in FB_COUNTERS:
-                if name in payload:
-                    setattr(post, name, combine(getattr(post, name), _counter(name, payload[name])))
-            if "reactions" in payload:
-                raw = payload["reactions"]
-                given = raw if isinstance(raw, dict) else {"like": raw}
-                reactions = dict(post.reactions) if mode == "add" else {}
-                for kind, count in given.items():
-                    reactions[str(kind).lower()] = combine(
-                        reactions.get(str(kind).lower(), 0), _counter(f"reactions.{kind}", count)
-                    )
-                post.reactions = {kind: n for kind, n in reactions.items() if n}
-            return {"platform": "facebook", **_post_entry(post, data, "")}
-        if platform == "zalo":
-            article_id = str(payload.get("article_id") or payload.get("id") or "")
-            article = data.zalo_articles.get(article_id)
-            if article is None:
-                raise ControlError(f"no Zalo article {article_id!r} in the sandbox", 404)
-            for key, attribute in ZALO_COUNTERS.items():
-                if key in payload:
-                    setattr(article, attribute, combine(
-                        getattr(article, attribute), _counter(key, payload[key])
-                    ))
-            return {
-                "platform": "zalo", "article_id": article.id,
-                "total_view": article.total_view, "total_share": article.total_share,
-            }
-    raise ControlError("platform must be facebook (with post_id) or zalo (with article_id)")
+        return emulator.apply_engagement(data, payload, combine)
 
 
 def set_token_state(
     state: SandboxState, platform: str | None, token: str, new_state: str
 ) -> dict[str, Any]:
+    from scheduler.channels.registry import emulators
+
     if new_state not in TOKEN_STATES:
         raise ControlError(f"state must be one of {list(TOKEN_STATES)}")
-    platforms = [platform] if platform else ["facebook", "zalo"]
-    if any(p not in ("facebook", "zalo") for p in platforms):
-        raise ControlError("platform must be facebook or zalo")
+    known = {emulator.name: emulator for emulator in emulators()}
+    platforms = [platform] if platform else list(known)
+    if any(p not in known for p in platforms):
+        raise ControlError(f"platform must be {' or '.join(known)}")
     with state.mutate() as data:
         records = []
         for name in platforms:
             record = data.token(name, token) or data.put_token(TokenRecord(
-                platform=name, token=token,
-                owner=owner_of(token) if name == "zalo" else None,
+                platform=name, token=token, owner=known[name].token_owner(token),
             ))
             record.state = new_state
             records.append(dataclasses.asdict(record))

@@ -2,7 +2,7 @@
 
 A fault is one JSON object; every effect is optional but at least one is required::
 
-    {"platform": "facebook" | "zalo",     # omitted: any platform
+    {"platform": "facebook",              # a registered platform; omitted: any platform
      "route": "POST /{page}/feed",        # omitted: any route; {x} matches one segment,
                                           # a leading version segment is ignored
      "times": 1,                          # consumed by this many matching requests
@@ -27,7 +27,6 @@ from typing import Any
 
 from scheduler.sandbox.wire import VERSION_SEGMENT
 
-PLATFORMS = ("facebook", "zalo")
 METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH", "*")
 ALLOWED_KEYS = frozenset(
     {
@@ -42,6 +41,12 @@ IMMEDIATE_TOKEN_KEYS = {
     "invalidate_token": "invalid",
 }
 MAX_DELAY_S = 600.0
+
+
+def _platforms() -> list[str]:
+    from scheduler.channels.registry import registry
+
+    return list(registry())
 
 
 class FaultSpecError(ValueError):
@@ -164,8 +169,9 @@ class FaultQueue:
                 f"unknown fault keys {unknown}; allowed: {sorted(ALLOWED_KEYS)}"
             )
         platform = spec.get("platform")
-        if platform is not None and platform not in PLATFORMS:
-            raise FaultSpecError(f"platform must be one of {list(PLATFORMS)}")
+        known = _platforms()
+        if platform is not None and platform not in known:
+            raise FaultSpecError(f"platform must be one of {known}")
         method, route = _parse_route(spec.get("route"))
         times = spec.get("times", 1)
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:

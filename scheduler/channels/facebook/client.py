@@ -41,6 +41,7 @@ from scheduler.errors import (
 
 if TYPE_CHECKING:
     from scheduler.config import ChannelSettings
+    from scheduler.sandbox.emulator import PlatformEmulator
 
 Json = dict[str, Any]
 
@@ -184,6 +185,12 @@ class FacebookPublisher(Publisher):
         sharer_url="https://www.facebook.com/sharer/sharer.php?u=",
         form_action="https://www.facebook.com",
     )
+
+    @classmethod
+    def emulator(cls) -> type[PlatformEmulator]:
+        from scheduler.channels.facebook.emulator import FacebookApi
+
+        return FacebookApi
 
     @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> str | None:

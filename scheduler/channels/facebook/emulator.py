@@ -15,10 +15,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from scheduler.config import SandboxSettings
+from scheduler.sandbox.control import ControlError, counter_value
+from scheduler.sandbox.emulator import Combine
 from scheduler.sandbox.faults import Fault
 from scheduler.sandbox.media import MediaError, fetch_image, inspect_image
 from scheduler.sandbox.state import (
@@ -395,10 +397,112 @@ class _Route:
         return found
 
 
+FB_COUNTERS = ("views", "reach", "comments", "shares", "clicks")
+
+
+def _photo_entry(photo: FbPhoto, base_url: str) -> dict[str, Any]:
+    return {
+        "id": photo.id,
+        "url": f"{base_url}/_sandbox/media/fb-{photo.id}",
+        "source_url": photo.source_url,
+        "width": photo.width,
+        "height": photo.height,
+        "format": photo.format,
+        "bytes": photo.size,
+        "caption": photo.caption,
+        "published": photo.published,
+        "post_id": photo.post_id,
+        "created_time": fb_time(photo.created_time),
+    }
+
+
+def _post_entry(post: FbPost, data: StateData, base_url: str) -> dict[str, Any]:
+    photos = [
+        _photo_entry(data.fb_photos[i], base_url) for i in post.photo_ids if i in data.fb_photos
+    ]
+    return {
+        "id": post.id,
+        "message": post.message,
+        "link": post.link,
+        "photo": photos[0] if photos else None,
+        "photos": photos,
+        "created_time": fb_time(post.created_time),
+        "updated_time": fb_time(post.updated_time),
+        "is_published": post.is_published,
+        "scheduled_publish_time": post.scheduled_publish_time,
+        "unpublished_content_type": post.unpublished_content_type,
+        "is_hidden": post.is_hidden,
+        "is_pinned": post.is_pinned,
+        "permalink_url": f"{PERMALINK_BASE}/{post.page_id}/posts/{post.post_number}",
+        "views": post.views,
+        "reach": post.reach,
+        "reactions": sum(post.reactions.values()),
+        "reactions_by_type": dict(post.reactions),
+        "comments": post.comments,
+        "shares": post.shares,
+        "clicks": post.clicks,
+        "deleted_time": fb_time(post.deleted_time) if post.deleted_time else None,
+    }
+
+
 class FacebookApi:
     """The Graph API emulation; one instance per sandbox app."""
 
-    name = "facebook"
+    name: ClassVar[str] = "facebook"
+    # Graph answers every path no other platform claims (its routes start with a version).
+    catch_all: ClassVar[bool] = True
+    engagement_key: ClassVar[str] = "post_id"
+
+    @staticmethod
+    def owns(req: ApiRequest) -> bool:
+        return True
+
+    @staticmethod
+    def token_owner(token: str) -> str | None:
+        return None
+
+    @staticmethod
+    def state_section(data: StateData, base_url: str) -> dict[str, Any]:
+        pages: dict[str, dict[str, Any]] = {}
+
+        def page(page_id: str) -> dict[str, Any]:
+            return pages.setdefault(page_id, {
+                "name": f"Sandbox Page {page_id}", "posts": [], "deleted_posts": [],
+                "photos": [],
+            })
+
+        for page_id in data.fb_pages:
+            page(page_id)
+        for post in data.fb_posts.values():
+            bucket = "deleted_posts" if post.deleted_time else "posts"
+            page(post.page_id)[bucket].append(_post_entry(post, data, base_url))
+        for photo in data.fb_photos.values():
+            if photo.deleted_time is None:
+                page(photo.page_id)["photos"].append(_photo_entry(photo, base_url))
+        return {"pages": pages}
+
+    @staticmethod
+    def apply_engagement(data: StateData, payload: dict[str, Any], combine: Combine) -> dict[str, Any]:
+        post_id = str(payload.get("post_id", ""))
+        post = data.fb_posts.get(post_id)
+        photo = data.fb_photos.get(post_id)
+        if post is None and photo is not None and photo.post_id:
+            post = data.fb_posts.get(photo.post_id)
+        if post is None:
+            raise ControlError(f"no Facebook post {post_id!r} in the sandbox", 404)
+        for name in FB_COUNTERS:
+            if name in payload:
+                setattr(post, name, combine(getattr(post, name), counter_value(name, payload[name])))
+        if "reactions" in payload:
+            raw = payload["reactions"]
+            given = raw if isinstance(raw, dict) else {"like": raw}
+            reactions = dict(post.reactions) if payload.get("mode", "set") == "add" else {}
+            for kind, count in given.items():
+                reactions[str(kind).lower()] = combine(
+                    reactions.get(str(kind).lower(), 0), counter_value(f"reactions.{kind}", count)
+                )
+            post.reactions = {kind: n for kind, n in reactions.items() if n}
+        return {"platform": "facebook", **_post_entry(post, data, "")}
 
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
         self.state = state

@@ -43,6 +43,7 @@ from scheduler.errors import (
 
 if TYPE_CHECKING:
     from scheduler.config import ChannelSettings, Settings
+    from scheduler.sandbox.emulator import PlatformEmulator
 
 Json = dict[str, Any]
 
@@ -206,6 +207,12 @@ class ZaloPublisher(Publisher):
             ' data-color="blue" data-customize="false"></div>'
         ),
     )
+
+    @classmethod
+    def emulator(cls) -> type[PlatformEmulator]:
+        from scheduler.channels.zalo.emulator import ZaloApi
+
+        return ZaloApi
 
     @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> str | None:

@@ -8,12 +8,15 @@ accepted the first time it is seen; ``oa:{OA_ID}:…`` tokens belong to that OA,
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from scheduler.config import SandboxSettings
+from scheduler.sandbox.control import ControlError, counter_value
+from scheduler.sandbox.emulator import Combine
 from scheduler.sandbox.faults import Fault
 from scheduler.sandbox.media import MediaError, fetch_image, inspect_image
 from scheduler.sandbox.state import (
@@ -143,10 +146,67 @@ class _Route:
     handler: Handler
 
 
+ZALO_COUNTERS = {"total_view": "total_view", "views": "total_view",
+                 "total_share": "total_share", "shares": "total_share"}
+
+
 class ZaloApi:
     """The Zalo OA emulation; one instance per sandbox app."""
 
-    name = "zalo"
+    name: ClassVar[str] = "zalo"
+    catch_all: ClassVar[bool] = False
+    engagement_key: ClassVar[str] = "article_id"
+
+    @staticmethod
+    def token_owner(token: str) -> str | None:
+        return owner_of(token)
+
+    @staticmethod
+    def state_section(data: StateData, base_url: str) -> dict[str, Any]:
+        oas: dict[str, dict[str, Any]] = {}
+
+        def oa(oa_id: str) -> dict[str, Any]:
+            return oas.setdefault(oa_id, {
+                "articles": [], "removed_articles": [], "broadcasts": [], "attachments": [],
+                "pending": [],
+            })
+
+        for oa_id in data.zalo_oas:
+            oa(oa_id)
+        for article in data.zalo_articles.values():
+            entry = {
+                **dataclasses.asdict(article),
+                "link": article_link(article),
+            }
+            bucket = "removed_articles" if article.removed_time else "articles"
+            oa(article.oa_id)[bucket].append(entry)
+        for broadcast in data.zalo_broadcasts:
+            oa(broadcast.oa_id)["broadcasts"].append(dataclasses.asdict(broadcast))
+        for attachment in data.zalo_attachments.values():
+            oa(attachment.oa_id)["attachments"].append({
+                **dataclasses.asdict(attachment),
+                "url": f"{base_url}/_sandbox/media/zalo-{attachment.id}",
+            })
+        for job in data.zalo_jobs.values():
+            if job.polls_left > 0 or job.error_code is not None:
+                oa(job.oa_id)["pending"].append(dataclasses.asdict(job))
+        return {"oas": oas, "oauth": {"requests": list(data.zalo_oauth_log)}}
+
+    @staticmethod
+    def apply_engagement(data: StateData, payload: dict[str, Any], combine: Combine) -> dict[str, Any]:
+        article_id = str(payload.get("article_id") or payload.get("id") or "")
+        article = data.zalo_articles.get(article_id)
+        if article is None:
+            raise ControlError(f"no Zalo article {article_id!r} in the sandbox", 404)
+        for key, attribute in ZALO_COUNTERS.items():
+            if key in payload:
+                setattr(article, attribute, combine(
+                    getattr(article, attribute), counter_value(key, payload[key])
+                ))
+        return {
+            "platform": "zalo", "article_id": article.id,
+            "total_view": article.total_view, "total_share": article.total_share,
+        }
 
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
         self.state = state
