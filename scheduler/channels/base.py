@@ -157,6 +157,8 @@ class Publisher(ABC):
     label: ClassVar[str]
     # How reports and summaries name one channel of this platform ("Fanpage", "Zalo OA").
     kind_label: ClassVar[str]
+    # The letter of the platform's small round badge in the console.
+    avatar: ClassVar[str]
     max_text_length: ClassVar[int]
     supports_image: ClassVar[bool] = True
     max_image_bytes: ClassVar[int]

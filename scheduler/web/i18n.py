@@ -320,8 +320,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "channels.paused_until": ("Tạm dừng đến", "Paused until"),
     "channels.until_resumed": ("khi cho hoạt động lại", "until resumed"),
     "channels.last_error": ("Lỗi gần nhất:", "Last error:"),
-    "channels.token_fb": ("Mã truy cập Page mới (Page access token)", "New Page access token"),
-    "channels.token_zalo": ("Refresh token Zalo OA mới", "New Zalo OA refresh token"),
+    "channels.token_access": ("Mã truy cập Page mới (Page access token)", "New Page access token"),
+    "channels.token_refresh": ("Refresh token Zalo OA mới", "New Zalo OA refresh token"),
     "channels.token_hint": (
         "Mã được mã hoá trước khi lưu và không bao giờ hiển thị lại.",
         "The token is encrypted before it is stored and never shown again.",

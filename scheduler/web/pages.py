@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
+from scheduler.channels.registry import registry
 from scheduler.errors import InputError, NotFound
 from scheduler.formatting import vn_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
@@ -158,7 +159,10 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(status_class=STATUS_CLASS, quote=quote, urlencode=urlencode, json=json)
+        # `platforms`: what a page shows differently per platform is the publisher's class data.
+        self.env.globals.update(
+            status_class=STATUS_CLASS, quote=quote, urlencode=urlencode, json=json, platforms=registry()
+        )
 
     # -- rendering -------------------------------------------------------------------------
 

@@ -167,6 +167,7 @@ class FacebookPublisher(Publisher):
     platform: ClassVar[str] = "facebook"
     label: ClassVar[str] = "Facebook Page"
     kind_label: ClassVar[str] = "Fanpage"
+    avatar: ClassVar[str] = "f"
     # The Graph `message` field's documented ceiling for Page posts.
     max_text_length: ClassVar[int] = 63206
     supports_image: ClassVar[bool] = True

@@ -175,6 +175,7 @@ class ZaloPublisher(Publisher):
     platform: ClassVar[str] = "zalo"
     label: ClassVar[str] = "Zalo OA"
     kind_label: ClassVar[str] = "Zalo OA"
+    avatar: ClassVar[str] = "Z"
     # No documented limit on the article body (UNVERIFIED): 10 000 characters of plain
     # text keeps the escaped HTML well below any plausible request-size cap.
     max_text_length: ClassVar[int] = 10_000
