@@ -57,6 +57,13 @@ _FITTED_CACHE = 512
 _SUPERSAMPLE = 4
 
 
+def default_target() -> str:
+    """The cover target drawn when none is named: the first one a registered platform declares."""
+    from scheduler.channels.registry import cover_targets
+
+    return next(iter(cover_targets()))
+
+
 def max_bytes_for(target: str, fmt: str = "jpeg") -> int:
     """The largest file the platform behind ``target`` takes in ``fmt`` (the platform declares it)."""
     from scheduler.channels.registry import cover_targets
@@ -166,7 +173,7 @@ class CoverRenderer:
         layout: str,
         variables: Mapping[str, str],
         *,
-        target: str = "facebook",
+        target: str | None = None,
         campaign: Mapping[str, str] | None = None,
         fmt: str = "jpeg",
         max_bytes: int | None = None,
@@ -183,7 +190,7 @@ class CoverRenderer:
         layout: str,
         variables: Mapping[str, str],
         *,
-        target: str = "facebook",
+        target: str | None = None,
         campaign: Mapping[str, str] | None = None,
     ) -> Image.Image:
         """The cover as a Pillow RGB image (for previews and tests)."""
@@ -208,10 +215,11 @@ class CoverRenderer:
         layout: str,
         variables: Mapping[str, str],
         *,
-        target: str = "facebook",
+        target: str | None = None,
         campaign: Mapping[str, str] | None = None,
     ) -> CoverPlan:
-        """Texts fitted and placed, on the target's (cached) background."""
+        """Texts fitted and placed, on the target's (cached) background (default: the first declared)."""
+        target = target or default_target()
         with self._lock:
             parsed = self._layout(layout)
             resolved = parsed.per_target.get(target)
