@@ -285,6 +285,32 @@ def test_capabilities_are_class_data(harness: Harness) -> None:
     assert isinstance(cls.supports_image, bool)
 
 
+def test_platform_differences_are_declared(harness: Harness) -> None:
+    """What the rest of Loa asks a platform instead of testing its name is all there."""
+    cls = registry()[harness.platform]
+    assert isinstance(cls.kind_label, str) and cls.kind_label
+    assert isinstance(cls.avatar, str) and len(cls.avatar) == 1
+    assert cls.cover_targets and all(t.max_jpeg_bytes > 0 and t.max_png_bytes > 0 for t in cls.cover_targets)
+    assert len({t.name for t in cls.cover_targets}) == len(cls.cover_targets)
+    assert all(t.max_jpeg_bytes <= cls.max_image_bytes for t in cls.cover_targets)
+    assert not cls.needs_cover or cls.supports_image
+    assert cls.live_api_base.startswith("https://")
+    assert not cls.single_use_refresh_token or (cls.live_oauth_base or "").startswith("https://")
+    if cls.share_dialog is not None:
+        dialog = cls.share_dialog
+        assert dialog.button_label
+        # A tap either opens the platform's own dialog, or Loa's page with the link to paste.
+        assert bool(dialog.sharer_url) != bool(dialog.paste_title)
+        assert not dialog.plugin_markup or (dialog.plugin_script and dialog.plugin_csp)
+    emulator = cls.emulator()
+    assert emulator.name == cls.platform
+    assert emulator.engagement_key
+
+
+def test_the_sandbox_has_one_catch_all_emulator() -> None:
+    assert sum(cls.emulator().catch_all for cls in registry().values()) == 1
+
+
 def test_publish_find_metrics_delete(sandbox: SandboxServer, harness: Harness, cover_url: str) -> None:
     vault = DictVault()
     publisher = harness.make(sandbox, vault, cover_url)
