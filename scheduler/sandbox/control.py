@@ -1,4 +1,4 @@
-"""The sandbox's own control API under ``/_sandbox`` (interfaces.md); not part of any platform.
+"""The sandbox's own control API under ``/_sandbox`` (docs/platforms.md C); not part of any platform.
 
 | route | body / answer |
 |---|---|
@@ -105,7 +105,7 @@ def _post_entry(post: FbPost, data: StateData, base_url: str) -> dict[str, Any]:
 
 
 def render_state(state: SandboxState, base_url: str) -> dict[str, Any]:
-    """The shape promised by interfaces.md, plus extra keys for debugging."""
+    """The shape documented in docs/platforms.md C, plus extra keys for debugging."""
     with state.read() as data:
         pages: dict[str, dict[str, Any]] = {}
 
