@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from scheduler.config import Settings
-from scheduler.posts import PostService
+from scheduler.posts.service import PostService
 from scheduler.render.messages import MessageRenderer
 from scheduler.secrets import DatabaseTokenVault, load_cipher
 from scheduler.store import init_db, make_engine, open_db

@@ -129,7 +129,7 @@ Cli = Callable[..., CliResult]
 
 def cli_for(config_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run the real `loa` entry point in-process against a config."""
-    from scheduler.cli import main
+    from scheduler.cli.app import main
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()

@@ -20,12 +20,12 @@ from sqlmodel import col, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Publication, PublicationStatus
-from scheduler.posts import PostRequest
-from scheduler.publishing import Dispatcher
-from scheduler.reports import Period, share_report
+from scheduler.posts.requests import PostRequest
+from scheduler.publishing.dispatcher import Dispatcher
+from scheduler.reports.queries import Period, share_report
 from scheduler.sandbox.server import SandboxServer
 from scheduler.serving import ThreadedServer
-from scheduler.sharing import SharingService
+from scheduler.sharing.service import SharingService
 from scheduler.store import session_scope
 from scheduler.web.app import create_app
 from tests import test_metrics as metrics_suite

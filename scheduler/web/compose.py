@@ -22,7 +22,8 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.errors import InputError, NotFound
 from scheduler.models import utcnow
-from scheduler.posts import PostRequest, PreparedPost, parse_when, platform_limits
+from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
+from scheduler.posts.service import platform_limits
 from scheduler.web.pages import Console, Ctx
 
 if TYPE_CHECKING:

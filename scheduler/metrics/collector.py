@@ -21,15 +21,18 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from scheduler.config import ChannelSettings, MetricsSettings, Settings
+from scheduler.channels.base import PostMetrics, Publisher, TokenVault
+from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError
+from scheduler.metrics.history import METRIC_NAMES, aware
+from scheduler.metrics.schedule import PollingSchedule
 from scheduler.models import (
     ChannelState,
     ChannelStatus,
@@ -40,13 +43,11 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.platforms.base import PostMetrics, Publisher, TokenVault
-from scheduler.publishing import Dispatcher
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.metrics")
 
-METRIC_NAMES = ("views", "reach", "reactions", "comments", "shares")
 # When the platform throttles without a regain time. Graph's app-level windows are an hour
 # long and roll (A7); a quarter of it lets usage fall without idling the collector for long.
 DEFAULT_THROTTLE_PAUSE = timedelta(minutes=15)
@@ -58,51 +59,6 @@ CEILING_PAUSE = timedelta(minutes=15)
 # Slack on `since` for listing-based batches: the platform's creation time and Loa's
 # published_at come from different clocks.
 SINCE_SLACK = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class PollingSchedule:
-    """How often a publication is polled, by age since it was published."""
-
-    young: timedelta
-    young_every: timedelta
-    old_every: timedelta
-    max_age: timedelta
-    # A job that wakes every few minutes would otherwise drift by up to one tick per poll
-    # (due at 11:00:03, seen at 11:05): half a tick early counts as on time.
-    slack: timedelta = timedelta(0)
-
-    @classmethod
-    def from_settings(cls, settings: MetricsSettings) -> PollingSchedule:
-        return cls(
-            young=timedelta(hours=settings.young_hours),
-            young_every=timedelta(minutes=settings.young_interval_minutes),
-            old_every=timedelta(hours=settings.old_interval_hours),
-            max_age=timedelta(days=settings.max_age_days),
-            slack=timedelta(minutes=settings.tick_minutes) / 2,
-        )
-
-    def interval(self, age: timedelta) -> timedelta | None:
-        """Time between two polls at this age; ``None`` once the post is too old to poll."""
-        if age > self.max_age:
-            return None
-        return self.young_every if age < self.young else self.old_every
-
-    def next_due(self, *, published_at: datetime, last_attempt: datetime | None) -> datetime | None:
-        """When the publication should next be polled; ``None``: never again."""
-        if last_attempt is None:
-            return published_at
-        interval = self.interval(last_attempt - published_at)
-        if interval is None:
-            return None
-        due = last_attempt + interval
-        return due if due - published_at <= self.max_age else None
-
-    def is_due(self, *, published_at: datetime, last_attempt: datetime | None, now: datetime) -> bool:
-        if now - published_at > self.max_age:
-            return False
-        due = self.next_due(published_at=published_at, last_attempt=last_attempt)
-        return due is not None and due - self.slack <= now
 
 
 @dataclass(frozen=True)
@@ -258,13 +214,13 @@ class MetricsCollector:
             rows = list(session.execute(query))
         found: list[Target] = []
         for pub_id, pid, channel_id, remote_id, published_at, snap_at, err_at in rows:
-            attempts = [_aware(t) for t in (snap_at, err_at) if t is not None]
+            attempts = [aware(t) for t in (snap_at, err_at) if t is not None]
             target = Target(
                 publication_id=pub_id,
                 post_id=pid,
                 channel_id=channel_id,
                 remote_id=remote_id,
-                published_at=_aware(published_at),
+                published_at=aware(published_at),
                 last_attempt=max(attempts) if attempts else None,
             )
             if only_due and not self.schedule.is_due(
@@ -395,62 +351,3 @@ def _skip(target: Target, reason: str) -> dict[str, Any]:
     }
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def latest_snapshot(session: Any, publication_id: int) -> MetricSnapshot | None:
-    """The newest snapshot of a publication (what `loa post show` displays)."""
-    found: MetricSnapshot | None = session.exec(
-        select(MetricSnapshot)
-        .where(MetricSnapshot.publication_id == publication_id)
-        .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
-        .limit(1)
-    ).first()
-    return found
-
-
-def metric_errors(session: Any, publication_id: int, *, limit: int = 20) -> list[MetricError]:
-    """The newest recorded failures of a publication's metrics calls."""
-    return list(
-        session.exec(
-            select(MetricError)
-            .where(MetricError.publication_id == publication_id)
-            .order_by(col(MetricError.at).desc(), col(MetricError.id).desc())
-            .limit(limit)
-        )
-    )
-
-
-def metrics_history(engine: Engine, post_id: int, *, limit: int = 50) -> dict[str, Any]:
-    """A post's snapshots and failed metrics calls, newest first, per publication."""
-    with session_scope(engine, read_only=True) as session:
-        publications = list(
-            session.exec(select(Publication).where(Publication.post_id == post_id).order_by(col(Publication.id)))
-        )
-        found = []
-        for publication in publications:
-            assert publication.id is not None
-            snapshots = session.exec(
-                select(MetricSnapshot)
-                .where(MetricSnapshot.publication_id == publication.id)
-                .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
-                .limit(limit)
-            )
-            found.append(
-                {
-                    "id": publication.id,
-                    "channel": publication.channel_id,
-                    "platform": publication.platform,
-                    "status": publication.status.value,
-                    "remote_id": publication.remote_id,
-                    "snapshots": [
-                        {"at": s.at.isoformat(), **{name: getattr(s, name) for name in METRIC_NAMES}} for s in snapshots
-                    ],
-                    "errors": [
-                        {"at": e.at.isoformat(), "kind": e.kind, "code": e.code, "reason": e.message}
-                        for e in metric_errors(session, publication.id, limit=limit)
-                    ],
-                }
-            )
-    return {"post": post_id, "publications": found}

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from rich.table import Table
 
 from scheduler.formatting import vn_date, vn_int, vn_month, vn_percent
-from scheduler.reports import (
+from scheduler.reports.queries import (
     OUTSIDE_CAMPAIGNS,
     Dimension,
     MonthlySummary,

@@ -18,6 +18,15 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from scheduler.channels.base import (
+    ChannelAccess,
+    OutgoingPost,
+    PostMetrics,
+    Publisher,
+    PublishResult,
+    RemotePost,
+    TokenVault,
+)
 from scheduler.errors import (
     AuthError,
     DuplicateContent,
@@ -26,15 +35,6 @@ from scheduler.errors import (
     RateLimited,
     TransientError,
     UnknownOutcome,
-)
-from scheduler.platforms.base import (
-    ChannelAccess,
-    OutgoingPost,
-    PostMetrics,
-    Publisher,
-    PublishResult,
-    RemotePost,
-    TokenVault,
 )
 
 Json = dict[str, Any]

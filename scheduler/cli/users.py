@@ -9,15 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scheduler.cli_support import JsonOption, err, local_time, out, print_json, ready
+from scheduler.cli.support import JsonOption, actor, err, local_time, out, print_json, ready
 from scheduler.errors import InputError
 
 user_app = typer.Typer(help="Web console accounts: add, list, API tokens, disable.", no_args_is_help=True)
 
 
-def _actor() -> str:
-    """Who a command-line change is attributed to in the audit log."""
-    return f"cli:{getpass.getuser()}"
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -50,7 +47,7 @@ def user_add(
     loa = ready(ctx)
     parsed_role = parse_role(role)
     password = None if no_password else _read_password(password_stdin)
-    user = add_user(loa.engine, username=username, role=parsed_role, password=password, actor=_actor(), staff=staff)
+    user = add_user(loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff)
     out.print(f"Đã tạo tài khoản {user.username} ({user.role.value}). Đăng nhập tại {loa.settings.public_url}/login")
 
 
@@ -59,7 +56,7 @@ def user_token(ctx: typer.Context, username: Annotated[str, typer.Argument(metav
     """Print a new API token for that user (shown once, stored hashed)."""
     from scheduler.auth import new_api_token
 
-    token = new_api_token(ready(ctx).engine, username, actor=_actor())
+    token = new_api_token(ready(ctx).engine, username, actor=actor())
     err.print("Mã API mới (chỉ hiện một lần; gửi kèm tiêu đề 'Authorization: Bearer …'):")
     sys.stdout.write(token + "\n")
 
@@ -69,7 +66,7 @@ def user_disable(ctx: typer.Context, username: Annotated[str, typer.Argument(met
     """Disable an account: its sessions end at once and its API tokens stop working."""
     from scheduler.auth import disable_user
 
-    ended = disable_user(ready(ctx).engine, username, actor=_actor())
+    ended = disable_user(ready(ctx).engine, username, actor=actor())
     out.print(f"Đã khoá tài khoản {username}; {ended} phiên đăng nhập đã kết thúc.")
 
 
@@ -78,7 +75,7 @@ def user_enable(ctx: typer.Context, username: Annotated[str, typer.Argument(meta
     """Enable a disabled account again (its old API tokens stay revoked)."""
     from scheduler.auth import enable_user
 
-    enable_user(ready(ctx).engine, username, actor=_actor())
+    enable_user(ready(ctx).engine, username, actor=actor())
     out.print(f"Đã mở khoá tài khoản {username}.")
 
 
@@ -91,7 +88,7 @@ def user_password(
     """Set a new password (the user's sessions end)."""
     from scheduler.auth import set_password
 
-    set_password(ready(ctx).engine, username, _read_password(password_stdin), actor=_actor())
+    set_password(ready(ctx).engine, username, _read_password(password_stdin), actor=actor())
     out.print(f"Đã đặt mật khẩu mới cho {username}.")
 
 

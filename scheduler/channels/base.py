@@ -1,7 +1,7 @@
 """The contract every platform publisher fulfils.
 
 One module per platform implements :class:`Publisher`; the explicit registry in
-``scheduler.platforms`` maps a platform name to its class. The engine only ever sees the
+``scheduler.channels.registry`` maps a platform name to its class. The engine only ever sees the
 types declared here and the errors of ``scheduler.errors``: platform codes are mapped to
 those errors at the edge, inside each publisher.
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from scheduler.config import Settings
 from scheduler.errors import AuthError, PublishError
 from scheduler.models import ChannelState, ChannelStatus, utcnow
-from scheduler.publishing import Dispatcher
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.secrets import DatabaseTokenVault
 from scheduler.store import session_scope
 

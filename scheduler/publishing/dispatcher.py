@@ -25,6 +25,14 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from scheduler.channels.base import (
+    ChannelAccess,
+    OutgoingPost,
+    Publisher,
+    PublishResult,
+    TokenVault,
+)
+from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import (
     AuthError,
@@ -45,15 +53,7 @@ from scheduler.models import (
     SchedulerTick,
     utcnow,
 )
-from scheduler.platforms import publisher_class
-from scheduler.platforms.base import (
-    ChannelAccess,
-    OutgoingPost,
-    Publisher,
-    PublishResult,
-    TokenVault,
-)
-from scheduler.posts import cover_url
+from scheduler.posts.service import cover_url
 from scheduler.store import (
     Claim,
     GroupCommit,

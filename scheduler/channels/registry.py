@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from scheduler.platforms.base import Publisher
+from scheduler.channels.base import Publisher
 
 
 def registry() -> dict[str, type[Publisher]]:
     # Imported here, not at module import, so loading the package costs nothing.
-    from scheduler.platforms.facebook import FacebookPublisher
-    from scheduler.platforms.zalo import ZaloPublisher
+    from scheduler.channels.facebook.client import FacebookPublisher
+    from scheduler.channels.zalo.client import ZaloPublisher
 
     return {FacebookPublisher.platform: FacebookPublisher, ZaloPublisher.platform: ZaloPublisher}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli_support import JsonOption, out, print_json, ready
-from scheduler.sharing import REPORT_PLATFORMS, SharingService, recount
+from scheduler.cli.support import JsonOption, actor, out, print_json, ready
+from scheduler.sharing.counting import recount
+from scheduler.sharing.service import REPORT_PLATFORMS, SharingService
 
 staff_app = typer.Typer(help="Staff and units: import, list, deactivate, activate.", no_args_is_help=True)
 share_app = typer.Typer(help="Tracked links and shares: link, record, export, recount.", no_args_is_help=True)
@@ -22,9 +22,6 @@ ChannelOption = Annotated[str | None, typer.Option("--channel", help="only this 
 StaffArgument = Annotated[str, typer.Argument(metavar="STAFF", help="staff id, email or phone")]
 
 
-def _actor() -> str:
-    """Who a command-line change is attributed to in the audit log."""
-    return f"cli:{getpass.getuser()}"
 
 
 def _service(ctx: typer.Context) -> SharingService:
@@ -45,7 +42,7 @@ def staff_import(
 
     A row updates the staff member with the same email, else the same phone; anyone else is
     added. Units are created as needed. Nobody is removed or deactivated by an import."""
-    summary = _service(ctx).import_staff(file, actor=_actor())
+    summary = _service(ctx).import_staff(file, actor=actor())
     if as_json:
         print_json(summary.as_json())
         return
@@ -81,13 +78,13 @@ def staff_list(
 @staff_app.command("deactivate")
 def staff_deactivate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption = False) -> None:
     """Stop a staff member's page and links from counting (their history is kept)."""
-    _print_staff(_service(ctx).set_active(staff, False, actor=_actor()), as_json)
+    _print_staff(_service(ctx).set_active(staff, False, actor=actor()), as_json)
 
 
 @staff_app.command("activate")
 def staff_activate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption = False) -> None:
     """Let a deactivated staff member's page and links count again."""
-    _print_staff(_service(ctx).set_active(staff, True, actor=_actor()), as_json)
+    _print_staff(_service(ctx).set_active(staff, True, actor=actor()), as_json)
 
 
 def _print_staff(row: dict[str, Any], as_json: bool) -> None:
@@ -135,7 +132,7 @@ def share_record(
     if platform not in REPORT_PLATFORMS:
         raise typer.BadParameter(f"{platform!r}: use facebook, zalo or other", param_hint="--platform")
     share = _service(ctx).record_offline(
-        post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=_actor()
+        post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=actor()
     )
     if as_json:
         print_json(share)
@@ -152,7 +149,7 @@ def share_export(
     as_json: JsonOption = False,
 ) -> None:
     """Every active staff member's tracked link(s) to a post, as CSV or XLSX to send round."""
-    result = _service(ctx).export_links(post_id=post, path=output, channel=channel, actor=_actor())
+    result = _service(ctx).export_links(post_id=post, path=output, channel=channel, actor=actor())
     if as_json:
         print_json(result)
         return
@@ -163,7 +160,7 @@ def share_export(
 def share_recount(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Apply the counting rules (crawler list, dedupe window) to every raw click again."""
     loa = ready(ctx)
-    summary = recount(loa.engine, loa.settings, actor=_actor())
+    summary = recount(loa.engine, loa.settings, actor=actor())
     if as_json:
         print_json(summary.as_json())
         return

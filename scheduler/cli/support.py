@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from datetime import datetime
@@ -24,6 +25,11 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")]
 VarOption = Annotated[list[str] | None, typer.Option("--var", help="template variable K=V (repeatable)")]
+
+
+def actor() -> str:
+    """Who a command-line change is attributed to in the audit log."""
+    return f"cli:{getpass.getuser()}"
 
 
 def loa_app(ctx: typer.Context) -> Loa:

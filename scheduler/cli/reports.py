@@ -1,4 +1,4 @@
-"""`loa metrics …` and `loa report …`: thin commands over scheduler.metrics, .reports and .exports."""
+"""`loa metrics …` and `loa report …`: thin commands over scheduler.metrics.collector, .reports and .exports."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from scheduler.cli_support import JsonOption, out, print_json, ready
+from scheduler.cli.support import JsonOption, out, print_json, ready
 from scheduler.errors import InputError
 from scheduler.formatting import vn_int
 
@@ -43,7 +43,7 @@ def metrics_collect(
     ] = None,
 ) -> None:
     """Pull views/reach/reactions/comments/shares of recent publications now."""
-    from scheduler.metrics import MetricsCollector
+    from scheduler.metrics.collector import MetricsCollector
 
     loa = ready(ctx)
     if post is not None:
@@ -70,8 +70,8 @@ def metrics_show(
     """A post's snapshots over time and the metrics calls that failed, with their reasons."""
     from rich.table import Table
 
-    from scheduler.cli_support import local_time
-    from scheduler.metrics import METRIC_NAMES, metrics_history
+    from scheduler.cli.support import local_time
+    from scheduler.metrics.history import METRIC_NAMES, metrics_history
 
     loa = ready(ctx)
     loa.posts.show(post_id)  # NotFound → exit 2
@@ -156,8 +156,8 @@ def report_shares(
     output: OutputOption = None,
 ) -> None:
     """Staff shares and counted clicks over a period, by staff/unit/campaign/channel/day."""
-    from scheduler import exports
-    from scheduler.reports import Period, parse_dimension, share_report
+    from scheduler.reports import exports
+    from scheduler.reports.queries import Period, parse_dimension, share_report
 
     loa = ready(ctx)
     period = Period.parse(from_, to, loa.settings.tz)
@@ -201,8 +201,8 @@ def report_summary(
     output: OutputOption = None,
 ) -> None:
     """The monthly summary in Vietnamese: posts, views and reach per channel and campaign, shares per unit."""
-    from scheduler import exports
-    from scheduler.reports import month_period, monthly_summary, summary_text
+    from scheduler.reports import exports
+    from scheduler.reports.queries import month_period, monthly_summary, summary_text
 
     loa = ready(ctx)
     year, number, _, as_of = month_period(month, loa.settings)

@@ -6,15 +6,12 @@ publications are stored in one transaction, so bad input never leaves half a row
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.audit import record
+from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
 from scheduler.models import (
@@ -34,7 +32,9 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.platforms import publisher_class
+from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when
+from scheduler.posts.status import post_status
+from scheduler.posts.tables import read_table
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
 from scheduler.store import session_scope
 
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 # The cover size each platform gets (layouts may also offer "square" for Facebook).
 COVER_TARGETS = {"facebook": "facebook", "zalo": "zalo"}
 
-# A post may be queued this far in the past and still count as "now" (clock skew, typing).
-PAST_SLACK = timedelta(minutes=1)
-IMPORT_MAX_ROWS = 5_000
 IMPORT_RESERVED_COLUMNS = {"template", "channels", "at", "campaign", "cover", "link"}
 
 
@@ -58,71 +55,6 @@ def platform_limits(platform: str) -> PlatformLimits:
         max_title_length=cls.max_title_length,
         max_description_length=cls.max_description_length,
     )
-
-
-@dataclass
-class PostRequest:
-    """What a person asks for; the same fields as `loa post add` and `POST /api/posts`."""
-
-    template: str
-    channels: Sequence[str]
-    variables: Mapping[str, str] = field(default_factory=dict)
-    at: datetime | None = None  # None means now
-    campaign: str | None = None
-    link: str | None = None
-    cover: str | None = None
-    created_by: str = "cli"
-    draft: bool = False  # save without queueing; `submit` queues it later
-
-
-@dataclass(frozen=True)
-class PreparedPost:
-    request: PostRequest
-    scheduled_at: datetime
-    campaign_id: int | None
-    messages: dict[str, RenderedMessage]  # channel id → rendered message
-    covers: dict[str, bytes] = field(default_factory=dict)  # channel id → cover image
-
-
-def parse_when(value: str, settings: Settings) -> datetime:
-    """ISO 8601 with an offset, or a local time in the configured zone (also dd/mm/yyyy HH:MM)."""
-    raw = value.strip()
-    parsed: datetime | None = None
-    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})", raw)
-    try:
-        if match:
-            day, month, year, hour, minute = map(int, match.groups())
-            parsed = datetime(year, month, day, hour, minute)
-        else:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise InputError(
-            f"cannot read the time {value!r}",
-            hint="write it as 2026-05-06T08:00 (local time), 2026-05-06T08:00+07:00, or 06/05/2026 08:00",
-            field="at",
-        )
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=settings.tz)
-    return parsed.astimezone(UTC)
-
-
-def _check_time(when: datetime, now: datetime, settings: Settings) -> None:
-    local = when.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-    if when < now - PAST_SLACK:
-        raise InputError(
-            f"the time {local} is in the past",
-            hint="give a future time, or --now to publish at once",
-            field="at",
-        )
-    horizon = settings.publishing.horizon_days
-    if when > now + timedelta(days=horizon):
-        raise InputError(
-            f"the time {local} is more than {horizon} days ahead",
-            hint=f"queue posts at most {horizon} days ahead (publishing.horizon_days); check the year",
-            field="at",
-        )
 
 
 class PostService:
@@ -164,7 +96,7 @@ class PostService:
         scheduled_at = now if request.at is None else request.at
         if scheduled_at.tzinfo is None:
             raise InputError("the time has no time zone", field="at")
-        _check_time(scheduled_at, now, self.settings)
+        check_time(scheduled_at, now, self.settings)
         campaign_row = self._campaign(request.campaign)
         if request.link is not None and not re.match(r"^https?://\S+$", request.link):
             raise InputError(f"the link {request.link!r} is not an http(s) URL", field="link")
@@ -384,7 +316,7 @@ class PostService:
             drafts = [p for p in publications if p.status == PublicationStatus.draft]
             if not drafts:
                 raise InputError(f"post {post_id} is not a draft", hint="only drafts can be submitted")
-            _check_time(post.scheduled_at, utcnow(), self.settings)
+            check_time(post.scheduled_at, utcnow(), self.settings)
             for publication in drafts:
                 self._move(publication, self._queued_status(publication.channel_id))
             session.add_all(drafts)
@@ -441,7 +373,7 @@ class PostService:
     def reschedule(self, post_id: int, at: datetime, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
         """Move what has not gone out yet to a new time (missed ones are queued again)."""
         now = now or utcnow()
-        _check_time(at, now, self.settings)
+        check_time(at, now, self.settings)
         movable = {
             PublicationStatus.draft,
             PublicationStatus.pending_approval,
@@ -687,98 +619,6 @@ def latest_metrics(session: Any, publication_id: int | None) -> dict[str, int]:
     return {name: int(getattr(snapshot, name) or 0) if snapshot else 0 for name in METRIC_NAMES}
 
 
-# Order matters: what needs a person's attention wins over what is still in progress.
-_POST_STATUS_PRECEDENCE = [
-    PublicationStatus.failed,
-    PublicationStatus.unknown,
-    PublicationStatus.blocked,
-    PublicationStatus.missed,
-    PublicationStatus.publishing,
-    PublicationStatus.pending_approval,
-    PublicationStatus.scheduled,
-    PublicationStatus.draft,
-    PublicationStatus.published,
-    PublicationStatus.cancelled,
-]
-
-
-def post_status(statuses: Sequence[PublicationStatus]) -> PublicationStatus:
-    """A post's status, derived from its publications' (never stored separately)."""
-    present = set(statuses)
-    if not present:
-        return PublicationStatus.cancelled
-    if len(present) == 1:
-        return statuses[0]
-    for status in _POST_STATUS_PRECEDENCE:
-        if status in present and status not in {PublicationStatus.published, PublicationStatus.cancelled}:
-            return status
-    return PublicationStatus.published
-
-
-def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file as (line number, row) pairs."""
-    if not path.is_file():
-        raise InputError(f"there is no file {path}", hint="check the path")
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        return _read_xlsx(path)
-    if suffix not in {".csv", ".txt"}:
-        raise InputError(f"{path.name} is neither CSV nor XLSX", hint="save the sheet as .csv (UTF-8) or .xlsx")
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path.name} is not UTF-8 text", hint="save it as 'CSV UTF-8' from Excel") from None
-    reader = csv.reader(io.StringIO(content))
-    try:
-        header = [nfc(h).strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise InputError(f"{path.name} is empty", hint="the first line must be the header") from None
-    rows: list[tuple[int, dict[str, str]]] = []
-    for number, values in enumerate(reader, start=2):
-        if not any(v.strip() for v in values):
-            continue
-        if len(rows) >= IMPORT_MAX_ROWS:
-            raise InputError(f"{path.name} has more than {IMPORT_MAX_ROWS} rows", hint="split the file")
-        rows.append((number, {h: nfc(v).strip() for h, v in zip(header, values, strict=False) if h}))
-    return rows
-
-
-def _read_xlsx(path: Path) -> list[tuple[int, dict[str, str]]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise InputError(
-            f"{path.name} cannot be read as an Excel workbook: {exc}", hint="save it again as .xlsx"
-        ) from None
-    sheet = workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
-    try:
-        header = [nfc(str(h or "")).strip().lower() for h in next(iterator)]
-    except StopIteration:
-        raise InputError(f"{path.name} is empty", hint="the first row must be the header") from None
-    rows: list[tuple[int, dict[str, str]]] = []
-    for number, values in enumerate(iterator, start=2):
-        cells = ["" if v is None else _cell_text(v) for v in values]
-        if not any(c.strip() for c in cells):
-            continue
-        if len(rows) >= IMPORT_MAX_ROWS:
-            raise InputError(f"{path.name} has more than {IMPORT_MAX_ROWS} rows", hint="split the file")
-        rows.append((number, {h: nfc(c).strip() for h, c in zip(header, cells, strict=False) if h}))
-    workbook.close()
-    return rows
-
-
-def _cell_text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def cover_url(settings: Settings, channel: ChannelSettings, cover_file: str | None = None) -> str | None:
     """The public URL of the cover a Zalo article shows (percent-encoded, as Zalo requires)."""
     if cover_file:
@@ -788,6 +628,3 @@ def cover_url(settings: Settings, channel: ChannelSettings, cover_file: str | No
     if re.match(r"^https?://", channel.default_cover):
         return channel.default_cover
     return f"{settings.public_url}/assets/{quote(channel.default_cover)}"
-
-
-__all__ = ["PostRequest", "PostService", "cover_url", "parse_when", "post_status"]

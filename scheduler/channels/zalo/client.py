@@ -21,15 +21,7 @@ import requests
 from requests.utils import requote_uri
 from urllib3.exceptions import NewConnectionError
 
-from scheduler.errors import (
-    AuthError,
-    PermanentError,
-    PublishError,
-    RateLimited,
-    TransientError,
-    UnknownOutcome,
-)
-from scheduler.platforms.base import (
+from scheduler.channels.base import (
     ChannelAccess,
     OutgoingPost,
     PostMetrics,
@@ -37,6 +29,14 @@ from scheduler.platforms.base import (
     PublishResult,
     RemotePost,
     TokenVault,
+)
+from scheduler.errors import (
+    AuthError,
+    PermanentError,
+    PublishError,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
 )
 
 Json = dict[str, Any]
