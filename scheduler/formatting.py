@@ -1,7 +1,7 @@
 """Vietnamese number and date formats, and the date inputs reports accept.
 
 Vietnamese writes ``.`` between thousands and ``,`` before decimals (1.076 lượt; 92,32%)
-and dates as dd/mm/yyyy (product.md). Rounding is half-up on exact decimals: a report's
+and dates as dd/mm/yyyy (docs/vietnam.md). Rounding is half-up on exact decimals: a report's
 92,325% must read 92,33% whatever binary floating point makes of it.
 """
 

@@ -1,4 +1,4 @@
-"""The publishing engine under injected faults (reliability.md §6): nothing lost, nothing doubled.
+"""The publishing engine under injected faults (docs/reliability.md §6): nothing lost, nothing doubled.
 
 Faults come from the sandbox's control API, or from real processes killed with SIGKILL.
 Each test checks what is on the "page" and what a person would see in Loa.

@@ -32,7 +32,7 @@ from tests import test_metrics as metrics_suite
 from tests import test_reports as reports_suite
 from tests import test_sharing_import as import_suite
 from tests import test_sharing_links as links_suite
-from tests.conftest import Cli, cli_for, free_port, write_config
+from tests.conftest import Cli, cli_for, free_port, initialised, write_config
 
 pytestmark = pytest.mark.postgres
 
@@ -123,7 +123,7 @@ def test_tracked_links_count_on_postgres(pg_links: links_suite.Env, capsys: pyte
 
 @pytest.fixture
 def pg_config(tmp_path: Path, postgres_url: str) -> Path:
-    return write_config(tmp_path, database_url=postgres_url)
+    return initialised(write_config(tmp_path, database_url=postgres_url))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from scheduler.store import session_scope
 
 log = logging.getLogger("loa.tokens")
 
-# Zalo access tokens live 25 h (platform-apis.md B1): renew well before, never in a hurry.
+# Zalo access tokens live 25 h (docs/platforms.md B1): renew well before, never in a hurry.
 REFRESH_AHEAD = timedelta(hours=2)
 
 

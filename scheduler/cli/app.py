@@ -59,9 +59,17 @@ def init(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option(help="queue a welcome post on every channel if none exists")] = False,
 ) -> None:
-    """Create or upgrade the database (idempotent)."""
-    loa = ready(ctx)
-    out.print(f"Cơ sở dữ liệu sẵn sàng: {loa.engine.url.render_as_string(hide_password=True)}")
+    """Create or upgrade the database (idempotent); a SQLite file is backed up before an upgrade."""
+    loa = loa_app(ctx)
+    result = loa.init()
+    where = loa.engine.url.render_as_string(hide_password=True)
+    if result.created:
+        out.print(f"Đã tạo cơ sở dữ liệu (lược đồ {result.after}): {where}")
+    elif result.changed:
+        out.print(f"Đã nâng cấp lược đồ cơ sở dữ liệu từ {result.before or '0.1'} lên {result.after}: {where}")
+        if result.backup is not None:
+            out.print(f"Bản sao lưu trước khi nâng cấp: {result.backup}")
+    out.print(f"Cơ sở dữ liệu sẵn sàng: {where}")
     if demo:
         from scheduler.demo import queue_demo_post
 

@@ -42,9 +42,9 @@ def loa_app(ctx: typer.Context) -> Loa:
 
 
 def ready(ctx: typer.Context) -> Loa:
-    """The app with its database created or upgraded (idempotent, cheap)."""
+    """The app on a database whose schema matches this code (else: run `loa init`)."""
     loa = loa_app(ctx)
-    loa.init()
+    loa.open()
     return loa
 
 

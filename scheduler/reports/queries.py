@@ -181,7 +181,7 @@ class ShareReport:
         return Totals.of(self.rows)
 
     def as_json(self) -> dict[str, Any]:
-        """The shape of `loa report shares --format json` (interfaces.md)."""
+        """The shape of `loa report shares --format json` (docs/architecture.md, "Output shapes kept stable")."""
         return {
             "from": self.period.start.isoformat(),
             "to": self.period.end.isoformat(),

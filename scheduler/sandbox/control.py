@@ -1,4 +1,4 @@
-"""The sandbox's own control API under ``/_sandbox`` (interfaces.md); not part of any platform.
+"""The sandbox's own control API under ``/_sandbox`` (docs/platforms.md C); not part of any platform.
 
 | route | body / answer |
 |---|---|
@@ -52,7 +52,7 @@ async def _json(request: Request) -> Any:
 
 
 def render_state(state: SandboxState, base_url: str) -> dict[str, Any]:
-    """The shape promised by interfaces.md, plus extra keys for debugging."""
+    """The shape documented in docs/platforms.md C, plus extra keys for debugging."""
     from scheduler.channels.registry import emulators
 
     with state.read() as data:

@@ -1,4 +1,4 @@
-"""Facebook Page publisher (Graph API, platform-apis.md A0–A8).
+"""Facebook Page publisher (Graph API, docs/platforms.md A0–A8).
 
 Every Graph answer is classified here, at the edge, into ``scheduler.errors``; nothing
 above this module reads a Graph error code. The Page token travels as the ``access_token``
@@ -57,7 +57,7 @@ _DUPLICATE = 506
 _POLICY_BLOCK = 368
 
 # When Graph throttles without saying for how long (regain time 0 or absent). Mixpost uses
-# 1 h for this case (reliability.md 3.2); app-level limits recover faster.
+# 1 h for this case (docs/reliability.md §3.2); app-level limits recover faster.
 _DEFAULT_PAGE_THROTTLE_S = 3600.0
 _DEFAULT_APP_THROTTLE_S = 600.0
 # 368 is a policy block on the Page, not on this post: every post to the Page would fail the
@@ -171,9 +171,9 @@ class FacebookPublisher(Publisher):
     # The Graph `message` field's documented ceiling for Page posts.
     max_text_length: ClassVar[int] = 63206
     supports_image: ClassVar[bool] = True
-    # platform-apis.md A2: "keep files under 4 MB".
+    # docs/platforms.md A2: Facebook advises keeping files under 4 MB.
     max_image_bytes: ClassVar[int] = 4 * 1024 * 1024
-    # platform-apis.md A2: photos under 4 MB, PNGs under 1 MB. The link-size canvas, and the
+    # docs/platforms.md A2: photos under 4 MB, PNGs under 1 MB. The link-size canvas, and the
     # square one for a photo post.
     cover_targets: ClassVar[tuple[CoverTarget, ...]] = (
         CoverTarget("facebook", max_jpeg_bytes=4_000_000, max_png_bytes=1_000_000),

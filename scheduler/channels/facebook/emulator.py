@@ -1,4 +1,4 @@
-"""Facebook Graph API, Pages subset (platform-apis.md A1–A7, checklist C).
+"""Facebook Graph API, Pages subset (docs/platforms.md A1–A7 and C).
 
 Routes live under ``/vNN.0/`` (any version; the version is echoed back in the
 ``facebook-api-version`` header). Every handler runs in a worker thread and raises

@@ -1,9 +1,9 @@
-"""Zalo Official Account publisher: articles (platform-apis.md B0–B5).
+"""Zalo Official Account publisher: articles (docs/platforms.md B0–B5).
 
 Publishing an article is two calls: ``article/create`` answers with a processing token,
 ``article/verify`` turns that token into the article id once Zalo has fetched the media.
-Access tokens last about 25 h and the refresh token is SINGLE-USE (B1, reliability.md
-4.2): every refreshed pair is saved to the vault before it is used for anything, and
+Access tokens last about 25 h and the refresh token is SINGLE-USE (B1, docs/reliability.md
+§4.2): every refreshed pair is saved to the vault before it is used for anything, and
 refreshes of one channel never overlap inside this process.
 """
 
@@ -231,7 +231,7 @@ class ZaloPublisher(Publisher):
         }
 
     # One lock per channel for the whole process: two refreshes with the same single-use
-    # refresh token would kill the channel (reliability.md 4.2).
+    # refresh token would kill the channel (docs/reliability.md §4.2).
     _refresh_locks: ClassVar[dict[str, threading.Lock]] = {}
     _refresh_locks_guard: ClassVar[threading.Lock] = threading.Lock()
 
@@ -437,7 +437,7 @@ class ZaloPublisher(Publisher):
     def _refresh_unless_done(self, stale: str | None) -> str:
         """Refresh, unless another caller already replaced ``stale`` while we waited."""
         with self._lock(), self.vault.locked(self.access.channel_id):
-            # Re-read under the lock (reliability.md 4.2): someone may have refreshed.
+            # Re-read under the lock (docs/reliability.md §4.2): someone may have refreshed.
             stored = self.vault.load(self.access.channel_id) or {}
             current = stored.get("access_token")
             if current and current != stale:

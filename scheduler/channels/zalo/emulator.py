@@ -1,4 +1,4 @@
-"""Zalo OA API subset and its OAuth v4 token endpoint (platform-apis.md B0–B5, checklist C).
+"""Zalo OA API subset and its OAuth v4 token endpoint (docs/platforms.md B0–B5 and C).
 
 OA errors are HTTP 200 with ``{"error": code, "message": text}``; OAuth errors use the
 ``error_name``/``error_reason``/``error_description`` shape. Tokens: any non-empty token is
@@ -42,7 +42,7 @@ ACCESS_TOKEN_LIFETIME_S = 90000  # 25 h, sent as the string "90000" (B1)
 REFRESH_TOKEN_LIFETIME_S = 90 * 86400  # "3 months" (B1)
 # UNVERIFIED (B1): what happens to the previous access token after a refresh.
 REFRESH_REVOKES_OLD_ACCESS_TOKEN = False
-# UNVERIFIED OAuth error numbers (B1.5; -14020 is the value reliability.md §3.3 cites).
+# UNVERIFIED OAuth error numbers (B1; -14020 is the value docs/reliability.md §3.3 cites).
 OAUTH_INVALID_REFRESH_TOKEN = -14020
 OAUTH_INVALID_CODE = -14019
 OAUTH_INVALID_APP_ID = -14001
@@ -53,8 +53,8 @@ OAUTH_REF_DOC = "https://developers.zalo.me/docs/official-account"
 ARTICLE_LINK_TEMPLATE = "https://zalo.me/s/{oa_id}/{article_id}"
 TITLE_MAX_CHARS = 150  # field reports say exactly 150 was refused once; the message says 1..150
 DESCRIPTION_MAX_CHARS = 300
-# UNVERIFIED (B3): whether Zalo refuses an article without a description; interfaces.md
-# says articles need one, so the sandbox is strict.
+# UNVERIFIED (B3): whether Zalo refuses an article without a description; Loa always
+# sends one (docs/platforms.md B3), so the sandbox is strict.
 DESCRIPTION_REQUIRED = True
 AUTHOR_MAX_CHARS = 50
 IMAGE_MAX_BYTES = 1024 * 1024
@@ -363,7 +363,7 @@ class ZaloApi:
             return refusal
         record = data.token("zalo", presented)
         if record is None:
-            # Single-use from the first time the sandbox sees it (interfaces.md).
+            # Single-use from the first time the sandbox sees it (docs/platforms.md C).
             record = data.put_token(TokenRecord(
                 platform="zalo", token=presented,
                 kind="refresh" if grant == "refresh_token" else "code",
