@@ -57,7 +57,7 @@ class WebSettings(_Section):
 
 
 class SharingSettings(_Section):
-    """Staff share pages and tracked links (scheduler/sharing.py holds the counting rules)."""
+    """Staff share pages and tracked links (scheduler/sharing/counting.py holds the counting rules)."""
 
     page_days: int = Field(default=7, ge=1, le=90)  # posts published this recently are offered
     dedupe_hours: int = Field(default=24, ge=1, le=24 * 31)  # one counted click per visitor per link
