@@ -21,7 +21,8 @@ from scheduler.channels.base import TokenVault
 from scheduler.config import Settings
 from scheduler.metrics.collector import MetricsCollector
 from scheduler.models import Publication, PublicationStatus, utcnow
-from scheduler.publishing.dispatcher import Dispatcher, DispatchSummary
+from scheduler.publishing.dispatcher import Dispatcher
+from scheduler.publishing.recording import DispatchSummary
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.engine")

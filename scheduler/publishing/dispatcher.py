@@ -9,22 +9,17 @@ unknown is never repeated blindly: the reconciler looks for the post on the plat
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from scheduler.channels.base import (
     OutgoingPost,
-    PublishResult,
     TokenVault,
 )
 from scheduler.channels.factory import PublisherFactory
@@ -44,57 +39,31 @@ from scheduler.models import (
     ChannelState,
     ChannelStatus,
     Publication,
-    PublishAttempt,
-    SchedulerTick,
     utcnow,
 )
 from scheduler.posts.service import cover_url
-from scheduler.publishing.outcomes import Event, sources, status_after, transition
+from scheduler.publishing.housekeeping import (
+    expire_leases,
+    hold_blocked_channels,
+    hold_housekeeping,
+    mark_missed,
+    record_tick,
+    release_housekeeping,
+    unavailable_channels,
+)
+from scheduler.publishing.outcomes import Event, status_after
+from scheduler.publishing.reconcile import RECONCILE_DELAY, Reconciler
+from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
 from scheduler.store import (
     Claim,
-    GroupCommit,
-    acquire_lease,
     claim_due,
-    holder_is_gone,
     lease_owner_id,
-    release_lease,
-    session_scope,
 )
 
 log = logging.getLogger("loa.publishing")
 
 MAX_TRANSIENT_ATTEMPTS = 5
 DEFAULT_RATE_LIMIT_PAUSE = timedelta(minutes=15)
-# How long after an unknown outcome the platform is searched, and how far back.
-RECONCILE_DELAY = timedelta(seconds=30)
-RECONCILE_LOOKBACK = timedelta(minutes=10)
-HOUSEKEEPING_LEASE = "housekeeping"
-
-
-@dataclass
-class DispatchSummary:
-    published: list[int] = field(default_factory=list)
-    unknown: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    blocked: list[int] = field(default_factory=list)
-    deferred: list[int] = field(default_factory=list)
-    missed: list[int] = field(default_factory=list)
-    reconciled: list[int] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        return {name: len(ids) for name, ids in self.__dict__.items()}
-
-    def as_json(self) -> dict[str, object]:
-        return {"counts": self.counts(), "publications": {k: v for k, v in self.__dict__.items() if v}}
-
-
-def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0) -> timedelta:
-    """Exponential backoff with full jitter: spreads retries of many publications apart."""
-    return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
-
-
-def _normalised(text: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFC", text or "").split())
 
 
 class Dispatcher:
@@ -118,8 +87,9 @@ class Dispatcher:
         self.vault = vault
         self.clock = clock
         self.owner = owner or lease_owner_id()
-        self._writes = GroupCommit(engine)
         self.publishers = PublisherFactory(settings, vault, environ=environ)
+        self.attempts = AttemptLog(engine, clock)
+        self.reconciler = Reconciler(settings, engine, self.publishers, self.attempts)
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
@@ -133,12 +103,12 @@ class Dispatcher:
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
         # one process at a time holds it, whichever host it is on.
         if self.hold_housekeeping(now):
-            self._expire_leases(now)
-            summary.missed = self._mark_missed(now)
-            summary.blocked.extend(self._hold_blocked_channels(now))
-            summary.reconciled = self._reconcile(now, summary)
+            expire_leases(self.engine, now)
+            summary.missed = mark_missed(self.engine, self.settings, now)
+            summary.blocked.extend(hold_blocked_channels(self.engine, now))
+            summary.reconciled = self.reconciler.reconcile(now, summary)
         lease = timedelta(seconds=self.settings.publishing.lease_seconds)
-        unavailable = self._unavailable_channels(now)
+        unavailable = unavailable_channels(self.engine, now)
         publishing = self.settings.publishing
         workers = max(1, min(publishing.max_parallel, len(self.settings.channels) * publishing.per_channel_concurrency))
         # Keep every thread busy: claim more as soon as a quarter of them are free, rather
@@ -168,8 +138,8 @@ class Dispatcher:
                     outcome, publication_id = future.result()
                     getattr(summary, outcome).append(publication_id)
                     if outcome == "deferred":
-                        unavailable = self._unavailable_channels(now)
-        self._record_tick()
+                        unavailable = unavailable_channels(self.engine, now)
+        record_tick(self.engine)
         if self.one_shot:
             self.release()
             self.close()
@@ -177,12 +147,11 @@ class Dispatcher:
 
     def hold_housekeeping(self, now: datetime) -> bool:
         """Take or extend the housekeeping lease; True while this process holds it."""
-        ttl = timedelta(seconds=max(60, 3 * self.settings.publishing.tick_seconds))
-        return acquire_lease(self.engine, HOUSEKEEPING_LEASE, owner=self.owner, ttl=ttl, now=now)
+        return hold_housekeeping(self.engine, self.settings, self.owner, now)
 
     def release(self) -> None:
         """Give up the housekeeping lease at a clean stop, so another worker takes over at once."""
-        release_lease(self.engine, HOUSEKEEPING_LEASE, owner=self.owner)
+        release_housekeeping(self.engine, self.owner)
 
     # -- one publication ------------------------------------------------------------------
 
@@ -218,7 +187,7 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
-        self._record_success(publication_id, attempt_id, result, AttemptOutcome.published)
+        self.attempts.record_success(publication_id, attempt_id, result, AttemptOutcome.published)
         return "published", publication_id
 
     def _cover_bytes(self, name: str) -> bytes:
@@ -230,56 +199,13 @@ class Dispatcher:
 
     # -- recording ------------------------------------------------------------------------
 
-    def _start_attempt(self, publication_id: int) -> int:
-        with session_scope(self.engine) as session:
-            attempt = PublishAttempt(publication_id=publication_id, started_at=self.clock())
-            session.add(attempt)
-            session.flush()
-            assert attempt.id is not None
-            return attempt.id
-
-    def _finish_attempt(
-        self, session: Session, attempt_id: int, outcome: AttemptOutcome, error: PublishError | None = None
-    ) -> None:
-        # A plain UPDATE: no read first, the attempt row only gains its ending.
-        values: dict[str, object] = {"finished_at": self.clock(), "outcome": outcome}
-        if error is not None:
-            values["error_code"] = error.code_label
-            values["error_message"] = str(error)
-        session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
-
-    def _record_success(
-        self, publication_id: int, attempt_id: int, result: PublishResult, outcome: AttemptOutcome
-    ) -> None:
-
-        def write(session: Session) -> None:
-            # Plain UPDATEs: the hot path of a burst, where every write waits for one commit.
-            session.execute(
-                update(Publication)
-                .where(col(Publication.id) == publication_id)
-                .values(
-                    status=status_after(Event.published),
-                    remote_id=result.remote_id,
-                    permalink=result.permalink,
-                    published_at=result.published_at or self.clock(),
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                    updated_at=utcnow(),
-                )
-            )
-            self._finish_attempt(session, attempt_id, outcome)
-
-        self._writes.run(write)
-        log.info("publication %s published as %s", publication_id, result.remote_id)
-
     def _record_failure(
         self, publication_id: int, attempt_id: int, channel: ChannelSettings, error: PublishError
     ) -> str:
         now = self.clock()
-        if isinstance(error, DuplicateContent) and self._had_unknown_outcome(publication_id):
+        if isinstance(error, DuplicateContent) and self.attempts.had_unknown_outcome(publication_id):
             # Facebook 506 after a lost reply: the first attempt got through. Find it.
-            return self._reconcile_one(publication_id, attempt_id, channel, now, duplicate_seen=True)
+            return self.reconciler.reconcile_one(publication_id, attempt_id, channel, now, duplicate_seen=True)
 
         def write(session: Session) -> str:
             publication = session.get(Publication, publication_id)
@@ -323,221 +249,10 @@ class Dispatcher:
                 state.last_error = str(error)
                 state.last_error_at = now
             session.add_all([publication, state])
-            self._finish_attempt(session, attempt_id, outcome, error)
+            self.attempts.finish(session, attempt_id, outcome, error)
             return bucket
 
-        bucket = self._writes.run(write)
+        bucket = self.attempts.writes.run(write)
         log.warning("publication %s: %s (%s)", publication_id, bucket, error.message)
         return bucket
 
-    def _had_unknown_outcome(self, publication_id: int) -> bool:
-        with session_scope(self.engine, read_only=True) as session:
-            return (
-                session.exec(
-                    select(PublishAttempt.id).where(
-                        PublishAttempt.publication_id == publication_id,
-                        PublishAttempt.outcome == AttemptOutcome.unknown,
-                    )
-                ).first()
-                is not None
-            )
-
-    # -- housekeeping ---------------------------------------------------------------------
-
-    def _expire_leases(self, now: datetime) -> None:
-        """A lease that ran out, or whose process is gone, means the call may have happened."""
-        with session_scope(self.engine) as session:
-            rows = session.exec(select(Publication).where(col(Publication.status).in_(sources(Event.lease_lost))))
-            for row in rows:
-                expired = row.lease_until is None or row.lease_until < now
-                if not expired and not holder_is_gone(row.lease_owner or ""):
-                    continue
-                row.status = transition(row.status, Event.lease_lost)
-                row.last_error = "the publishing process stopped during the call; checking the platform"
-                row.lease_owner = None
-                row.lease_until = None
-                row.next_attempt_at = now
-                row.updated_at = utcnow()
-                session.add(row)
-
-    def _mark_missed(self, now: datetime) -> list[int]:
-        """Never a burst of old posts after downtime: beyond the grace they wait for a person."""
-        cutoff = now - timedelta(minutes=self.settings.publishing.grace_minutes)
-        with session_scope(self.engine) as session:
-            rows = list(
-                session.exec(
-                    select(Publication).where(
-                        col(Publication.status).in_(sources(Event.overdue)),
-                        Publication.due_at < cutoff,
-                        col(Publication.next_attempt_at).is_(None),
-                    )
-                )
-            )
-            for row in rows:
-                local = row.due_at.astimezone(self.settings.tz).strftime("%d/%m/%Y %H:%M")
-                row.status = transition(row.status, Event.overdue)
-                row.last_error = (
-                    f"not published: it was due at {local}, more than "
-                    f"{self.settings.publishing.grace_minutes} minutes ago, while Loa was not running"
-                )
-                row.updated_at = utcnow()
-                session.add(row)
-            return [row.id for row in rows if row.id is not None]
-
-    def _unavailable_channels(self, now: datetime) -> set[str]:
-        with session_scope(self.engine) as session:
-            unavailable: set[str] = set()
-            for state in session.exec(select(ChannelState)):
-                if state.status == ChannelStatus.paused and state.paused_until and state.paused_until <= now:
-                    state.status = ChannelStatus.ok
-                    state.paused_until = None
-                    session.add(state)
-                if state.status != ChannelStatus.ok:
-                    unavailable.add(state.id)
-            return unavailable
-
-    def _hold_blocked_channels(self, now: datetime) -> list[int]:
-        with session_scope(self.engine) as session:
-            reauth = [
-                s.id
-                for s in session.exec(select(ChannelState).where(ChannelState.status == ChannelStatus.needs_reauth))
-            ]
-            if not reauth:
-                return []
-            rows = list(
-                session.exec(
-                    select(Publication).where(
-                        col(Publication.status).in_(sources(Event.held)),
-                        col(Publication.channel_id).in_(reauth),
-                        Publication.due_at <= now,
-                    )
-                )
-            )
-            for row in rows:
-                row.status = transition(row.status, Event.held)
-                row.last_error = f"channel {row.channel_id} must be reconnected before it can publish"
-                row.updated_at = utcnow()
-                session.add(row)
-            return [row.id for row in rows if row.id is not None]
-
-    def _record_tick(self) -> None:
-        for _ in range(2):  # the first pass of two workers at once: one inserts, one updates
-            try:
-                with session_scope(self.engine) as session:
-                    tick = session.get(SchedulerTick, "dispatcher") or SchedulerTick(role="dispatcher", at=utcnow())
-                    tick.at = utcnow()
-                    session.add(tick)
-                return
-            except IntegrityError:
-                continue
-
-    # -- reconciliation -------------------------------------------------------------------
-
-    def _reconcile(self, now: datetime, summary: DispatchSummary) -> list[int]:
-        with session_scope(self.engine, read_only=True) as session:
-            pending = list(
-                session.exec(
-                    # An unknown outcome left for a person has no next_attempt_at: not ours.
-                    select(Publication.id).where(
-                        col(Publication.status).in_(sources(Event.found_absent)),
-                        col(Publication.next_attempt_at) <= now,
-                        col(Publication.channel_id).not_in(
-                            select(ChannelState.id).where(ChannelState.status == ChannelStatus.needs_reauth)
-                        ),
-                    )
-                )
-            )
-        reconciled: list[int] = []
-        for publication_id in pending:
-            assert publication_id is not None
-            with session_scope(self.engine, read_only=True) as session:
-                publication = session.get(Publication, publication_id)
-                assert publication is not None
-                channel = self.settings.channel(publication.channel_id)
-            attempt_id = self._start_attempt(publication_id)
-            bucket = self._reconcile_one(publication_id, attempt_id, channel, now)
-            if bucket == "published":
-                reconciled.append(publication_id)
-            elif bucket != "unknown":
-                getattr(summary, bucket).append(publication_id)
-        return reconciled
-
-    def _reconcile_one(
-        self,
-        publication_id: int,
-        attempt_id: int,
-        channel: ChannelSettings,
-        now: datetime,
-        *,
-        duplicate_seen: bool = False,
-    ) -> str:
-        """Look for the post on the platform: found → published; surely absent → publish again once."""
-        with session_scope(self.engine, read_only=True) as session:
-            publication = session.get(Publication, publication_id)
-            assert publication is not None
-            first_attempt = session.exec(
-                select(PublishAttempt.started_at)
-                .where(PublishAttempt.publication_id == publication_id)
-                .order_by(col(PublishAttempt.started_at))
-            ).first()
-            unknown_count = len(
-                list(
-                    session.exec(
-                        select(PublishAttempt.id).where(
-                            PublishAttempt.publication_id == publication_id,
-                            PublishAttempt.outcome == AttemptOutcome.unknown,
-                        )
-                    )
-                )
-            )
-        since = (first_attempt or publication.due_at) - RECONCILE_LOOKBACK
-        publisher = self.publishers.build(channel)
-        try:
-            found = publisher.find_recent(since=since)
-        except PublishError as exc:
-            with session_scope(self.engine) as session:
-                row = session.get(Publication, publication_id)
-                assert row is not None
-                row.status = status_after(Event.check_failed)
-                row.next_attempt_at = now + backoff(unknown_count + 1)
-                row.last_error = f"could not check the platform yet: {exc.message}"
-                row.lease_owner = row.lease_until = None
-                session.add(row)
-                if isinstance(exc, AuthError):
-                    state = session.get(ChannelState, channel.id)
-                    assert state is not None
-                    state.status = ChannelStatus.needs_reauth
-                    state.last_error = str(exc)
-                    state.last_error_at = now
-                    session.add(state)
-                self._finish_attempt(session, attempt_id, AttemptOutcome.check_failed, exc)
-            return "unknown"
-        finally:
-            publisher.close()
-        wanted = {_normalised(publication.text), _normalised(publication.title)} - {""}
-        match = next((p for p in found if _normalised(p.text) in wanted), None)
-        if match is not None:
-            result = PublishResult(remote_id=match.remote_id, permalink=match.permalink, published_at=match.created_at)
-            self._record_success(publication_id, attempt_id, result, AttemptOutcome.reconciled)
-            return "published"
-        with session_scope(self.engine) as session:
-            row = session.get(Publication, publication_id)
-            assert row is not None
-            row.lease_owner = row.lease_until = None
-            row.updated_at = utcnow()
-            if duplicate_seen or unknown_count >= 2:
-                # The platform says it has the post but we cannot see it, or a second
-                # attempt was lost too: only a person can tell now.
-                row.status = status_after(Event.undecidable)
-                row.next_attempt_at = None
-                row.last_error = "Loa cannot tell whether this post went out: check the page, then confirm or retry it"
-                self._finish_attempt(session, attempt_id, AttemptOutcome.unknown)
-                session.add(row)
-                return "unknown"
-            # Searched and absent: one more publish is safe.
-            row.status = status_after(Event.found_absent)
-            row.next_attempt_at = now
-            row.last_error = "not found on the platform after an unknown outcome; publishing again"
-            session.add(row)
-            self._finish_attempt(session, attempt_id, AttemptOutcome.checked_absent)
-        return "deferred"

@@ -1,0 +1,107 @@
+"""Writing what happened: attempt rows, successes (group-committed), and a pass's summary."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from scheduler.channels.base import PublishResult
+from scheduler.errors import PublishError
+from scheduler.models import AttemptOutcome, Publication, PublishAttempt, utcnow
+from scheduler.publishing.outcomes import Event, status_after
+from scheduler.store import GroupCommit, session_scope
+
+log = logging.getLogger("loa.publishing")
+
+
+@dataclass
+class DispatchSummary:
+    published: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    blocked: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    reconciled: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(ids) for name, ids in self.__dict__.items()}
+
+    def as_json(self) -> dict[str, object]:
+        return {"counts": self.counts(), "publications": {k: v for k, v in self.__dict__.items() if v}}
+
+
+def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0) -> timedelta:
+    """Exponential backoff with full jitter: spreads retries of many publications apart."""
+    return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
+
+
+class AttemptLog:
+    """A publication's attempts and the outcomes they lead to, as the dispatcher records them."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.writes = GroupCommit(engine)
+
+    def start(self, publication_id: int) -> int:
+        with session_scope(self.engine) as session:
+            attempt = PublishAttempt(publication_id=publication_id, started_at=self.clock())
+            session.add(attempt)
+            session.flush()
+            assert attempt.id is not None
+            return attempt.id
+
+    def finish(
+        self, session: Session, attempt_id: int, outcome: AttemptOutcome, error: PublishError | None = None
+    ) -> None:
+        # A plain UPDATE: no read first, the attempt row only gains its ending.
+        values: dict[str, object] = {"finished_at": self.clock(), "outcome": outcome}
+        if error is not None:
+            values["error_code"] = error.code_label
+            values["error_message"] = str(error)
+        session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
+
+    def record_success(
+        self, publication_id: int, attempt_id: int, result: PublishResult, outcome: AttemptOutcome
+    ) -> None:
+
+        def write(session: Session) -> None:
+            # Plain UPDATEs: the hot path of a burst, where every write waits for one commit.
+            session.execute(
+                update(Publication)
+                .where(col(Publication.id) == publication_id)
+                .values(
+                    status=status_after(Event.published),
+                    remote_id=result.remote_id,
+                    permalink=result.permalink,
+                    published_at=result.published_at or self.clock(),
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                    updated_at=utcnow(),
+                )
+            )
+            self.finish(session, attempt_id, outcome)
+
+        self.writes.run(write)
+        log.info("publication %s published as %s", publication_id, result.remote_id)
+
+    def had_unknown_outcome(self, publication_id: int) -> bool:
+        with session_scope(self.engine, read_only=True) as session:
+            return (
+                session.exec(
+                    select(PublishAttempt.id).where(
+                        PublishAttempt.publication_id == publication_id,
+                        PublishAttempt.outcome == AttemptOutcome.unknown,
+                    )
+                ).first()
+                is not None
+            )
+
