@@ -1,0 +1,168 @@
+"""The staff roster: import (all rows or none), list, find, deactivate and activate — audited."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from scheduler import audit
+from scheduler.config import Settings
+from scheduler.errors import NotFound
+from scheduler.models import Staff, Unit, utcnow
+from scheduler.staff.importing import (
+    ImportProblems,
+    ImportSummary,
+    StaffRow,
+    fold,
+    normalise_phone,
+    read_staff_file,
+    unit_code,
+)
+from scheduler.store import session_scope
+
+# 192 bits: the share token is the only key to a staff member's page.
+SHARE_TOKEN_BYTES = 24
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+
+
+class StaffRoster:
+    """Units and staff members, as `loa staff …` and the console's staff page change them."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+
+    def share_url(self, token: str) -> str:
+        """A staff member's own share page."""
+        return f"{self.settings.public_url}/s/{token}"
+
+    def import_staff(self, path: Path, *, actor: str = "cli") -> ImportSummary:
+        rows, label = read_staff_file(path)
+        problems = ImportProblems(path.name)
+        created = updated = unchanged = 0
+        new_units: list[str] = []
+        with session_scope(self.engine) as session:
+            units = {u.code: u for u in session.exec(select(Unit))}
+            staff = list(session.exec(select(Staff)))
+            by_email = {s.email: s for s in staff if s.email}
+            by_phone = {s.phone: s for s in staff if s.phone}
+            matched: dict[int, int] = {}
+            plan: list[tuple[StaffRow, Staff | None]] = []
+            for row in rows:
+                existing = (by_email.get(row.email) if row.email else None) or (
+                    by_phone.get(row.phone) if row.phone else None
+                )
+                if existing is not None and existing.id is not None:
+                    if existing.id in matched:
+                        problems.add(row.line, label["email"], f"same staff member as row {matched[existing.id]}")
+                    matched[existing.id] = row.line
+                owner = by_email.get(row.email) if row.email else None
+                if owner is not None and owner is not existing:
+                    problems.add(row.line, label["email"], f"{row.email} is another staff member's (id {owner.id})")
+                owner = by_phone.get(row.phone) if row.phone else None
+                if owner is not None and owner is not existing:
+                    problems.add(row.line, label["phone"], f"{row.phone} is another staff member's (id {owner.id})")
+                plan.append((row, existing))
+            problems.raise_if_any()
+            now = utcnow()
+            for row, existing in plan:
+                code = unit_code(row.unit)
+                unit = units.get(code)
+                if unit is None:
+                    unit = Unit(code=code, name=row.unit)
+                    session.add(unit)
+                    session.flush()
+                    units[code] = unit
+                    new_units.append(row.unit)
+                assert unit.id is not None
+                if existing is None:
+                    session.add(
+                        Staff(
+                            unit_id=unit.id,
+                            full_name=row.full_name,
+                            phone=row.phone,
+                            email=row.email,
+                            share_token=new_share_token(),
+                            created_at=now,
+                        )
+                    )
+                    created += 1
+                    continue
+                before = (existing.full_name, existing.unit_id, existing.phone, existing.email)
+                existing.full_name = row.full_name
+                existing.unit_id = unit.id
+                existing.phone = row.phone or existing.phone
+                existing.email = row.email or existing.email
+                if before == (existing.full_name, existing.unit_id, existing.phone, existing.email):
+                    unchanged += 1
+                else:
+                    updated += 1
+                    session.add(existing)
+            audit.record(
+                session,
+                actor=actor,
+                action="staff.import",
+                object=path.name,
+                details={"created": created, "updated": updated, "unchanged": unchanged, "units_created": new_units},
+            )
+        return ImportSummary(created=created, updated=updated, unchanged=unchanged, units_created=new_units)
+
+    def list_staff(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
+        with session_scope(self.engine, read_only=True) as session:
+            query = select(Staff, Unit).join(Unit, col(Unit.id) == col(Staff.unit_id))
+            if not include_inactive:
+                query = query.where(col(Staff.active).is_(True))
+            rows = list(session.exec(query))
+        rows.sort(key=lambda pair: (fold(pair[1].name).lower(), fold(pair[0].full_name).lower(), pair[0].id or 0))
+        return [
+            {
+                "id": s.id,
+                "full_name": s.full_name,
+                "unit": u.name,
+                "phone": s.phone,
+                "email": s.email,
+                "share_url": self.share_url(s.share_token),
+                "active": s.active,
+            }
+            for s, u in rows
+        ]
+
+    def find_staff(self, session: Session, ref: str) -> Staff:
+        """STAFF as given on the command line: an id, an email or a phone number."""
+        ref = ref.strip()
+        found: Staff | None = None
+        if ref.isdigit() and len(ref) < 9:
+            found = session.get(Staff, int(ref))
+        elif "@" in ref:
+            found = session.exec(select(Staff).where(col(Staff.email) == ref.lower())).first()
+        else:
+            phone = normalise_phone(ref)
+            if phone:
+                found = session.exec(select(Staff).where(col(Staff.phone) == phone)).first()
+        if found is None:
+            raise NotFound(
+                f"no staff member {ref!r}", hint="give an id, email or phone from `loa staff list`", field="staff"
+            )
+        return found
+
+    def set_active(self, ref: str, active: bool, *, actor: str = "cli") -> dict[str, Any]:
+        with session_scope(self.engine) as session:
+            staff = self.find_staff(session, ref)
+            if staff.active != active:
+                staff.active = active
+                staff.deactivated_at = None if active else utcnow()
+                session.add(staff)
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="staff.activate" if active else "staff.deactivate",
+                    object=f"staff:{staff.id}",
+                )
+            return {"id": staff.id, "full_name": staff.full_name, "active": staff.active}
