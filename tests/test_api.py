@@ -77,6 +77,15 @@ def test_openapi_lists_every_api_route(console_loa: Loa) -> None:
     assert set(document["components"]["securitySchemes"]) == {"bearer", "session", "csrf"}
 
 
+def test_head_answers_as_get_without_a_body(console_loa: Loa) -> None:
+    editor = Api(console_loa, "bientap")
+    head = editor.http.head("/api/posts", headers=editor.headers)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert head.headers["x-content-type-options"] == "nosniff"
+    assert editor.http.head("/api/posts").status_code == 401
+
+
 def test_no_or_bad_credentials_are_401(console_loa: Loa) -> None:
     http = Person(console_loa).http
     plain = http.get("/api/posts")

@@ -141,6 +141,8 @@ def test_the_document_is_valid_openapi_3_1(served: Served) -> None:
     assert document["openapi"].startswith("3.1.")
     validate(document)
     assert document["servers"] == [{"url": served.url}]
+    head = requests.head(f"{served.url}/api/openapi.json", timeout=10)
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 1000
     # FastAPI's own 422 is never sent: a bad input is a 400 naming the field.
     assert "422" not in json.dumps({p: list(i) for p, i in document["paths"].items()})
     for item in document["paths"].values():

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler.auth import may_manage_post
 from scheduler.errors import InputError, NotFound
@@ -108,6 +109,25 @@ class LoaApi(FastAPI):
         return self.openapi_schema
 
 
+class HeadAsGet:
+    """HEAD answered as GET without the body, as Starlette's own routes do (FastAPI's do not)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_api(loa: "Loa") -> FastAPI:
     """The API of one Loa, to mount at ``/api``; nothing global."""
     https = loa.settings.public_url.startswith("https://")
@@ -125,6 +145,7 @@ def create_api(loa: "Loa") -> FastAPI:
     )
     api.state.loa = loa
     install_handlers(api)
+    api.add_middleware(HeadAsGet)
 
     @api.middleware("http")
     async def secure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
