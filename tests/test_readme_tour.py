@@ -171,6 +171,7 @@ def test_the_examples_are_what_the_imports_take(clone: Clone) -> None:
     def loa(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["loa", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
 
+    assert loa("init").returncode == 0
     made = subprocess.run(
         ["python", "examples/make_examples.py", "out"], cwd=folder, env=env, capture_output=True, text=True
     )
