@@ -342,3 +342,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """
     with backend_database(request.param, tmp_path) as url:
         yield url
+
+
+# For a test that takes `database_url` through its fixtures but whose subject does not depend on
+# the backend: it runs on SQLite alone. Say why where it is used.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -58,7 +58,7 @@ from scheduler.models import (
 from scheduler.reports.exports import csv_safe, share_grid, to_csv
 from scheduler.reports.queries import Dimension, Period, month_period, monthly_summary, share_report
 from scheduler.store import session_scope
-from tests.conftest import Cli, cli_for, write_config
+from tests.conftest import Cli, cli_for, sqlite_only, write_config
 
 VN = timezone(timedelta(hours=7))
 FB, ZALO = "fb-bhxh-nghean", "zalo-bhxh-nghean"
@@ -486,6 +486,7 @@ def test_table_uses_vietnamese_numbers(tmp_path: Path) -> None:
         (("--from", "2026-05-01", "--to", "2026-05-31", "-o", "/nonexistent-folder/x.csv"), "does not exist"),
     ],
 )
+@sqlite_only  # refused before any query is made: nothing here depends on the backend
 def test_bad_share_report_input_is_exit_2(loa: Cli, args: tuple[str, ...], needle: str) -> None:
     result = loa("report", "shares", *args)
     assert result.code == 2, (result.stdout, result.stderr)
