@@ -312,3 +312,32 @@ def test_the_upgrade_backup_is_one_whole_file(folder: Path, capsys: pytest.Captu
     with sqlite3.connect(backup) as copy:
         tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "alembic_version" not in tables  # the copy is the database as it was before
+
+
+def test_a_running_process_stops_claiming_when_the_database_moves_ahead(
+    folder: Path, database_url: str, sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from scheduler.posts.requests import PostRequest
+    from scheduler.publishing.dispatcher import Dispatcher
+
+    config = _config(folder, database_url, sandbox_url=sandbox.url)
+    app = Loa(load_settings(config))
+    app.init()
+    app.posts.add(
+        PostRequest(
+            template="thang-van-dong",
+            channels=[FB],
+            variables={"hoat_dong": "ra quân", "dia_diem": "Vinh", "ngay": "06/05/2026"},
+        )
+    )
+    dispatcher = Dispatcher(app.settings, app.engine, app.vault, one_shot=True)
+    with app.engine.begin() as connection:  # another host ran a newer `loa init`
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_a_newer_loa'"))
+    held = dispatcher.run_once()
+    assert held.counts()["published"] == 0 and _sandbox_posts(sandbox) == 0
+    assert "9999_from_a_newer_loa" in caplog.text
+    with app.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
+    assert dispatcher.run_once().counts()["published"] == 1
+    assert _sandbox_posts(sandbox) == 1
+    app.close()

@@ -54,6 +54,7 @@ from scheduler.publishing.housekeeping import (
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.publishing.reconcile import RECONCILE_DELAY, Reconciler
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
+from scheduler.schema import schema_state
 from scheduler.store import (
     Claim,
     claim_due,
@@ -90,14 +91,34 @@ class Dispatcher:
         self.publishers = PublisherFactory(settings, vault, environ=environ)
         self.attempts = AttemptLog(engine, clock)
         self.reconciler = Reconciler(settings, engine, self.publishers, self.attempts)
+        self._schema_warned: str | None = None
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
 
     # -- one pass -------------------------------------------------------------------------
 
+    def _schema_matches(self) -> bool:
+        """A running process stops claiming once another Loa has upgraded the database under it."""
+        state = schema_state(self.engine)
+        if state.up_to_date:
+            self._schema_warned = None
+            return True
+        if self._schema_warned != state.current:
+            log.error(
+                "the database's schema is now %s, this process was written for %s: it publishes "
+                "nothing until it is restarted with the matching Loa version",
+                state.current or "0.1",
+                state.head,
+            )
+            self._schema_warned = state.current
+        return False
+
+
     def run_once(self) -> DispatchSummary:
         summary = DispatchSummary()
+        if not self._schema_matches():
+            return summary
         now = self.clock()
         self.publishers.forget_credentials()  # credentials may have changed since the last pass (reconnect)
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
