@@ -607,18 +607,6 @@ def test_every_page_speaks_both_languages_without_missing_words(console_loa: Loa
             assert not [w for w in leftovers if not w.endswith(".jpg") and not w.startswith(codes)], (lang, path)
 
 
-def test_catalogue_has_every_key_the_templates_use() -> None:
-    from scheduler.web.i18n import CATALOGUE
-
-    folder = Path(__file__).resolve().parent.parent / "scheduler" / "web"
-    sources = "\n".join(p.read_text(encoding="utf-8") for p in folder.glob("templates/console/*.html"))
-    sources += "\n".join(p.read_text(encoding="utf-8") for p in folder.glob("*.py"))
-    used = set(re.findall(r"""\b[_t]\(["']([a-z_]+\.[a-z_]+)["']\s*[,)]""", sources))
-    missing = sorted(k for k in used if k not in CATALOGUE)
-    assert not missing
-    assert all(vi.strip() and en.strip() for vi, en in CATALOGUE.values())
-
-
 def test_user_commands_add_token_disable(
     console_loa: Loa, console_config: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

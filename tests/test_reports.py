@@ -473,8 +473,8 @@ def test_table_uses_vietnamese_numbers(app: Loa) -> None:
     ("args", "needle"),
     [
         (("--from", "2026-05-31", "--to", "2026-05-01"), "after"),
-        (("--from", "31-05-2026", "--to", "2026-06-01"), "not a date"),
-        (("--from", "2026-02-30", "--to", "2026-03-01"), "not a date"),
+        (("--from", "31-05-2026", "--to", "2026-06-01"), "không phải ngày"),
+        (("--from", "2026-02-30", "--to", "2026-03-01"), "không phải ngày"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "--by", "province"), "province"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "--format", "pdf"), "pdf"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "-o", "/nonexistent-folder/x.csv"), "does not exist"),

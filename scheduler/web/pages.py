@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
 from scheduler.errors import InputError, NotFound
-from scheduler.formatting import vn_int
+from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
 if TYPE_CHECKING:
@@ -173,12 +173,10 @@ class Console:
             return moment.astimezone(settings.tz).strftime(fmt)
 
         def day(value: date | None) -> str:
-            return value.strftime("%d/%m/%Y") if value else "—"
+            return format_day(value, ctx.lang)
 
         def num(value: int | None) -> str:
-            if value is None:
-                return "—"
-            return vn_int(value) if ctx.lang == "vi" else f"{int(value):,}"
+            return format_int(value, ctx.lang)
 
         nav = self._nav(ctx) if ctx.signed_in else []
         context = {
