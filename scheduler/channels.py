@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.audit import record
 from scheduler.errors import InputError, StoreError
+from scheduler.i18n import msg
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublicationStatus, utcnow
 from scheduler.secrets import mask
 from scheduler.store import session_scope
@@ -41,7 +42,7 @@ def _state(session: Session, loa: Loa, channel_id: str) -> ChannelState:
     loa.settings.channel(channel_id)  # unknown ids → NotFound listing the known ones
     state = session.get(ChannelState, channel_id)
     if state is None:
-        raise StoreError(f"channel {channel_id!r} is not in the database", hint="run `loa init`")
+        raise StoreError(msg("error.channel_not_in_database", channel=channel_id), hint=msg("hint.run_init"))
     return state
 
 
@@ -53,11 +54,7 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
     channel = loa.settings.channel(channel_id)
     secret = secret.strip()
     if len(secret) < 8 or any(c.isspace() for c in secret):
-        raise InputError(
-            "that does not look like a token",
-            hint="paste the whole token, without spaces or line breaks",
-            field="token",
-        )
+        raise InputError(msg("error.not_a_token"), hint=msg("hint.paste_whole_token"), field="token")
     if channel.platform == "facebook":
         loa.vault.save(channel_id, {"access_token": secret})
     else:
@@ -123,8 +120,8 @@ def resume(loa: Loa, channel_id: str, *, actor: str) -> None:
         state = _state(session, loa, channel_id)
         if state.status == ChannelStatus.needs_reauth:
             raise InputError(
-                f"channel {channel_id} needs to be reconnected, not resumed",
-                hint=f"run `loa channels reconnect {channel_id}` with a new token",
+                msg("error.channel_needs_reconnect", channel=channel_id),
+                hint=msg("hint.reconnect_channel", channel=channel_id),
             )
         state.status = ChannelStatus.ok
         state.paused_until = None

@@ -620,7 +620,7 @@ def test_user_commands_add_token_disable(
     assert added.code == 0, added.stderr
     monkeypatch.setattr("sys.stdin", io.StringIO("ngắn\n"))
     short = loa("user", "add", "--username", "admin2", "--role", "editor", "--password-stdin")
-    assert short.code == 2 and "at least 10" in short.stderr
+    assert short.code == 2 and "ít nhất 10" in short.stderr
     assert loa("user", "add", "--username", "x", "--role", "boss", "--no-password").code == 2
     token = loa("user", "token", "admin")
     assert token.code == 0 and token.stdout.startswith("loa_")

@@ -10,11 +10,14 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from scheduler.app import Loa
 from scheduler.errors import InputError, render_error
 from scheduler.i18n import LANGS, catalogue, msg, po_path, process_lang, translate
+from tests.conftest import Cli
+from tests.console_support import errors_on, logged_in
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"msg": None, "N_": None, "translate": (2,), "t": None, "_": None}
+KEYWORDS = {"msg": None, "N_": None, "translate": (2,), "process_text": None, "t": None, "_": None}
 ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
 
@@ -116,3 +119,38 @@ def test_catalogues_are_read_lazily() -> None:
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "False"
     assert catalogue("vi")["status.scheduled"] == "Đã lên lịch"
+
+
+def test_cli_errors_are_vietnamese_by_default_and_english_with_loa_lang(
+    offline_loa: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("report", "shares", "--from", "31-05-2026", "--to", "2026-06-01")
+    monkeypatch.delenv("LOA_LANG", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    vietnamese = offline_loa(*args)
+    assert vietnamese.code == 2
+    assert vietnamese.stderr.startswith("Lỗi: --from: «31-05-2026» không phải ngày\n  → viết dd/mm/yyyy")
+    monkeypatch.setenv("LOA_LANG", "en")
+    english = offline_loa(*args)
+    assert english.code == 2
+    assert english.stderr.startswith("Error: --from '31-05-2026' is not a date\n  → write it as YYYY-MM-DD")
+    # LANG speaks when LOA_LANG does not; LOA_LANG wins over it.
+    monkeypatch.delenv("LOA_LANG")
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert offline_loa(*args).stderr.startswith("Error: ")
+    monkeypatch.setenv("LOA_LANG", "vi")
+    assert offline_loa(*args).stderr.startswith("Lỗi: ")
+
+
+def test_console_error_boxes_follow_the_language_switch(console_loa: Loa) -> None:
+    approver = logged_in(console_loa, "duyet")
+    vietnamese = approver.get("/reports?from=31/02/2026&to=01/03/2026")
+    assert vietnamese.status_code == 400
+    assert errors_on(vietnamese.text)["from"].startswith("--from: «31/02/2026» không phải ngày — viết dd/mm/yyyy")
+    english = approver.get("/reports?from=31/02/2026&to=01/03/2026&lang=en")
+    assert english.status_code == 400 and '<html lang="en">' in english.text
+    assert errors_on(english.text)["from"] == (
+        "--from '31/02/2026' is not a date — write it as YYYY-MM-DD (2026-05-31) or dd/mm/yyyy (31/05/2026)"
+    )
+    # The choice is kept (cookie) for the next page.
+    assert "Share report" in approver.get("/reports").text

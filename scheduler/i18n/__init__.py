@@ -132,3 +132,18 @@ def status_label(lang: str, status: str) -> str:
     msgid = f"status.{status}"
     text = translate(lang, msgid)
     return status if text == msgid else text
+
+
+def process_text(msgid: str, **params: object) -> str:
+    """``msgid`` in the process language: what the CLI prints and logs say."""
+    return translate(process_lang(), msgid, **params)
+
+
+def dispatch_summary(lang: str, counts: Mapping[str, int]) -> str:
+    """One dispatch pass in words (``Kết quả: 2 đã đăng, 1 lỗi``); the zero counts are left out."""
+    from scheduler.i18n.formats import format_int
+
+    parts = [translate(lang, f"dispatch.{name}", n=format_int(n, lang)) for name, n in counts.items() if n]
+    if not parts:
+        return translate(lang, "dispatch.nothing_due")
+    return translate(lang, "dispatch.result", items=", ".join(parts))

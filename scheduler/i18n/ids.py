@@ -115,3 +115,12 @@ WEEKDAYS_SHORT = (
     N_("weekday_short.5"),
     N_("weekday_short.6"),
 )
+DISPATCH_COUNTS = (
+    N_("dispatch.published"),
+    N_("dispatch.unknown"),
+    N_("dispatch.failed"),
+    N_("dispatch.blocked"),
+    N_("dispatch.deferred"),
+    N_("dispatch.missed"),
+    N_("dispatch.reconciled"),
+)

@@ -26,6 +26,7 @@ from scheduler.auth import (
 )
 from scheduler.channels import channel_rows, pause, reconnect, resume
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.models import AuditEvent, Click, Role, Share, ShareLink, Staff, Unit, utcnow
 from scheduler.posts import parse_when
 from scheduler.store import session_scope
@@ -102,7 +103,7 @@ def users_page(ctx: Ctx) -> Response:
         try:
             password = ctx.form.get("password", "")
             if password != ctx.form.get("password2", ""):
-                raise InputError("the two passwords differ", hint="type the same password twice", field="password2")
+                raise InputError(msg("error.passwords_differ"), field="password2")
             username = ctx.form.get("username", "").strip().lower()
             check_password(password, username=username)
             add_user(
@@ -158,7 +159,7 @@ def user_action(ctx: Ctx) -> Response:
     try:
         if action == "disable":
             if username == actor:
-                raise InputError("you cannot disable your own account", hint="ask another admin", field="form")
+                raise InputError(msg("error.disable_own_account"), hint=msg("hint.ask_another_admin"), field="form")
             disable_user(engine, username, actor=actor)
             return ctx.redirect("/users", done="user_disabled")
         if action == "enable":
@@ -185,10 +186,10 @@ def _reset_password(ctx: Ctx, username: str) -> Response:
     """An admin sets another user's password (typed by the admin, shown to nobody); their sessions end."""
     try:
         if username == ctx.user.username:
-            raise InputError("change your own password on the password page", field="password")
+            raise InputError(msg("error.own_password_elsewhere"), field="password")
         password = ctx.form.get("password", "")
         if password != ctx.form.get("password2", ""):
-            raise InputError("the two passwords differ", hint="type the same password twice", field="password2")
+            raise InputError(msg("error.passwords_differ"), field="password2")
         set_password(ctx.loa.engine, username, password, actor=ctx.user.username)
     except InputError as exc:
         field = "password2" if exc.field == "password2" else "password"
@@ -209,7 +210,7 @@ def password_page(ctx: Ctx) -> Response:
         try:
             new = ctx.form.get("new_password", "")
             if new != ctx.form.get("new_password2", ""):
-                raise InputError("the two passwords differ", hint="type the same password twice", field="new_password2")
+                raise InputError(msg("error.passwords_differ"), field="new_password2")
             try:
                 value, _ = change_password(
                     ctx.loa.engine,

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
 from scheduler.channels import channel_rows
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
 from scheduler.posts import parse_when
 from scheduler.store import session_scope
@@ -398,7 +399,7 @@ def post_action(ctx: Ctx) -> Response:
             else:
                 when = f"{ctx.form.get('date', '').strip()} {ctx.form.get('time', '').strip()}".strip()
                 if not when:
-                    raise InputError("give a date and a time", hint="dd/mm/yyyy and HH:MM", field="at")
+                    raise InputError(msg("error.when_missing"), hint=msg("hint.date_time_format"), field="at")
                 service.reschedule(post_id, parse_when(when, ctx.loa.settings), actor=user.username)
                 done = "rescheduled"
         else:
@@ -449,6 +450,6 @@ def _post_of_publication(ctx: Ctx, publication_id: int) -> dict[str, Any]:
     with session_scope(ctx.loa.engine, read_only=True) as session:
         row = session.get(Publication, publication_id)
         if row is None:
-            raise NotFound(f"there is no publication {publication_id}")
+            raise NotFound(msg("error.no_publication", publication=publication_id))
         post_id = row.post_id
     return ctx.loa.posts.show(post_id)

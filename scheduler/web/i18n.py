@@ -43,11 +43,6 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         re.compile(r"^cannot read the time (.+)$"),
         lambda m: f"Không đọc được thời gian {m[1]}: viết ngày dd/mm/yyyy và giờ HH:MM.",
     ),
-    (
-        re.compile(r"^give a date and a time, or choose to publish now$"),
-        lambda m: "Hãy nhập ngày và giờ, hoặc chọn «Đăng ngay».",
-    ),
-    (re.compile(r"^give a date and a time$"), lambda m: "Hãy nhập ngày và giờ."),
     (re.compile(r"^no channel given$"), lambda m: "Hãy chọn ít nhất một kênh."),
     (re.compile(r"^unknown channel (.+)$"), lambda m: f"Không có kênh {m[1]}."),
     (re.compile(r"^unknown template (.+)$"), lambda m: f"Không có mẫu tin {m[1]}."),
@@ -77,14 +72,6 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^post (\d+) is not a draft$"), lambda m: f"Bài #{m[1]} không phải bản nháp."),
     (re.compile(r"^say why the post is sent back$"), lambda m: "Hãy ghi lý do trả lại bài."),
     (
-        re.compile(r"^that does not look like a token$"),
-        lambda m: "Đây không giống mã truy cập: dán cả mã, không có dấu cách hay xuống dòng.",
-    ),
-    (
-        re.compile(r"^channel (.+) needs to be reconnected, not resumed$"),
-        lambda m: f"Kênh {m[1]} cần kết nối lại bằng mã mới, không thể chỉ cho hoạt động lại.",
-    ),
-    (
         re.compile(r"^publication (\d+) is (\w+), not failed, missed or blocked$"),
         lambda m: f"Lượt đăng #{m[1]} đang «{m[2]}», không phải lỗi/quá hạn/bị giữ nên không đăng lại được.",
     ),
@@ -93,33 +80,7 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: f"Lượt đăng #{m[1]} đang «{m[2]}», không cần xác nhận.",
     ),
     (re.compile(r"^the permalink must be an https:// address$"), lambda m: "Địa chỉ bài phải bắt đầu bằng https://."),
-    (
-        re.compile(r"^the password has (\d+) characters; at least (\d+) are needed$"),
-        lambda m: f"Mật khẩu có {m[1]} ký tự; cần ít nhất {m[2]}.",
-    ),
-    (re.compile(r"^the password must not be the username$"), lambda m: "Mật khẩu không được trùng tên đăng nhập."),
-    (re.compile(r"^the two passwords differ$"), lambda m: "Hai lần nhập mật khẩu không khớp."),
-    (re.compile(r"^the current password is wrong$"), lambda m: "Mật khẩu hiện tại không đúng."),
-    (
-        re.compile(r"^too many wrong passwords; try again in (\d+) minutes$"),
-        lambda m: f"Nhập sai quá nhiều lần; thử lại sau {m[1]} phút.",
-    ),
-    (
-        re.compile(r"^change your own password on the password page$"),
-        lambda m: "Hãy đổi mật khẩu của chính bạn ở trang «Đổi mật khẩu».",
-    ),
-    (re.compile(r"^there is no staff member (.+)$"), lambda m: f"Không có cán bộ {m[1]}."),
-    (
-        re.compile(r"^the username (.+) is not allowed$"),
-        lambda m: f"Tên đăng nhập {m[1]} không hợp lệ: dùng 2–32 chữ thường không dấu, số, '.', '_' hoặc '-'.",
-    ),
-    (re.compile(r"^the user (.+) already exists$"), lambda m: f"Tài khoản {m[1]} đã tồn tại."),
-    (re.compile(r"^unknown role (.+)$"), lambda m: f"Không có vai trò {m[1]}."),
-    (re.compile(r"^you cannot disable your own account$"), lambda m: "Bạn không thể tự khoá tài khoản của mình."),
     (re.compile(r"^cover layout '(.+)', box '(.+)' is empty$"), lambda m: f"Ảnh bìa «{m[1]}»: ô «{m[2]}» đang trống."),
-    (re.compile(r"^--from (.+) is after --to (.+)$"), lambda m: f"Ngày bắt đầu {m[1]} sau ngày kết thúc {m[2]}."),
-    (re.compile(r"^choose a CSV or XLSX file to import$"), lambda m: "Hãy chọn tệp CSV hoặc XLSX để nhập."),
-    (re.compile(r"^(.+) is neither CSV nor XLSX$"), lambda m: f"{m[1]} không phải tệp CSV hay XLSX."),
 ]
 
 

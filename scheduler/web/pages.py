@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
 from scheduler.errors import InputError, NotFound
+from scheduler.i18n import N_, msg
 from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
@@ -70,6 +71,14 @@ def safe_next(value: str | None, default: str = "/") -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or "\n" in value:
         return default
     return value
+
+
+_PATH_OBJECTS = {
+    "post_id": N_("error.no_such_post"),
+    "publication_id": N_("error.no_such_publication"),
+    "staff_id": N_("error.no_such_staff"),
+}
+_NO_SUCH_OBJECT = N_("error.no_such_object")
 
 
 class Forbidden(Exception):
@@ -121,7 +130,10 @@ class Ctx:
         try:
             return int(self.request.path_params[name])
         except (KeyError, ValueError):
-            raise NotFound(f"there is no {name.removesuffix('_id')} {self.request.path_params.get(name)!r}") from None
+            # One id per kind of path parameter (post_id → error.no_such_post), named in _PATH_OBJECTS.
+            raise NotFound(
+                msg(_PATH_OBJECTS.get(name, _NO_SUCH_OBJECT), value=self.request.path_params.get(name))
+            ) from None
 
     def error_text(self, exc: InputError) -> str:
         return translate_error(exc, self.lang)
