@@ -30,6 +30,7 @@ from sqlmodel import col, select
 
 from scheduler.config import ChannelSettings, MetricsSettings, Settings
 from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError
+from scheduler.i18n import msg
 from scheduler.models import (
     ChannelState,
     ChannelStatus,
@@ -293,7 +294,7 @@ class MetricsCollector:
             usage = publisher.usage_percent
         except Exception as exc:  # a bug in one publisher must not stop the other channels
             log.exception("metrics for channel %s failed unexpectedly", channel.id)
-            internal = PublishError(f"internal error while reading metrics: {exc!r}", platform=channel.platform)
+            internal = PublishError(msg("error.metrics_internal", reason=repr(exc)), platform=channel.platform)
             results = {t.remote_id: internal for t in batch}
             usage = 0.0
         finally:

@@ -87,8 +87,8 @@ def translate(lang: str, msgid: str, **params: object) -> str:
     """The wording of ``msgid`` in ``lang`` with its placeholders filled.
 
     A parameter that is itself a :class:`Message` is rendered in the same language (a status
-    inside an error). Missing in ``lang``, the other language's wording is used; unknown
-    everywhere, ``msgid`` is literal text and is returned as it is.
+    inside an error), a list of them joined by ``; ``. Missing in ``lang``, the other language's
+    wording is used; unknown everywhere, ``msgid`` is literal text and is returned as it is.
     """
     lang = lang if lang in LANGS else DEFAULT_LANG
     text = catalogue(lang).get(msgid)
@@ -101,8 +101,17 @@ def translate(lang: str, msgid: str, **params: object) -> str:
         return msgid
     if not params:
         return text
-    values = _Keep({k: v.render(lang) if isinstance(v, Message) else v for k, v in params.items()})
+    values = _Keep({k: _render_value(v, lang) for k, v in params.items()})
     return text.format_map(values)
+
+
+def _render_value(value: object, lang: str) -> object:
+    """A Message in the reader's language; a list of them (several problems) joined by ``; ``."""
+    if isinstance(value, Message):
+        return value.render(lang)
+    if isinstance(value, list | tuple):
+        return "; ".join(str(_render_value(item, lang)) for item in value)
+    return value
 
 
 def gettext(lang: str, msgid: str) -> str:
