@@ -291,14 +291,11 @@ class Settings(_Section):
         for channel in self.channels:
             if channel.id == channel_id:
                 return channel
-        known = ", ".join(c.id for c in self.channels) or "none configured"
         from scheduler.errors import NotFound
 
-        raise NotFound(
-            f"unknown channel {channel_id!r}",
-            hint=f"known channels: {known}",
-            field="channel",
-        )
+        known = ", ".join(c.id for c in self.channels)
+        hint = msg("hint.known_channels", known=known) if known else msg("hint.no_channels_configured")
+        raise NotFound(msg("error.unknown_channel", channel=channel_id), hint=hint, field="channel")
 
     def api_base(self, channel: ChannelSettings) -> str:
         if channel.api_base:

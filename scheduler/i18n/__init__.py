@@ -99,8 +99,8 @@ def translate(lang: str, msgid: str, **params: object) -> str:
                 break
     if text is None:
         return msgid
-    if not params:
-        return text
+    # Catalogue wordings are always format templates (a literal brace is doubled), with or
+    # without parameters, so one wording never needs two spellings.
     values = _Keep({k: _render_value(v, lang) for k, v in params.items()})
     return text.format_map(values)
 

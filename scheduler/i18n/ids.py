@@ -124,3 +124,5 @@ DISPATCH_COUNTS = (
     N_("dispatch.missed"),
     N_("dispatch.reconciled"),
 )
+# Wordings the console uses next to a form field instead of the CLI's (see web/i18n.py).
+WEB_WORDINGS = (N_("error.template_needs_variable.web"),)

@@ -30,8 +30,6 @@ STATUS_CLASS = {
     "cancelled": "neutral",
 }
 
-_VI_PART = {"message": "Nội dung", "article title": "Tiêu đề bài Zalo", "article description": "Mô tả bài Zalo"}
-
 # The services' English messages (the CLI's) and their Vietnamese wording.
 _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^the time (.+) is in the past$"), lambda m: f"Thời điểm {m[1]} đã qua: hãy chọn giờ sắp tới."),
@@ -45,22 +43,7 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ),
     (re.compile(r"^no channel given$"), lambda m: "Hãy chọn ít nhất một kênh."),
     (re.compile(r"^unknown channel (.+)$"), lambda m: f"Không có kênh {m[1]}."),
-    (re.compile(r"^unknown template (.+)$"), lambda m: f"Không có mẫu tin {m[1]}."),
     (re.compile(r"^unknown campaign (.+)$"), lambda m: f"Không có chiến dịch {m[1]}."),
-    (
-        re.compile(r"^template (.+) needs variable '(.+)', which was not given$"),
-        lambda m: f"Mẫu tin cần «{m[2]}» nhưng ô này đang trống.",
-    ),
-    (
-        re.compile(
-            r"^(Facebook|Zalo OA|Zalo|[\w ]+) (message|article title|article description) from template '(.+)' "
-            r"is (\d+) characters, (\d+) over the limit of (\d+)$"
-        ),
-        lambda m: (
-            f"{_VI_PART[m[2]]} cho {m[1]} dài {m[4]} ký tự, vượt {m[5]} ký tự so với giới hạn {m[6]}: "
-            f"hãy rút gọn nội dung."
-        ),
-    ),
     (re.compile(r"^the link (.+) is not an http\(s\) URL$"), lambda m: f"Liên kết {m[1]} không phải địa chỉ http(s)."),
     (
         re.compile(r"^post (\d+) was written by (.+), who cannot also approve it$"),
@@ -87,6 +70,9 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 def translate_error(exc: LoaError, lang: str) -> str:
     """The message to show next to a field: from the catalogue, else by its shape, else as written."""
     with_hint = isinstance(exc, InputError)
+    # A wording made for a form field (``<id>.web``) replaces the CLI's, whose hint names options.
+    if known(exc.msgid + ".web"):
+        return translate(lang, exc.msgid + ".web", **exc.params)
     if known(exc.msgid):
         return render_error(exc, lang, separator=" — ", hint=with_hint)
     if lang == "vi":
