@@ -63,7 +63,7 @@ key_file = "{folder / "secret.key"}"
 def _queue(config: Path, count: int, channels: int, due: datetime) -> None:
     from scheduler.app import Loa
     from scheduler.config import load_settings
-    from scheduler.posts import PostRequest
+    from scheduler.posts.requests import PostRequest
 
     loa = Loa(load_settings(config))
     loa.init()

@@ -108,7 +108,7 @@ def prepare(folder: Path) -> tuple[Path, str]:
     from scheduler.app import Loa
     from scheduler.config import load_settings
     from scheduler.models import Post, Publication, PublicationStatus, Staff, Unit
-    from scheduler.sharing import SharingService
+    from scheduler.sharing.service import SharingService
     from scheduler.store import session_scope
 
     config = folder / "config.toml"
@@ -315,7 +315,7 @@ def missing_clicks(config: Path, answered: list[tuple[str, str]]) -> tuple[int, 
     The visitor hash is recomputed with the server's own key, from the address and agent the
     generator used: the database holds no address to compare with."""
     from scheduler.config import load_settings
-    from scheduler.sharing import load_keys, visitor_hash
+    from scheduler.sharing.visitors import load_keys, visitor_hash
 
     settings = load_settings(config)
     keys = load_keys(settings)

@@ -32,7 +32,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
 from scheduler.config import Settings
-from scheduler.reports import Dimension, Period, monthly_summary, share_report
+from scheduler.reports.queries import Dimension, Period, monthly_summary, share_report
 from scheduler.store import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from scheduler.config import Settings
-from scheduler.posts import PostService
+from scheduler.posts.service import PostService
 from scheduler.render.messages import MessageRenderer
 from scheduler.secrets import DatabaseTokenVault, load_cipher
-from scheduler.store import init_db, make_engine
+from scheduler.store import init_db, make_engine, open_db
+
+if TYPE_CHECKING:
+    from scheduler.schema import Upgrade
 
 
 @dataclass
@@ -42,8 +46,13 @@ class Loa:
     def vault(self) -> DatabaseTokenVault:
         return DatabaseTokenVault(self.engine, load_cipher(self.settings))
 
-    def init(self) -> None:
-        init_db(self.engine, self.settings)
+    def init(self) -> Upgrade:
+        """Create or upgrade the database (`loa init`): the only call that changes the schema."""
+        return init_db(self.engine, self.settings)
+
+    def open(self) -> None:
+        """Use the database as it is: refused when its schema is behind or ahead of this code."""
+        open_db(self.engine, self.settings)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

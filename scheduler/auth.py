@@ -1,6 +1,6 @@
 """Console users, passwords, sessions, API tokens and roles.
 
-Security choices (reliability.md §4.3–4.4):
+Security choices (docs/reliability.md §4.3–4.4):
 
 * passwords are Argon2id hashes (argon2-cffi's RFC 9106 low-memory profile), upgraded on
   login when the parameters change; an unknown username costs the same as a wrong password;

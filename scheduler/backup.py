@@ -32,6 +32,8 @@ def backup_database(engine: Engine, target: Path) -> int:
         with sqlite3.connect(source_path) as source, sqlite3.connect(partial) as copy:
             source.backup(copy)
             verdict = copy.execute("PRAGMA integrity_check").fetchone()[0]
+            # The copy inherits WAL mode; one self-contained file is what a backup should be.
+            copy.execute("PRAGMA journal_mode=DELETE")
         if verdict != "ok":
             raise StoreError(msg("error.backup_integrity", verdict=verdict), hint=msg("hint.try_again"))
         partial.replace(target)

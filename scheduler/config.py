@@ -97,7 +97,7 @@ class SandboxSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8910, ge=1, le=65535)
     state_file: str | None = None
-    # platform-apis.md A1: the sources disagree between 30 and 75 days.
+    # docs/platforms.md A1: the sources disagree between 30 and 75 days.
     facebook_schedule_max_days: int = Field(default=30, ge=1, le=365)
     # Zalo keeps answering -214 to verify while it fetches media (B3); how many times.
     zalo_verify_pending_polls: int = Field(default=1, ge=0, le=100)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from scheduler.models import Post
-from scheduler.posts import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.store import session_scope
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
+from scheduler.channels.base import TokenVault
 from scheduler.config import Settings
-from scheduler.metrics import MetricsCollector
+from scheduler.metrics.collector import MetricsCollector
 from scheduler.models import Publication, PublicationStatus, utcnow
-from scheduler.platforms.base import TokenVault
-from scheduler.publishing import Dispatcher, DispatchSummary
+from scheduler.publishing.dispatcher import Dispatcher, DispatchSummary
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.engine")
@@ -79,7 +79,7 @@ class PublishingEngine:
         self.dispatcher.close()
 
     def _refresh_tokens(self) -> None:
-        from scheduler.tokens import refresh_due_tokens
+        from scheduler.channels.tokens import refresh_due_tokens
 
         # Time-based work runs in one process at a time: the holder of the housekeeping lease.
         if not self.dispatcher.hold_housekeeping(utcnow()):
@@ -92,7 +92,7 @@ class PublishingEngine:
             log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
 
     def _collect_metrics(self) -> None:
-        """Poll what the metrics schedule says is due (scheduler.metrics); housekeeping holder only."""
+        """Poll what the metrics schedule says is due (scheduler.metrics.collector); housekeeping holder only."""
         if self.collector is None or not self.dispatcher.hold_housekeeping(utcnow()):
             return
         try:

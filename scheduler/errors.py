@@ -106,6 +106,10 @@ class StoreError(LoaError):
     """The database cannot be used (unreachable, locked past the timeout, disk full)."""
 
 
+class SchemaMismatch(StoreError):
+    """The database's schema revision is not this code's: behind (run `loa init`) or ahead."""
+
+
 class PublishError(LoaError):
     """A platform refused or failed a call. Subclasses say what the engine should do."""
 

@@ -1,7 +1,7 @@
 """Vietnamese number and date formats, and the date inputs reports accept.
 
 Vietnamese writes ``.`` between thousands and ``,`` before decimals (1.076 lượt; 92,32%)
-and dates as dd/mm/yyyy (product.md). The layout is Babel's (:mod:`scheduler.i18n.formats`,
+and dates as dd/mm/yyyy (docs/vietnam.md). The layout is Babel's (:mod:`scheduler.i18n.formats`,
 which also speaks English); these names are the Vietnamese shorthands reports and exports use.
 """
 

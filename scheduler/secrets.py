@@ -59,7 +59,7 @@ def _create_key_file(path: Path) -> None:
 
 
 class DatabaseTokenVault:
-    """The production :class:`~scheduler.platforms.base.TokenVault`.
+    """The production :class:`~scheduler.channels.base.TokenVault`.
 
     ``save`` commits in its own transaction before returning, so a refreshed single-use
     Zalo token is durable before anything uses it.

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Engine, and_, event, or_, text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
 from scheduler.errors import StoreError
@@ -31,6 +31,9 @@ from scheduler.models import (
     PublishAttempt,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from scheduler.schema import Upgrade
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -127,19 +130,25 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         session.close()
 
 
-def init_db(engine: Engine, settings: Settings) -> None:
-    """Create missing tables and register configured channels and campaigns (idempotent)."""
-    try:
-        SQLModel.metadata.create_all(engine)
-        # create_all adds missing tables, not indexes added later to existing tables.
-        for table in SQLModel.metadata.sorted_tables:
-            for index in table.indexes:
-                index.create(engine, checkfirst=True)
-    except OperationalError as exc:
-        raise StoreError(
-            f"cannot create the database at {engine.url.render_as_string(hide_password=True)}: {exc.orig}",
-            hint="check database.url in config.toml and that its folder is writable",
-        ) from exc
+def init_db(engine: Engine, settings: Settings) -> Upgrade:
+    """Create or upgrade the schema (the only place that changes it), then register channels and campaigns."""
+    from scheduler.schema import upgrade
+
+    result = upgrade(engine)
+    register(engine, settings)
+    return result
+
+
+def open_db(engine: Engine, settings: Settings) -> None:
+    """Refuse a database whose schema is not this code's, then register channels and campaigns."""
+    from scheduler.schema import require_current
+
+    require_current(engine)
+    register(engine, settings)
+
+
+def register(engine: Engine, settings: Settings) -> None:
+    """Rows for the configured channels and campaigns; idempotent, and safe when workers start together."""
     # Several workers may start together on a new database: whoever inserts a row second
     # finds it there on the retry.
     for attempt in range(3):

@@ -108,6 +108,7 @@ def config_path(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Path]:
     port = free_port()
     path = write_config(tmp_path, sandbox_url=sandbox.url, public_url=f"http://127.0.0.1:{port}")
     loa = Loa(load_settings(path))
+    loa.init()  # as `loa init` does before any other command
     with ThreadedServer(create_app(loa), port=port):
         yield path
     loa.close()
@@ -128,7 +129,7 @@ Cli = Callable[..., CliResult]
 
 def cli_for(config_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run the real `loa` entry point in-process against a config."""
-    from scheduler.cli import main
+    from scheduler.cli.app import main
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()
@@ -149,9 +150,23 @@ def loa(config_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     return cli_for(config_path, capsys)
 
 
+def initialised(path: Path) -> Path:
+    """Run what `loa init` runs on the config's database (every other command needs it done)."""
+    from scheduler.app import Loa
+    from scheduler.config import load_settings
+
+    loa = Loa(load_settings(path))
+    try:
+        loa.init()
+    finally:
+        loa.close()
+    return path
+
+
 @pytest.fixture
 def offline_config(tmp_path: Path) -> Path:
-    return write_config(tmp_path)
+    """A config whose database `loa init` has made (no platform is reachable)."""
+    return initialised(write_config(tmp_path))
 
 
 @pytest.fixture

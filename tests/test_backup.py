@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scheduler.app import Loa
 from scheduler.config import load_settings
-from scheduler.posts import PostRequest
+from scheduler.posts.requests import PostRequest
 from tests.conftest import Cli
 
 

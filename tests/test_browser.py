@@ -17,7 +17,7 @@ import requests
 
 from scheduler.app import Loa
 from scheduler.config import load_settings
-from scheduler.publishing import Dispatcher
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.serving import ThreadedServer
 from scheduler.web.app import create_app
 from tests.conftest import CONSOLE_CHANNELS, CONSOLE_PASSWORD, REPO, free_port, seed_console_users, write_config

@@ -13,7 +13,8 @@ from sqlmodel import select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import MetricSnapshot, Post, Publication, PublicationStatus, UserSession
-from scheduler.posts import PostRequest
+from scheduler.posts.requests import PostRequest
+from scheduler.posts.service import platform_limits
 from scheduler.store import session_scope
 from tests.conftest import CONSOLE_PASSWORD, seed_console_users, write_config
 from tests.console_support import Person, audit_actions, errors_on, logged_in
@@ -257,9 +258,7 @@ def test_compose_shows_the_templates_variables_and_a_preview(console_loa: Loa) -
     )
     assert preview.status_code == 200
     expected = {
-        c: console_loa.renderer.render(
-            "thang-van-dong", VARS, platform=p, limits=__import__("scheduler.posts").posts.platform_limits(p)
-        )
+        c: console_loa.renderer.render("thang-van-dong", VARS, platform=p, limits=platform_limits(p))
         for c, p in (("fb", "facebook"), ("zalo", "zalo"))
     }
     assert _text_blocks(preview.text) == [expected["fb"].text, expected["zalo"].text]

@@ -105,7 +105,7 @@ def test_admin_resets_another_users_password(console_loa: Loa) -> None:
 
 
 def test_admin_links_and_unlinks_staff(console_loa: Loa) -> None:
-    pytest.importorskip("scheduler.sharing", reason="the staff-sharing room is not in this tree")
+    pytest.importorskip("scheduler.sharing.service", reason="the staff-sharing room is not in this tree")
     with session_scope(console_loa.engine, read_only=True) as session:
         lan = session.exec(select(Staff)).one().id
     admin = logged_in(console_loa, "quantri")

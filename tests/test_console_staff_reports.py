@@ -10,11 +10,11 @@ from sqlmodel import select
 
 from scheduler.app import Loa
 from scheduler.models import Publication, PublicationStatus, Staff
-from scheduler.posts import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.store import session_scope
 from tests.console_support import audit_actions, errors_on, logged_in
 
-pytest.importorskip("scheduler.sharing", reason="the staff-sharing room is not in this tree")
+pytest.importorskip("scheduler.sharing.service", reason="the staff-sharing room is not in this tree")
 
 STAFF_CSV = (
     "ho_ten,don_vi,so_dien_thoai,email\n"
@@ -55,8 +55,8 @@ def test_admin_imports_lists_and_deactivates_staff(console_loa: Loa) -> None:
 
 
 def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
-    pytest.importorskip("scheduler.reports", reason="the reports room is not in this tree")
-    from scheduler.sharing import SharingService
+    pytest.importorskip("scheduler.reports.queries", reason="the reports room is not in this tree")
+    from scheduler.sharing.service import SharingService
 
     post_id = console_loa.posts.add(
         PostRequest(

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from scheduler.channels.base import ChannelAccess, OutgoingPost
+from scheduler.channels.facebook.client import FacebookPublisher
 from scheduler.errors import (
     AuthError,
     DuplicateContent,
@@ -16,8 +18,6 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
-from scheduler.platforms.base import ChannelAccess, OutgoingPost
-from scheduler.platforms.facebook import FacebookPublisher
 from tests.test_publisher_contract import (
     FB_TOKEN,
     PAGE_ID,

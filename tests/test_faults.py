@@ -1,4 +1,4 @@
-"""The publishing engine under injected faults (reliability.md §6): nothing lost, nothing doubled.
+"""The publishing engine under injected faults (docs/reliability.md §6): nothing lost, nothing doubled.
 
 Faults come from the sandbox's control API, or from real processes killed with SIGKILL.
 Each test checks what is on the "page" and what a person would see in Loa.
@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from scheduler.app import Loa
-from scheduler.channels import channel_rows, reconnect
+from scheduler.channels.service import channel_rows, reconnect
 from scheduler.config import load_settings
 from scheduler.models import Publication, PublicationStatus
 from scheduler.store import session_scope
@@ -255,7 +255,7 @@ def test_kill_9_before_the_publish_call(app: Loa, sandbox: Any, config_path: Pat
     process.wait()
     time.sleep(2.0)
     assert articles(sandbox) == []
-    from scheduler.tokens import report_interrupted_refresh
+    from scheduler.channels.tokens import report_interrupted_refresh
 
     assert report_interrupted_refresh(app.engine, app.vault, "zalo-bhxh-nghean", now=later(2))
     assert "never finished" in channel(app, "zalo-bhxh-nghean")["last_error"]

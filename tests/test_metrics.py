@@ -15,10 +15,11 @@ from sqlmodel import col, select
 from scheduler.app import Loa
 from scheduler.config import MetricsSettings, load_settings
 from scheduler.engine import METRICS_JOB, PublishingEngine
-from scheduler.metrics import MetricsCollector, PollingSchedule
+from scheduler.metrics.collector import MetricsCollector
+from scheduler.metrics.schedule import PollingSchedule
 from scheduler.models import MetricError, MetricPause, MetricSnapshot
-from scheduler.posts import PostRequest
-from scheduler.publishing import Dispatcher
+from scheduler.posts.requests import PostRequest
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.store import session_scope
 from tests.conftest import Cli
 

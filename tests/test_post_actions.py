@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, cli_for, write_config
+from tests.conftest import Cli, cli_for, initialised, write_config
 
 VARS = ["--var", "hoat_dong=ra quân", "--var", "dia_diem=Vinh", "--var", "ngay=06/05/2026"]
 APPROVAL_CHANNELS = """
@@ -30,7 +30,7 @@ external_id = "100000000000002"
 
 @pytest.fixture
 def approval_loa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return cli_for(write_config(tmp_path, channels=APPROVAL_CHANNELS), capsys)
+    return cli_for(initialised(write_config(tmp_path, channels=APPROVAL_CHANNELS)), capsys)
 
 
 def audit(tmp_path: Path) -> list[tuple[str, str, str]]:

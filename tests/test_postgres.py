@@ -19,7 +19,7 @@ from sqlmodel import select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Publication, PublicationStatus, PublishAttempt
-from scheduler.posts import PostRequest
+from scheduler.posts.requests import PostRequest
 from scheduler.store import session_scope
 from tests.conftest import write_config
 from tests.test_publishing import state

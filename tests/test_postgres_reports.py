@@ -20,19 +20,19 @@ from sqlmodel import col, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Publication, PublicationStatus
-from scheduler.posts import PostRequest
-from scheduler.publishing import Dispatcher
-from scheduler.reports import Period, share_report
+from scheduler.posts.requests import PostRequest
+from scheduler.publishing.dispatcher import Dispatcher
+from scheduler.reports.queries import Period, share_report
 from scheduler.sandbox.server import SandboxServer
 from scheduler.serving import ThreadedServer
-from scheduler.sharing import SharingService
+from scheduler.sharing.service import SharingService
 from scheduler.store import session_scope
 from scheduler.web.app import create_app
 from tests import test_metrics as metrics_suite
 from tests import test_reports as reports_suite
 from tests import test_sharing_import as import_suite
 from tests import test_sharing_links as links_suite
-from tests.conftest import Cli, cli_for, free_port, write_config
+from tests.conftest import Cli, cli_for, free_port, initialised, write_config
 
 pytestmark = pytest.mark.postgres
 
@@ -123,7 +123,7 @@ def test_tracked_links_count_on_postgres(pg_links: links_suite.Env, capsys: pyte
 
 @pytest.fixture
 def pg_config(tmp_path: Path, postgres_url: str) -> Path:
-    return write_config(tmp_path, database_url=postgres_url)
+    return initialised(write_config(tmp_path, database_url=postgres_url))
 
 
 @pytest.fixture

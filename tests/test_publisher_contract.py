@@ -2,7 +2,7 @@
 
 Each platform supplies a small harness (how to build a publisher for the sandbox, which
 route publishes, what its faults look like); the tests themselves are the same for all.
-A new platform in ``scheduler.platforms.registry()`` fails here until it has a harness.
+A new platform in ``scheduler.channels.registry.registry()`` fails here until it has a harness.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import pytest
 import requests
 from PIL import Image
 
+from scheduler.channels.base import ChannelAccess, OutgoingPost, Publisher
+from scheduler.channels.registry import registry
 from scheduler.errors import (
     AuthError,
     PublishError,
     RateLimited,
     UnknownOutcome,
 )
-from scheduler.platforms import registry
-from scheduler.platforms.base import ChannelAccess, OutgoingPost, Publisher
 
 if TYPE_CHECKING:
     from scheduler.sandbox.server import SandboxServer

@@ -16,8 +16,8 @@ import requests
 
 from scheduler.app import Loa
 from scheduler.config import load_settings
-from scheduler.posts import PostRequest
-from scheduler.publishing import Dispatcher
+from scheduler.posts.requests import PostRequest
+from scheduler.publishing.dispatcher import Dispatcher
 from tests.conftest import Cli
 
 VARS = {"hoat_dong": "ra quân tuyên truyền", "dia_diem": "chợ Quán Lau (TP Vinh)", "ngay": "06/05/2026"}
@@ -148,7 +148,7 @@ def test_expired_token_blocks_the_channel_without_a_retry_storm(app: Loa, sandbo
     publication = app.posts.show(post_id)["publications"][0]
     assert publication["status"] == "blocked"
     assert "reconnect" in publication["error"].lower() or "token" in publication["error"].lower()
-    from scheduler.channels import channel_rows
+    from scheduler.channels.service import channel_rows
 
     assert channel_rows(app)[0]["status"] == "needs_reauth"
     # Later posts for that channel are held, not sent into the same error.
@@ -167,7 +167,7 @@ def test_rate_limit_pauses_only_that_channel(app: Loa, sandbox: Any) -> None:
     assert len(summary.deferred) == 1 and len(summary.published) == 1  # Zalo went on
     statuses = {p["channel"]: p["status"] for p in app.posts.show(post_id)["publications"]}
     assert statuses == {"fb-bhxh-nghean": "scheduled", "zalo-bhxh-nghean": "published"}
-    from scheduler.channels import channel_rows
+    from scheduler.channels.service import channel_rows
 
     fb = channel_rows(app)[0]
     assert fb["status"] == "paused" and fb["paused_until"]
@@ -241,7 +241,7 @@ def test_healthz_reports_the_dispatcher(app: Loa) -> None:
 
 
 def test_reconnect_releases_held_publications(app: Loa, sandbox: Any) -> None:
-    from scheduler.channels import channel_rows, reconnect
+    from scheduler.channels.service import channel_rows, reconnect
 
     revoked = "sandbox-page-token-100000000000001"
     requests.post(f"{sandbox.url}/_sandbox/tokens", json={"platform": "facebook", "token": revoked,

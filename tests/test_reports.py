@@ -37,7 +37,6 @@ from sqlmodel import select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.errors import InputError
-from scheduler.exports import csv_safe, share_grid, to_csv
 from scheduler.formatting import parse_date, vn_date, vn_decimal, vn_int, vn_percent
 from scheduler.models import (
     Campaign,
@@ -52,7 +51,8 @@ from scheduler.models import (
     Staff,
     Unit,
 )
-from scheduler.reports import Dimension, Period, month_period, monthly_summary, share_report
+from scheduler.reports.exports import csv_safe, share_grid, to_csv
+from scheduler.reports.queries import Dimension, Period, month_period, monthly_summary, share_report
 from scheduler.store import session_scope
 from tests.conftest import Cli, cli_for, write_config
 
@@ -449,7 +449,7 @@ def test_every_format_agrees(loa: Cli, tmp_path: Path) -> None:
 
 
 def test_table_uses_vietnamese_numbers(app: Loa) -> None:
-    from scheduler.reports import ShareReport, ShareRow
+    from scheduler.reports.queries import ShareReport, ShareRow
 
     period = Period(date(2026, 5, 1), date(2026, 5, 31), app.settings.tz)
     report = ShareReport(period, Dimension.unit, [ShareRow("vinh", "BHXH thành phố Vinh", "x", 1076, 1000, 76, 12345)])
@@ -458,7 +458,7 @@ def test_table_uses_vietnamese_numbers(app: Loa) -> None:
     assert to_csv(grid).splitlines()[1] == "1,vinh,BHXH thành phố Vinh,1076,1000,76,12345"
     from rich.console import Console
 
-    from scheduler.exports import rich_table
+    from scheduler.reports.exports import rich_table
 
     console = Console(record=True, width=200, file=io.StringIO())
     console.print(rich_table(grid))

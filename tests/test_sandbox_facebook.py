@@ -12,8 +12,8 @@ import pytest
 import requests
 from PIL import Image
 
+from scheduler.channels.facebook.emulator import parse_fields, parse_when
 from scheduler.config import SandboxSettings
-from scheduler.sandbox.facebook import parse_fields, parse_when
 from scheduler.sandbox.server import SandboxServer
 
 PAGE = "100000000000001"

@@ -25,11 +25,12 @@ from sqlmodel import col, func, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Click, Publication, PublicationStatus, Share, ShareKind, ShareLink
-from scheduler.posts import PostRequest
-from scheduler.publishing import Dispatcher
+from scheduler.posts.requests import PostRequest
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.sandbox.server import SandboxServer
 from scheduler.serving import ThreadedServer
-from scheduler.sharing import ClickEvent, ClickReason, SharingService, recount, store_clicks
+from scheduler.sharing.counting import ClickEvent, ClickReason, recount, store_clicks
+from scheduler.sharing.service import SharingService
 from scheduler.store import session_scope
 from scheduler.web.app import create_app
 from tests.conftest import cli_for, free_port, write_config
@@ -513,7 +514,7 @@ def test_visitor_identity_is_a_keyed_hash_not_the_address(env: Env) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", click.visitor_hash)
     assert unicodedata.is_normalized("NFC", click.user_agent or "")
     # The same address and agent under another key is another hash: the table alone links nobody.
-    from scheduler.sharing import SharingKeys, visitor_hash
+    from scheduler.sharing.visitors import SharingKeys, visitor_hash
 
     assert visitor_hash(SharingKeys.from_secret(b"other"), "127.0.0.1", PHONE_UA) != click.visitor_hash
     assert visitor_hash(env.service.keys, "127.0.0.1", PHONE_UA) == click.visitor_hash

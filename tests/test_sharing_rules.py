@@ -13,22 +13,20 @@ from sqlmodel import col, select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import Click, Post, Publication, PublicationStatus, ShareLink, Staff, Unit
-from scheduler.sharing import (
-    DEFAULT_CRAWLER_PATTERNS,
-    ClickEvent,
-    ClickReason,
-    ClickRecorder,
-    CrawlerDetector,
+from scheduler.sharing.counting import ClickEvent, ClickReason
+from scheduler.sharing.crawlers import DEFAULT_CRAWLER_PATTERNS, CrawlerDetector
+from scheduler.sharing.exports import neutralise_cell
+from scheduler.sharing.recorder import ClickRecorder
+from scheduler.sharing.service import safe_destination
+from scheduler.sharing.visitors import (
     SharingKeys,
     client_address,
     form_token,
     form_token_ok,
-    neutralise_cell,
-    normalise_phone,
-    safe_destination,
     self_cookie_staff,
     self_cookie_value,
 )
+from scheduler.staff.importing import normalise_phone
 from scheduler.store import session_scope
 from tests.conftest import write_config
 

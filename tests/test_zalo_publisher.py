@@ -10,21 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from scheduler.errors import (
-    AuthError,
-    PermanentError,
-    RateLimited,
-    TransientError,
-    UnknownOutcome,
-)
-from scheduler.platforms.base import ChannelAccess, OutgoingPost
-from scheduler.platforms.zalo import (
+from scheduler.channels.base import ChannelAccess, OutgoingPost
+from scheduler.channels.zalo.client import (
     ZaloPublisher,
     _seconds_until_morning,
     derive_description,
     derive_title,
     html_to_text,
     text_to_html,
+)
+from scheduler.errors import (
+    AuthError,
+    PermanentError,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
 )
 from tests.test_publisher_contract import (
     OA_ID,

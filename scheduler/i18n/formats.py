@@ -1,7 +1,7 @@
 """Numbers and dates in a reader's language, through Babel's locale data.
 
 Vietnamese writes 1.076 and 92,32%; English 1,076 and 92.32%. Dates are dd/mm/yyyy in both
-(the offices' own usage, product.md). Rounding is half-up on exact decimals: a report's
+(the offices' own usage, docs/vietnam.md). Rounding is half-up on exact decimals: a report's
 92,325% must read 92,33% whatever binary floating point makes of it, and Babel itself rounds
 half-even, so values are quantized here before Babel lays them out.
 """

@@ -52,7 +52,7 @@ from scheduler.render.messages import _undefined_name, nfc
 
 # Which platform each canvas is for; Facebook takes both the link-size and the square photo.
 TARGET_PLATFORM: Mapping[str, str] = {"facebook": "facebook", "square": "facebook", "zalo": "zalo"}
-# platform-apis.md A2: Facebook photos under 4 MB, PNGs under 1 MB; B2/B3: Zalo images ≤ 1 MB.
+# docs/platforms.md A2: Facebook photos under 4 MB, PNGs under 1 MB; B2/B3: Zalo images ≤ 1 MB.
 _MAX_BYTES: Mapping[tuple[str, str], int] = {
     ("facebook", "jpeg"): 4_000_000,
     ("facebook", "png"): 1_000_000,

@@ -1,6 +1,6 @@
 """Fonts for covers: where they come from, how they are loaded, what they can draw.
 
-No font file ships with Loa (architecture.md, "Fonts"). A layout names a font as:
+No font file ships with Loa (docs/architecture.md, "Fonts"). A layout names a font as:
 
 * ``sans`` — DejaVu Sans (full Vietnamese coverage) from inside the matplotlib package, which
   is a dependency; if that copy is missing, the system's sans-serif for Vietnamese via

@@ -15,13 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
+from scheduler.channels.facebook.emulator import FacebookApi
+from scheduler.channels.zalo.emulator import ZaloApi
 from scheduler.config import SandboxSettings
 from scheduler.sandbox import control
-from scheduler.sandbox.facebook import FacebookApi
 from scheduler.sandbox.faults import Fault, FaultQueue
 from scheduler.sandbox.state import SandboxState
 from scheduler.sandbox.wire import ApiRequest, ApiResponse, parse_request
-from scheduler.sandbox.zalo import ZaloApi
 
 DROP_SCOPE_KEY = "loa.sandbox.drop"
 JSON_MEDIA_TYPE = "application/json; charset=UTF-8"

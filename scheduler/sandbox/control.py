@@ -1,4 +1,4 @@
-"""The sandbox's own control API under ``/_sandbox`` (interfaces.md); not part of any platform.
+"""The sandbox's own control API under ``/_sandbox`` (docs/platforms.md C); not part of any platform.
 
 | route | body / answer |
 |---|---|
@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scheduler.sandbox.facebook import PERMALINK_BASE, fb_time
+from scheduler.channels.facebook.emulator import PERMALINK_BASE, fb_time
+from scheduler.channels.zalo.emulator import article_link, owner_of
 from scheduler.sandbox.faults import FaultQueue, FaultSpecError, immediate_token_changes
 from scheduler.sandbox.state import (
     TOKEN_STATES,
@@ -33,7 +34,6 @@ from scheduler.sandbox.state import (
     StateData,
     TokenRecord,
 )
-from scheduler.sandbox.zalo import article_link, owner_of
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FB_COUNTERS = ("views", "reach", "comments", "shares", "clicks")
@@ -105,7 +105,7 @@ def _post_entry(post: FbPost, data: StateData, base_url: str) -> dict[str, Any]:
 
 
 def render_state(state: SandboxState, base_url: str) -> dict[str, Any]:
-    """The shape promised by interfaces.md, plus extra keys for debugging."""
+    """The shape documented in docs/platforms.md C, plus extra keys for debugging."""
     with state.read() as data:
         pages: dict[str, dict[str, Any]] = {}
 

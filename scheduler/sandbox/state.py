@@ -330,7 +330,7 @@ class SandboxState:
             self.requests.append(entry)
 
 
-# Id and token formats (platform-apis.md A0 and B0).
+# Id and token formats (docs/platforms.md A0 and B0).
 
 
 def zalo_article_id() -> str:

@@ -24,11 +24,11 @@ from scheduler.auth import (
     parse_role,
     set_password,
 )
-from scheduler.channels import channel_rows, pause, reconnect, resume
+from scheduler.channels.service import channel_rows, pause, reconnect, resume
 from scheduler.errors import InputError
 from scheduler.i18n import msg
 from scheduler.models import AuditEvent, Click, Role, Share, ShareLink, Staff, Unit, utcnow
-from scheduler.posts import parse_when
+from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
 from scheduler.web.pages import Console, Ctx, client_ip
 
@@ -145,7 +145,7 @@ def _staff_options(ctx: Ctx) -> list[tuple[int, str]]:
     """Staff members an account can be linked to (none when the sharing room is not in the tree)."""
     if not ctx.console.has_sharing():
         return []
-    from scheduler.sharing import SharingService
+    from scheduler.sharing.service import SharingService
 
     staff = SharingService(ctx.loa.settings, ctx.loa.engine).list_staff(include_inactive=True)
     return [(int(s["id"]), f"{s['full_name']} — {s['unit']}") for s in staff]

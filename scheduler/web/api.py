@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, may_manage_post, record_forbidden, user_for_token
 from scheduler.errors import InputError, LoaError, NotFound
-from scheduler.posts import PostRequest, parse_when
+from scheduler.posts.requests import PostRequest, parse_when
 from scheduler.render.messages import nfc
 from scheduler.web.pages import security_headers
 
@@ -285,8 +285,8 @@ def cancel_post(call: Call) -> Response:
 
 def share_report(call: Call) -> Response:
     try:
-        from scheduler.reports import Period, parse_dimension
-        from scheduler.reports import share_report as build
+        from scheduler.reports.queries import Period, parse_dimension
+        from scheduler.reports.queries import share_report as build
     except ImportError:
         raise ApiError(501, "the share report is not available in this version of Loa") from None
     query = call.request.query_params

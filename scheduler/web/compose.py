@@ -23,7 +23,8 @@ from scheduler.auth import may_manage_post
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import msg
 from scheduler.models import utcnow
-from scheduler.posts import PostRequest, PreparedPost, parse_when, platform_limits
+from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
+from scheduler.posts.service import platform_limits
 from scheduler.web.pages import Console, Ctx
 
 if TYPE_CHECKING:

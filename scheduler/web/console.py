@@ -18,11 +18,11 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
-from scheduler.channels import channel_rows
+from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
 from scheduler.i18n import msg
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
-from scheduler.posts import parse_when
+from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
 from scheduler.web.pages import STATIC, Console, Ctx, client_ip, safe_next, security_headers
 

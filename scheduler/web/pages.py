@@ -241,7 +241,7 @@ class Console:
     @staticmethod
     def has_sharing() -> bool:
         """Whether the staff-sharing room is in this tree (the console links to it when it is)."""
-        return importlib.util.find_spec("scheduler.sharing") is not None
+        return importlib.util.find_spec("scheduler.sharing.service") is not None
 
     # -- the wrapper every page goes through -------------------------------------------------
 
@@ -382,7 +382,7 @@ def _referer_path(request: Request) -> str:
 def client_ip(request: Request, settings: Settings) -> str:
     """The client's address for login throttling: the peer, or behind a proxy listed in
     `web.trusted_proxies` the address that proxy saw (the same rule as tracked links)."""
-    from scheduler.sharing import client_address, trusted_networks
+    from scheduler.sharing.visitors import client_address, trusted_networks
 
     peer = request.client.host if request.client else None
     return client_address(peer, request.headers.get("x-forwarded-for"), trusted_networks(settings)) or "unknown"

@@ -1,6 +1,6 @@
 """The share report in the console: filters, table, chart and Excel download.
 
-Everything comes from ``scheduler.reports`` (the figures) and ``scheduler.exports`` (chart,
+Everything comes from ``scheduler.reports.queries`` (the figures) and ``scheduler.reports.exports`` (chart,
 Excel, CSV) — the same functions as `loa report shares` — so the console and the command
 line can never disagree.
 """
@@ -19,7 +19,7 @@ from scheduler.models import utcnow
 from scheduler.web.pages import Console, Ctx
 
 if TYPE_CHECKING:
-    from scheduler.reports import ShareReport
+    from scheduler.reports.queries import ShareReport
 
 DIMENSIONS = ("unit", "staff", "campaign", "channel", "day")
 DOWNLOADS = {
@@ -38,7 +38,8 @@ def routes(console: Console) -> list[BaseRoute]:
 
 def _available() -> bool:
     """Whether the reports room is in this tree (the console is built before and after it)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("scheduler.reports", "scheduler.exports"))
+    rooms = ("scheduler.reports.queries", "scheduler.reports.exports")
+    return all(importlib.util.find_spec(name) is not None for name in rooms)
 
 
 def _asked(ctx: Ctx) -> dict[str, str]:
@@ -52,7 +53,7 @@ def _asked(ctx: Ctx) -> dict[str, str]:
 
 
 def _report(ctx: Ctx, asked: dict[str, str]) -> ShareReport:
-    from scheduler.reports import Period, parse_dimension, share_report
+    from scheduler.reports.queries import Period, parse_dimension, share_report
 
     period = Period.parse(asked["from"], asked["to"], ctx.loa.settings.tz)
     return share_report(ctx.loa.engine, ctx.loa.settings, period, parse_dimension(asked["by"]))
@@ -101,7 +102,7 @@ def _presets(ctx: Ctx) -> list[tuple[str, dict[str, str]]]:
 
 
 def report_file(ctx: Ctx) -> Response:
-    from scheduler import exports
+    from scheduler.reports import exports
 
     fmt = ctx.request.path_params["fmt"]
     if fmt not in DOWNLOADS or not _available():

@@ -2,7 +2,7 @@
 
 Pages are server-rendered Jinja (autoescape on), Vietnamese, small, and need no JavaScript;
 one tiny script only adds a "copy" button. The rules of what counts live in
-:mod:`scheduler.sharing`; this module turns HTTP requests into its calls.
+:mod:`scheduler.sharing.service`; this module turns HTTP requests into its calls.
 
 Cross-site POSTs to `/s/{token}/share` are refused three ways: the URL needs the secret share
 token; the form carries an HMAC token bound to the staff member and the time the page was
@@ -28,20 +28,14 @@ from starlette.types import Receive, Scope, Send
 
 from scheduler.errors import LoaError, NotFound
 from scheduler.models import utcnow
-from scheduler.sharing import (
-    CODE_PATTERN,
-    MAX_USER_AGENT,
+from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
+from scheduler.sharing.recorder import ClickRecorder
+from scheduler.sharing.service import CODE_PATTERN, SHARE_PLATFORMS, LinkTarget, SharingService
+from scheduler.sharing.visitors import (
     SELF_COOKIE,
-    SHARE_PLATFORMS,
-    ClickEvent,
-    ClickReason,
-    ClickRecorder,
-    LinkTarget,
-    SharingService,
     client_address,
     form_token,
     form_token_ok,
-    precheck,
     self_cookie_staff,
     self_cookie_value,
     trusted_networks,

@@ -1,4 +1,4 @@
-"""Staff and units in the console: list, import, deactivate — through ``scheduler.sharing``.
+"""Staff and units in the console: list, import, deactivate — through ``scheduler.sharing.service``.
 
 The page appears only when the sharing room is in the tree; every rule (what an import
 accepts, what deactivating stops) is the sharing service's, the same as `loa staff …`.
@@ -19,7 +19,7 @@ from scheduler.i18n import msg
 from scheduler.web.pages import MAX_FORM_BYTES, Console, Ctx
 
 if TYPE_CHECKING:
-    from scheduler.sharing import SharingService
+    from scheduler.sharing.service import SharingService
 
 UPLOAD_SUFFIXES = {".csv", ".xlsx"}
 
@@ -35,7 +35,7 @@ def routes(console: Console) -> list[BaseRoute]:
 
 
 def _service(ctx: Ctx) -> SharingService:
-    from scheduler.sharing import SharingService
+    from scheduler.sharing.service import SharingService
 
     return SharingService(ctx.loa.settings, ctx.loa.engine)
 

@@ -1,0 +1,199 @@
+"""The contract every platform publisher fulfils.
+
+One module per platform implements :class:`Publisher`; the explicit registry in
+``scheduler.channels.registry`` maps a platform name to its class. The engine only ever sees the
+types declared here and the errors of ``scheduler.errors``: platform codes are mapped to
+those errors at the edge, inside each publisher.
+
+Contract of every method that talks to the platform:
+
+- ``AuthError``: credentials rejected (after one refresh, where the platform has one).
+- ``RateLimited``: throttled; ``retry_after`` seconds when the platform said.
+- ``TransientError``: a read failed and may be retried later.
+- ``PermanentError`` (``DuplicateContent``): the platform will not take this content.
+- ``UnknownOutcome``: only from writes (``publish``); the post may exist. Never retry blindly.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+import requests
+
+from scheduler.errors import AuthError, PublishError, RateLimited
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """What one publication sends: text already rendered, NFC and within limits."""
+
+    text: str
+    title: str | None = None  # Zalo article title (≤ 150); derived when absent
+    description: str | None = None  # Zalo article description (≤ 300)
+    link: str | None = None
+    cover_jpeg: bytes | None = None  # uploaded as the photo (Facebook)
+    cover_url: str | None = None  # fetched by the platform (Zalo article cover)
+
+    def __repr__(self) -> str:
+        cover = f"{len(self.cover_jpeg)} bytes" if self.cover_jpeg else None
+        return f"OutgoingPost(text={self.text[:40]!r}…, cover={cover}, cover_url={self.cover_url!r})"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    remote_id: str
+    permalink: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RemotePost:
+    """A post found on the platform, for the reconciler."""
+
+    remote_id: str
+    text: str
+    created_at: datetime | None
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class PostMetrics:
+    views: int | None = None
+    reach: int | None = None
+    reactions: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    raw: Mapping[str, object] = field(default_factory=dict)
+
+
+class TokenVault(Protocol):
+    """Where a channel's rotating secrets live (encrypted in the database in production).
+
+    ``save`` returns only once the new secrets are durably committed: Zalo refresh tokens
+    are single-use, so a refreshed pair that is not saved is a channel lost.
+    """
+
+    def load(self, channel_id: str) -> dict[str, str] | None: ...
+
+    def save(self, channel_id: str, secrets: Mapping[str, str]) -> None: ...
+
+    def locked(self, channel_id: str) -> AbstractContextManager[None]:
+        """Held while a single-use secret is read and spent: one holder across all processes."""
+        ...
+
+    def begin_refresh(self, channel_id: str) -> None:
+        """Called just before a single-use secret is sent; the next ``save`` ends it.
+
+        A refresh begun and never saved means the process died in between: the old secret
+        may be spent, and the vault reports it instead of letting it fail silently later.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """Everything a publisher needs to talk for one channel (no secrets in repr)."""
+
+    channel_id: str
+    external_id: str  # Page id / OA id
+    api_base: str  # e.g. https://graph.facebook.com/v25.0 or https://openapi.zalo.me
+    oauth_base: str | None = None  # Zalo OAuth v4 base
+    access_token: str | None = field(default=None, repr=False)  # Facebook Page token
+    app_id: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+    initial_refresh_token: str | None = field(default=None, repr=False)
+
+
+class Publisher(ABC):
+    """Base of every platform publisher. Capabilities are class data."""
+
+    platform: ClassVar[str]
+    label: ClassVar[str]
+    max_text_length: ClassVar[int]
+    supports_image: ClassVar[bool] = True
+    max_image_bytes: ClassVar[int]
+    max_title_length: ClassVar[int | None] = None
+    max_description_length: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        access: ChannelAccess,
+        *,
+        vault: TokenVault,
+        timeout: float = 20.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.access = access
+        self.vault = vault
+        self.timeout = timeout
+        # A session given by the caller is shared (kept-alive connections) and stays open.
+        self._owns_session = session is None
+        self.session = session or requests.Session()
+        # Highest quota usage (percent) the platform reported on the last call, from its
+        # usage headers; 0 when it sends none. Lets readers yield before the quota runs out.
+        self.usage_percent = 0.0
+
+    @abstractmethod
+    def publish(self, post: OutgoingPost) -> PublishResult:
+        """Create the post now. Raises any error of the contract, ``UnknownOutcome`` included."""
+
+    @abstractmethod
+    def find_recent(self, *, since: datetime) -> list[RemotePost]:
+        """Posts created since ``since`` (newest first), for matching after an unknown outcome."""
+
+    @abstractmethod
+    def fetch_metrics(self, remote_id: str) -> PostMetrics:
+        """The platform's current counters for one published post."""
+
+    def fetch_metrics_many(
+        self,
+        remote_ids: Sequence[str],
+        *,
+        since: datetime | None = None,
+        usage_ceiling: float = 100.0,
+    ) -> dict[str, PostMetrics | PublishError]:
+        """Counters of several posts, in as few calls as the platform allows.
+
+        ``since``: none of the posts is older (lets a listing-based batch stop early).
+        A post the platform refuses maps to its error and the others still come back.
+        ``AuthError`` or ``RateLimited`` ends the batch (every later call would fail the same
+        way): that error is given for the post it hit. Once ``usage_percent`` reaches
+        ``usage_ceiling`` no further call is made. Posts not asked are absent from the answer.
+        This default asks one post at a time; publishers override it where the API batches.
+        """
+        found: dict[str, PostMetrics | PublishError] = {}
+        for remote_id in remote_ids:
+            if self.usage_percent >= usage_ceiling:
+                break
+            try:
+                found[remote_id] = self._fetch_for_batch(remote_id)
+            except (AuthError, RateLimited) as exc:
+                found[remote_id] = exc
+                break
+            except PublishError as exc:
+                found[remote_id] = exc
+        return found
+
+    def _fetch_for_batch(self, remote_id: str) -> PostMetrics:
+        """How ``fetch_metrics_many`` reads one post; a platform may read more per call."""
+        return self.fetch_metrics(remote_id)
+
+    @abstractmethod
+    def delete(self, remote_id: str) -> None:
+        """Remove a published post."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Verify that the credentials work (cheap read); raises ``AuthError`` if not."""
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(channel={self.access.channel_id!r})"

@@ -1,0 +1,1 @@
+"""Facebook Pages: the Graph API client and its sandbox emulator."""

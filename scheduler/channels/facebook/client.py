@@ -1,0 +1,649 @@
+"""Facebook Page publisher (Graph API, docs/platforms.md A0–A8).
+
+Every Graph answer is classified here, at the edge, into ``scheduler.errors``; nothing
+above this module reads a Graph error code. The Page token travels as the ``access_token``
+form or query parameter, as in all of Meta's examples (A0), and is never put into an error
+message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from scheduler.channels.base import (
+    ChannelAccess,
+    OutgoingPost,
+    PostMetrics,
+    Publisher,
+    PublishResult,
+    RemotePost,
+    TokenVault,
+)
+from scheduler.errors import (
+    AuthError,
+    DuplicateContent,
+    PermanentError,
+    PublishError,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
+)
+
+Json = dict[str, Any]
+
+# Graph error codes (A6). Sets, not ranges, so a reader can grep for a code.
+_AUTH_CODES = frozenset({102, 190})
+_AUTH_SUBCODES = frozenset(range(458, 468))  # 458 app removed … 467 logged out
+_THROTTLE_CODES = frozenset({4, 17, 32, 341, 613} | set(range(80000, 80015)))
+# Page-level and BUC throttles last longer than the app-level ones (A7: rolling 24 h window).
+_PAGE_THROTTLE_CODES = frozenset({32} | set(range(80000, 80015)))
+_SERVER_CODES = frozenset({1, 2})
+_PERMISSION_CODES = frozenset({3, 10} | set(range(200, 300)))
+_DUPLICATE = 506
+_POLICY_BLOCK = 368
+
+# When Graph throttles without saying for how long (regain time 0 or absent). Mixpost uses
+# 1 h for this case (docs/reliability.md §3.2); app-level limits recover faster.
+_DEFAULT_PAGE_THROTTLE_S = 3600.0
+_DEFAULT_APP_THROTTLE_S = 600.0
+# 368 is a policy block on the Page, not on this post: every post to the Page would fail the
+# same way, so the channel is paused (RateLimited) instead of failing post after post. The
+# block length is not published; a day is the usual order of magnitude.
+_POLICY_BLOCK_S = 24 * 3600.0
+
+_SUBCODE_REASONS = {
+    458: "the Loa app was removed from the account that issued the token",
+    459: "the account that issued the token is checkpointed (log in on facebook.com and follow the steps)",
+    460: "the password of the account that issued the token was changed",
+    463: "the token has expired",
+    464: "the account that issued the token is not confirmed",
+    467: "the token is no longer valid (the account logged out or revoked it)",
+}
+
+
+def _http_timeouts(total: float) -> tuple[float, float]:
+    # Connecting is quick or hopeless; reading may wait on Facebook processing an upload.
+    return (min(5.0, total), total)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the server (no TCP connection).
+
+    Only then is a failed write safe to call transient; anything later (read timeout,
+    reset after sending) leaves the outcome unknown.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", None), NewConnectionError)
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if isinstance(value, float):
+        return int(value)
+    return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    """Graph times look like ``2026-03-01T02:00:00+0000`` (A3)."""
+    if not isinstance(value, str) or not value:
+        return None
+    for parse in (
+        lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S%z"),
+        lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")),
+    ):
+        try:
+            parsed = parse(value)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _usage(headers: Mapping[str, str]) -> tuple[float, float | None]:
+    """Highest usage percentage and longest regain time (seconds) in the rate-limit headers.
+
+    ``X-App-Usage``/``X-Page-Usage`` hold percentages; ``X-Business-Use-Case-Usage`` also
+    carries ``estimated_time_to_regain_access`` in MINUTES (A7).
+    """
+    peak = 0.0
+    regain: float | None = None
+
+    def take(entry: object) -> None:
+        nonlocal peak, regain
+        if not isinstance(entry, dict):
+            return
+        for key in ("call_count", "total_time", "total_cputime"):
+            value = entry.get(key)
+            if isinstance(value, int | float):
+                peak = max(peak, float(value))
+        minutes = entry.get("estimated_time_to_regain_access")
+        if isinstance(minutes, int | float) and minutes > 0:
+            regain = max(regain or 0.0, float(minutes) * 60.0)
+
+    for name in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            continue
+        if name == "X-Business-Use-Case-Usage" and isinstance(parsed, dict):
+            for entries in parsed.values():
+                for entry in entries if isinstance(entries, list) else [entries]:
+                    take(entry)
+        else:
+            take(parsed)
+    retry_after = headers.get("Retry-After")
+    if retry_after and retry_after.strip().isdigit():
+        regain = max(regain or 0.0, float(retry_after.strip()))
+    return peak, regain
+
+
+class FacebookPublisher(Publisher):
+    """Publishes to one Facebook Page with a Page access token."""
+
+    platform: ClassVar[str] = "facebook"
+    label: ClassVar[str] = "Facebook Page"
+    # The Graph `message` field's documented ceiling for Page posts.
+    max_text_length: ClassVar[int] = 63206
+    supports_image: ClassVar[bool] = True
+    # docs/platforms.md A2: Facebook advises keeping files under 4 MB.
+    max_image_bytes: ClassVar[int] = 4 * 1024 * 1024
+
+    def __init__(
+        self,
+        access: ChannelAccess,
+        *,
+        vault: TokenVault,
+        timeout: float = 20.0,
+        session: requests.Session | None = None,
+        max_pages: int = 10,
+        page_size: int = 25,
+    ) -> None:
+        super().__init__(access, vault=vault, timeout=timeout, session=session)
+        # find_recent reads at most max_pages × page_size posts (Graph's default page is 25).
+        self.max_pages = max_pages
+        self.page_size = page_size
+        # Set when Graph says the quota is spent (usage ≥ 100 % or a regain time): calls
+        # made before then would only fail and deepen the throttle, so they are refused here.
+        self._blocked_until = 0.0
+        # Cleared when Graph refuses the insights edge inside a post read (fetch_metrics_many).
+        self._insights_expandable = True
+
+    # ------------------------------------------------------------------ contract
+
+    def publish(self, post: OutgoingPost) -> PublishResult:
+        self._check_content(post)
+        page = self.access.external_id
+        if post.cover_jpeg:
+            caption = post.text
+            # /photos takes no `link`; keep the link readable by putting it in the caption.
+            if post.link and post.link not in caption:
+                caption = f"{caption}\n\n{post.link}" if caption else post.link
+            body = self._call(
+                "POST",
+                f"{page}/photos",
+                data={"caption": caption},
+                files={"source": ("cover.jpg", post.cover_jpeg, "image/jpeg")},
+                write=True,
+            )
+            # The post is the feed story (`post_id`), not the photo object (`id`), A2.
+            remote_id = str(body.get("post_id") or body.get("id") or "")
+        else:
+            # Read-after-write (Graph v2.9): the reply carries the permalink, saving a call.
+            data = {"message": post.text, "fields": "id,permalink_url,created_time"}
+            if post.link:
+                data["link"] = post.link
+            body = self._call("POST", f"{page}/feed", data=data, write=True)
+            remote_id = str(body.get("id") or "")
+        if not remote_id:
+            raise UnknownOutcome(
+                "Facebook answered the post without an id, so Loa cannot tell whether it was created.",
+                hint="Loa will look for the post on the Page before trying again.",
+                platform=self.platform,
+            )
+        returned = body.get("permalink_url")
+        if isinstance(returned, str) and returned:
+            created = _parse_time(body.get("created_time")) or datetime.now(UTC)
+            return PublishResult(remote_id=remote_id, permalink=returned, published_at=created)
+        permalink, published_at = self._read_back(remote_id)
+        return PublishResult(remote_id=remote_id, permalink=permalink, published_at=published_at)
+
+    def find_recent(self, *, since: datetime) -> list[RemotePost]:
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        params: dict[str, str] = {
+            "fields": "id,message,created_time,permalink_url",
+            "limit": str(self.page_size),
+        }
+        found: list[RemotePost] = []
+        for _ in range(self.max_pages):
+            body = self._call("GET", f"{self.access.external_id}/published_posts", params=params)
+            items = body.get("data")
+            if not isinstance(items, list) or not items:
+                break
+            reached_older = False
+            for item in items:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                created = _parse_time(item.get("created_time"))
+                # Graph lists newest first: the first older post ends the search.
+                if created is not None and created < since:
+                    reached_older = True
+                    break
+                permalink = item.get("permalink_url")
+                found.append(
+                    RemotePost(
+                        remote_id=str(item["id"]),
+                        text=str(item.get("message") or ""),
+                        created_at=created,
+                        permalink=permalink if isinstance(permalink, str) else None,
+                    )
+                )
+            next_params = self._next_page(body)
+            if reached_older or next_params is None:
+                break
+            params = next_params
+        return found
+
+    def fetch_metrics(self, remote_id: str) -> PostMetrics:
+        fields = self._call(
+            "GET",
+            remote_id,
+            params={"fields": "shares,reactions.limit(0).summary(true),comments.limit(0).summary(true)"},
+        )
+        raw: dict[str, object] = {
+            "shares": fields.get("shares"),
+            "reactions": _summary_total(fields.get("reactions")),
+            "comments": _summary_total(fields.get("comments")),
+        }
+        views: int | None = None
+        reach: int | None = None
+        try:
+            insights = self._call(
+                "GET",
+                f"{remote_id}/insights",
+                # post_impressions* are gone since Nov 2025 / Jun 2026 (A4); views replace them.
+                params={
+                    "metric": "post_media_view,post_total_media_view_unique",
+                    "period": "lifetime",
+                },
+            )
+        except (AuthError, TransientError):
+            raise
+        except PermanentError as exc:
+            # Insights exist only for Pages with 100+ likes and need the ANALYZE task (A4):
+            # counters from the post itself are still worth keeping.
+            raw["insights_error"] = exc.message
+        else:
+            values = _insight_values(insights)
+            raw["insights"] = values
+            views = values.get("post_media_view")
+            reach = values.get("post_total_media_view_unique")
+        shares = fields.get("shares")
+        # `shares` is omitted when nobody shared the post (A3): that means zero.
+        share_count = _as_int(shares.get("count")) if isinstance(shares, dict) else None
+        return PostMetrics(
+            views=views,
+            reach=reach,
+            reactions=_summary_total(fields.get("reactions")),
+            comments=_summary_total(fields.get("comments")),
+            shares=share_count if share_count is not None else 0,
+            raw=raw,
+        )
+
+    def _fetch_for_batch(self, remote_id: str) -> PostMetrics:
+        """One call per post instead of two: the insights edge is expanded inside the post read.
+
+        Same figures as :meth:`fetch_metrics`. Where Graph refuses the expanded read (insights
+        need a Page with 100+ likes, A4), that post and the rest of the batch fall back to
+        ``fetch_metrics``, which keeps the post's own counters without the insights.
+        """
+        return self._metrics_in_one_call(remote_id)
+
+    def _metrics_in_one_call(self, remote_id: str) -> PostMetrics:
+        if not self._insights_expandable:
+            return self.fetch_metrics(remote_id)
+        try:
+            fields = self._call(
+                "GET",
+                remote_id,
+                params={
+                    "fields": "shares,reactions.limit(0).summary(true),comments.limit(0).summary(true),"
+                    # post_impressions* are gone (A4): views and unique views replace them.
+                    "insights.metric(post_media_view,post_total_media_view_unique).period(lifetime)"
+                },
+            )
+        except (AuthError, TransientError):
+            raise
+        except PermanentError:
+            # Either the post is gone (fetch_metrics will say so) or insights are refused
+            # for this Page: stop asking for them in this batch.
+            self._insights_expandable = False
+            try:
+                return self.fetch_metrics(remote_id)
+            except PermanentError:
+                # The post itself is unreadable (deleted?), not its insights: the next
+                # posts may still be read in one call.
+                self._insights_expandable = True
+                raise
+        values = _insight_values(fields["insights"]) if isinstance(fields.get("insights"), dict) else {}
+        shares = fields.get("shares")
+        share_count = _as_int(shares.get("count")) if isinstance(shares, dict) else None
+        return PostMetrics(
+            views=values.get("post_media_view"),
+            reach=values.get("post_total_media_view_unique"),
+            reactions=_summary_total(fields.get("reactions")),
+            comments=_summary_total(fields.get("comments")),
+            # `shares` is omitted when nobody shared the post (A3): that means zero.
+            shares=share_count if share_count is not None else 0,
+            raw={"shares": shares, "insights": values},
+        )
+
+    def delete(self, remote_id: str) -> None:
+        body = self._call("DELETE", remote_id)
+        if body.get("success") is False:
+            raise PermanentError(
+                f"Facebook did not delete post {remote_id}.",
+                hint="Delete it by hand on the Page.",
+                platform=self.platform,
+            )
+
+    def check(self) -> None:
+        self._call("GET", self.access.external_id, params={"fields": "id,name"})
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_content(self, post: OutgoingPost) -> None:
+        # Cheap local checks: a call Facebook would refuse anyway costs quota.
+        if not post.text and not post.link and not post.cover_jpeg:
+            raise PermanentError(
+                "The post is empty.",
+                hint="Write a text, add a link or a cover image.",
+                platform=self.platform,
+            )
+        if len(post.text) > self.max_text_length:
+            raise PermanentError(
+                f"The text is {len(post.text)} characters; a Facebook post takes at most {self.max_text_length}.",
+                hint="Shorten the text.",
+                platform=self.platform,
+            )
+        if post.cover_jpeg and len(post.cover_jpeg) > self.max_image_bytes:
+            raise PermanentError(
+                f"The cover image is {len(post.cover_jpeg) // 1024} KB; Facebook takes at most "
+                f"{self.max_image_bytes // (1024 * 1024)} MB.",
+                hint="Use a smaller image (JPEG, under 4 MB).",
+                platform=self.platform,
+            )
+
+    def _token(self) -> str:
+        token = self.access.access_token
+        if not token:
+            # The Page token may live only in the vault (connected through the console).
+            stored = self.vault.load(self.access.channel_id) or {}
+            token = stored.get("access_token")
+        if not token:
+            raise AuthError(
+                f"No Page token is set for channel {self.access.channel_id}.",
+                hint="Reconnect the channel: paste a new Page token.",
+                platform=self.platform,
+            )
+        return token
+
+    def _url(self, path: str) -> str:
+        return f"{self.access.api_base.rstrip('/')}/{path.lstrip('/')}"
+
+    def _next_page(self, body: Json) -> dict[str, str] | None:
+        """Query of the next page, taken from `paging` without following a foreign URL.
+
+        Rebuilding the request on our own base keeps the token from ever being sent to a
+        host named in a reply.
+        """
+        paging = body.get("paging")
+        if not isinstance(paging, dict) or not paging.get("next"):
+            return None
+        query = parse_qs(urlsplit(str(paging["next"])).query)
+        params = {key: values[-1] for key, values in query.items() if key != "access_token"}
+        cursors = paging.get("cursors")
+        if isinstance(cursors, dict) and cursors.get("after") and "after" not in params:
+            params["after"] = str(cursors["after"])
+        return params or None
+
+    def _read_back(self, remote_id: str) -> tuple[str, datetime]:
+        """Permalink and creation time of a post just created: best effort only.
+
+        The publish has already succeeded, so no failure here may raise (the engine would
+        otherwise record a failure for a post that is live).
+        """
+        permalink = f"https://www.facebook.com/{remote_id}"
+        published_at = datetime.now(UTC)
+        try:
+            body = self._call("GET", remote_id, params={"fields": "permalink_url,created_time"})
+        except Exception:  # see docstring: never raise after success
+            return permalink, published_at
+        if isinstance(body.get("permalink_url"), str) and body["permalink_url"]:
+            permalink = body["permalink_url"]
+        return permalink, _parse_time(body.get("created_time")) or published_at
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        write: bool = False,
+    ) -> Json:
+        """One Graph call; returns the JSON object or raises a classified error.
+
+        ``write`` marks the call that creates a post: after it may have reached Facebook,
+        a failure without a clear answer is an UnknownOutcome, never a retryable error.
+        """
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            raise RateLimited(
+                "Facebook asked Loa to slow down for this Page; the call was not sent.",
+                hint=f"Nothing to do: Loa tries again in about {_minutes(wait)}.",
+                retry_after=wait,
+                platform=self.platform,
+            )
+        token = self._token()
+        query = dict(params or {})
+        form = dict(data or {})
+        if method == "POST":
+            form["access_token"] = token
+        else:
+            query["access_token"] = token
+        try:
+            response = self.session.request(
+                method,
+                self._url(path),
+                params=query,
+                data=form or None,
+                files=files,
+                timeout=_http_timeouts(self.timeout),
+            )
+        except requests.RequestException as exc:
+            # `from None`: the exception text holds the URL, and GET URLs hold the token.
+            raise self._network_error(exc, write) from None
+
+        peak, regain = _usage(response.headers)
+        self.usage_percent = peak
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            raise self._graph_error(error, response.status_code, peak, regain, write)
+        if response.status_code == 429:
+            raise self._throttled(None, regain, peak)
+        if response.status_code >= 400 or not isinstance(body, dict):
+            what = f"HTTP {response.status_code}" if response.status_code >= 400 else "a reply that is not JSON"
+            if write:
+                raise UnknownOutcome(
+                    f"Facebook answered the post with {what}; it may or may not be on the Page.",
+                    hint="Loa will look for the post on the Page before trying again.",
+                    platform=self.platform,
+                    http_status=response.status_code,
+                )
+            raise TransientError(
+                f"Facebook answered with {what}.",
+                hint="Nothing to do: Loa tries again later.",
+                platform=self.platform,
+                http_status=response.status_code,
+            )
+        if peak >= 100 or regain:
+            # The call worked but spent the last of the quota: hold the next ones back.
+            self._blocked_until = time.monotonic() + (regain or _DEFAULT_APP_THROTTLE_S)
+        return body
+
+    def _network_error(self, exc: requests.RequestException, write: bool) -> PublishError:
+        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+        if write and not _never_sent(exc):
+            return UnknownOutcome(
+                f"The call to Facebook {kind} after the post was sent; it may or may not be on the Page.",
+                hint="Loa will look for the post on the Page before trying again.",
+                platform=self.platform,
+            )
+        return TransientError(
+            f"Could not reach Facebook (the call {kind}).",
+            hint="Check the server's internet connection; Loa tries again later.",
+            platform=self.platform,
+        )
+
+    def _throttled(self, code: int | None, regain: float | None, peak: float) -> RateLimited:
+        default = _DEFAULT_PAGE_THROTTLE_S if code in _PAGE_THROTTLE_CODES else _DEFAULT_APP_THROTTLE_S
+        retry_after = regain or default
+        self._blocked_until = time.monotonic() + retry_after
+        scope = "this Page" if code in _PAGE_THROTTLE_CODES else "the Loa app"
+        return RateLimited(
+            f"Facebook is limiting calls for {scope}"
+            + (f" (code {code})" if code is not None else "")
+            + (f" at {peak:.0f}% of the quota" if peak else "")
+            + ".",
+            hint=f"Nothing to do: posting resumes in about {_minutes(retry_after)}.",
+            retry_after=retry_after,
+            platform=self.platform,
+            code=code,
+        )
+
+    def _graph_error(self, error: Json, status: int, peak: float, regain: float | None, write: bool) -> PublishError:
+        code = _as_int(error.get("code"))
+        subcode = _as_int(error.get("error_subcode"))
+        said = self._scrub(str(error.get("error_user_msg") or error.get("message") or ""))
+        extra: dict[str, Any] = {
+            "platform": self.platform,
+            "code": code,
+            "subcode": subcode,
+            "http_status": status,
+        }
+
+        if code in _AUTH_CODES or subcode in _AUTH_SUBCODES:
+            reason = _SUBCODE_REASONS.get(subcode or 0, "Facebook rejected the Page token")
+            return AuthError(
+                f"Facebook no longer accepts the Page token of channel {self.access.channel_id}: {reason}.",
+                hint="Reconnect the channel: paste a new Page token.",
+                **extra,
+            )
+        if code in _THROTTLE_CODES:
+            error_obj = self._throttled(code, regain, peak)
+            error_obj.subcode, error_obj.http_status = subcode, status
+            return error_obj
+        if code == _DUPLICATE:
+            return DuplicateContent(
+                "Facebook refused the post as a duplicate of a recent post on the Page.",
+                hint="Change the text before posting again (if Loa was retrying, the first "
+                "attempt probably went through: check the Page).",
+                **extra,
+            )
+        if code == _POLICY_BLOCK:
+            self._blocked_until = time.monotonic() + _POLICY_BLOCK_S
+            return RateLimited(
+                "Facebook has temporarily blocked this Page from posting (policy restriction).",
+                hint="Check the Page's notifications and Page quality in Meta Business Suite; "
+                "Loa pauses the channel for 24 hours.",
+                retry_after=_POLICY_BLOCK_S,
+                **extra,
+            )
+        if code in _PERMISSION_CODES:
+            return PermanentError(
+                f"The Page token lacks a permission Facebook needs: {said}",
+                hint="Reconnect the channel with a Page token from a Page admin that includes "
+                "pages_manage_posts and pages_read_engagement.",
+                **extra,
+            )
+        transient = code in _SERVER_CODES or error.get("is_transient") is True or status >= 500
+        if transient and write:
+            return UnknownOutcome(
+                "Facebook reported a temporary error while creating the post; it may or may not be on the Page.",
+                hint="Loa will look for the post on the Page before trying again.",
+                **extra,
+            )
+        if transient:
+            return TransientError(
+                f"Facebook had a temporary problem: {said}",
+                hint="Nothing to do: Loa tries again later.",
+                **extra,
+            )
+        if peak >= 100 or regain:
+            return self._throttled(code, regain, peak)
+        if code == 100:
+            return PermanentError(
+                f"Facebook refused a value in the post: {said}",
+                hint="Fix the text, link or image and post again.",
+                **extra,
+            )
+        return PermanentError(
+            f"Facebook refused the call: {said or 'no reason given'}" + (f" (code {code})" if code is not None else ""),
+            hint="Fix the post and try again, or ask the administrator to look at the channel.",
+            **extra,
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Remove any secret Facebook might echo back."""
+        for secret in (self.access.access_token, self.access.app_secret):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _summary_total(edge: object) -> int | None:
+    if isinstance(edge, dict) and isinstance(edge.get("summary"), dict):
+        return _as_int(edge["summary"].get("total_count"))
+    return None
+
+
+def _insight_values(body: Json) -> dict[str, int | None]:
+    values: dict[str, int | None] = {}
+    for entry in body.get("data") or []:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        points = entry.get("values")
+        value = points[-1].get("value") if isinstance(points, list) and points else None
+        values[str(entry["name"])] = _as_int(value)
+    return values
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"

@@ -1,0 +1,1 @@
+"""Zalo Official Accounts: the OA API client and its sandbox emulator."""

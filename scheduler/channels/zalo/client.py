@@ -1,0 +1,791 @@
+"""Zalo Official Account publisher: articles (docs/platforms.md B0–B5).
+
+Publishing an article is two calls: ``article/create`` answers with a processing token,
+``article/verify`` turns that token into the article id once Zalo has fetched the media.
+Access tokens last about 25 h and the refresh token is SINGLE-USE (B1, docs/reliability.md
+§4.2): every refreshed pair is saved to the vault before it is used for anything, and
+refreshes of one channel never overlap inside this process.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+import requests
+from requests.utils import requote_uri
+from urllib3.exceptions import NewConnectionError
+
+from scheduler.channels.base import (
+    ChannelAccess,
+    OutgoingPost,
+    PostMetrics,
+    Publisher,
+    PublishResult,
+    RemotePost,
+    TokenVault,
+)
+from scheduler.errors import (
+    AuthError,
+    PermanentError,
+    PublishError,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
+)
+
+Json = dict[str, Any]
+
+ZALO_OAUTH_BASE = "https://oauth.zaloapp.com"
+
+# B5 error codes.
+_TOKEN_DEAD = frozenset({-216, -220})  # invalid / expired access token: refresh once, retry once
+_RATE = -32  # per-minute call limit
+_QUOTA = -211  # out of quota (monthly article quota, resets on the package anniversary)
+_PROCESSING = -214  # article still being processed: poll verify
+_MEDIA_FAILED = -200  # at verify: Zalo could not fetch the cover / body images
+_NIGHT = -234  # no promotional sends 22:00–06:00 Vietnam time
+_NOT_AUTHORIZED = -223  # OA has not granted this API to the app: needs re-authorisation
+
+_RATE_WAIT_S = 60.0  # −32 is a per-minute limit
+_QUOTA_WAIT_S = 24 * 3600.0  # the quota resets on a date we cannot see; look again daily
+_VIETNAM = timezone(timedelta(hours=7))  # no DST in Vietnam, so a fixed offset is exact
+
+_TITLE_LIMIT = 149  # B3: "1 to 150 characters", yet exactly 150 was rejected in the field
+_DESCRIPTION_LIMIT = 300
+_AUTHOR_LIMIT = 50
+_SLICE_LIMIT = 10  # getslice rejects limit > 10 (B3)
+
+_BLOCK_TAG = re.compile(r"(?i)<\s*br\s*/?\s*>|</\s*p\s*>\s*<\s*p[^>]*>")
+_ANY_TAG = re.compile(r"<[^>]+>")
+
+
+def _http_timeouts(total: float) -> tuple[float, float]:
+    # Connecting is quick or hopeless; reading may wait on Zalo's processing.
+    return (min(5.0, total), total)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never left (no TCP connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", None), NewConnectionError)
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _from_ms(value: object) -> datetime | None:
+    """Zalo dates are epoch milliseconds (B3)."""
+    number = _as_int(value)
+    if number is None or number <= 0:
+        return None
+    return datetime.fromtimestamp(number / 1000, tz=UTC)
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:  # a very long word: cut inside it rather than lose half
+        head = head[:space]
+    return head.rstrip(" ,;:.-–") + "…"
+
+
+def derive_title(text: str) -> str:
+    """First non-empty line of the text, within Zalo's title limit."""
+    for line in text.splitlines():
+        if line.strip():
+            return _cut(line, _TITLE_LIMIT)
+    return ""
+
+
+def derive_description(text: str) -> str:
+    """The text after the title line (or the whole text if one line), within 300 chars."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    rest = " ".join(lines[1:]) if len(lines) > 1 else " ".join(lines)
+    return _cut(rest, _DESCRIPTION_LIMIT)
+
+
+def text_to_html(text: str, link: str | None = None) -> str:
+    """Plain text as article HTML: blank lines split paragraphs, single newlines are <br>.
+
+    Everything is escaped: the text is the author's words, never markup (ASVS 3.2.2).
+    """
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n"))]
+    parts = ["<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>" for p in paragraphs if p.strip()]
+    if link and link not in text:
+        href = html.escape(link, quote=True)
+        parts.append(f'<p><a href="{href}">{href}</a></p>')
+    return "".join(parts)
+
+
+def html_to_text(markup: str) -> str:
+    """The inverse of :func:`text_to_html`, close enough for matching posts."""
+    text = _BLOCK_TAG.sub(lambda m: "\n" if "br" in m.group(0).lower() else "\n\n", markup)
+    return html.unescape(_ANY_TAG.sub("", text)).strip()
+
+
+def _seconds_until_morning(now: datetime | None = None) -> float:
+    """Seconds until 06:05 Vietnam time, when −234 (night ban) stops applying."""
+    local = (now or datetime.now(UTC)).astimezone(_VIETNAM)
+    morning = local.replace(hour=6, minute=5, second=0, microsecond=0)
+    if morning <= local:
+        morning += timedelta(days=1)
+    return (morning - local).total_seconds()
+
+
+class ZaloPublisher(Publisher):
+    """Publishes articles to one Zalo Official Account."""
+
+    platform: ClassVar[str] = "zalo"
+    label: ClassVar[str] = "Zalo OA"
+    # No documented limit on the article body (UNVERIFIED): 10 000 characters of plain
+    # text keeps the escaped HTML well below any plausible request-size cap.
+    max_text_length: ClassVar[int] = 10_000
+    supports_image: ClassVar[bool] = True
+    # Article images must be ≤ 1 MB (B2/B3); decimal megabyte to stay on the safe side.
+    max_image_bytes: ClassVar[int] = 1_000_000
+    max_title_length: ClassVar[int | None] = _TITLE_LIMIT
+    max_description_length: ClassVar[int | None] = _DESCRIPTION_LIMIT
+
+    # One lock per channel for the whole process: two refreshes with the same single-use
+    # refresh token would kill the channel (docs/reliability.md §4.2).
+    _refresh_locks: ClassVar[dict[str, threading.Lock]] = {}
+    _refresh_locks_guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        access: ChannelAccess,
+        *,
+        vault: TokenVault,
+        timeout: float = 20.0,
+        session: requests.Session | None = None,
+        verify_polls: int = 8,
+        verify_interval: float = 3.0,
+        refresh_margin: timedelta = timedelta(hours=1),
+        author: str | None = None,
+        max_pages: int = 10,
+    ) -> None:
+        super().__init__(access, vault=vault, timeout=timeout, session=session)
+        # B3: Zalo fetches the media asynchronously; the field client polls 8 × 3 s.
+        self.verify_polls = max(1, verify_polls)
+        self.verify_interval = verify_interval
+        self.refresh_margin = refresh_margin
+        self.author = author[:_AUTHOR_LIMIT] if author else None
+        self.max_pages = max_pages
+        self.oauth_base = (access.oauth_base or ZALO_OAUTH_BASE).rstrip("/")
+
+    # ------------------------------------------------------------------ contract
+
+    def publish(self, post: OutgoingPost) -> PublishResult:
+        article = self._article(post)
+        created = self._api("POST", "/v2.0/article/create", body=article, write=True)
+        token = created.get("token")
+        if not isinstance(token, str) or not token:
+            raise UnknownOutcome(
+                "Zalo accepted the article without returning a processing token, so Loa "
+                "cannot tell whether it was created.",
+                hint="Loa will look for the article on the OA before trying again.",
+                platform=self.platform,
+            )
+        article_id = self._verify(token, post.cover_url or "")
+        permalink, published_at = self._read_back(article_id)
+        return PublishResult(remote_id=article_id, permalink=permalink, published_at=published_at)
+
+    def find_recent(self, *, since: datetime) -> list[RemotePost]:
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        found: list[RemotePost] = []
+        for page in range(self.max_pages):
+            data = self._api(
+                "GET",
+                "/v2.0/article/getslice",
+                params={
+                    "offset": str(page * _SLICE_LIMIT),
+                    "limit": str(_SLICE_LIMIT),
+                    "type": "normal",
+                },
+            )
+            items = data.get("medias")
+            if not isinstance(items, list) or not items:
+                break
+            reached_older = False
+            for item in items:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                created = _from_ms(item.get("create_date"))
+                # getslice lists newest first: the first older article ends the search.
+                if created is not None and created < since:
+                    reached_older = True
+                    break
+                detail = self._detail_or_none(str(item["id"]))
+                if created is None and detail is not None:
+                    created = _from_ms(detail.get("create_date"))
+                    if created is not None and created < since:
+                        reached_older = True
+                        break
+                found.append(
+                    RemotePost(
+                        remote_id=str(item["id"]),
+                        text=_article_text(detail or item),
+                        created_at=created,
+                        permalink=_link(detail) or _link(item),
+                    )
+                )
+            if reached_older or len(items) < _SLICE_LIMIT:
+                break
+        return found
+
+    def fetch_metrics(self, remote_id: str) -> PostMetrics:
+        detail = self._api("GET", "/v2.0/article/getdetail", params={"id": remote_id})
+        views = _as_int(detail.get("total_view"))
+        shares = _as_int(detail.get("total_share"))
+        return PostMetrics(
+            views=views,
+            reach=None,  # Zalo exposes no unique-viewer count (B3)
+            shares=shares,
+            raw={"total_view": detail.get("total_view"), "total_share": detail.get("total_share")},
+        )
+
+    def fetch_metrics_many(
+        self,
+        remote_ids: Sequence[str],
+        *,
+        since: datetime | None = None,
+        usage_ceiling: float = 100.0,
+    ) -> dict[str, PostMetrics | PublishError]:
+        """Ten articles per call: ``getslice`` lists both counters, newest first (B3).
+
+        The listing is read while it can still beat one ``getdetail`` per article: it stops
+        when every article is found, at an article older than ``since``, at the end of the
+        list, or once the pages read equal the articles still missing. Those are then read
+        one by one.
+        """
+        wanted = list(dict.fromkeys(remote_ids))
+        found: dict[str, PostMetrics | PublishError] = {}
+        missing = set(wanted)
+        cutoff = None if since is None else (since if since.tzinfo else since.replace(tzinfo=UTC))
+        page = 0
+        while len(missing) > page and page < self.max_pages:
+            try:
+                data = self._api(
+                    "GET",
+                    "/v2.0/article/getslice",
+                    params={"offset": str(page * _SLICE_LIMIT), "limit": str(_SLICE_LIMIT), "type": "normal"},
+                )
+            except (AuthError, RateLimited) as exc:
+                found[wanted[0]] = exc
+                return found
+            except PublishError:
+                break  # the listing is refused: one by one still works
+            page += 1
+            items = data.get("medias")
+            items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+            for item in items:
+                article_id = str(item.get("id") or "")
+                if article_id in missing:
+                    missing.discard(article_id)
+                    found[article_id] = PostMetrics(
+                        views=_as_int(item.get("total_view")),
+                        reach=None,  # Zalo exposes no unique-viewer count (B3)
+                        shares=_as_int(item.get("total_share")),
+                        raw={"total_view": item.get("total_view"), "total_share": item.get("total_share")},
+                    )
+            created = _from_ms(items[-1].get("create_date")) if items else None
+            if len(items) < _SLICE_LIMIT or (cutoff is not None and created is not None and created < cutoff):
+                break
+        rest = [article_id for article_id in wanted if article_id in missing]
+        found.update(super().fetch_metrics_many(rest, since=since, usage_ceiling=usage_ceiling))
+        return found
+
+    def delete(self, remote_id: str) -> None:
+        self._api("POST", "/v2.0/article/remove", body={"id": remote_id})
+
+    def check(self) -> None:
+        self._api("GET", "/v2.0/oa/getoa")
+
+    def refresh_tokens(self) -> datetime:
+        """Trade the stored refresh token for a new pair now; returns the new expiry.
+
+        The engine calls this under its own lock; the per-channel lock here also keeps two
+        publishers of this process from spending the same single-use refresh token.
+        """
+        with self._lock(), self.vault.locked(self.access.channel_id):
+            stored = self.vault.load(self.access.channel_id) or {}
+            refresh_token = stored.get("refresh_token") or self.access.initial_refresh_token
+            if not refresh_token:
+                raise self._no_tokens()
+            _, expires_at = self._exchange(refresh_token)
+            return expires_at
+
+    # ------------------------------------------------------------------ tokens
+
+    def _lock(self) -> threading.Lock:
+        with self._refresh_locks_guard:
+            return self._refresh_locks.setdefault(self.access.channel_id, threading.Lock())
+
+    def _no_tokens(self) -> AuthError:
+        return AuthError(
+            f"No Zalo token is stored for channel {self.access.channel_id}.",
+            hint="Reconnect the Zalo OA: paste a new refresh token.",
+            platform=self.platform,
+        )
+
+    def _access_token(self) -> str:
+        """A usable access token, refreshing first when it expires within the margin."""
+        stored = self.vault.load(self.access.channel_id) or {}
+        token = stored.get("access_token")
+        if not token:
+            # First use of the channel: seed the vault from the configured refresh token.
+            return self._refresh_unless_done(None)
+        expires_at = _parse_iso(stored.get("expires_at"))
+        now = datetime.now(UTC)
+        # Without a known expiry (a pair stored by hand) the token is used until Zalo says
+        # −216/−220: refreshing on every call would rotate the pair for nothing.
+        if expires_at is None or expires_at - now > self.refresh_margin:
+            return token
+        try:
+            return self._refresh_unless_done(token)
+        except TransientError:
+            # A proactive refresh is an optimisation: while the old token is still valid,
+            # an unreachable OAuth server must not stop the call.
+            if expires_at > now:
+                return token
+            raise
+
+    def _refresh_unless_done(self, stale: str | None) -> str:
+        """Refresh, unless another caller already replaced ``stale`` while we waited."""
+        with self._lock(), self.vault.locked(self.access.channel_id):
+            # Re-read under the lock (docs/reliability.md §4.2): someone may have refreshed.
+            stored = self.vault.load(self.access.channel_id) or {}
+            current = stored.get("access_token")
+            if current and current != stale:
+                return current
+            refresh_token = stored.get("refresh_token") or self.access.initial_refresh_token
+            if not refresh_token:
+                raise self._no_tokens()
+            token, _ = self._exchange(refresh_token)
+            return token
+
+    def _exchange(self, refresh_token: str) -> tuple[str, datetime]:
+        """POST the refresh grant; saves the new pair to the vault before returning it."""
+        if not self.access.app_id or not self.access.app_secret:
+            raise AuthError(
+                f"The Zalo app id or app secret is missing for channel {self.access.channel_id}.",
+                hint="Set the Zalo app id and app secret for this channel, then reconnect.",
+                platform=self.platform,
+            )
+        self.vault.begin_refresh(self.access.channel_id)
+        try:
+            response = self.session.post(
+                f"{self.oauth_base}/v4/oa/access_token",
+                data={
+                    "app_id": self.access.app_id,
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                },
+                headers={"secret_key": self.access.app_secret},
+                timeout=_http_timeouts(self.timeout),
+            )
+        except requests.RequestException:
+            # If the request reached Zalo the refresh token is already spent; nothing can
+            # recover that here, the next attempt will tell (AuthError → reconnect).
+            raise TransientError(
+                "Could not reach Zalo to renew the access token.",
+                hint="Check the server's internet connection; Loa tries again later. If this "
+                "keeps failing, reconnect the Zalo OA with a new refresh token.",
+                platform=self.platform,
+            ) from None
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise TransientError(
+                f"Zalo's token service answered with HTTP {response.status_code} and no JSON.",
+                hint="Nothing to do: Loa tries again later.",
+                platform=self.platform,
+                http_status=response.status_code,
+            )
+        access_token = body.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            # OAuth errors come as error/error_name/error_description, often with HTTP 200.
+            if response.status_code >= 500:
+                raise TransientError(
+                    f"Zalo's token service failed (HTTP {response.status_code}).",
+                    hint="Nothing to do: Loa tries again later.",
+                    platform=self.platform,
+                    http_status=response.status_code,
+                )
+            reason = self._scrub(
+                str(
+                    body.get("error_description")
+                    or body.get("error_reason")
+                    or body.get("error_name")
+                    or body.get("message")
+                    or "no reason given"
+                )
+            )
+            raise AuthError(
+                f"Zalo refused to renew the access token of channel {self.access.channel_id}: {reason}.",
+                hint="Reconnect the Zalo OA: paste a new refresh token.",
+                platform=self.platform,
+                code=_as_int(body.get("error")),
+                http_status=response.status_code,
+            )
+        new_refresh = body.get("refresh_token")
+        # `expires_in` is a string of seconds ("90000" = 25 h, B1); trust it over any lore.
+        lifetime = _as_int(body.get("expires_in")) or 3600
+        expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
+        # Saved BEFORE the token is used or returned: the old refresh token is dead now.
+        self.vault.save(
+            self.access.channel_id,
+            {
+                "access_token": access_token,
+                "refresh_token": new_refresh if isinstance(new_refresh, str) and new_refresh else refresh_token,
+                "expires_at": expires_at.isoformat(),
+            },
+        )
+        return access_token, expires_at
+
+    # ------------------------------------------------------------------ calls
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Json | None = None,
+        write: bool = False,
+    ) -> Json:
+        """One OA API call; returns ``data`` or raises a classified error.
+
+        A dead access token (−216/−220, HTTP 401) is refreshed once and the call retried
+        once: Zalo rejected the first call, so even a create is safe to repeat.
+        """
+        token = self._access_token()
+        for attempt in range(2):
+            status, reply = self._send(method, path, token, params, body, write)
+            code = _as_int(reply.get("error"))
+            if code in _TOKEN_DEAD or status == 401:
+                if attempt == 0:
+                    token = self._refresh_unless_done(token)
+                    continue
+                raise AuthError(
+                    f"Zalo does not accept the access token of channel "
+                    f"{self.access.channel_id}, even just after renewing it.",
+                    hint="Reconnect the Zalo OA: paste a new refresh token.",
+                    platform=self.platform,
+                    code=code,
+                    http_status=status,
+                )
+            if code:
+                raise self._zalo_error(code, str(reply.get("message") or ""), status, write)
+            data = reply.get("data")
+            return data if isinstance(data, dict) else {}
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        params: Mapping[str, str] | None,
+        body: Json | None,
+        write: bool,
+    ) -> tuple[int, Json]:
+        try:
+            response = self.session.request(
+                method,
+                f"{self.access.api_base.rstrip('/')}{path}",
+                params=params,
+                json=body,
+                headers={"access_token": token},
+                timeout=_http_timeouts(self.timeout),
+            )
+        except requests.RequestException as exc:
+            kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+            if write and not _never_sent(exc):
+                raise UnknownOutcome(
+                    f"The call to Zalo {kind} after the article was sent; it may or may not have been created.",
+                    hint="Loa will look for the article on the OA before trying again.",
+                    platform=self.platform,
+                ) from None
+            raise TransientError(
+                f"Could not reach Zalo (the call {kind}).",
+                hint="Check the server's internet connection; Loa tries again later.",
+                platform=self.platform,
+            ) from None
+        try:
+            reply: object = response.json()
+        except ValueError:
+            reply = None
+        if isinstance(reply, dict) and "error" in reply and response.status_code < 500:
+            return response.status_code, reply
+        if response.status_code == 401:
+            return 401, {}
+        what = f"HTTP {response.status_code}" if response.status_code >= 400 else "a reply that is not JSON"
+        if write:
+            raise UnknownOutcome(
+                f"Zalo answered the article with {what}; it may or may not have been created.",
+                hint="Loa will look for the article on the OA before trying again.",
+                platform=self.platform,
+                http_status=response.status_code,
+            )
+        if response.status_code == 429:
+            raise RateLimited(
+                "Zalo is limiting calls for this app.",
+                hint="Nothing to do: Loa tries again in a minute.",
+                retry_after=_RATE_WAIT_S,
+                platform=self.platform,
+                http_status=429,
+            )
+        raise TransientError(
+            f"Zalo answered with {what}.",
+            hint="Nothing to do: Loa tries again later.",
+            platform=self.platform,
+            http_status=response.status_code,
+        )
+
+    def _zalo_error(self, code: int, message: str, status: int, write: bool) -> PublishError:
+        said = self._scrub(message) or "no reason given"
+        extra: dict[str, Any] = {"platform": self.platform, "code": code, "http_status": status}
+        if code == _RATE:
+            return RateLimited(
+                "Zalo is limiting calls for this app (too many calls per minute).",
+                hint="Nothing to do: Loa tries again in a minute.",
+                retry_after=_RATE_WAIT_S,
+                **extra,
+            )
+        if code == _QUOTA:
+            return RateLimited(
+                "This Zalo OA has used up its quota for this API (articles per month depend on the OA package).",
+                hint="Wait for the quota to reset or upgrade the OA package; Loa checks again in 24 hours.",
+                retry_after=_QUOTA_WAIT_S,
+                **extra,
+            )
+        if code == _NIGHT:
+            return TransientError(
+                "Zalo does not allow this between 22:00 and 06:00.",
+                hint="Nothing to do: Loa tries again in the morning.",
+                retry_after=_seconds_until_morning(),
+                **extra,
+            )
+        if code == _PROCESSING:
+            return TransientError(
+                "Zalo is still processing the article.",
+                hint="Nothing to do: Loa checks again shortly.",
+                **extra,
+            )
+        if code == _NOT_AUTHORIZED:
+            return AuthError(
+                "The Zalo OA has not allowed the Loa app to use this function (article management).",
+                hint="Reconnect the Zalo OA and grant the article-management permission.",
+                **extra,
+            )
+        if code == _MEDIA_FAILED:
+            return PermanentError(
+                f"Zalo could not fetch an image of the article: {said}.",
+                hint="Check that the cover image URL is public, JPG or PNG, and under 1 MB.",
+                **extra,
+            )
+        # −201 invalid parameter, −204/−205 OA gone, −209/−212 API not enabled, −210 over a
+        # limit, −221 OA not verified, −224 package too small, and any code we do not know:
+        # retrying the same call cannot change the answer.
+        return PermanentError(
+            f"Zalo refused the call: {said} (code {code}).",
+            hint="Fix the article (title, description, cover, text) or the OA's settings, then post again.",
+            **extra,
+        )
+
+    # ------------------------------------------------------------------ publish helpers
+
+    def _article(self, post: OutgoingPost) -> Json:
+        if not post.cover_url:
+            # Zalo itself answers −201 "cover value is invalid" without one (B3); saying so
+            # before the call names the fix.
+            raise PermanentError(
+                "Zalo articles need a cover image, and this post has none.",
+                hint="Add a cover (--cover LAYOUT) and post again.",
+                platform=self.platform,
+            )
+        if not post.text.strip():
+            raise PermanentError(
+                "The article has no text.",
+                hint="Write the text of the post.",
+                platform=self.platform,
+            )
+        if len(post.text) > self.max_text_length:
+            raise PermanentError(
+                f"The text is {len(post.text)} characters; Loa sends at most {self.max_text_length} to a Zalo article.",
+                hint="Shorten the text.",
+                platform=self.platform,
+            )
+        title = post.title.strip() if post.title else derive_title(post.text)
+        if len(title) > _TITLE_LIMIT:
+            raise PermanentError(
+                f"The Zalo title is {len(title)} characters; Zalo takes at most {_TITLE_LIMIT}.",
+                hint="Shorten the title.",
+                platform=self.platform,
+            )
+        description = post.description.strip() if post.description else derive_description(post.text)
+        if len(description) > _DESCRIPTION_LIMIT:
+            raise PermanentError(
+                f"The Zalo description is {len(description)} characters; Zalo takes at most {_DESCRIPTION_LIMIT}.",
+                hint="Shorten the description.",
+                platform=self.platform,
+            )
+        article: Json = {
+            "type": "normal",
+            "title": title,
+            "description": description or title,
+            # Zalo rejects unencoded spaces or Vietnamese letters in photo_url (B3).
+            "cover": {
+                "cover_type": "photo",
+                "photo_url": requote_uri(post.cover_url),
+                "status": "show",
+            },
+            "body": [{"type": "text", "content": text_to_html(post.text, post.link)}],
+            "status": "show",
+            "comment": "show",
+        }
+        if self.author:
+            article["author"] = self.author
+        return article
+
+    def _verify(self, token: str, cover_url: str) -> str:
+        """Poll article/verify until Zalo gives the id.
+
+        The article exists from here on (create answered), so every failure that does not
+        prove otherwise is an UnknownOutcome: the reconciler will find it later.
+        """
+        last: PublishError | None = None
+        waited = 0.0
+        for attempt in range(self.verify_polls):
+            if attempt:
+                # Short waits first (most articles are ready within a second), then the
+                # field clients' 3 s: the same budget, reached sooner for the usual case.
+                pause = min(self.verify_interval, 0.5 * 2 ** (attempt - 1))
+                time.sleep(pause)
+                waited += pause
+            try:
+                data = self._api("POST", "/v2.0/article/verify", body={"token": token})
+            except PublishError as exc:
+                if exc.code == _MEDIA_FAILED:
+                    raise PermanentError(
+                        f"Zalo could not fetch the cover image ({_safe_url(cover_url)}), so the "
+                        "article was not published.",
+                        hint="Check that the cover URL is public (reachable from the internet), "
+                        "JPG or PNG, and under 1 MB.",
+                        platform=self.platform,
+                        code=exc.code,
+                        http_status=exc.http_status,
+                    ) from None
+                if isinstance(exc, TransientError):
+                    # −214 (processing), −32, timeouts: keep polling within the budget.
+                    last = exc
+                    continue
+                raise UnknownOutcome(
+                    f"Zalo accepted the article but could not confirm it: {exc.message}",
+                    hint="Loa will look for the article on the OA before trying again.",
+                    platform=self.platform,
+                    code=exc.code,
+                    http_status=exc.http_status,
+                ) from None
+            article_id = data.get("id")
+            if article_id:
+                return str(article_id)
+        raise UnknownOutcome(
+            f"Zalo accepted the article but was still processing it after "
+            f"{self.verify_polls} checks over {waited:.0f} s"
+            + (f" (last answer: {last.message})" if last else "")
+            + "; it may appear later.",
+            hint="Loa will look for the article on the OA before trying again.",
+            platform=self.platform,
+            code=last.code if last else None,
+        )
+
+    def _detail_or_none(self, article_id: str) -> Json | None:
+        try:
+            return self._api("GET", "/v2.0/article/getdetail", params={"id": article_id})
+        except (AuthError, RateLimited):
+            raise
+        except PublishError:
+            return None
+
+    def _read_back(self, article_id: str) -> tuple[str | None, datetime]:
+        """Link and creation time of the new article: best effort only.
+
+        The article is published already, so nothing here may raise.
+        """
+        now = datetime.now(UTC)
+        try:
+            detail = self._api("GET", "/v2.0/article/getdetail", params={"id": article_id})
+        except Exception:  # see docstring: never raise after success
+            return None, now
+        return _link(detail), _from_ms(detail.get("create_date")) or now
+
+    def _scrub(self, text: str) -> str:
+        """Remove any secret Zalo might echo back."""
+        secrets = [self.access.app_secret, self.access.initial_refresh_token]
+        stored = self.vault.load(self.access.channel_id) or {}
+        secrets += [stored.get("access_token"), stored.get("refresh_token")]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _link(item: Mapping[str, Any] | None) -> str | None:
+    if not item:
+        return None
+    link = item.get("link") or item.get("url")
+    return link if isinstance(link, str) and link.startswith(("http://", "https://")) else None
+
+
+def _article_text(item: Mapping[str, Any]) -> str:
+    """The best text of an article for matching: its body, else title and description."""
+    parts: list[str] = []
+    body = item.get("body")
+    if isinstance(body, list):
+        for block in body:
+            if isinstance(block, dict) and block.get("type") == "text":
+                parts.append(html_to_text(str(block.get("content") or "")))
+    text = "\n\n".join(p for p in parts if p)
+    if text:
+        return text
+    return "\n".join(str(item[key]) for key in ("title", "description") if isinstance(item.get(key), str))
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its query string, which may hold a signature."""
+    return url.split("?", 1)[0][:200]

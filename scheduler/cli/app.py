@@ -1,0 +1,273 @@
+"""The `loa` command: thin; it parses, calls the services and prints."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.table import Table
+
+from scheduler.cli.channels import channels_app
+from scheduler.cli.posts import post_app
+from scheduler.cli.render import cover_renderer, render_app
+from scheduler.cli.reports import metrics_app, report_app
+from scheduler.cli.sharing import share_app, staff_app
+from scheduler.cli.support import (
+    ConfigOption,
+    JsonOption,
+    err,
+    loa_app,
+    out,
+    print_json,
+    ready,
+)
+from scheduler.cli.users import user_app
+from scheduler.errors import InputError, LoaError
+from scheduler.i18n import dispatch_summary, process_lang, process_text
+
+app = typer.Typer(
+    name="loa",
+    help="Loa — lên lịch, đăng và đo lường tin bài trên Fanpage Facebook và Zalo OA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# One module per command group; this order is the order `loa --help` lists them in.
+app.add_typer(channels_app, name="channels")
+app.add_typer(post_app, name="post")
+app.add_typer(render_app, name="render")
+app.add_typer(user_app, name="user")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(report_app, name="report")
+app.add_typer(staff_app, name="staff")
+app.add_typer(share_app, name="share")
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = {"config": config}
+
+
+# -- set-up and running ------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option(help="queue a welcome post on every channel if none exists")] = False,
+) -> None:
+    """Create or upgrade the database (idempotent); a SQLite file is backed up before an upgrade."""
+    loa = loa_app(ctx)
+    result = loa.init()
+    where = loa.engine.url.render_as_string(hide_password=True)
+    if result.created:
+        out.print(f"Đã tạo cơ sở dữ liệu (lược đồ {result.after}): {where}")
+    elif result.changed:
+        out.print(f"Đã nâng cấp lược đồ cơ sở dữ liệu từ {result.before or '0.1'} lên {result.after}: {where}")
+        if result.backup is not None:
+            out.print(f"Bản sao lưu trước khi nâng cấp: {result.backup}")
+    out.print(f"Cơ sở dữ liệu sẵn sàng: {where}")
+    if demo:
+        from scheduler.demo import queue_demo_post
+
+        post_id = queue_demo_post(loa)
+        if post_id is not None:
+            out.print(f"Đã xếp lịch bài đăng mẫu #{post_id} lên mọi kênh.")
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
+    from scheduler.runner import run_foreground
+
+    loa = ready(ctx)
+    _configure_logging()
+    run_foreground(loa, out)
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Publish on schedule without the web server: run any number, on any host sharing the database."""
+    from scheduler.runner import run_worker
+
+    loa = ready(ctx)
+    _configure_logging()
+    run_worker(loa, out)
+
+
+@app.command()
+def sandbox(
+    ctx: typer.Context,
+    port: Annotated[int | None, typer.Option(help="port (default: [sandbox] port)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="keep the sandbox's state in this JSON file")] = None,
+) -> None:
+    """The Facebook + Zalo emulator alone, in the foreground."""
+    from scheduler.sandbox.server import SandboxServer
+
+    settings = loa_app(ctx).settings
+    _configure_logging()
+    server = SandboxServer(
+        host=host or settings.sandbox.host,
+        port=port if port is not None else settings.sandbox.port,
+        settings=settings.sandbox,
+        state_file=state or (settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None),
+    )
+    out.print(f"Sandbox Facebook + Zalo đang chạy tại {server.url} (Ctrl-C để dừng)")
+    server.serve_forever()
+
+
+# -- channels and templates --------------------------------------------------------------
+
+
+
+
+@app.command()
+def templates(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Message templates and cover layouts found."""
+    loa = loa_app(ctx)
+    renderer = loa.renderer
+    messages: list[dict[str, Any]] = [{"name": n, "variables": renderer.variables(n)} for n in renderer.names()]
+    layouts = cover_renderer(ctx)
+    covers: list[dict[str, Any]] = []
+    for name in layouts.names():
+        try:
+            covers.append(layouts.describe(name))
+        except InputError as exc:  # one broken layout must not hide the others
+            covers.append({"name": name, "error": str(exc)})
+    if as_json:
+        print_json({"messages": messages, "covers": covers})
+        return
+    table = Table("mẫu tin", "biến")
+    for item in messages:
+        table.add_row(item["name"], ", ".join(item["variables"]))
+    out.print(table)
+    if not covers:
+        out.print("Mẫu ảnh bìa: (chưa có)")
+        return
+    cover_table = Table("mẫu ảnh bìa", "tên", "biến", "khổ ảnh")
+    for cover in covers:
+        if "error" in cover:
+            cover_table.add_row(cover["name"], f"[red]lỗi:[/red] {_escape(cover['error'])}", "", "")
+            continue
+        sizes = ", ".join(f"{t} {w}×{h}" for t, (w, h) in cover["targets"].items())
+        cover_table.add_row(cover["name"], _escape(cover["title"]), ", ".join(cover["variables"]), sizes)
+    out.print(cover_table)
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# -- posts -------------------------------------------------------------------------------
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+@app.command()
+def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where to write the copy")]) -> None:
+    """Consistent online backup of the database (SQLite), safe while Loa runs."""
+    from scheduler.backup import backup_database
+
+    size = backup_database(ready(ctx).engine, file)
+    out.print(f"Đã sao lưu cơ sở dữ liệu vào {file} ({size:,} bytes).".replace(",", "."))
+
+
+@app.command("publish-due")
+def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Publish what is due now, once, then exit (cron-friendly)."""
+    from scheduler.publishing.dispatcher import Dispatcher
+
+    loa = ready(ctx)
+    _configure_logging(quiet=as_json)
+    summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
+    if as_json:
+        print_json(summary.as_json())
+        return
+    counts = {k: v for k, v in summary.counts().items() if v}
+    out.print(dispatch_summary(process_lang(), counts))
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def _configure_logging(*, quiet: bool = False) -> None:
+    from scheduler.logs import configure
+
+    configure(level=logging.WARNING if quiet else logging.INFO)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print("[bold red]" + process_text("cli.error") + f"[/bold red] {message}", markup=True, highlight=False)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    command = typer.main.get_command(app)
+    try:
+        # Standalone mode: the command-line parser reports its own usage errors (exit 2).
+        command.main(args=argv, prog_name="loa", standalone_mode=True)
+    except InputError as exc:
+        _fail(2, _escape(str(exc)))
+    except LoaError as exc:
+        _fail(1, _escape(str(exc)))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        if os.environ.get("LOA_DEBUG"):
+            raise
+        _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,103 @@
+"""`loa channels …`: status, reconnect, pause, resume."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from scheduler.cli.support import (
+    JsonOption,
+    actor,
+    err,
+    local_time,
+    out,
+    print_json,
+    ready,
+)
+from scheduler.errors import InputError
+
+if TYPE_CHECKING:
+    pass
+
+
+channels_app = typer.Typer(help="Channels: status, reconnect, pause, resume.")
+
+
+@channels_app.callback(invoke_without_command=True)
+def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Configured channels with their status (and: reconnect, pause, resume)."""
+    from scheduler.channels.service import channel_rows
+
+    if ctx.invoked_subcommand is not None:
+        return
+    loa = ready(ctx)
+    rows = channel_rows(loa)
+    if as_json:
+        print_json({"channels": rows})
+        return
+    table = Table("id", "nền tảng", "tên", "mã trang/OA", "chế độ", "trạng thái", "tạm dừng đến", "lỗi gần nhất")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["platform"],
+            row["name"],
+            row["external_id"],
+            row["mode"],
+            row["status"],
+            local_time(row["paused_until"], loa.settings),
+            row["last_error"] or "",
+        )
+    out.print(table)
+
+
+@channels_app.command("reconnect")
+def channels_reconnect(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(metavar="ID")],
+    token_env: Annotated[
+        str | None, typer.Option(help="read the new Page token / Zalo refresh token from this variable")
+    ] = None,
+) -> None:
+    """Store a new token (read from stdin, or --token-env) and release the channel's held posts."""
+    from scheduler.channels.service import reconnect
+
+    loa = ready(ctx)
+    if token_env:
+        secret = os.environ.get(token_env, "")
+        if not secret:
+            raise InputError(f"the variable {token_env} is empty or unset", hint=f"export {token_env}=… first")
+    else:
+        if sys.stdin.isatty():
+            err.print("Dán mã truy cập (token) rồi nhấn Enter:")
+        secret = sys.stdin.readline()
+    released = reconnect(loa, channel_id, secret, actor=actor())
+    out.print(f"Đã kết nối lại kênh {channel_id}; {released} bài bị giữ sẽ được đăng ngay.")
+
+
+@channels_app.command("pause")
+def channels_pause(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(metavar="ID")],
+    until: Annotated[str | None, typer.Option(help="resume by itself at this time")] = None,
+) -> None:
+    """Hold a channel's publications."""
+    from scheduler.channels.service import pause
+    from scheduler.posts.requests import parse_when
+
+    loa = ready(ctx)
+    pause(loa, channel_id, actor=actor(), until=parse_when(until, loa.settings) if until else None)
+    out.print(f"Đã tạm dừng kênh {channel_id}.")
+
+
+@channels_app.command("resume")
+def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Let a paused channel publish again."""
+    from scheduler.channels.service import resume
+
+    resume(ready(ctx), channel_id, actor=actor())
+    out.print(f"Kênh {channel_id} đã hoạt động lại.")
+

@@ -1,0 +1,222 @@
+"""`loa metrics …` and `loa report …`: thin commands over scheduler.metrics.collector, .reports and .exports."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scheduler.cli.support import JsonOption, out, print_json, ready
+from scheduler.errors import InputError
+from scheduler.formatting import vn_int
+
+metrics_app = typer.Typer(
+    help="Counters from the platforms: views, reach, reactions, comments, shares.", no_args_is_help=True
+)
+report_app = typer.Typer(help="Reports: staff shares and clicks, the monthly summary.", no_args_is_help=True)
+
+SHARE_FORMATS = ("table", "json", "csv", "xlsx", "png")
+SUMMARY_FORMATS = ("text", "json", "xlsx")
+BINARY_FORMATS = {"xlsx", "png"}
+_SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".xlsx": "xlsx", ".png": "png", ".txt": "table"}
+_BY_SLUG = {"staff": "can-bo", "unit": "don-vi", "campaign": "chien-dich", "channel": "kenh", "day": "ngay"}
+
+WIDE = 240  # columns for a table that is not shown on a terminal
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")]
+
+
+# -- metrics -------------------------------------------------------------------------------
+
+
+@metrics_app.command("collect")
+def metrics_collect(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    due_only: Annotated[
+        bool, typer.Option("--due-only", help="only what the polling schedule says is due (cron-friendly)")
+    ] = False,
+    post: Annotated[
+        int | None, typer.Option("--post", help="only this post's publications, whatever their age")
+    ] = None,
+) -> None:
+    """Pull views/reach/reactions/comments/shares of recent publications now."""
+    from scheduler.metrics.collector import MetricsCollector
+
+    loa = ready(ctx)
+    if post is not None:
+        loa.posts.show(post)  # NotFound (exit 2) before any call to a platform
+    report = MetricsCollector(loa.settings, loa.engine, loa.vault).run_once(only_due=due_only, post_id=post)
+    if as_json:
+        print_json(report.as_json())
+        return
+    counts = report.counts()
+    out.print(
+        f"Đã lấy số liệu {vn_int(counts['collected'])} lượt đăng; lỗi {vn_int(counts['errors'])}; "
+        f"bỏ qua {vn_int(counts['skipped'])}."
+    )
+    for error in report.errors:
+        out.print(f"  lỗi: lượt đăng #{error['publication']} ({error['channel']}): {error['reason']}", markup=False)
+    for pause in report.paused_channels:
+        out.print(f"  tạm dừng kênh {pause['channel']} đến {pause['until'] or '—'}: {pause['reason']}", markup=False)
+
+
+@metrics_app.command("show")
+def metrics_show(
+    ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOption = False
+) -> None:
+    """A post's snapshots over time and the metrics calls that failed, with their reasons."""
+    from rich.table import Table
+
+    from scheduler.cli.support import local_time
+    from scheduler.metrics.history import METRIC_NAMES, metrics_history
+
+    loa = ready(ctx)
+    loa.posts.show(post_id)  # NotFound → exit 2
+    history = metrics_history(loa.engine, post_id)
+    if as_json:
+        print_json(history)
+        return
+    for publication in history["publications"]:
+        table = Table(
+            "lúc", "lượt xem", "tiếp cận", "cảm xúc", "bình luận", "chia sẻ",
+            title=f"{publication['channel']} — lượt đăng #{publication['id']} ({publication['status']})",
+        )  # fmt: skip
+        for snap in publication["snapshots"]:
+            table.add_row(local_time(snap["at"], loa.settings), *(vn_int(snap[name]) for name in METRIC_NAMES))
+        out.print(table)
+        for error in publication["errors"]:
+            out.print(f"  lỗi lúc {local_time(error['at'], loa.settings)}: {error['reason']}", markup=False)
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+def _format(value: str | None, output: Path | None, allowed: tuple[str, ...], default: str) -> str:
+    """The format asked for, else the one the output file's suffix names, else the default."""
+    if value is None:
+        guessed = _SUFFIX_FORMATS.get(output.suffix.lower()) if output else None
+        if guessed == "table" and "text" in allowed:
+            guessed = "text"
+        return guessed if guessed in allowed else default
+    chosen = value.strip().lower()
+    if chosen not in allowed:
+        raise InputError(
+            f"--format {value!r} is not known here", hint=f"use one of: {', '.join(allowed)}", field="format"
+        )
+    return chosen
+
+
+def check_output(path: Path) -> Path:
+    """Refuse early an output path that cannot be written (exit 2), before any work is done."""
+    if path.exists() and path.is_dir():
+        raise InputError(f"-o {path} is a folder", hint="give a file name, e.g. -o bao-cao.xlsx", field="output")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"-o {path}: the folder {parent} does not exist", hint="create it first", field="output")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"-o {path} cannot be written (no permission)", hint="choose another place", field="output")
+    return path
+
+
+def write_output(path: Path, data: bytes | str) -> None:
+    """Write whole or not at all: a half-written report must never be opened as the real one."""
+    payload = data.encode("utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8") if isinstance(data, str) else data
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(payload)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(
+            f"-o {path} cannot be written: {exc.strerror}", hint="choose another place", field="output"
+        ) from None
+
+
+def _emit(data: bytes | str, output: Path | None, what: str) -> None:
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return
+    write_output(output, data)
+    out.print(f"Đã ghi {what} vào {output}.", markup=False)
+
+
+@report_app.command("shares")
+def report_shares(
+    ctx: typer.Context,
+    from_: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD or dd/mm/yyyy (included)")],
+    to: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD or dd/mm/yyyy (included)")],
+    by: Annotated[str, typer.Option("--by", help="staff, unit, campaign, channel or day")] = "unit",
+    fmt: Annotated[str | None, typer.Option("--format", help="table, json, csv, xlsx or png")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Staff shares and counted clicks over a period, by staff/unit/campaign/channel/day."""
+    from scheduler.reports import exports
+    from scheduler.reports.queries import Period, parse_dimension, share_report
+
+    loa = ready(ctx)
+    period = Period.parse(from_, to, loa.settings.tz)
+    dimension = parse_dimension(by)
+    chosen = _format(fmt, output, SHARE_FORMATS, "table")
+    if output is None and chosen in BINARY_FORMATS:
+        output = Path(f"bao-cao-chia-se_{_BY_SLUG[dimension.value]}_{period.start}_{period.end}.{chosen}")
+    if output is not None:
+        check_output(output)
+    report = share_report(loa.engine, loa.settings, period, dimension)
+    if chosen == "json":
+        import json
+
+        _emit(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n", output, "báo cáo JSON")
+    elif chosen == "csv":
+        _emit(exports.to_csv(exports.share_grid(report)), output, "báo cáo CSV")
+    elif chosen == "xlsx":
+        _emit(exports.share_xlsx(report), output, "báo cáo Excel")
+    elif chosen == "png":
+        _emit(exports.share_chart(report), output, "biểu đồ")
+    else:
+        import io
+
+        from rich.console import Console
+
+        table = exports.rich_table(exports.share_grid(report))
+        if output is None and out.is_terminal:
+            out.print(table)
+            return
+        # Piped or written to a file: the table's natural width, never folded into 80 columns.
+        console = Console(record=True, width=WIDE, file=io.StringIO())
+        console.print(table)
+        _emit(console.export_text(), output, "bảng")
+
+
+@report_app.command("summary")
+def report_summary(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option("--month", help="the month, YYYY-MM")],
+    fmt: Annotated[str | None, typer.Option("--format", help="text, json or xlsx")] = None,
+    output: OutputOption = None,
+) -> None:
+    """The monthly summary in Vietnamese: posts, views and reach per channel and campaign, shares per unit."""
+    from scheduler.reports import exports
+    from scheduler.reports.queries import month_period, monthly_summary, summary_text
+
+    loa = ready(ctx)
+    year, number, _, as_of = month_period(month, loa.settings)
+    chosen = _format(fmt, output, SUMMARY_FORMATS, "text")
+    if output is None and chosen in BINARY_FORMATS:
+        output = Path(f"bao-cao-thang_{year:04d}-{number:02d}.{chosen}")
+    if output is not None:
+        check_output(output)
+    summary = monthly_summary(loa.engine, loa.settings, year, number, as_of=as_of)
+    if chosen == "json":
+        import json
+
+        _emit(json.dumps(summary.as_json(), ensure_ascii=False, indent=2) + "\n", output, "báo cáo JSON")
+    elif chosen == "xlsx":
+        _emit(exports.summary_xlsx(summary), output, "báo cáo Excel")
+    else:
+        _emit(summary_text(summary), output, "báo cáo")

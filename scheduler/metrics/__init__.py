@@ -1,0 +1,1 @@
+"""Reach: counters read back from the platforms as time-stamped snapshots."""

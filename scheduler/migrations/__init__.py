@@ -1,0 +1,1 @@
+"""Alembic revisions of Loa's schema (run by `loa init` through :mod:`scheduler.schema`)."""

@@ -1,0 +1,1 @@
+"""Posts: what people ask to publish, and the rules a publication's status follows."""

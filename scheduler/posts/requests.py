@@ -1,0 +1,82 @@
+"""What someone asks to publish: a post request, its prepared (checked and rendered) form, and
+the time it is asked for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from scheduler.config import Settings
+from scheduler.errors import InputError
+from scheduler.render.messages import RenderedMessage
+
+# A post may be queued this far in the past and still count as "now" (clock skew, typing).
+PAST_SLACK = timedelta(minutes=1)
+
+
+@dataclass
+class PostRequest:
+    """What a person asks for; the same fields as `loa post add` and `POST /api/posts`."""
+
+    template: str
+    channels: Sequence[str]
+    variables: Mapping[str, str] = field(default_factory=dict)
+    at: datetime | None = None  # None means now
+    campaign: str | None = None
+    link: str | None = None
+    cover: str | None = None
+    created_by: str = "cli"
+    draft: bool = False  # save without queueing; `submit` queues it later
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    request: PostRequest
+    scheduled_at: datetime
+    campaign_id: int | None
+    messages: dict[str, RenderedMessage]  # channel id → rendered message
+    covers: dict[str, bytes] = field(default_factory=dict)  # channel id → cover image
+
+
+def parse_when(value: str, settings: Settings) -> datetime:
+    """ISO 8601 with an offset, or a local time in the configured zone (also dd/mm/yyyy HH:MM)."""
+    raw = value.strip()
+    parsed: datetime | None = None
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})", raw)
+    try:
+        if match:
+            day, month, year, hour, minute = map(int, match.groups())
+            parsed = datetime(year, month, day, hour, minute)
+        else:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InputError(
+            f"cannot read the time {value!r}",
+            hint="write it as 2026-05-06T08:00 (local time), 2026-05-06T08:00+07:00, or 06/05/2026 08:00",
+            field="at",
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=settings.tz)
+    return parsed.astimezone(UTC)
+
+
+def check_time(when: datetime, now: datetime, settings: Settings) -> None:
+    local = when.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    if when < now - PAST_SLACK:
+        raise InputError(
+            f"the time {local} is in the past",
+            hint="give a future time, or --now to publish at once",
+            field="at",
+        )
+    horizon = settings.publishing.horizon_days
+    if when > now + timedelta(days=horizon):
+        raise InputError(
+            f"the time {local} is more than {horizon} days ahead",
+            hint=f"queue posts at most {horizon} days ahead (publishing.horizon_days); check the year",
+            field="at",
+        )
+

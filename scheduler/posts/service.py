@@ -1,0 +1,630 @@
+"""Queueing posts and reading them back: the service behind `loa post …` and the console.
+
+Everything a post needs is checked before anything is written; a post and all its
+publications are stored in one transaction, so bad input never leaves half a row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from scheduler.audit import record
+from scheduler.channels.registry import publisher_class
+from scheduler.config import ChannelSettings, Settings
+from scheduler.errors import InputError, NotFound
+from scheduler.models import (
+    Campaign,
+    MetricSnapshot,
+    Post,
+    Publication,
+    PublicationStatus,
+    utcnow,
+)
+from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when
+from scheduler.posts.status import post_status
+from scheduler.posts.tables import read_table
+from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
+from scheduler.store import session_scope
+
+if TYPE_CHECKING:
+    from scheduler.render.covers import CoverRenderer
+
+# The cover size each platform gets (layouts may also offer "square" for Facebook).
+COVER_TARGETS = {"facebook": "facebook", "zalo": "zalo"}
+
+IMPORT_RESERVED_COLUMNS = {"template", "channels", "at", "campaign", "cover", "link"}
+
+
+def platform_limits(platform: str) -> PlatformLimits:
+    cls = publisher_class(platform)
+    return PlatformLimits(
+        label=cls.label,
+        max_text_length=cls.max_text_length,
+        max_title_length=cls.max_title_length,
+        max_description_length=cls.max_description_length,
+    )
+
+
+class PostService:
+    """Queue, list, show and cancel posts. Constructed explicitly from settings and an engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        renderer: MessageRenderer | None = None,
+        *,
+        on_queue_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.renderer = renderer or MessageRenderer(settings.templates_path)
+        # Told when something may have become due sooner (the engine re-arms its alarm).
+        self.on_queue_change = on_queue_change or (lambda: None)
+
+    @cached_property
+    def covers(self) -> CoverRenderer:
+        from scheduler.render.covers import CoverRenderer
+
+        return CoverRenderer(self.settings.templates_path, self.settings.assets_path)
+
+    # -- queueing -------------------------------------------------------------------------
+
+    def prepare(self, request: PostRequest, *, now: datetime | None = None) -> PreparedPost:
+        """Check and render everything; raises InputError naming the problem. Writes nothing."""
+        now = now or utcnow()
+        if not request.channels:
+            known = ", ".join(c.id for c in self.settings.channels)
+            raise InputError("no channel given", hint=f"add --channel ID (known: {known})", field="channels")
+        channels: list[ChannelSettings] = []
+        for channel_id in request.channels:
+            channel = self.settings.channel(channel_id)
+            if channel not in channels:
+                channels.append(channel)
+        scheduled_at = now if request.at is None else request.at
+        if scheduled_at.tzinfo is None:
+            raise InputError("the time has no time zone", field="at")
+        check_time(scheduled_at, now, self.settings)
+        campaign_row = self._campaign(request.campaign)
+        if request.link is not None and not re.match(r"^https?://\S+$", request.link):
+            raise InputError(f"the link {request.link!r} is not an http(s) URL", field="link")
+        variables = {str(k): nfc(str(v)) for k, v in request.variables.items()}
+        campaign_vars = (
+            {"slug": campaign_row.slug, "name": campaign_row.name, "theme": campaign_row.theme} if campaign_row else {}
+        )
+        messages: dict[str, RenderedMessage] = {}
+        for channel in channels:
+            messages[channel.id] = self.renderer.render(
+                request.template,
+                variables,
+                platform=channel.platform,
+                limits=platform_limits(channel.platform),
+                campaign=campaign_vars,
+                now=scheduled_at.astimezone(self.settings.tz),
+            )
+            if channel.platform == "zalo" and not request.cover and not channel.default_cover:
+                raise InputError(
+                    f"channel {channel.id!r} publishes Zalo articles, which need a cover image",
+                    hint="set default_cover for this channel in config.toml",
+                    field="cover",
+                )
+        covers: dict[str, bytes] = {}
+        if request.cover:
+            covers = self._render_covers(
+                request.cover, variables, messages, channels, campaign_vars, template=request.template
+            )
+        return PreparedPost(
+            request=request,
+            scheduled_at=scheduled_at,
+            campaign_id=campaign_row.id if campaign_row else None,
+            messages=messages,
+            covers=covers,
+        )
+
+    def _render_covers(
+        self,
+        layout: str,
+        variables: Mapping[str, str],
+        messages: Mapping[str, RenderedMessage],
+        channels: Sequence[ChannelSettings],
+        campaign: Mapping[str, str],
+        template: str | None = None,
+    ) -> dict[str, bytes]:
+        """One cover per channel, at its platform's size and byte limit; refused if it cannot fit."""
+        from scheduler.render.covers import max_bytes_for
+
+        # The layout reads the post's variables; the message's Zalo title and description
+        # fill `title` and `description` when the person did not give them.
+        exported = next((m for m in messages.values() if m.title), None)
+        if exported is None and template:
+            try:  # a Facebook-only post: the template's article title still names the cover
+                exported = self.renderer.render(
+                    template, variables, platform="zalo", limits=platform_limits("zalo"), campaign=campaign
+                )
+            except InputError:
+                exported = None
+        cover_vars = dict(variables)
+        if exported is not None:
+            cover_vars.setdefault("title", exported.title or "")
+            cover_vars.setdefault("description", exported.description or "")
+        targets = {channel.id: COVER_TARGETS[channel.platform] for channel in channels}
+        self.covers.check(layout, cover_vars, targets=sorted(set(targets.values())), campaign=campaign)
+        rendered: dict[str, bytes] = {}
+        by_target: dict[str, bytes] = {}
+        for channel_id, target in targets.items():
+            if target not in by_target:
+                by_target[target] = self.covers.render(
+                    layout, cover_vars, target=target, campaign=campaign, max_bytes=max_bytes_for(target)
+                )
+            rendered[channel_id] = by_target[target]
+        return rendered
+
+    def _save_cover(self, image: bytes) -> str:
+        """Write a cover under media_dir, named by its content (the same cover is stored once)."""
+        name = hashlib.sha256(image).hexdigest()[:32] + ".jpg"
+        folder = self.settings.media_path
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if not path.exists():
+            temporary = path.with_suffix(".part")
+            temporary.write_bytes(image)
+            temporary.replace(path)  # never a half-written file at a served name
+        return name
+
+    def add(self, request: PostRequest, *, now: datetime | None = None) -> int:
+        return self.store([self.prepare(request, now=now)])[0]
+
+    def update_draft(
+        self, post_id: int, request: PostRequest, *, actor: str, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Replace a draft's content, channels and time, checked like a new post; it stays a draft."""
+        prepared = self.prepare(dataclasses.replace(request, draft=True), now=now)
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            if not publications or any(p.status != PublicationStatus.draft for p in publications):
+                raise InputError(
+                    f"post {post_id} is not a draft",
+                    hint="only drafts can be edited; cancel the post and write a new one",
+                )
+            self._fill_post(post, prepared)
+            # Drafts were never claimed, shared or measured: nothing refers to these rows yet.
+            for publication in publications:
+                session.delete(publication)
+            session.flush()
+            self._add_publications(session, post_id, prepared)
+            session.add(post)
+            record(session, actor=actor, action="post.edit", object=f"post:{post_id}")
+        return self.show(post_id)
+
+    def store(self, prepared: Iterable[PreparedPost]) -> list[int]:
+        """Write prepared posts with their publications in one transaction."""
+        ids: list[int] = []
+        with session_scope(self.engine) as session:
+            for item in prepared:
+                post = Post(
+                    template=item.request.template,
+                    text="",
+                    scheduled_at=item.scheduled_at,
+                    created_at=utcnow(),
+                    created_by=item.request.created_by,
+                )
+                self._fill_post(post, item)
+                session.add(post)
+                session.flush()
+                assert post.id is not None
+                self._add_publications(session, post.id, item)
+                ids.append(post.id)
+        self.on_queue_change()
+        return ids
+
+    @staticmethod
+    def _fill_post(post: Post, prepared: PreparedPost) -> None:
+        """The post's own fields from what was prepared (new posts and edited drafts alike)."""
+        request = prepared.request
+        post.campaign_id = prepared.campaign_id
+        post.template = request.template
+        post.variables_json = json.dumps(dict(request.variables), ensure_ascii=False, sort_keys=True)
+        post.text = next(iter(prepared.messages.values())).text
+        post.link = request.link
+        post.cover_layout = request.cover
+        post.scheduled_at = prepared.scheduled_at
+
+    def _add_publications(self, session: Any, post_id: int, prepared: PreparedPost) -> None:
+        """One publication per channel with the text (and cover) rendered for its platform."""
+        for channel_id, message in prepared.messages.items():
+            cover = prepared.covers.get(channel_id)
+            session.add(
+                Publication(
+                    post_id=post_id,
+                    channel_id=channel_id,
+                    platform=self.settings.channel(channel_id).platform,
+                    status=PublicationStatus.draft if prepared.request.draft else self._queued_status(channel_id),
+                    text=message.text,
+                    title=message.title,
+                    description=message.description,
+                    cover_file=self._save_cover(cover) if cover is not None else None,
+                    due_at=prepared.scheduled_at,
+                    updated_at=utcnow(),
+                )
+            )
+
+    def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
+        """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
+        rows = read_table(path)
+        if not rows:
+            raise InputError(f"{path.name} has no rows under its header", hint="add one post per row")
+        header = {k for k in rows[0][1]}
+        missing = {"template", "channels", "at"} - header
+        if missing:
+            raise InputError(
+                f"{path.name} lacks the column(s) {', '.join(sorted(missing))}",
+                hint="the header needs template, channels, at (optional: campaign, link, cover; others are variables)",
+            )
+        prepared: list[PreparedPost] = []
+        problems: list[str] = []
+        for line, row in rows:
+            try:
+                variables = {k: v for k, v in row.items() if k not in IMPORT_RESERVED_COLUMNS and v != ""}
+                if not row.get("at"):
+                    raise InputError("the time is empty", field="at")
+                request = PostRequest(
+                    template=row.get("template", "").strip(),
+                    channels=row.get("channels", "").split(),
+                    variables=variables,
+                    at=parse_when(row["at"], self.settings),
+                    campaign=row.get("campaign") or None,
+                    link=row.get("link") or None,
+                    cover=row.get("cover") or None,
+                    created_by=created_by,
+                )
+                prepared.append(self.prepare(request, now=now))
+            except InputError as exc:
+                column = exc.field if exc.field in header else ("template" if exc.field == "template" else exc.field)
+                problems.append(f"row {line}, column {column or '?'}: {exc.message}")
+                if len(problems) >= 20:
+                    break
+        if problems:
+            raise InputError(
+                f"{path.name}: {len(problems)} row(s) cannot be queued, so nothing was stored:\n  "
+                + "\n  ".join(problems),
+                hint="fix those rows and import the file again",
+            )
+        return self.store(prepared)
+
+    def _queued_status(self, channel_id: str) -> PublicationStatus:
+        channel = self.settings.channel(channel_id)
+        return PublicationStatus.pending_approval if channel.approval else PublicationStatus.scheduled
+
+    # -- decisions on queued posts (each one audited) -------------------------------------
+
+    def submit(self, post_id: int, *, actor: str) -> dict[str, Any]:
+        """Queue a draft: channels that need approval wait for it, the others are scheduled."""
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            drafts = [p for p in publications if p.status == PublicationStatus.draft]
+            if not drafts:
+                raise InputError(f"post {post_id} is not a draft", hint="only drafts can be submitted")
+            check_time(post.scheduled_at, utcnow(), self.settings)
+            for publication in drafts:
+                self._move(publication, self._queued_status(publication.channel_id))
+            session.add_all(drafts)
+            record(session, actor=actor, action="post.submit", object=f"post:{post_id}")
+        self.on_queue_change()
+        return self.show(post_id)
+
+    def approve(self, post_id: int, *, actor: str, channels: Sequence[str] | None = None) -> dict[str, Any]:
+        """Approve what waits for approval; nobody approves their own post."""
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            if actor == post.created_by:
+                raise InputError(
+                    f"post {post_id} was written by {actor}, who cannot also approve it",
+                    hint="ask another approver",
+                    field="approver",
+                )
+            waiting = [
+                p
+                for p in publications
+                if p.status == PublicationStatus.pending_approval and (not channels or p.channel_id in channels)
+            ]
+            if not waiting:
+                raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
+            for publication in waiting:
+                self._move(publication, PublicationStatus.scheduled)
+            post.approved_by = actor
+            session.add_all([post, *waiting])
+            record(
+                session,
+                actor=actor,
+                action="post.approve",
+                object=f"post:{post_id}",
+                details={"channels": [p.channel_id for p in waiting]},
+            )
+        self.on_queue_change()
+        return self.show(post_id)
+
+    def send_back(self, post_id: int, *, actor: str, reason: str) -> dict[str, Any]:
+        """Return a post waiting for approval to its author as a draft, with the reason."""
+        if not reason.strip():
+            raise InputError("say why the post is sent back", hint="write a short reason", field="reason")
+        with session_scope(self.engine) as session:
+            _post, publications = self._load(session, post_id)
+            waiting = [p for p in publications if p.status == PublicationStatus.pending_approval]
+            if not waiting:
+                raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
+            for publication in waiting:
+                self._move(publication, PublicationStatus.draft, note=f"sent back by {actor}: {nfc(reason.strip())}")
+            session.add_all(waiting)
+            record(session, actor=actor, action="post.send_back", object=f"post:{post_id}", details={"reason": reason})
+        return self.show(post_id)
+
+    def reschedule(self, post_id: int, at: datetime, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+        """Move what has not gone out yet to a new time (missed ones are queued again)."""
+        now = now or utcnow()
+        check_time(at, now, self.settings)
+        movable = {
+            PublicationStatus.draft,
+            PublicationStatus.pending_approval,
+            PublicationStatus.scheduled,
+            PublicationStatus.missed,
+        }
+        with session_scope(self.engine) as session:
+            post, publications = self._load(session, post_id)
+            moving = [p for p in publications if p.status in movable]
+            if not moving:
+                raise InputError(f"post {post_id} has nothing left to reschedule", hint="see `loa post show`")
+            for publication in moving:
+                if publication.status == PublicationStatus.missed:
+                    self._move(publication, self._queued_status(publication.channel_id))
+                publication.due_at = at
+                publication.next_attempt_at = None
+            previous = post.scheduled_at
+            post.scheduled_at = at
+            session.add_all([post, *moving])
+            record(
+                session,
+                actor=actor,
+                action="post.reschedule",
+                object=f"post:{post_id}",
+                details={"from": previous.isoformat(), "to": at.isoformat()},
+            )
+        self.on_queue_change()
+        return self.show(post_id)
+
+    def retry(self, publication_id: int, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+        """Queue a failed, missed or blocked publication again, for now."""
+        now = now or utcnow()
+        retryable = {PublicationStatus.failed, PublicationStatus.missed, PublicationStatus.blocked}
+        with session_scope(self.engine) as session:
+            publication = self._publication(session, publication_id)
+            if publication.status not in retryable:
+                raise InputError(
+                    f"publication {publication_id} is {publication.status.value}, not failed, missed or blocked",
+                    hint="an unknown one must be confirmed first: `loa post confirm`",
+                )
+            self._move(publication, PublicationStatus.scheduled)
+            publication.due_at = now
+            publication.next_attempt_at = None
+            session.add(publication)
+            record(session, actor=actor, action="publication.retry", object=f"publication:{publication_id}")
+            post_id = publication.post_id
+        self.on_queue_change()
+        return self.show(post_id)
+
+    def confirm(
+        self, publication_id: int, *, actor: str, published: bool, permalink: str | None = None
+    ) -> dict[str, Any]:
+        """A person settles an unknown outcome: it is on the page, or it is not (publish again)."""
+        if permalink is not None and not re.match(r"^https://\S+$", permalink):
+            raise InputError("the permalink must be an https:// address", field="permalink")
+        with session_scope(self.engine) as session:
+            publication = self._publication(session, publication_id)
+            if publication.status != PublicationStatus.unknown:
+                raise InputError(
+                    f"publication {publication_id} is {publication.status.value}, not unknown",
+                    hint="only an unknown outcome needs confirming",
+                )
+            if published:
+                self._move(publication, PublicationStatus.published)
+                publication.permalink = permalink or publication.permalink
+                publication.published_at = publication.published_at or utcnow()
+            else:
+                self._move(publication, PublicationStatus.scheduled)
+                publication.due_at = utcnow()
+                publication.next_attempt_at = None
+            session.add(publication)
+            record(
+                session,
+                actor=actor,
+                action="publication.confirm",
+                object=f"publication:{publication_id}",
+                details={"published": published, "permalink": permalink},
+            )
+            post_id = publication.post_id
+        self.on_queue_change()
+        return self.show(post_id)
+
+    @staticmethod
+    def _move(publication: Publication, status: PublicationStatus, *, note: str | None = None) -> None:
+        publication.status = status
+        publication.last_error = note
+        publication.lease_owner = None
+        publication.lease_until = None
+        publication.updated_at = utcnow()
+
+    @staticmethod
+    def _load(session: Any, post_id: int) -> tuple[Post, list[Publication]]:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
+        publications = list(session.exec(select(Publication).where(Publication.post_id == post_id)))
+        return post, publications
+
+    @staticmethod
+    def _publication(session: Any, publication_id: int) -> Publication:
+        publication = session.get(Publication, publication_id)
+        if publication is None:
+            raise NotFound(
+                f"there is no publication {publication_id}",
+                hint="`loa post show ID` lists each post's publications with their ids",
+            )
+        return publication
+
+    def _campaign(self, slug: str | None) -> Campaign | None:
+        if not slug:
+            return None
+        with session_scope(self.engine, read_only=True) as session:
+            row = session.exec(select(Campaign).where(Campaign.slug == slug)).first()
+            if row is None:
+                known = ", ".join(c.slug for c in session.exec(select(Campaign))) or "none"
+                raise NotFound(f"unknown campaign {slug!r}", hint=f"known campaigns: {known}", field="campaign")
+            return row
+
+    # -- reading --------------------------------------------------------------------------
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        campaign: str | None = None,
+        limit: int = 200,
+        channel: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ascending: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until)."""
+        if status is not None and status not in PublicationStatus.__members__:
+            raise InputError(
+                f"unknown status {status!r}",
+                hint=f"use one of: {', '.join(PublicationStatus.__members__)}",
+                field="status",
+            )
+        with session_scope(self.engine, read_only=True) as session:
+            order = (
+                (col(Post.scheduled_at), col(Post.id))
+                if ascending
+                else (col(Post.scheduled_at).desc(), col(Post.id).desc())
+            )
+            query = select(Post).order_by(*order).limit(limit)
+            if since is not None:
+                query = query.where(col(Post.scheduled_at) >= since)
+            if until is not None:
+                query = query.where(col(Post.scheduled_at) < until)
+            if channel:
+                self.settings.channel(channel)  # unknown ids → NotFound listing the known ones
+                on_channel = select(Publication.post_id).where(Publication.channel_id == channel)
+                query = query.where(col(Post.id).in_(on_channel))
+            if campaign:
+                campaign_row = self._campaign(campaign)
+                assert campaign_row is not None
+                query = query.where(Post.campaign_id == campaign_row.id)
+            if status:
+                query = query.where(col(Post.id).in_(select(Publication.post_id).where(Publication.status == status)))
+            posts = list(session.exec(query))
+            return [self._describe(session, post) for post in posts]
+
+    def show(self, post_id: int) -> dict[str, Any]:
+        with session_scope(self.engine, read_only=True) as session:
+            post = session.get(Post, post_id)
+            if post is None:
+                raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
+            return self._describe(session, post)
+
+    def cancel(self, post_id: int, *, actor: str = "cli") -> dict[str, Any]:
+        """Cancel what has not gone out yet; what is published or publishing stays as it is."""
+        cancellable = {
+            PublicationStatus.draft,
+            PublicationStatus.pending_approval,
+            PublicationStatus.scheduled,
+            PublicationStatus.blocked,
+            PublicationStatus.missed,
+        }
+        with session_scope(self.engine) as session:
+            _post, publications = self._load(session, post_id)
+            if not any(p.status in cancellable for p in publications):
+                states = ", ".join(f"{p.channel_id}: {p.status.value}" for p in publications)
+                raise InputError(
+                    f"post {post_id} has nothing left to cancel ({states})",
+                    hint="a published post must be removed on the platform itself",
+                )
+            cancelled = [p for p in publications if p.status in cancellable]
+            for publication in cancelled:
+                self._move(publication, PublicationStatus.cancelled, note=f"cancelled by {actor}")
+            session.add_all(cancelled)
+            record(session, actor=actor, action="post.cancel", object=f"post:{post_id}")
+        return self.show(post_id)
+
+    def _describe(self, session: Any, post: Post) -> dict[str, Any]:
+        publications = list(
+            session.exec(select(Publication).where(Publication.post_id == post.id).order_by(col(Publication.id)))
+        )
+        campaign = session.get(Campaign, post.campaign_id) if post.campaign_id else None
+        return {
+            "id": post.id,
+            "status": post_status([p.status for p in publications]).value,
+            "scheduled_at": post.scheduled_at.isoformat(),
+            "text": post.text,
+            "template": post.template,
+            "variables": json.loads(post.variables_json),
+            "campaign": campaign.slug if campaign else None,
+            "link": post.link,
+            "cover_layout": post.cover_layout,
+            "created_by": post.created_by,
+            "publications": [
+                {
+                    "id": p.id,
+                    "channel": p.channel_id,
+                    "platform": p.platform,
+                    "status": p.status.value,
+                    "text": p.text,
+                    "title": p.title,
+                    "description": p.description,
+                    "cover": p.cover_file,
+                    "attempts": p.attempts,
+                    "remote_id": p.remote_id,
+                    "permalink": p.permalink,
+                    "published_at": p.published_at.isoformat() if p.published_at else None,
+                    "error": p.last_error if p.status != PublicationStatus.published else None,
+                    "metrics": latest_metrics(session, p.id),
+                }
+                for p in publications
+            ],
+        }
+
+
+METRIC_NAMES = ("views", "reach", "reactions", "comments", "shares")
+
+
+def latest_metrics(session: Any, publication_id: int | None) -> dict[str, int]:
+    """The newest snapshot's counters; zeros before the first collection."""
+    snapshot = session.exec(
+        select(MetricSnapshot)
+        .where(MetricSnapshot.publication_id == publication_id)
+        .order_by(col(MetricSnapshot.at).desc())
+        .limit(1)
+    ).first()
+    return {name: int(getattr(snapshot, name) or 0) if snapshot else 0 for name in METRIC_NAMES}
+
+
+def cover_url(settings: Settings, channel: ChannelSettings, cover_file: str | None = None) -> str | None:
+    """The public URL of the cover a Zalo article shows (percent-encoded, as Zalo requires)."""
+    if cover_file:
+        return f"{settings.public_url}/media/{quote(cover_file)}"
+    if not channel.default_cover:
+        return None
+    if re.match(r"^https?://", channel.default_cover):
+        return channel.default_cover
+    return f"{settings.public_url}/assets/{quote(channel.default_cover)}"

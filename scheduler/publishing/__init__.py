@@ -1,0 +1,1 @@
+"""Publishing: claiming due publications, calling the platforms, and recording what happened."""

@@ -1,0 +1,1 @@
+"""Reports: read-only aggregates and the formats they are exported in."""

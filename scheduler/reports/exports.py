@@ -1,0 +1,494 @@
+"""Reports out of Loa: Rich table, CSV, XLSX, PNG chart (JSON is the reports' own ``as_json``).
+
+Every format is drawn from one :class:`Grid` (columns, rows, totals row) built once per
+report, so the formats cannot disagree: a total in the chart's title is the same number as
+the one in the spreadsheet's last row.
+
+Spreadsheets are opened in Excel by people who did not write them: text that begins with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return could run as a formula. CSV cells get
+a leading apostrophe; XLSX cells are stored as text with Excel's own "quote prefix" (what
+typing ``'=…`` does), so the value a person reads is unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from rich.table import Table
+
+from scheduler.formatting import vn_date, vn_int, vn_month, vn_percent
+from scheduler.reports.queries import (
+    OUTSIDE_CAMPAIGNS,
+    Dimension,
+    MonthlySummary,
+    ReachFigures,
+    ShareReport,
+    ShareRow,
+    combine,
+    summary_text,
+)
+
+Kind = Literal["text", "id", "int", "date", "percent"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TOTAL_LABEL = "Tổng cộng"
+
+
+def csv_safe(value: str) -> str:
+    """Text that Excel would read as a formula, made inert with a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: Kind
+    width: int | None = None  # fixed width (characters); else fitted to the content
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A report as a table: what every format renders."""
+
+    title: str
+    subtitle: str
+    sheet: str  # XLSX sheet name (≤ 31 characters)
+    columns: list[Column]
+    rows: list[list[Any]]
+    totals: list[Any] | None
+
+
+# -- share report --------------------------------------------------------------------------
+
+_KEY_HEADERS = {
+    Dimension.staff: ("Mã cán bộ", "Họ và tên"),
+    Dimension.unit: ("Mã đơn vị", "Đơn vị"),
+    Dimension.campaign: ("Mã chiến dịch", "Chiến dịch"),
+    Dimension.channel: ("Mã kênh", "Kênh"),
+}
+_BY_WORDS = {
+    Dimension.staff: "cán bộ, viên chức",
+    Dimension.unit: "đơn vị",
+    Dimension.campaign: "chiến dịch",
+    Dimension.channel: "kênh",
+    Dimension.day: "ngày",
+}
+_COUNT_COLUMNS = [
+    Column("Lượt chia sẻ", "int"),
+    Column("Qua trang chia sẻ", "int"),
+    Column("Tự báo cáo", "int"),
+    Column("Lượt nhấp", "int"),
+]
+
+
+def _counts(row: ShareRow) -> list[int]:
+    return [row.shares, row.button, row.self_report, row.clicks]
+
+
+def share_grid(report: ShareReport) -> Grid:
+    by = report.by
+    period = report.period
+    columns = [Column("STT", "int", 6)]
+    if by is Dimension.day:
+        columns.append(Column("Ngày", "date", 12))
+    else:
+        code, name = _KEY_HEADERS[by]
+        columns += [Column(code, "id" if by is Dimension.staff else "text"), Column(name, "text")]
+        if by is Dimension.staff:
+            columns.append(Column("Đơn vị", "text"))
+    columns += _COUNT_COLUMNS
+    rows: list[list[Any]] = []
+    for n, row in enumerate(report.rows, start=1):
+        if by is Dimension.day:
+            cells: list[Any] = [n, row.day]
+        else:
+            cells = [n, row.key, row.label] + ([row.unit] if by is Dimension.staff else [])
+        rows.append(cells + _counts(row))
+    lead = len(columns) - len(_COUNT_COLUMNS)
+    totals = [None, TOTAL_LABEL] + [None] * (lead - 2) + _counts_of_totals(report)
+    return Grid(
+        title=f"BÁO CÁO LƯỢT CHIA SẺ THEO {_BY_WORDS[by].upper()}",
+        subtitle=f"Từ ngày {vn_date(period.start)} đến ngày {vn_date(period.end)}",
+        sheet=f"Chia sẻ theo {_BY_WORDS[by]}"[:31],
+        columns=columns,
+        rows=rows,
+        totals=totals,
+    )
+
+
+def _counts_of_totals(report: ShareReport) -> list[int]:
+    t = report.totals
+    return [t.shares, t.button, t.self_report, t.clicks]
+
+
+# -- renderers -----------------------------------------------------------------------------
+
+
+def _shown(value: Any, kind: Kind) -> str:
+    """A cell as a person reads it (Vietnamese numbers and dates)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple):  # a rate, kept as (part, whole) so no format rounds twice
+        part, whole = value
+        return vn_percent(part, whole)
+    if kind == "int":
+        return vn_int(int(value))
+    if isinstance(value, date):
+        return vn_date(value)
+    return str(value)
+
+
+def rich_table(grid: Grid) -> Table:
+    """The terminal view: Vietnamese number format, totals in the footer."""
+    table = Table(title=f"{grid.title}\n{grid.subtitle}", show_footer=grid.totals is not None)
+    totals = grid.totals or [None] * len(grid.columns)
+    for column, total in zip(grid.columns, totals, strict=True):
+        numeric = column.kind in ("int", "percent")
+        table.add_column(
+            column.header,
+            justify="right" if numeric else "left",
+            footer=_shown(total, column.kind),
+            no_wrap=numeric,
+        )
+    for row in grid.rows:
+        table.add_row(*(_shown(value, column.kind) for value, column in zip(row, grid.columns, strict=True)))
+    return table
+
+
+def to_csv(grid: Grid) -> str:
+    """Header, rows, totals row; numbers bare (Excel reads them as numbers), dates ISO."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_safe(c.header) for c in grid.columns])
+    for row in [*grid.rows, *([grid.totals] if grid.totals else [])]:
+        writer.writerow([_csv_cell(value, column.kind) for value, column in zip(row, grid.columns, strict=True)])
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any, kind: Kind) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return csv_safe(value)
+    if isinstance(value, tuple):
+        part, whole = value
+        return "" if whole == 0 else f"{part * 100 / whole:.2f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def to_xlsx(grids: Sequence[Grid], *, title: str) -> bytes:
+    """One sheet per grid: title rows, bold frozen header, numbers and dates typed, totals row."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.worksheets[0])  # the default empty sheet; each grid brings its own
+    book.properties.title = title
+    book.properties.creator = "Loa"
+    for grid in grids:
+        _write_sheet(book.create_sheet(grid.sheet), grid)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+HEADER_ROW = 4  # rows 1–2: title and period; 3: blank; 4: header
+
+
+def _write_sheet(sheet: Any, grid: Grid) -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    thin = Side(style="thin", color="999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    sheet["A1"] = grid.title
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet["A2"] = grid.subtitle
+    sheet["A2"].font = Font(italic=True)
+    widths = [max(len(c.header), 4) for c in grid.columns]
+    for index, column in enumerate(grid.columns, start=1):
+        cell = sheet.cell(row=HEADER_ROW, column=index)
+        _set_text(cell, column.header)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.border = border
+    body = [*grid.rows, *([grid.totals] if grid.totals else [])]
+    for offset, row in enumerate(body, start=1):
+        is_total = grid.totals is not None and offset == len(body)
+        for index, (value, column) in enumerate(zip(row, grid.columns, strict=True), start=1):
+            cell = sheet.cell(row=HEADER_ROW + offset, column=index)
+            _put(cell, value, column.kind)
+            cell.border = border
+            if is_total:
+                cell.font = Font(bold=True)
+            widths[index - 1] = max(widths[index - 1], len(_shown(value, column.kind)))
+    for index, column in enumerate(grid.columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column.width or min(60, widths[index - 1] + 2)
+    sheet.freeze_panes = sheet.cell(row=HEADER_ROW + 1, column=1).coordinate
+    last_data = HEADER_ROW + len(grid.rows)
+    if grid.rows:
+        sheet.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(grid.columns))}{last_data}"
+    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+
+
+def _set_text(cell: Any, text: str) -> None:
+    cell.value = text
+    # openpyxl would store "=…" as a formula: force text, and quote-prefix what Excel
+    # would otherwise evaluate once someone edits the cell.
+    cell.data_type = "s"
+    if text.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True
+
+
+def _put(cell: Any, value: Any, kind: Kind) -> None:
+    if value is None:
+        return
+    if isinstance(value, str):
+        _set_text(cell, value)
+        return
+    if isinstance(value, tuple):
+        part, whole = value
+        if whole:
+            cell.value = part / whole
+            cell.number_format = "0.00%"
+        return
+    cell.value = value
+    if kind == "date":
+        cell.number_format = "dd/mm/yyyy"
+    elif kind == "int":
+        cell.number_format = "#,##0"
+    elif kind == "id":
+        cell.number_format = "0"
+
+
+# -- chart ---------------------------------------------------------------------------------
+
+CHART_MAX_BARS = 25
+
+
+def share_chart(report: ShareReport) -> bytes:
+    """PNG: shares (and clicks) per row, the busiest first; by day, a time line of bars."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    totals = report.totals
+    rows = list(report.rows)
+    title = (
+        f"Lượt chia sẻ theo {_BY_WORDS[report.by]} — từ {vn_date(report.period.start)} "
+        f"đến {vn_date(report.period.end)}\nTổng: {vn_int(totals.shares)} lượt chia sẻ, "
+        f"{vn_int(totals.clicks)} lượt nhấp"
+    )
+    number = FuncFormatter(lambda value, _pos: vn_int(round(value)))
+    if report.by is Dimension.day:
+        figure = Figure(figsize=(max(8.0, 0.32 * len(rows) + 2), 5.0), dpi=110)
+        axes = figure.add_subplot()
+        positions = list(range(len(rows)))
+        axes.bar([p - 0.2 for p in positions], [r.shares for r in rows], width=0.4, label="Lượt chia sẻ")
+        axes.bar([p + 0.2 for p in positions], [r.clicks for r in rows], width=0.4, label="Lượt nhấp")
+        step = max(1, -(-len(rows) // 16))  # at most 16 date labels, or they overlap
+        axes.set_xticks(positions[::step], [r.day.strftime("%d/%m") if r.day else "" for r in rows][::step])
+        axes.tick_params(axis="x", labelrotation=45)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.yaxis.set_major_formatter(number)
+    else:
+        shown = rows[:CHART_MAX_BARS]
+        if len(rows) > len(shown):
+            title += f"\n({len(shown)} trên {vn_int(len(rows))} dòng có nhiều lượt chia sẻ nhất)"
+        height = max(3.0, 0.38 * len(shown) + 1.8)
+        figure = Figure(figsize=(10.0, height), dpi=110)
+        axes = figure.add_subplot()
+        labels = [_short(r.label) for r in shown][::-1]
+        positions = list(range(len(shown)))
+        bars = axes.barh(
+            [p + 0.2 for p in positions], [r.shares for r in shown][::-1], height=0.4, label="Lượt chia sẻ"
+        )
+        axes.barh([p - 0.2 for p in positions], [r.clicks for r in shown][::-1], height=0.4, label="Lượt nhấp")
+        axes.set_yticks(positions, labels)
+        axes.bar_label(bars, labels=[vn_int(r.shares) for r in shown][::-1], padding=3, fontsize=8)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.xaxis.set_major_formatter(number)
+    axes.set_title(title, fontsize=10)
+    # Below the plot: inside it, the legend hides the bars it explains.
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8, frameon=False)
+    axes.grid(axis="x" if report.by is not Dimension.day else "y", alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def _short(label: str, limit: int = 40) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+# -- monthly summary -----------------------------------------------------------------------
+
+
+def _reach_cells(f: ReachFigures) -> list[int | None]:
+    return [f.publications, f.views, f.reach, f.reactions, f.comments, f.shares]
+
+
+def summary_grids(summary: MonthlySummary) -> list[Grid]:
+    """The summary's sheets: key figures, the report's words, channels, units, campaigns."""
+    month = vn_month(summary.year, summary.month)
+    period = summary.period
+    subtitle = f"Từ ngày {vn_date(period.start)} đến ngày {vn_date(period.end)}" + (
+        f" — số liệu tính đến hết ngày {vn_date(summary.as_of)}" if summary.as_of else ""
+    )
+    posts = summary.posts
+    totals = summary.shares.totals
+    key_figures: list[list[Any]] = [
+        ["Tin bài đã đăng trên mạng xã hội", posts.publications],
+        ["Lượt xem", posts.views],
+        ["Lượt tiếp cận (cộng theo tin bài)", posts.reach],
+        ["Lượt chia sẻ của cán bộ, viên chức", totals.shares],
+        ["— qua trang chia sẻ", totals.button],
+        ["— tự báo cáo", totals.self_report],
+        ["Lượt nhấp vào liên kết", totals.clicks],
+        ["Cán bộ, viên chức đã chia sẻ", summary.staff_sharing],
+        ["Tổng số cán bộ, viên chức", summary.staff],
+    ]
+    grids = [
+        Grid(
+            title=f"BÁO CÁO KẾT QUẢ TRUYỀN THÔNG TRÊN MẠNG XÃ HỘI THÁNG {month}",
+            subtitle=subtitle,
+            sheet="Tổng hợp",
+            columns=[Column("Chỉ tiêu", "text"), Column("Số liệu", "int")],
+            rows=[*key_figures, ["Tỷ lệ cán bộ, viên chức tham gia", (summary.staff_sharing, summary.staff)]],
+            totals=None,
+        ),
+        Grid(
+            title=f"BÁO CÁO THÁNG {month}",
+            subtitle=subtitle,
+            sheet="Báo cáo",
+            columns=[Column("Nội dung", "text", 120)],
+            rows=[[line] for line in summary_text(summary).splitlines()],
+            totals=None,
+        ),
+    ]
+    channel_columns = [
+        Column("STT", "int", 6),
+        Column("Mã kênh", "text"),
+        Column("Kênh", "text"),
+        Column("Nền tảng", "text"),
+        Column("Tin bài", "int"),
+        Column("Lượt xem", "int"),
+        Column("Lượt tiếp cận", "int"),
+        Column("Cảm xúc", "int"),
+        Column("Bình luận", "int"),
+        Column("Chia sẻ trên nền tảng", "int"),
+    ]
+    channel_rows = [
+        [n, c.channel, c.label, c.platform, *_reach_cells(c.figures)] for n, c in enumerate(summary.channels, start=1)
+    ]
+    grids.append(
+        Grid(
+            title=f"TIN BÀI VÀ LƯỢT TIẾP CẬN THEO KÊNH — THÁNG {month}",
+            subtitle=subtitle,
+            sheet="Theo kênh",
+            columns=channel_columns,
+            rows=channel_rows,
+            totals=[None, TOTAL_LABEL, None, None, *_reach_cells(posts)],
+        )
+    )
+    unit_columns = [
+        Column("STT", "int", 6),
+        Column("Mã đơn vị", "text"),
+        Column("Đơn vị", "text"),
+        *_COUNT_COLUMNS,
+        Column("Số cán bộ", "int"),
+        Column("Đã chia sẻ", "int"),
+        Column("Tỷ lệ tham gia", "percent"),
+    ]
+    unit_rows = [
+        [n, u.row.key, u.row.label, *_counts(u.row), u.staff, u.sharing, (u.sharing, u.staff)]
+        for n, u in enumerate(summary.units, start=1)
+    ]
+    grids.append(
+        Grid(
+            title=f"LƯỢT CHIA SẺ CỦA CÁN BỘ, VIÊN CHỨC THEO ĐƠN VỊ — THÁNG {month}",
+            subtitle=subtitle,
+            sheet="Theo đơn vị",
+            columns=unit_columns,
+            rows=unit_rows,
+            totals=[
+                None,
+                TOTAL_LABEL,
+                None,
+                *_counts_of_totals(summary.shares),
+                summary.staff,
+                summary.staff_sharing,
+                (summary.staff_sharing, summary.staff),
+            ],
+        )
+    )
+    if summary.campaigns:
+        campaign_columns = [
+            Column("STT", "int", 6),
+            Column("Mã chiến dịch", "text"),
+            Column("Chiến dịch", "text"),
+            Column("Từ ngày", "date", 12),
+            Column("Đến ngày", "date", 12),
+            Column("Tin bài", "int"),
+            Column("Lượt xem", "int"),
+            Column("Lượt tiếp cận", "int"),
+            Column("Lượt chia sẻ", "int"),
+            Column("Lượt nhấp", "int"),
+        ]
+        campaign_rows = [
+            [
+                n,
+                c.slug,
+                c.name,
+                c.period.start,
+                c.period.end,
+                c.figures.publications,
+                c.figures.views,
+                c.figures.reach,
+                c.shares,
+                c.clicks,
+            ]
+            for n, c in enumerate(summary.campaigns, start=1)
+        ]
+        all_campaigns = combine(c.figures for c in summary.campaigns)
+        grids.append(
+            Grid(
+                title=f"CHIẾN DỊCH — THÁNG {month}",
+                subtitle=f"{subtitle}; chỉ tính trong thời gian của từng chiến dịch ({OUTSIDE_CAMPAIGNS.lower()}: "
+                "không tính)",
+                sheet="Chiến dịch",
+                columns=campaign_columns,
+                rows=campaign_rows,
+                totals=[
+                    None,
+                    TOTAL_LABEL,
+                    None,
+                    None,
+                    None,
+                    all_campaigns.publications,
+                    all_campaigns.views,
+                    all_campaigns.reach,
+                    sum(c.shares for c in summary.campaigns),
+                    sum(c.clicks for c in summary.campaigns),
+                ],
+            )
+        )
+    return grids
+
+
+def summary_xlsx(summary: MonthlySummary) -> bytes:
+    return to_xlsx(summary_grids(summary), title=f"Báo cáo tháng {vn_month(summary.year, summary.month)}")
+
+
+def share_xlsx(report: ShareReport) -> bytes:
+    grid = share_grid(report)
+    return to_xlsx([grid], title=grid.title)

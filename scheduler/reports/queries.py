@@ -1,0 +1,761 @@
+"""Read-only aggregates over the raw rows: staff shares and clicks, posts, reach, the monthly summary.
+
+Every figure is one SQL aggregate over raw rows (``Share``, ``Click``, ``Publication``,
+``MetricSnapshot``), never a Python loop over events, so that hand-written SQL reproduces it
+and a large office's year stays fast. Totals are the sums of the rows they close.
+
+Counting rules, in one place:
+
+- A share is one ``Share`` row, dated by its own ``at``: ``button`` (tapped on the share
+  page) plus ``self_report`` (recorded offline); both are also given separately.
+- A click counts only when ``Click.counted`` is true. The tracked link decided that when the
+  click arrived (one visitor per link per 24 h, no HEAD, no crawlers); raw rows keep the rest.
+- A staff member's shares and clicks go to their current unit.
+- A campaign's figures count only inside its dates (``starts_on``..``ends_on``, local days)
+  and the period; every other share or click is on the row "Ngoài chiến dịch", so a report
+  by campaign closes on the same totals as a report by staff.
+- Periods are whole local days in the configured time zone, both ends included; days are
+  local days. Everything is stored in UTC.
+- Views and reach of a publication are its latest snapshot; a channel's or campaign's are
+  the sums over its publications published in the period (reach summed per post, so a
+  person reached by two posts counts twice — the platforms give no unique reach across
+  posts). A figure no platform gave (Zalo has no reach) stays ``None``, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, and_, case, func, null
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from scheduler.config import Settings
+from scheduler.errors import InputError
+from scheduler.formatting import parse_date, parse_month, vn_date, vn_int, vn_month, vn_percent
+from scheduler.i18n import msg
+from scheduler.models import (
+    Campaign,
+    Click,
+    MetricSnapshot,
+    Post,
+    Publication,
+    PublicationStatus,
+    Share,
+    ShareKind,
+    ShareLink,
+    Staff,
+    Unit,
+)
+from scheduler.store import session_scope
+
+OUTSIDE_CAMPAIGNS = "Ngoài chiến dịch"
+
+
+class Dimension(StrEnum):
+    staff = "staff"
+    unit = "unit"
+    campaign = "campaign"
+    channel = "channel"
+    day = "day"
+
+
+def parse_dimension(value: str) -> Dimension:
+    try:
+        return Dimension(value.strip().lower())
+    except ValueError:
+        raise InputError(
+            msg("error.not_a_dimension", value=value),
+            hint=msg("hint.one_of", choices=", ".join(d.value for d in Dimension)),
+            field="by",
+        ) from None
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant a local day starts."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days, ``start`` and ``end`` included."""
+
+    start: date
+    end: date
+    tz: ZoneInfo
+
+    @classmethod
+    def parse(cls, start: str, end: str, tz: ZoneInfo) -> Period:
+        first, last = parse_date(start, field="from"), parse_date(end, field="to")
+        if last < first:
+            raise InputError(
+                msg("error.from_after_to", first=vn_date(first), last=vn_date(last)),
+                hint=msg("hint.from_before_to"),
+                field="from",
+            )
+        return cls(first, last, tz)
+
+    @classmethod
+    def month(cls, year: int, month: int, tz: ZoneInfo) -> Period:
+        start = date(year, month, 1)
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return cls(start, following - timedelta(days=1), tz)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[first instant, first instant after) in UTC."""
+        return local_midnight(self.start, self.tz), local_midnight(self.end + timedelta(days=1), self.tz)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+    def clip(self, starts_on: date | None, ends_on: date | None) -> Period | None:
+        """The part of this period inside [starts_on, ends_on] (open ends allowed), or None."""
+        start = max(self.start, starts_on) if starts_on else self.start
+        end = min(self.end, ends_on) if ends_on else self.end
+        return Period(start, end, self.tz) if start <= end else None
+
+
+# -- rows --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    key: str | int | None
+    label: str
+    unit: str | None
+    shares: int
+    button: int
+    self_report: int
+    clicks: int
+    day: date | None = None  # rows of a report by day
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "unit": self.unit,
+            "shares": self.shares,
+            "clicks": self.clicks,
+            "button": self.button,
+            "self_report": self.self_report,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    shares: int = 0
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+    @classmethod
+    def of(cls, rows: Iterable[ShareRow]) -> Totals:
+        rows = list(rows)
+        return cls(
+            shares=sum(r.shares for r in rows),
+            button=sum(r.button for r in rows),
+            self_report=sum(r.self_report for r in rows),
+            clicks=sum(r.clicks for r in rows),
+        )
+
+    def as_json(self) -> dict[str, int]:
+        return {"shares": self.shares, "clicks": self.clicks, "button": self.button, "self_report": self.self_report}
+
+
+@dataclass(frozen=True)
+class ShareReport:
+    period: Period
+    by: Dimension
+    rows: list[ShareRow]
+
+    @property
+    def totals(self) -> Totals:
+        return Totals.of(self.rows)
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape of `loa report shares --format json` (docs/architecture.md, "Output shapes kept stable")."""
+        return {
+            "from": self.period.start.isoformat(),
+            "to": self.period.end.isoformat(),
+            "by": self.by.value,
+            "rows": [row.as_json() for row in self.rows],
+            "totals": self.totals.as_json(),
+        }
+
+
+# -- SQL building blocks -----------------------------------------------------------------
+
+
+def _constant_offset(period: Period) -> timedelta | None:
+    """The zone's UTC offset if it is the same on every day of the period (no DST change)."""
+    offsets = {local_midnight(day, period.tz).astimezone(period.tz).utcoffset() for day in period.days()}
+    offsets.add((local_midnight(period.end + timedelta(days=1), period.tz)).astimezone(period.tz).utcoffset())
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+def _local_day(session: Session, period: Period) -> Callable[[Any], ColumnElement[Any]]:
+    """SQL giving the local day (``YYYY-MM-DD``) of a stored UTC timestamp column."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        zone = str(period.tz.key)
+        return lambda at: func.to_char(func.timezone(zone, func.timezone("UTC", at)), "YYYY-MM-DD")
+    offset = _constant_offset(period)
+    if offset is not None:
+        modifier = f"{int(offset.total_seconds() // 60):+d} minutes"
+        return lambda at: func.date(at, modifier)
+    # A DST change inside the period: let Python's zoneinfo decide, row by row (slower, exact).
+    tz = period.tz
+
+    def local(stored: str | None) -> str | None:
+        if stored is None:
+            return None
+        return datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(tz).date().isoformat()
+
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    raw.create_function("loa_local_day", 1, local, deterministic=True)
+    return lambda at: func.loa_local_day(at)
+
+
+@dataclass(frozen=True)
+class _Window:
+    campaign_id: int
+    start: datetime
+    end: datetime
+
+
+def _campaign_windows(session: Session, period: Period) -> tuple[list[Campaign], list[_Window]]:
+    """Campaigns overlapping the period, and each one's [start, end) in UTC inside it."""
+    campaigns = list(session.scalars(sa_select(Campaign).order_by(col(Campaign.id))))
+    windows: list[_Window] = []
+    for campaign in campaigns:
+        part = period.clip(campaign.starts_on, campaign.ends_on)
+        if part is not None and campaign.id is not None:
+            windows.append(_Window(campaign.id, *part.bounds))
+    inside = {w.campaign_id for w in windows}
+    return [c for c in campaigns if c.id in inside], windows
+
+
+def _grouped_events(
+    session: Session,
+    period: Period,
+    by: Dimension,
+    event: type[Share] | type[Click],
+    *,
+    windows: Sequence[_Window] = (),
+    day_of: Callable[[Any], ColumnElement[Any]] | None = None,
+) -> dict[Any, tuple[int, int, int]]:
+    """key → (count, button, self_report) of one kind of event in the period, in one query."""
+    at = col(event.at)
+    link = col(event.share_link_id)
+    lo, hi = period.bounds
+    joins: list[tuple[Any, ColumnElement[bool]]] = []
+    via_link = (ShareLink, col(ShareLink.id) == link)
+    key: Any  # a column or an SQL expression
+    if by is Dimension.day:
+        assert day_of is not None
+        key = day_of(at)
+    elif by is Dimension.staff:
+        key, joins = col(ShareLink.staff_id), [via_link]
+    elif by is Dimension.unit:
+        key, joins = col(Staff.unit_id), [via_link, (Staff, col(Staff.id) == col(ShareLink.staff_id))]
+    elif by is Dimension.channel:
+        key = col(Publication.channel_id)
+        joins = [via_link, (Publication, col(Publication.id) == col(ShareLink.publication_id))]
+    else:
+        joins = [
+            via_link,
+            (Publication, col(Publication.id) == col(ShareLink.publication_id)),
+            (Post, col(Post.id) == col(Publication.post_id)),
+        ]
+        # Inside a campaign's own dates the event is the campaign's; anywhere else it is not.
+        key = (
+            case(
+                *[
+                    (and_(col(Post.campaign_id) == w.campaign_id, at >= w.start, at < w.end), w.campaign_id)
+                    for w in windows
+                ]
+            )
+            if windows
+            else null()
+        )
+    columns: list[Any] = [key.label("k"), func.count().label("n")]
+    if event is Share:
+        columns += [
+            func.sum(case((col(Share.kind) == ShareKind.button, 1), else_=0)),
+            func.sum(case((col(Share.kind) == ShareKind.self_report, 1), else_=0)),
+        ]
+    query = sa_select(*columns).select_from(event)
+    for table, on in joins:
+        query = query.join(table, on)
+    query = query.where(at >= lo, at < hi)
+    if event is Click:
+        query = query.where(col(Click.counted).is_(True))
+    query = query.group_by(key)
+    found: dict[Any, tuple[int, int, int]] = {}
+    for row in session.execute(query):
+        count = int(row[1])
+        found[row[0]] = (count, int(row[2] or 0), int(row[3] or 0)) if event is Share else (count, 0, 0)
+    return found
+
+
+# -- the share report --------------------------------------------------------------------
+
+
+def share_report(engine: Engine, settings: Settings, period: Period, by: Dimension | str) -> ShareReport:
+    """Shares and counted clicks in the period, one row per staff/unit/campaign/channel/day.
+
+    Every unit, every configured channel, every campaign of the period, every active staff
+    member and every day has a row, zeros included: who did not share is part of the answer.
+    """
+    by = by if isinstance(by, Dimension) else parse_dimension(by)
+    with session_scope(engine, read_only=True) as session:
+        windows: list[_Window] = []
+        campaigns: list[Campaign] = []
+        if by is Dimension.campaign:
+            campaigns, windows = _campaign_windows(session, period)
+        day_of = _local_day(session, period) if by is Dimension.day else None
+        shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of)
+        clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of)
+        rows = _rows(session, settings, period, by, shares, clicks, campaigns)
+    return ShareReport(period=period, by=by, rows=rows)
+
+
+def _row(
+    key: str | int | None,
+    label: str,
+    unit: str | None,
+    counted: tuple[int, int, int],
+    clicks: int,
+    day: date | None = None,
+) -> ShareRow:
+    return ShareRow(key, label, unit, counted[0], counted[1], counted[2], clicks, day)
+
+
+_NONE = (0, 0, 0)
+
+
+def _rows(
+    session: Session,
+    settings: Settings,
+    period: Period,
+    by: Dimension,
+    shares: dict[Any, tuple[int, int, int]],
+    clicks: dict[Any, tuple[int, int, int]],
+    campaigns: list[Campaign],
+) -> list[ShareRow]:
+    def clicked(key: Any) -> int:
+        return clicks.get(key, _NONE)[0]
+
+    active = set(shares) | set(clicks)
+    rows: list[ShareRow] = []
+    if by is Dimension.day:
+        for day in period.days():
+            key = day.isoformat()
+            rows.append(_row(key, vn_date(day), None, shares.get(key, _NONE), clicked(key), day))
+        return rows
+    if by is Dimension.staff:
+        people = session.execute(
+            sa_select(col(Staff.id), col(Staff.full_name), col(Staff.active), col(Unit.name)).join(
+                Unit, col(Unit.id) == col(Staff.unit_id)
+            )
+        )
+        for staff_id, name, is_active, unit_name in people:
+            if is_active or staff_id in active:
+                rows.append(_row(staff_id, name, unit_name, shares.get(staff_id, _NONE), clicked(staff_id)))
+    elif by is Dimension.unit:
+        for unit_id, code, name in session.execute(sa_select(col(Unit.id), col(Unit.code), col(Unit.name))):
+            rows.append(_row(code, name, name, shares.get(unit_id, _NONE), clicked(unit_id)))
+    elif by is Dimension.channel:
+        names = {c.id: c.name for c in settings.channels}
+        for channel_id in list(names) + sorted(active - set(names)):
+            rows.append(
+                _row(
+                    channel_id,
+                    names.get(channel_id) or str(channel_id),
+                    None,
+                    shares.get(channel_id, _NONE),
+                    clicked(channel_id),
+                )
+            )
+    else:
+        for campaign in campaigns:
+            rows.append(_row(campaign.slug, campaign.name, None, shares.get(campaign.id, _NONE), clicked(campaign.id)))
+        outside = _row(None, OUTSIDE_CAMPAIGNS, None, shares.get(None, _NONE), clicked(None))
+        if outside.shares or outside.clicks:
+            rows.append(outside)
+        return rows  # campaigns in their own order (as declared); the rest last
+    rows.sort(key=lambda r: (-r.shares, -r.clicks, r.label.casefold()))
+    return rows
+
+
+# -- publications and reach --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReachFigures:
+    """Publications published in a period and the sum of their latest snapshots."""
+
+    publications: int = 0
+    measured: int = 0  # publications with at least one snapshot
+    views: int | None = None
+    reach: int | None = None
+    reactions: int | None = None
+    comments: int | None = None
+    shares: int | None = None  # as counted by the platform (Facebook shares.count, Zalo total_share)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "publications": self.publications,
+            "measured": self.measured,
+            "views": self.views,
+            "reach": self.reach,
+            "reactions": self.reactions,
+            "comments": self.comments,
+            "platform_shares": self.shares,
+        }
+
+
+def _reach_by_channel(
+    session: Session, lo: datetime, hi: datetime, campaign_id: int | None = None
+) -> dict[str, ReachFigures]:
+    latest = (
+        sa_select(col(MetricSnapshot.id))
+        .where(col(MetricSnapshot.publication_id) == col(Publication.id))
+        .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
+        .limit(1)
+        .correlate(Publication)
+        .scalar_subquery()
+    )
+    query = (
+        sa_select(
+            col(Publication.channel_id),
+            func.count(col(Publication.id)),
+            func.count(col(MetricSnapshot.id)),
+            func.sum(col(MetricSnapshot.views)),
+            func.sum(col(MetricSnapshot.reach)),
+            func.sum(col(MetricSnapshot.reactions)),
+            func.sum(col(MetricSnapshot.comments)),
+            func.sum(col(MetricSnapshot.shares)),
+        )
+        .select_from(Publication)
+        .outerjoin(MetricSnapshot, col(MetricSnapshot.id) == latest)
+        .where(
+            col(Publication.status) == PublicationStatus.published,
+            col(Publication.published_at) >= lo,
+            col(Publication.published_at) < hi,
+        )
+        .group_by(col(Publication.channel_id))
+    )
+    if campaign_id is not None:
+        query = query.join(Post, col(Post.id) == col(Publication.post_id)).where(col(Post.campaign_id) == campaign_id)
+    found: dict[str, ReachFigures] = {}
+    for channel_id, count, measured, views, reach, reactions, comments, shares in session.execute(query):
+        found[channel_id] = ReachFigures(
+            int(count), int(measured), _int(views), _int(reach), _int(reactions), _int(comments), _int(shares)
+        )
+    return found
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+def combine(figures: Iterable[ReachFigures]) -> ReachFigures:
+    total = ReachFigures()
+    for f in figures:
+        total = ReachFigures(
+            total.publications + f.publications,
+            total.measured + f.measured,
+            _add(total.views, f.views),
+            _add(total.reach, f.reach),
+            _add(total.reactions, f.reactions),
+            _add(total.comments, f.comments),
+            _add(total.shares, f.shares),
+        )
+    return total
+
+
+@dataclass(frozen=True)
+class ChannelFigures:
+    channel: str
+    label: str
+    platform: str
+    figures: ReachFigures
+
+    def as_json(self) -> dict[str, Any]:
+        return {"channel": self.channel, "label": self.label, "platform": self.platform, **self.figures.as_json()}
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    slug: str
+    name: str
+    period: Period  # the campaign's dates inside the month
+    figures: ReachFigures
+    shares: int
+    clicks: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "from": self.period.start.isoformat(),
+            "to": self.period.end.isoformat(),
+            **self.figures.as_json(),
+            "shares": self.shares,
+            "clicks": self.clicks,
+        }
+
+
+@dataclass(frozen=True)
+class UnitParticipation:
+    """A unit's share row with how many of its people shared."""
+
+    row: ShareRow
+    staff: int  # active staff, plus anyone no longer active who shared in the period
+    sharing: int  # distinct staff with at least one share in the period
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.row.as_json(), "staff": self.staff, "staff_sharing": self.sharing}
+
+
+@dataclass(frozen=True)
+class MonthlySummary:
+    year: int
+    month: int
+    period: Period
+    as_of: date | None  # set when the month is not over yet
+    channels: list[ChannelFigures]
+    campaigns: list[CampaignFigures]
+    units: list[UnitParticipation]
+    shares: ShareReport  # by unit: its totals are the month's shares and clicks
+    staff: int = 0
+    staff_sharing: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def posts(self) -> ReachFigures:
+        return combine(c.figures for c in self.channels)
+
+    def as_json(self) -> dict[str, Any]:
+        totals = self.shares.totals
+        return {
+            "month": f"{self.year:04d}-{self.month:02d}",
+            "from": self.period.start.isoformat(),
+            "to": self.period.end.isoformat(),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "publications": {
+                "total": self.posts.as_json(),
+                "by_channel": [c.as_json() for c in self.channels],
+            },
+            "shares": {
+                **totals.as_json(),
+                "staff": self.staff,
+                "staff_sharing": self.staff_sharing,
+                "by_unit": [u.as_json() for u in self.units],
+            },
+            "campaigns": [c.as_json() for c in self.campaigns],
+            "text": summary_text(self),
+        }
+
+
+def month_period(text: str, settings: Settings, *, today: date | None = None) -> tuple[int, int, Period, date | None]:
+    """Parse ``--month``; a month not begun yet is bad input. Returns year, month, period, as_of."""
+    year, month = parse_month(text)
+    today = today or datetime.now(settings.tz).date()
+    if (year, month) > (today.year, today.month):
+        raise InputError(
+            msg("error.month_not_begun", month=text, today=vn_date(today)),
+            hint=msg("hint.this_month_or_earlier", month=f"{today.year:04d}-{today.month:02d}"),
+            field="month",
+        )
+    period = Period.month(year, month, settings.tz)
+    as_of = today if period.start <= today < period.end else None
+    return year, month, period, as_of
+
+
+def monthly_summary(
+    engine: Engine, settings: Settings, year: int, month: int, *, as_of: date | None = None
+) -> MonthlySummary:
+    """The month's report: publications and reach per channel and campaign, staff shares per unit."""
+    period = Period.month(year, month, settings.tz)
+    units_report = share_report(engine, settings, period, Dimension.unit)
+    campaign_report = share_report(engine, settings, period, Dimension.campaign)
+    lo, hi = period.bounds
+    with session_scope(engine, read_only=True) as session:
+        reach = _reach_by_channel(session, lo, hi)
+        names = {c.id: c for c in settings.channels}
+        channels = [
+            ChannelFigures(c.id, c.name, c.platform, reach.get(c.id, ReachFigures())) for c in settings.channels
+        ]
+        for channel_id in sorted(set(reach) - set(names)):
+            platform = session.scalars(
+                sa_select(col(Publication.platform)).where(col(Publication.channel_id) == channel_id).limit(1)
+            ).first()
+            channels.append(ChannelFigures(channel_id, channel_id, platform or "", reach[channel_id]))
+        campaigns, windows = _campaign_windows(session, period)
+        by_slug = {row.key: row for row in campaign_report.rows}
+        campaign_figures: list[CampaignFigures] = []
+        for campaign, window in zip(campaigns, windows, strict=True):
+            assert campaign.id is not None
+            part = period.clip(campaign.starts_on, campaign.ends_on)
+            assert part is not None
+            row = by_slug.get(campaign.slug)
+            campaign_figures.append(
+                CampaignFigures(
+                    campaign.slug,
+                    campaign.name,
+                    part,
+                    combine(_reach_by_channel(session, window.start, window.end, campaign.id).values()),
+                    row.shares if row else 0,
+                    row.clicks if row else 0,
+                )
+            )
+        units, staff, sharing = _participation(session, period, units_report)
+    return MonthlySummary(
+        year=year,
+        month=month,
+        period=period,
+        as_of=as_of,
+        channels=channels,
+        campaigns=campaign_figures,
+        units=units,
+        shares=units_report,
+        staff=staff,
+        staff_sharing=sharing,
+    )
+
+
+def _participation(
+    session: Session, period: Period, units_report: ShareReport
+) -> tuple[list[UnitParticipation], int, int]:
+    lo, hi = period.bounds
+    # Per unit: distinct staff who shared, and of them those no longer active (they count in
+    # the unit's head count for this period, or the rate could pass 100 %).
+    sharing_query = (
+        sa_select(
+            col(Unit.code),
+            func.count(func.distinct(col(ShareLink.staff_id))),
+            func.count(func.distinct(case((col(Staff.active).is_(False), col(ShareLink.staff_id)), else_=None))),
+        )
+        .select_from(Share)
+        .join(ShareLink, col(ShareLink.id) == col(Share.share_link_id))
+        .join(Staff, col(Staff.id) == col(ShareLink.staff_id))
+        .join(Unit, col(Unit.id) == col(Staff.unit_id))
+        .where(col(Share.at) >= lo, col(Share.at) < hi)
+        .group_by(col(Unit.code))
+    )
+    sharing: dict[Any, tuple[int, int]] = {
+        code: (int(n), int(gone)) for code, n, gone in session.execute(sharing_query)
+    }
+    head_count_query = (
+        sa_select(col(Unit.code), func.count(col(Staff.id)))
+        .join(Staff, col(Staff.unit_id) == col(Unit.id))
+        .where(col(Staff.active).is_(True))
+        .group_by(col(Unit.code))
+    )
+    head_count: dict[Any, int] = {code: int(n) for code, n in session.execute(head_count_query)}
+    units: list[UnitParticipation] = []
+    for row in units_report.rows:
+        shared, gone = sharing.get(row.key, (0, 0))
+        units.append(UnitParticipation(row, int(head_count.get(row.key, 0)) + gone, shared))
+    return units, sum(u.staff for u in units), sum(u.sharing for u in units)
+
+
+# -- the summary in words ----------------------------------------------------------------
+
+
+def _channel_name(channel: ChannelFigures) -> str:
+    kind = {"facebook": "Fanpage", "zalo": "Zalo OA"}.get(channel.platform, "kênh")
+    return f"{kind} “{channel.label}”"
+
+
+def _publication_words(figures: ReachFigures) -> list[str]:
+    """"N tin bài; N lượt xem; N lượt tiếp cận" — leaving out what a platform does not report."""
+    parts = [f"{vn_int(figures.publications)} tin bài"]
+    if figures.views is not None:
+        parts.append(f"{vn_int(figures.views)} lượt xem")
+    if figures.reach is not None:
+        parts.append(f"{vn_int(figures.reach)} lượt tiếp cận")
+    return parts
+
+
+def summary_text(summary: MonthlySummary) -> str:
+    """The month in Vietnamese, worded like the office's own report (the seed article)."""
+    month_name = vn_month(summary.year, summary.month)
+    period = summary.period
+    totals = summary.shares.totals
+    posts = summary.posts
+    lines = [
+        "BÁO CÁO KẾT QUẢ TRUYỀN THÔNG TRÊN MẠNG XÃ HỘI",
+        f"Tháng {month_name} (từ ngày {vn_date(period.start)} đến ngày {vn_date(period.end)})"
+        + (f" — số liệu tính đến hết ngày {vn_date(summary.as_of)}" if summary.as_of else ""),
+        "",
+    ]
+    published = "; ".join(
+        f"{_channel_name(c)}: {vn_int(c.figures.publications)} tin bài"
+        for c in summary.channels
+        if c.figures.publications
+    )
+    reach_words = []
+    if posts.views is not None:
+        reach_words.append(f"{vn_int(posts.views)} lượt xem")
+    if posts.reach is not None:
+        reach_words.append(f"{vn_int(posts.reach)} lượt tiếp cận")
+    lines.append(
+        f"Trong tháng {month_name}, đã đăng tải {vn_int(posts.publications)} tin bài trên môi trường mạng xã hội"
+        + (f" ({published})" if published else "")
+        + (f", đạt {' và '.join(reach_words)}" if reach_words else "")
+        + f"; đăng tải các sản phẩm truyền thông trên các trang mạng xã hội của cán bộ, viên chức "
+        f"{vn_int(totals.shares)} lượt, mang về {vn_int(totals.clicks)} lượt nhấp vào liên kết."
+    )
+    lines += ["", "1. Tin bài trên các kênh"]
+    for channel in summary.channels:
+        f = channel.figures
+        parts = _publication_words(f)
+        if f.reactions is not None:
+            parts.append(f"{vn_int(f.reactions)} lượt bày tỏ cảm xúc")
+        if f.comments is not None:
+            parts.append(f"{vn_int(f.comments)} bình luận")
+        if f.shares is not None:
+            parts.append(f"{vn_int(f.shares)} lượt chia sẻ trên nền tảng")
+        lines.append(f"- {_channel_name(channel)}: {'; '.join(parts)}.")
+    lines += [
+        "",
+        "2. Cán bộ, viên chức chia sẻ tin bài",
+        f"- Tổng số: {vn_int(totals.shares)} lượt chia sẻ ({vn_int(totals.button)} lượt qua trang chia sẻ, "
+        f"{vn_int(totals.self_report)} lượt tự báo cáo); {vn_int(totals.clicks)} lượt nhấp vào liên kết.",
+        f"- {vn_int(summary.staff_sharing)}/{vn_int(summary.staff)} cán bộ, viên chức đã chia sẻ, "
+        f"đạt {vn_percent(summary.staff_sharing, summary.staff)}.",
+        "- Theo đơn vị:",
+    ]
+    for unit in summary.units:
+        lines.append(
+            f"  + {unit.row.label}: {vn_int(unit.row.shares)} lượt chia sẻ, {vn_int(unit.row.clicks)} lượt nhấp; "
+            f"{vn_int(unit.sharing)}/{vn_int(unit.staff)} cán bộ tham gia ({vn_percent(unit.sharing, unit.staff)})."
+        )
+    if summary.campaigns:
+        lines += ["", "3. Chiến dịch"]
+        for campaign in summary.campaigns:
+            f = campaign.figures
+            parts = _publication_words(f)
+            parts.append(f"{vn_int(campaign.shares)} lượt chia sẻ của cán bộ, viên chức")
+            parts.append(f"{vn_int(campaign.clicks)} lượt nhấp")
+            lines.append(
+                f"- “{campaign.name}” (từ {vn_date(campaign.period.start)} đến {vn_date(campaign.period.end)}): "
+                f"{'; '.join(parts)}."
+            )
+    return "\n".join(lines) + "\n"

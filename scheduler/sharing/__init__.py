@@ -1,0 +1,1 @@
+"""Staff sharing: share links, tracked clicks and the rules that decide which clicks count."""

@@ -1,0 +1,304 @@
+"""The counting rules for shares and clicks.
+
+The counting rules live here and only here. The share page, the tracked-link endpoint,
+`loa share …` and the reports all call these functions, so "a counted share" and "a counted
+click" mean the same thing everywhere:
+
+* a **share** is a tap on a share button of a staff member's page (kind ``button``; a second
+  tap on the same button within :data:`scheduler.sharing.service.DOUBLE_TAP` is the same tap) or a share reported
+  offline with `loa share record` (kind ``self_report``). Every stored share counts.
+* a **click** is one request to a tracked link. Every request is kept as a raw ``Click`` row;
+  it is *counted* unless it is a HEAD request, has an empty User-Agent, comes from a known
+  crawler or link-preview fetcher, hits a publication that is not published, belongs to a
+  deactivated staff member, carries the staff member's own "self" cookie, or repeats a
+  counted click of the same visitor on the same link within ``sharing.dedupe_hours``.
+  A visitor is a keyed hash of the client address and User-Agent; no address is stored.
+
+:func:`recount` re-runs the rules over the raw rows (after the crawler list changes, say).
+What a report reads is therefore simple and fixed: every ``Share`` row, and the ``Click``
+rows whose ``counted`` is true (:mod:`scheduler.reports.queries` aggregates exactly that).
+
+:func:`precheck` applies the rules that need no database, :func:`store_clicks` those that do
+(inactive staff, the dedupe window) while storing the raw rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from sqlalchemy import Boolean, Connection, Engine, Executable, Integer, String, Table, bindparam, func, text, update
+from sqlalchemy import select as sa_select
+from sqlmodel import SQLModel, col
+
+from scheduler import audit
+from scheduler.config import Settings
+from scheduler.models import (
+    Click,
+    UTCDateTime,
+)
+from scheduler.sharing.crawlers import CrawlerDetector
+from scheduler.store import session_scope
+
+MAX_USER_AGENT = 512
+
+
+class ClickReason(StrEnum):
+    counted = "counted"
+    repeat = "repeat"  # the same visitor on the same link within the dedupe window
+    head = "head"
+    crawler = "crawler"
+    empty_user_agent = "empty_user_agent"
+    not_published = "not_published"  # nowhere to send the visitor yet
+    self = "self"  # the staff member's own browser (the cookie their share page set)
+    inactive_staff = "inactive_staff"
+
+
+# Facts of the request itself, which a re-run cannot derive again from the stored row.
+FIXED_REASONS = frozenset({ClickReason.head, ClickReason.not_published, ClickReason.self, ClickReason.inactive_staff})
+
+
+def precheck(
+    *, method: str, user_agent: str, is_crawler: Callable[[str], bool], published: bool, self_click: bool
+) -> ClickReason | None:
+    """What the request alone decides; None means "a candidate": the store decides the rest
+    (a deactivated staff member, a repeat). The order is the order of :class:`ClickReason`
+    precedence used by :func:`recount` too."""
+    if method.upper() != "GET":  # HEAD (and anything else): link checkers, never a person
+        return ClickReason.head
+    if not user_agent.strip():
+        return ClickReason.empty_user_agent
+    if is_crawler(user_agent):
+        return ClickReason.crawler
+    if not published:
+        return ClickReason.not_published
+    if self_click:
+        return ClickReason.self
+    return None
+
+
+def _rederive(reason: str, user_agent: str | None, is_crawler: Callable[[str], bool]) -> ClickReason | None:
+    """The reason of a stored click under today's rules, before the dedupe window."""
+    if reason in FIXED_REASONS:
+        return ClickReason(reason)
+    agent = user_agent or ""
+    if not agent.strip():
+        return ClickReason.empty_user_agent
+    if is_crawler(agent):
+        return ClickReason.crawler
+    return None
+
+
+class ClickEvent(NamedTuple):
+    """One request to a tracked link, on its way to the store (a tuple: it is made per request)."""
+
+    share_link_id: int
+    at: datetime
+    visitor_hash: str
+    user_agent: str | None
+    reason: ClickReason | None  # from precheck; None: the store decides
+
+
+def _click_table() -> Table:
+    return SQLModel.metadata.tables["click"]
+
+
+# The PostgreSQL advisory lock key that serialises click writers of every process ("loaclick").
+CLICK_WRITER_LOCK = int.from_bytes(b"loaclick", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, dedupe: timedelta) -> list[ClickReason]:
+    """Decide and insert a batch of clicks in one write transaction (one fsync for all).
+
+    Runs inside the writer's ``BEGIN IMMEDIATE`` (SQLite) or under a transaction-scoped advisory
+    lock (PostgreSQL, whose READ COMMITTED would let two processes' batches interleave), so the
+    "already counted?" read and the insert cannot interleave with another writer: two
+    simultaneous clicks of one visitor count once."""
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return store_clicks(connection, events, dedupe=dedupe)
+    connection = bind
+    with connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa_select(func.pg_advisory_xact_lock(CLICK_WRITER_LOCK)))
+        # One statement for both questions — is the link's staff member active, and when did each
+        # visitor last count on it — since every statement is a round of GIL hand-offs between
+        # this thread and the busy event loop.
+        link_ids = sorted({e.share_link_id for e in events})
+        hashes = sorted({e.visitor_hash for e in events if e.reason is None})
+        cutoff = min(e.at for e in events) - dedupe
+        active: dict[int, bool] = {}
+        last: dict[tuple[int, str], datetime] = {}
+        for start in range(0, max(len(hashes), 1), 500):
+            rows = connection.execute(
+                _state_query(connection), {"links": link_ids, "hashes": hashes[start : start + 500], "cutoff": cutoff}
+            )
+            for link_id, is_active, visitor, at in rows:
+                active[link_id] = bool(is_active)
+                if visitor is not None:
+                    last[(link_id, visitor)] = at
+        reasons: list[ClickReason] = []
+        for event in events:
+            reason = event.reason
+            if reason is None and not active.get(event.share_link_id, False):
+                reason = ClickReason.inactive_staff
+            if reason is None:
+                key = (event.share_link_id, event.visitor_hash)
+                previous = last.get(key)
+                if previous is not None and event.at - previous < dedupe:
+                    reason = ClickReason.repeat
+                else:
+                    reason = ClickReason.counted
+                    last[key] = event.at
+            reasons.append(reason)
+        _insert_clicks(connection, events, reasons)
+    return reasons
+
+
+# Clicks go in as multi-row INSERTs of at most 128 rows, straight to the driver: one statement
+# step per chunk instead of one per row (the sqlite3 driver releases the GIL at every step, and
+# under load each hand-back waits for the busy event loop), and no per-row SQLAlchemy compiling.
+# The values still pass through the columns' own bind processors, so they are stored exactly as
+# the ORM stores them. 128 rows × 6 values stays under SQLite's historical 999-variable limit.
+INSERT_CHUNK = 128
+
+
+CLICK_COLUMNS = ("share_link_id", "at", "visitor_hash", "counted", "reason", "user_agent")
+
+
+def _insert_clicks(connection: Connection, events: Sequence[ClickEvent], reasons: Sequence[ClickReason]) -> None:
+    table = _click_table()
+    dialect = connection.dialect
+    process_at = table.c.at.type.bind_processor(dialect)
+    process_counted = table.c.counted.type.bind_processor(dialect)
+    rows: list[tuple[Any, ...]] = []
+    for event, reason in zip(events, reasons, strict=True):
+        counted = reason is ClickReason.counted
+        rows.append(
+            (
+                event.share_link_id,
+                process_at(event.at) if process_at else event.at,
+                event.visitor_hash,
+                process_counted(counted) if process_counted else counted,
+                reason.value,
+                event.user_agent,
+            )
+        )
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    group = "(" + ", ".join([mark] * len(CLICK_COLUMNS)) + ")"
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        sql = f"INSERT INTO click ({', '.join(CLICK_COLUMNS)}) VALUES " + ", ".join([group] * len(chunk))
+        connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+
+
+def _state_query(connection: Connection) -> Executable:
+    """Per link: its staff member's ``active``, and the latest counted click of each given
+    visitor since a cutoff (a row with a NULL visitor when none).
+
+    On SQLite the click index is named: left to itself the planner picks the (counted, at)
+    index the reports use and reads every counted click of the last day, O(all clicks) per
+    batch; the (link, visitor, at) index makes it one short seek per visitor."""
+    return _STATE_SQLITE if connection.dialect.name == "sqlite" else _STATE_OTHER
+
+
+def _state_text(hint: str) -> Executable:
+    return (
+        text(
+            "SELECT l.id, s.active, c.visitor_hash, max(c.at) AS at "
+            "FROM sharelink AS l JOIN staff AS s ON s.id = l.staff_id "
+            f"LEFT JOIN click AS c {hint} ON c.share_link_id = l.id AND c.visitor_hash IN :hashes "
+            "AND c.counted = :yes AND c.at > :cutoff "
+            "WHERE l.id IN :links GROUP BY l.id, s.active, c.visitor_hash"
+        )
+        .bindparams(
+            # Typed: an empty list (every event already decided) renders as an empty subquery,
+            # which PostgreSQL compares by its type (an untyped one is an integer).
+            bindparam("links", expanding=True, type_=Integer()),
+            bindparam("hashes", expanding=True, type_=String()),
+            bindparam("cutoff", type_=UTCDateTime()),
+            bindparam("yes", value=True, type_=Boolean()),
+        )
+        .columns(id=Integer(), active=Boolean(), visitor_hash=String(), at=UTCDateTime())
+    )
+
+
+_STATE_SQLITE = _state_text("INDEXED BY ix_click_link_visitor_at")
+
+
+_STATE_OTHER = _state_text("")
+
+
+@dataclass(frozen=True)
+class RecountSummary:
+    clicks: int
+    changed: int
+    counted_before: int
+    counted_after: int
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "clicks": self.clicks,
+            "changed": self.changed,
+            "counted_before": self.counted_before,
+            "counted_after": self.counted_after,
+        }
+
+
+def recount(engine: Engine, settings: Settings, *, actor: str = "cli") -> RecountSummary:
+    """Apply today's rules (crawler list, dedupe window) to every raw click again.
+
+    Request facts that a row cannot reproduce (HEAD, the self cookie, a deactivated staff
+    member, an unpublished post) keep their stored reason; the rest is derived again, in the
+    order the clicks arrived."""
+    is_crawler = CrawlerDetector.from_settings(settings)
+    window = timedelta(hours=settings.sharing.dedupe_hours)
+    table = _click_table()
+    with engine.begin() as connection:
+        rows = connection.execute(
+            sa_select(
+                col(Click.id),
+                col(Click.share_link_id),
+                col(Click.at),
+                col(Click.visitor_hash),
+                col(Click.counted),
+                col(Click.reason),
+                col(Click.user_agent),
+            ).order_by(col(Click.at), col(Click.id))
+        ).all()
+        last: dict[tuple[int, str], datetime] = {}
+        changes: list[dict[str, Any]] = []
+        before = after = 0
+        for click_id, link_id, at, visitor, counted, reason, agent in rows:
+            before += bool(counted)
+            decided = _rederive(reason, agent, is_crawler)
+            if decided is None:
+                previous = last.get((link_id, visitor))
+                if previous is not None and at - previous < window:
+                    decided = ClickReason.repeat
+                else:
+                    decided = ClickReason.counted
+                    last[(link_id, visitor)] = at
+            now_counted = decided is ClickReason.counted
+            after += now_counted
+            if now_counted != bool(counted) or decided.value != reason:
+                changes.append({"b_id": click_id, "b_counted": now_counted, "b_reason": decided.value})
+        if changes:
+            connection.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(counted=bindparam("b_counted"), reason=bindparam("b_reason")),
+                changes,
+            )
+    with session_scope(engine) as session:
+        audit.record(
+            session,
+            actor=actor,
+            action="clicks.recount",
+            details={"clicks": len(rows), "changed": len(changes), "counted_before": before, "counted_after": after},
+        )
+    return RecountSummary(clicks=len(rows), changed=len(changes), counted_before=before, counted_after=after)
+

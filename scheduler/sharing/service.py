@@ -1,0 +1,644 @@
+"""Staff amplification: share pages, tracked links, shares (taps and offline reports).
+
+What counts as a share or a click is decided in :mod:`scheduler.sharing.counting`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from scheduler import audit
+from scheduler.config import ChannelSettings, Settings
+from scheduler.errors import InputError, NotFound, StoreError
+from scheduler.models import (
+    Click,
+    Post,
+    Publication,
+    PublicationStatus,
+    Share,
+    ShareKind,
+    ShareLink,
+    Staff,
+    Unit,
+    utcnow,
+)
+from scheduler.posts.service import cover_url
+from scheduler.sharing.crawlers import CrawlerDetector
+from scheduler.sharing.exports import write_table
+from scheduler.sharing.visitors import SharingKeys, load_keys
+from scheduler.staff.importing import (
+    ImportProblems,
+    ImportSummary,
+    StaffRow,
+    clean_text,
+    fold,
+    normalise_phone,
+    read_staff_file,
+    unit_code,
+)
+from scheduler.store import session_scope
+
+log = logging.getLogger("loa.sharing")
+
+# 192 bits: the share token is the only key to a staff member's page.
+SHARE_TOKEN_BYTES = 24
+# 48 bits in 8 characters: short enough to paste, far too many to guess one that exists.
+LINK_CODE_BYTES = 6
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,16}$")
+# A second tap on the same button this soon is the same tap (a double tap, a resent form).
+DOUBLE_TAP = timedelta(seconds=30)
+MAX_NOTE = 500
+SHARE_PLATFORMS = ("facebook", "zalo", "copy")
+REPORT_PLATFORMS = ("facebook", "zalo", "other")
+
+
+def safe_destination(url: str | None, hosts: Sequence[str]) -> str | None:
+    """The stored permalink if it is an https URL on an allowed host, else None.
+
+    The permalink comes from the platform, never from the request; this is defence in depth
+    against a bad row (ASVS 3.7.2): no credentials, no odd characters, no other host."""
+    if not url or any(ch in url for ch in "\\\r\n\t ") or not url.isprintable():
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host or parts.username or parts.password or "@" in parts.netloc:
+        return None
+    if not any(host == allowed or host.endswith("." + allowed) for allowed in (h.lower() for h in hosts)):
+        return None
+    return url
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What a tracked link needs to answer a request, read once and cached."""
+
+    share_link_id: int
+    code: str
+    staff_id: int
+    publication_id: int
+    destination: str | None  # a safe permalink of a published publication, else None
+    title: str
+    description: str
+    image: str | None
+    site_name: str
+
+
+@dataclass(frozen=True)
+class OfferedPost:
+    post_id: int
+    text: str
+    cover: str | None
+    published_at: datetime
+    channels: list[str]
+    # platform button → publication id whose tracked link it shares
+    buttons: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SharePageData:
+    staff_id: int
+    full_name: str
+    unit: str
+    posts: list[OfferedPost]
+    shares_this_month: int
+    clicks_this_month: int
+    unit_rank: int
+    unit_count: int
+    days: int
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+
+
+def _new_code() -> str:
+    return secrets.token_urlsafe(LINK_CODE_BYTES)
+
+
+def month_start(settings: Settings, now: datetime) -> datetime:
+    local = now.astimezone(settings.tz)
+    return datetime(local.year, local.month, 1, tzinfo=settings.tz).astimezone(UTC)
+
+
+def _first_line(text: str, limit: int) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _channel_name(settings: Settings, channel_id: str) -> str:
+    for channel in settings.channels:
+        if channel.id == channel_id:
+            return channel.name
+    return channel_id
+
+
+def _summary(text: str, limit: int) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+class SharingService:
+    """Everything behind `loa staff …`, `loa share …`, the share page and tracked links."""
+
+    def __init__(self, settings: Settings, engine: Engine, keys: SharingKeys | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._keys = keys
+        self.is_crawler = CrawlerDetector.from_settings(settings)
+
+    @property
+    def keys(self) -> SharingKeys:
+        if self._keys is None:
+            self._keys = load_keys(self.settings)
+        return self._keys
+
+    # -- addresses ----------------------------------------------------------------------
+
+    def share_url(self, token: str) -> str:
+        return f"{self.settings.public_url}/s/{token}"
+
+    def link_url(self, code: str) -> str:
+        return f"{self.settings.public_url}/l/{code}"
+
+    def cover_for(self, publication: Publication) -> str | None:
+        """The cover shown with a publication (and its og:image): the one rendered for it when
+        the post was queued, else its channel's default cover, else any channel's."""
+        channels: list[ChannelSettings] = [c for c in self.settings.channels if c.id == publication.channel_id]
+        channels += [c for c in self.settings.channels if c.id != publication.channel_id]
+        for index, channel in enumerate(channels):
+            url = cover_url(self.settings, channel, publication.cover_file if index == 0 else None)
+            if url:
+                return url
+        return None
+
+    # -- staff --------------------------------------------------------------------------
+
+    def import_staff(self, path: Path, *, actor: str = "cli") -> ImportSummary:
+        rows, label = read_staff_file(path)
+        problems = ImportProblems(path.name)
+        created = updated = unchanged = 0
+        new_units: list[str] = []
+        with session_scope(self.engine) as session:
+            units = {u.code: u for u in session.exec(select(Unit))}
+            staff = list(session.exec(select(Staff)))
+            by_email = {s.email: s for s in staff if s.email}
+            by_phone = {s.phone: s for s in staff if s.phone}
+            matched: dict[int, int] = {}
+            plan: list[tuple[StaffRow, Staff | None]] = []
+            for row in rows:
+                existing = (by_email.get(row.email) if row.email else None) or (
+                    by_phone.get(row.phone) if row.phone else None
+                )
+                if existing is not None and existing.id is not None:
+                    if existing.id in matched:
+                        problems.add(row.line, label["email"], f"same staff member as row {matched[existing.id]}")
+                    matched[existing.id] = row.line
+                owner = by_email.get(row.email) if row.email else None
+                if owner is not None and owner is not existing:
+                    problems.add(row.line, label["email"], f"{row.email} is another staff member's (id {owner.id})")
+                owner = by_phone.get(row.phone) if row.phone else None
+                if owner is not None and owner is not existing:
+                    problems.add(row.line, label["phone"], f"{row.phone} is another staff member's (id {owner.id})")
+                plan.append((row, existing))
+            problems.raise_if_any()
+            now = utcnow()
+            for row, existing in plan:
+                code = unit_code(row.unit)
+                unit = units.get(code)
+                if unit is None:
+                    unit = Unit(code=code, name=row.unit)
+                    session.add(unit)
+                    session.flush()
+                    units[code] = unit
+                    new_units.append(row.unit)
+                assert unit.id is not None
+                if existing is None:
+                    session.add(
+                        Staff(
+                            unit_id=unit.id,
+                            full_name=row.full_name,
+                            phone=row.phone,
+                            email=row.email,
+                            share_token=_new_token(),
+                            created_at=now,
+                        )
+                    )
+                    created += 1
+                    continue
+                before = (existing.full_name, existing.unit_id, existing.phone, existing.email)
+                existing.full_name = row.full_name
+                existing.unit_id = unit.id
+                existing.phone = row.phone or existing.phone
+                existing.email = row.email or existing.email
+                if before == (existing.full_name, existing.unit_id, existing.phone, existing.email):
+                    unchanged += 1
+                else:
+                    updated += 1
+                    session.add(existing)
+            audit.record(
+                session,
+                actor=actor,
+                action="staff.import",
+                object=path.name,
+                details={"created": created, "updated": updated, "unchanged": unchanged, "units_created": new_units},
+            )
+        return ImportSummary(created=created, updated=updated, unchanged=unchanged, units_created=new_units)
+
+    def list_staff(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
+        with session_scope(self.engine, read_only=True) as session:
+            query = select(Staff, Unit).join(Unit, col(Unit.id) == col(Staff.unit_id))
+            if not include_inactive:
+                query = query.where(col(Staff.active).is_(True))
+            rows = list(session.exec(query))
+        rows.sort(key=lambda pair: (fold(pair[1].name).lower(), fold(pair[0].full_name).lower(), pair[0].id or 0))
+        return [
+            {
+                "id": s.id,
+                "full_name": s.full_name,
+                "unit": u.name,
+                "phone": s.phone,
+                "email": s.email,
+                "share_url": self.share_url(s.share_token),
+                "active": s.active,
+            }
+            for s, u in rows
+        ]
+
+    def find_staff(self, session: Session, ref: str) -> Staff:
+        """STAFF as given on the command line: an id, an email or a phone number."""
+        ref = ref.strip()
+        found: Staff | None = None
+        if ref.isdigit() and len(ref) < 9:
+            found = session.get(Staff, int(ref))
+        elif "@" in ref:
+            found = session.exec(select(Staff).where(col(Staff.email) == ref.lower())).first()
+        else:
+            phone = normalise_phone(ref)
+            if phone:
+                found = session.exec(select(Staff).where(col(Staff.phone) == phone)).first()
+        if found is None:
+            raise NotFound(
+                f"no staff member {ref!r}", hint="give an id, email or phone from `loa staff list`", field="staff"
+            )
+        return found
+
+    def set_active(self, ref: str, active: bool, *, actor: str = "cli") -> dict[str, Any]:
+        with session_scope(self.engine) as session:
+            staff = self.find_staff(session, ref)
+            if staff.active != active:
+                staff.active = active
+                staff.deactivated_at = None if active else utcnow()
+                session.add(staff)
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="staff.activate" if active else "staff.deactivate",
+                    object=f"staff:{staff.id}",
+                )
+            return {"id": staff.id, "full_name": staff.full_name, "active": staff.active}
+
+    # -- links --------------------------------------------------------------------------
+
+    def link_for(self, session: Session, *, publication_id: int, staff_id: int) -> ShareLink:
+        """The tracked link of a staff member × publication, made on first use."""
+        query = select(ShareLink).where(
+            col(ShareLink.publication_id) == publication_id, col(ShareLink.staff_id) == staff_id
+        )
+        link = session.exec(query).first()
+        if link is not None:
+            return link
+        for _ in range(5):
+            candidate = ShareLink(
+                code=_new_code(), publication_id=publication_id, staff_id=staff_id, created_at=utcnow()
+            )
+            try:
+                with session.begin_nested():
+                    session.add(candidate)
+            except IntegrityError:
+                # Either the same pair was made meanwhile (take it) or the code collided (retry).
+                link = session.exec(query).first()
+                if link is not None:
+                    return link
+                continue
+            return candidate
+        raise StoreError("could not make a unique tracked-link code", hint="try again")
+
+    def _post_publications(self, session: Session, post_id: int, channel: str | None) -> list[Publication]:
+        if session.get(Post, post_id) is None:
+            raise NotFound(f"there is no post #{post_id}", hint="see `loa post list`", field="post")
+        query = select(Publication).where(col(Publication.post_id) == post_id).order_by(col(Publication.id))
+        publications = [
+            p for p in session.exec(query) if p.status not in {PublicationStatus.cancelled, PublicationStatus.draft}
+        ]
+        if channel is not None:
+            self.settings.channel(channel)  # an unknown id is a NotFound naming the known ones
+            publications = [p for p in publications if p.channel_id == channel]
+            if not publications:
+                raise NotFound(f"post #{post_id} has no publication on {channel}", field="channel")
+        if not publications:
+            raise InputError(f"post #{post_id} has no publication to share", hint="it was cancelled", field="post")
+        return publications
+
+    def links(self, *, post_id: int, staff_ref: str, channel: str | None = None) -> list[dict[str, Any]]:
+        """`loa share link`: the staff member's tracked link(s) to a post (one per channel)."""
+        with session_scope(self.engine) as session:
+            staff = self.find_staff(session, staff_ref)
+            assert staff.id is not None
+            out = []
+            for publication in self._post_publications(session, post_id, channel):
+                assert publication.id is not None
+                link = self.link_for(session, publication_id=publication.id, staff_id=staff.id)
+                out.append(
+                    {
+                        "channel": publication.channel_id,
+                        "publication": publication.id,
+                        "status": publication.status.value,
+                        "code": link.code,
+                        "url": self.link_url(link.code),
+                    }
+                )
+        return out
+
+    def export_links(
+        self, *, post_id: int, path: Path, channel: str | None = None, actor: str = "cli"
+    ) -> dict[str, Any]:
+        """Every active staff member's tracked link(s) to a post, as a sheet to send round."""
+        rows: list[list[str]] = []
+        with session_scope(self.engine) as session:
+            publications = self._post_publications(session, post_id, channel)
+            staff_rows = list(
+                session.exec(
+                    select(Staff, Unit)
+                    .join(Unit, col(Unit.id) == col(Staff.unit_id))
+                    .where(col(Staff.active).is_(True))
+                )
+            )
+            staff_rows.sort(key=lambda pair: (fold(pair[1].name).lower(), fold(pair[0].full_name).lower()))
+            for staff, unit in staff_rows:
+                for publication in publications:
+                    assert staff.id is not None and publication.id is not None
+                    link = self.link_for(session, publication_id=publication.id, staff_id=staff.id)
+                    rows.append(
+                        [
+                            staff.full_name,
+                            unit.name,
+                            staff.phone or "",
+                            staff.email or "",
+                            publication.channel_id,
+                            self.link_url(link.code),
+                            self.share_url(staff.share_token),
+                        ]
+                    )
+            header = ["ho_ten", "don_vi", "so_dien_thoai", "email", "kenh", "lien_ket", "trang_chia_se"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_table(path, header, rows)
+            audit.record(
+                session,
+                actor=actor,
+                action="share.export",
+                object=f"post:{post_id}",
+                details={"file": str(path), "rows": len(rows)},
+            )
+        return {"file": str(path), "rows": len(rows), "staff": len(staff_rows), "publications": len(publications)}
+
+    # -- shares -------------------------------------------------------------------------
+
+    def record_offline(
+        self,
+        *,
+        post_id: int,
+        staff_ref: str,
+        platform: str,
+        note: str | None = None,
+        channel: str | None = None,
+        actor: str = "cli",
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """`loa share record`: a share reported by phone or seen in a Zalo group (kind self_report)."""
+        if platform not in REPORT_PLATFORMS:
+            raise InputError(f"unknown platform {platform!r}", hint="use facebook, zalo or other", field="platform")
+        note = clean_text(note) if note else None
+        if note and len(note) > MAX_NOTE:
+            raise InputError(f"the note is longer than {MAX_NOTE} characters", field="note")
+        with session_scope(self.engine) as session:
+            staff = self.find_staff(session, staff_ref)
+            if not staff.active:
+                raise InputError(
+                    f"staff member {staff.full_name} (id {staff.id}) is deactivated",
+                    hint=f"`loa staff activate {staff.id}` first if the share is theirs",
+                    field="staff",
+                )
+            publications = [
+                p for p in self._post_publications(session, post_id, channel) if p.status == PublicationStatus.published
+            ]
+            if not publications:
+                raise InputError(
+                    f"post #{post_id} is not published yet", hint="record shares of published posts", field="post"
+                )
+            chosen = next((p for p in publications if p.platform == platform), publications[0])
+            assert chosen.id is not None and staff.id is not None
+            link = self.link_for(session, publication_id=chosen.id, staff_id=staff.id)
+            assert link.id is not None
+            share = Share(
+                share_link_id=link.id, platform=platform, kind=ShareKind.self_report, at=at or utcnow(), note=note
+            )
+            session.add(share)
+            session.flush()
+            audit.record(
+                session,
+                actor=actor,
+                action="share.record",
+                object=f"share:{share.id}",
+                details={"staff": staff.id, "publication": chosen.id, "platform": platform},
+            )
+            return {
+                "id": share.id,
+                "staff": staff.id,
+                "publication": chosen.id,
+                "channel": chosen.channel_id,
+                "platform": platform,
+                "kind": ShareKind.self_report.value,
+                "note": note,
+                "at": share.at.isoformat(),
+            }
+
+    def record_tap(self, *, staff_id: int, publication_id: int, platform: str) -> tuple[str, bool]:
+        """A tap on a share button: (the tracked link's code, whether a new share was stored).
+
+        Refuses (NotFound) a publication that is not published on a configured channel."""
+        if platform not in SHARE_PLATFORMS:
+            raise InputError(f"unknown platform {platform!r}", field="platform")
+        channels = {c.id for c in self.settings.channels}
+        with session_scope(self.engine) as session:
+            publication = session.get(Publication, publication_id)
+            if (
+                publication is None
+                or publication.status != PublicationStatus.published
+                or publication.channel_id not in channels
+            ):
+                raise NotFound("no such published post", field="publication")
+            link = self.link_for(session, publication_id=publication_id, staff_id=staff_id)
+            assert link.id is not None
+            now = utcnow()
+            recent = session.exec(
+                select(Share.id).where(
+                    col(Share.share_link_id) == link.id,
+                    col(Share.platform) == platform,
+                    col(Share.kind) == ShareKind.button,
+                    col(Share.at) > now - DOUBLE_TAP,
+                )
+            ).first()
+            if recent is not None:
+                return link.code, False
+            session.add(Share(share_link_id=link.id, platform=platform, kind=ShareKind.button, at=now))
+            return link.code, True
+
+    # -- the share page -----------------------------------------------------------------
+
+    def staff_by_token(self, token: str) -> Staff | None:
+        """The active staff member a share token belongs to; None for anything else."""
+        if not TOKEN_PATTERN.match(token):
+            return None
+        with session_scope(self.engine, read_only=True) as session:
+            staff = session.exec(select(Staff).where(col(Staff.share_token) == token)).first()
+        if staff is None or not staff.active or not hmac.compare_digest(staff.share_token, token):
+            return None
+        return staff
+
+    def share_page(self, staff: Staff, *, now: datetime | None = None) -> SharePageData:
+        now = now or utcnow()
+        days = self.settings.sharing.page_days
+        channels = {c.id: c for c in self.settings.channels}
+        assert staff.id is not None
+        with session_scope(self.engine, read_only=True) as session:
+            unit = session.get(Unit, staff.unit_id)
+            publications = list(
+                session.exec(
+                    select(Publication)
+                    .where(
+                        col(Publication.status) == PublicationStatus.published,
+                        col(Publication.published_at) >= now - timedelta(days=days),
+                        col(Publication.channel_id).in_(list(channels)),
+                    )
+                    .order_by(col(Publication.published_at).desc(), col(Publication.id))
+                    .limit(200)
+                )
+            )
+            start = month_start(self.settings, now)
+            mine = session.exec(
+                select(func.count())
+                .select_from(Share)
+                .join(ShareLink, col(ShareLink.id) == col(Share.share_link_id))
+                .where(col(ShareLink.staff_id) == staff.id, col(Share.at) >= start)
+            ).one()
+            clicks = session.exec(
+                select(func.count())
+                .select_from(Click)
+                .join(ShareLink, col(ShareLink.id) == col(Click.share_link_id))
+                .where(col(ShareLink.staff_id) == staff.id, col(Click.counted).is_(True), col(Click.at) >= start)
+            ).one()
+            per_unit = dict(
+                session.exec(
+                    select(col(Staff.unit_id), func.count())
+                    .select_from(Share)
+                    .join(ShareLink, col(ShareLink.id) == col(Share.share_link_id))
+                    .join(Staff, col(Staff.id) == col(ShareLink.staff_id))
+                    .where(col(Share.at) >= start)
+                    .group_by(col(Staff.unit_id))
+                ).all()
+            )
+            unit_count = session.exec(select(func.count()).select_from(Unit)).one()
+        grouped: dict[int, list[Publication]] = {}
+        for publication in publications:
+            grouped.setdefault(publication.post_id, []).append(publication)
+        posts: list[OfferedPost] = []
+        for post_id, group in grouped.items():
+            by_platform = {p.platform: p for p in reversed(group)}
+            text_source = by_platform.get("facebook") or group[0]
+            buttons: dict[str, int] = {}
+            for platform in SHARE_PLATFORMS:
+                chosen = by_platform.get(platform) or by_platform.get("facebook") or group[0]
+                assert chosen.id is not None
+                buttons[platform] = chosen.id
+            posts.append(
+                OfferedPost(
+                    post_id=post_id,
+                    text=text_source.text,
+                    cover=self.cover_for(text_source),
+                    published_at=max(p.published_at or now for p in group),
+                    channels=[channels[p.channel_id].name for p in group],
+                    buttons=buttons,
+                )
+            )
+        own = per_unit.get(staff.unit_id, 0)
+        rank = 1 + sum(1 for count in per_unit.values() if count > own)
+        return SharePageData(
+            staff_id=staff.id,
+            full_name=staff.full_name,
+            unit=unit.name if unit else "",
+            posts=posts[:30],
+            shares_this_month=int(mine),
+            clicks_this_month=int(clicks),
+            unit_rank=rank,
+            unit_count=max(int(unit_count), rank),
+            days=days,
+        )
+
+    # -- tracked links ------------------------------------------------------------------
+
+    def resolve(self, code: str) -> LinkTarget | None:
+        """What /l/{code} needs; None for a code that does not exist."""
+        if not CODE_PATTERN.match(code):
+            return None
+        with session_scope(self.engine, read_only=True) as session:
+            found = session.exec(
+                select(ShareLink, Publication)
+                .join(Publication, col(Publication.id) == col(ShareLink.publication_id))
+                .where(col(ShareLink.code) == code)
+            ).first()
+            if found is None:
+                return None
+            link, publication = found
+            # A Facebook post has no title of its own; its Zalo twin's title previews better.
+            titled = (
+                publication.title
+                or session.exec(
+                    select(Publication.title).where(
+                        col(Publication.post_id) == publication.post_id, col(Publication.title).is_not(None)
+                    )
+                ).first()
+            )
+        assert link.id is not None
+        published = publication.status == PublicationStatus.published
+        hosts = self.settings.sharing.redirect_hosts
+        destination = safe_destination(publication.permalink, hosts) if published else None
+        if published and destination is None:
+            log.warning("publication %s has no permalink to redirect to: %r", publication.id, publication.permalink)
+        return LinkTarget(
+            share_link_id=link.id,
+            code=link.code,
+            staff_id=link.staff_id,
+            publication_id=publication.id or 0,
+            destination=destination,
+            title=titled or _first_line(publication.text, 90),
+            description=publication.description or _summary(publication.text, 200),
+            image=self.cover_for(publication),
+            site_name=_channel_name(self.settings, publication.channel_id),
+        )

@@ -1,0 +1,1 @@
+"""Staff and units: the roster people share from, and its import."""

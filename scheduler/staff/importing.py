@@ -1,0 +1,201 @@
+"""Staff import: a CSV or XLSX roster read and checked whole (all rows, or none)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scheduler.errors import InputError
+from scheduler.posts.tables import read_table
+from scheduler.render.messages import nfc
+
+STAFF_IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
+
+# Header names are compared without accents, case or punctuation: "Họ tên" is ho_ten.
+HEADER_ALIASES = {
+    "ho_ten": "full_name",
+    "ho_va_ten": "full_name",
+    "full_name": "full_name",
+    "name": "full_name",
+    "don_vi": "unit",
+    "unit": "unit",
+    "so_dien_thoai": "phone",
+    "dien_thoai": "phone",
+    "sdt": "phone",
+    "phone": "phone",
+    "email": "email",
+    "e_mail": "email",
+}
+
+
+PHONE_PATTERN = re.compile(r"^0(?:[35789]\d{8}|2\d{9})$")  # mobile 0xx xxx xxxx; landline 02xx xxxx xxxx
+
+
+EMAIL_PATTERN = re.compile(r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]{2,}$")
+
+
+def fold(text: str) -> str:
+    """Vietnamese without accents ("Đơn vị" → "Don vi"): for matching, never for storing."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def header_key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", fold(header).lower()).strip("_")
+
+
+def unit_code(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", fold(name).lower()).strip("-")[:64]
+
+
+def clean_text(value: str) -> str:
+    return re.sub(r"\s+", " ", nfc(value)).strip()
+
+
+def normalise_phone(raw: str) -> str | None:
+    """A Vietnamese number as 0xxxxxxxxx, from '+84 912 345 678', '84912345678', '0912.345.678'
+    or '912345678' (a spreadsheet dropped the leading zero); None if it is not one."""
+    digits = re.sub(r"[\s.\-()/]", "", raw)
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) in (11, 12):
+        digits = "0" + digits[2:]
+    elif len(digits) == 9 and digits[:1] in "35789":
+        digits = "0" + digits
+    return digits if PHONE_PATTERN.match(digits) else None
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    line: int
+    full_name: str
+    unit: str
+    phone: str | None
+    email: str | None
+
+
+@dataclass
+class ImportProblems:
+    file: str
+    items: list[str] = field(default_factory=list)
+
+    def add(self, line: int, column: str, message: str) -> None:
+        self.items.append(f"row {line}, column {column}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            shown = "; ".join(self.items[:20])
+            more = f" (and {len(self.items) - 20} more)" if len(self.items) > 20 else ""
+            raise InputError(
+                f"{self.file}: {len(self.items)} problem(s), nothing imported: {shown}{more}",
+                hint="fix these rows and import the whole file again",
+                field="file",
+            )
+
+
+def _check_csv_encoding(path: Path) -> None:
+    """Name the row and column of the first byte that is not UTF-8 (Excel's 'CSV' is cp1258)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        index = raw[line_start : exc.start].count(b",")
+        header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").split(",")
+        column = header[index].strip() if index < len(header) else f"#{index + 1}"
+        raise InputError(
+            f"{path.name}: row {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); nothing imported",
+            hint="save the sheet as 'CSV UTF-8 (Comma delimited)' or as .xlsx",
+            field="file",
+        ) from None
+
+
+def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
+    """Parse and check every row; raise one InputError naming every bad row and column.
+
+    Returns the rows and the file's own name for each column (full_name, unit, phone, email)."""
+    if not path.is_file():
+        raise InputError(f"there is no file {path}", hint="check the path", field="file")
+    if path.stat().st_size > STAFF_IMPORT_MAX_BYTES:
+        raise InputError(f"{path.name} is larger than 20 MB", hint="split the file", field="file")
+    if path.suffix.lower() in {".csv", ".txt"}:
+        _check_csv_encoding(path)
+    table = read_table(path)
+    problems = ImportProblems(path.name)
+    rows: list[StaffRow] = []
+    seen_email: dict[str, int] = {}
+    seen_phone: dict[str, int] = {}
+    if not table:
+        raise InputError(f"{path.name} has no staff rows", hint="the header is ho_ten,don_vi,so_dien_thoai,email")
+    columns = {header_key(h): h for h in table[0][1]}
+    mapped = {HEADER_ALIASES[k]: h for k, h in columns.items() if k in HEADER_ALIASES}
+    missing = [c for c in ("full_name", "unit") if c not in mapped]
+    if missing:
+        raise InputError(
+            f"{path.name}: the header has no {' or '.join(missing)} column (found: {', '.join(columns.values())})",
+            hint="use the header ho_ten,don_vi,so_dien_thoai,email (or full_name,unit,phone,email)",
+            field="file",
+        )
+    label = {k: mapped.get(k, k) for k in ("full_name", "unit", "phone", "email")}
+    for line, values in table:
+
+        def cell(name: str, values: dict[str, str] = values) -> str:
+            header = mapped.get(name)
+            return values.get(header, "") if header else ""
+
+        name = clean_text(cell("full_name"))
+        unit = clean_text(cell("unit"))
+        raw_phone = cell("phone").strip()
+        raw_email = cell("email").strip()
+        if not name:
+            problems.add(line, label["full_name"], "the name is empty")
+        elif len(name) > 120:
+            problems.add(line, label["full_name"], "the name is longer than 120 characters")
+        if not unit:
+            problems.add(line, label["unit"], "the unit is empty")
+        elif not unit_code(unit):
+            problems.add(line, label["unit"], f"the unit {unit!r} has no letters or digits")
+        phone = normalise_phone(raw_phone) if raw_phone else None
+        if raw_phone and phone is None:
+            problems.add(
+                line, label["phone"], f"{raw_phone!r} is not a Vietnamese phone number (e.g. 0912345678, +84912345678)"
+            )
+        email = raw_email.lower() if raw_email else None
+        if email and not EMAIL_PATTERN.match(email):
+            problems.add(line, label["email"], f"{raw_email!r} is not an email address")
+            email = None
+        if not raw_phone and not raw_email:
+            problems.add(line, label["phone"], "give a phone number or an email (Loa tells staff apart by them)")
+        if email:
+            if email in seen_email:
+                problems.add(line, label["email"], f"{email} is also on row {seen_email[email]}")
+            seen_email.setdefault(email, line)
+        if phone:
+            if phone in seen_phone:
+                problems.add(line, label["phone"], f"{phone} is also on row {seen_phone[phone]}")
+            seen_phone.setdefault(phone, line)
+        rows.append(StaffRow(line=line, full_name=name, unit=unit, phone=phone, email=email))
+    problems.raise_if_any()
+    return rows, label
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+    units_created: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "units_created": self.units_created,
+        }
+

@@ -1,0 +1,325 @@
+"""Schema migrations: a database made by Loa 0.1 upgrades with nothing lost, on SQLite and PostgreSQL.
+
+``tests/fixtures/loa-0.1/posts.sql`` is the dump of a database that Loa 0.1 made through its
+own services against the sandbox (posts in every status, staff and units, share links, shares
+and clicks, metric snapshots and errors, users, an API token, a session, a login failure,
+encrypted channel credentials, audit events). ``secret.key`` is the key its credentials were
+encrypted with and ``api-token.txt`` the API token it issued. On PostgreSQL the same rows are
+copied into the 0.1 schema (the baseline revision, without its stamp, as 0.1 left it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, Integer, MetaData, create_engine, insert, select, text
+from sqlmodel import SQLModel
+
+from scheduler import models  # noqa: F401  (the tables on the metadata)
+from scheduler.app import Loa
+from scheduler.config import load_settings
+from scheduler.schema import head_revision, schema_state
+from scheduler.serving import ThreadedServer
+from scheduler.store import make_engine
+from tests.conftest import Cli, cli_for, free_port, write_config
+
+FIXTURE = Path(__file__).parent / "fixtures" / "loa-0.1"
+FB, ZALO = "fb-bhxh-nghean", "zalo-bhxh-nghean"
+# What the 0.1 database holds (read off the dump; the test fails if the fixture changes).
+ROWS_01 = {
+    "post": 11,
+    "publication": 21,
+    "publishattempt": 12,
+    "staff": 5,
+    "unit": 5,
+    "sharelink": 16,
+    "share": 31,
+    "click": 24,
+    "metricsnapshot": 8,
+    "metricerror": 1,
+    "metricpause": 1,
+    "user": 3,
+    "apitoken": 1,
+    "usersession": 1,
+    "loginfailure": 1,
+    "auditevent": 9,
+    "campaign": 1,
+    "channelstate": 2,
+    "schedulertick": 1,
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One database per backend: the same tests run on a SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'posts.db'}"
+    else:
+        request.applymarker(pytest.mark.postgres)
+        yield request.getfixturevalue("postgres_url")
+
+
+def _fixture_rows() -> tuple[MetaData, dict[str, list[dict[str, Any]]]]:
+    """The 0.1 rows, typed by SQLAlchemy (booleans, datetimes) so any backend can take them."""
+    source = create_engine("sqlite://")
+    with source.begin() as connection:
+        connection.connection.dbapi_connection.executescript((FIXTURE / "posts.sql").read_text())  # type: ignore[union-attr]
+    metadata = MetaData()
+    metadata.reflect(source)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with source.connect() as connection:
+        for table in metadata.sorted_tables:
+            rows[table.name] = [dict(row._mapping) for row in connection.execute(select(table))]
+    return metadata, rows
+
+
+def make_01_database(url: str) -> None:
+    """The database as Loa 0.1 left it: its tables, its rows, no revision stamp."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            db.executescript((FIXTURE / "posts.sql").read_text())
+        return
+    from alembic import command
+
+    from scheduler.schema import _config  # the same configuration `loa init` uses
+
+    engine = make_engine(url)
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        try:
+            command.upgrade(config, "0001_baseline")
+        finally:
+            config.attributes.pop("connection", None)
+        connection.execute(text("DROP TABLE alembic_version"))
+    _, rows = _fixture_rows()
+    target = MetaData()
+    target.reflect(engine)
+    with engine.begin() as connection:
+        for table in target.sorted_tables:
+            if rows.get(table.name):
+                connection.execute(insert(table), rows[table.name])
+            if "id" in table.c and isinstance(table.c.id.type, Integer) and rows.get(table.name):
+                # Rows came with their ids: move each sequence past them, as 0.1's inserts had.
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), :n)"),
+                    {"n": max(row["id"] for row in rows[table.name])},
+                )
+    engine.dispose()
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in ROWS_01}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    shutil.copy(FIXTURE / "secret.key", tmp_path / "secret.key")
+    (tmp_path / "secret.key").chmod(0o600)
+    return tmp_path
+
+
+def _config(folder: Path, database_url: str, **kwargs: Any) -> Path:
+    return write_config(folder, database_url=database_url, **kwargs)
+
+
+def test_migrations_match_the_models(folder: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model changed without its migration fails here: the migrated schema must equal the models."""
+    loa = cli_for(_config(folder, database_url), capsys)
+    result = loa("init")
+    assert result.code == 0, result.stderr
+    assert "Đã tạo cơ sở dữ liệu" in result.stdout
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    assert schema_state(engine).current == head_revision()
+    engine.dispose()
+
+
+def test_a_01_database_upgrades_with_nothing_lost(
+    folder: Path, database_url: str, sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_01_database(database_url)
+    port = free_port()
+    config = _config(folder, database_url, sandbox_url=sandbox.url, public_url=f"http://127.0.0.1:{port}")
+    loa = cli_for(config, capsys)
+
+    # Every command but `loa init` refuses the old schema, and none of them changes it.
+    for command in (("publish-due",), ("worker",), ("run",), ("post", "list")):
+        refused = loa(*command)
+        assert refused.code == 1, (command, refused.stdout)
+        assert "loa init" in refused.stderr and "0.1" in refused.stderr
+    engine = make_engine(database_url)
+    assert schema_state(engine).legacy
+    assert counts(engine) == ROWS_01
+
+    upgraded = loa("init")
+    assert upgraded.code == 0, upgraded.stderr
+    assert f"từ 0.1 lên {head_revision()}" in upgraded.stdout
+    if database_url.startswith("sqlite"):
+        backups = list(folder.glob("posts.before-*.db"))
+        assert len(backups) == 1 and str(backups[0]) in upgraded.stdout
+        with sqlite3.connect(backups[0]) as copy:
+            assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert copy.execute("SELECT count(*) FROM click").fetchone()[0] == ROWS_01["click"]
+        assert not list(folder.glob("*.part*"))
+    assert counts(engine) == ROWS_01
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    again = loa("init")
+    assert again.code == 0 and "nâng cấp" not in again.stdout
+
+    _read_back_through_the_cli(loa)
+    _read_back_through_the_api(config, port)
+    _credentials_still_decrypt(config)
+    _scheduled_posts_go_out_once(loa, config, port, sandbox, engine)
+    engine.dispose()
+
+
+def _read_back_through_the_cli(loa: Cli) -> None:
+    posts = loa("post", "list", "--json").json()["posts"]
+    assert len(posts) == ROWS_01["post"]
+    statuses = {p["status"] for p in posts}
+    assert {"draft", "pending_approval", "scheduled", "published", "cancelled"} <= statuses
+    publications = 0
+    for post in posts:
+        shown = loa("post", "show", str(post["id"]), "--json")
+        assert shown.code == 0, shown.stderr
+        publications += len(shown.json()["publications"])
+    assert publications == ROWS_01["publication"]
+    published = [p for post in posts for p in loa("post", "show", str(post["id"]), "--json").json()["publications"]]
+    assert {p["status"] for p in published} >= {"published", "failed", "blocked", "missed", "unknown"}
+    assert any(p["metrics"]["views"] == 240 for p in published)
+
+    staff = loa("staff", "list", "--json", "--all").json()["staff"]
+    assert len(staff) == ROWS_01["staff"]
+    assert {s["unit"] for s in staff} >= {"Văn phòng", "BHXH huyện Nam Đàn"}
+    assert any(not s["active"] for s in staff)
+
+    users = loa("user", "list", "--json").json()["users"]
+    assert sorted(u["username"] for u in users) == ["bientap", "duyet", "quantri"]
+
+    channels = loa("channels", "--json").json()["channels"]
+    assert {c["id"] for c in channels} == {FB, ZALO}
+
+    shares = loa("report", "shares", "--by", "staff", "--from", "2026-01-01", "--to", "2027-12-31", "--format", "json")
+    assert shares.code == 0, shares.stderr
+    totals = shares.json()["totals"]
+    assert totals["shares"] == ROWS_01["share"]
+    assert totals["clicks"] == 20  # the 24 clicks less the 4 repeats that were not counted
+
+
+def _read_back_through_the_api(config: Path, port: int) -> None:
+    from scheduler.web.app import create_app
+
+    token = (FIXTURE / "api-token.txt").read_text().strip()
+    app = Loa(load_settings(config))
+    try:
+        with ThreadedServer(create_app(app), port=port):
+            answer = requests.get(
+                f"http://127.0.0.1:{port}/api/posts", headers={"authorization": f"Bearer {token}"}, timeout=10
+            )
+            assert answer.status_code == 200, answer.text
+            assert len(answer.json()["posts"]) == ROWS_01["post"]
+            health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+            assert health.status_code in (200, 503)
+    finally:
+        app.close()
+
+
+def _credentials_still_decrypt(config: Path) -> None:
+    app = Loa(load_settings(config))
+    try:
+        assert app.vault.load(ZALO) is not None
+        assert (app.vault.load(ZALO) or {})["refresh_token"] == "zalo-refresh-fixture"
+        assert (app.vault.load(FB) or {})["access_token"] == "fb-page-token-fixture"
+    finally:
+        app.close()
+
+
+def _scheduled_posts_go_out_once(loa: Cli, config: Path, port: int, sandbox: Any, engine: Engine) -> None:
+    from scheduler.web.app import create_app
+
+    with engine.connect() as connection:
+        scheduled = connection.execute(
+            text("SELECT id, platform FROM publication WHERE status = 'scheduled' ORDER BY id")
+        ).all()
+    assert len(scheduled) == 3
+    # Time passes: the scheduled publications come due.
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE publication SET due_at = :now WHERE status = 'scheduled'"),
+            {"now": (datetime.now(UTC) - timedelta(seconds=1)).replace(tzinfo=None)},
+        )
+    before = _sandbox_posts(sandbox)
+    app = Loa(load_settings(config))
+    try:
+        with ThreadedServer(create_app(app), port=port):  # Zalo fetches the cover from public_url
+            first = loa("publish-due", "--json")
+            assert first.code == 0, first.stderr
+            assert first.json()["counts"]["published"] == 3, first.stdout
+            second = loa("publish-due", "--json")
+            assert second.json()["counts"]["published"] == 0
+    finally:
+        app.close()
+    after = _sandbox_posts(sandbox)
+    assert after - before == 3
+
+
+def _sandbox_posts(sandbox: Any) -> int:
+    state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=10).json()
+    facebook = sum(len(page.get("posts", [])) for page in state.get("facebook", {}).get("pages", {}).values())
+    zalo = sum(len(oa.get("articles", [])) for oa in state.get("zalo", {}).get("oas", {}).values())
+    return facebook + zalo
+
+
+def test_a_database_ahead_of_the_code_is_refused(
+    folder: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loa = cli_for(_config(folder, database_url), capsys)
+    assert loa("init").code == 0
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_a_newer_loa'"))
+    for command in (("publish-due",), ("worker",), ("run",), ("init",), ("channels",)):
+        refused = loa(*command)
+        assert refused.code == 1, command
+        assert "9999_from_a_newer_loa" in refused.stderr and head_revision() in refused.stderr
+    engine.dispose()
+
+
+def test_only_init_creates_the_schema(folder: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    loa = cli_for(_config(folder, database_url), capsys)
+    refused = loa("post", "list")
+    assert refused.code == 1 and "loa init" in refused.stderr
+    engine = make_engine(database_url)
+    state = schema_state(engine)
+    assert not state.has_tables and state.current is None
+    engine.dispose()
+    assert loa("init").code == 0
+    assert loa("post", "list", "--json").json() == {"posts": []}
+
+
+def test_the_upgrade_backup_is_one_whole_file(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{folder / 'posts.db'}"
+    make_01_database(url)
+    result = cli_for(_config(folder, url), capsys)("init")
+    assert result.code == 0, result.stderr
+    (backup,) = folder.glob("posts.before-*.db")
+    assert backup.stat().st_mode & 0o077 == 0
+    assert not list(folder.glob("posts.before-*-wal")) and not list(folder.glob("posts.before-*-shm"))
+    with sqlite3.connect(backup) as copy:
+        tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "alembic_version" not in tables  # the copy is the database as it was before
