@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from sqlmodel import select
 
 from scheduler.app import Loa
 from scheduler.errors import InputError, render_error
 from scheduler.i18n import LANGS, catalogue, msg, po_path, process_lang, translate
+from scheduler.models import AuditEvent
+from scheduler.store import session_scope
 from tests.conftest import Cli
 from tests.console_support import errors_on, logged_in
 
@@ -154,3 +157,14 @@ def test_console_error_boxes_follow_the_language_switch(console_loa: Loa) -> Non
     )
     # The choice is kept (cookie) for the next page.
     assert "Share report" in approver.get("/reports").text
+
+
+def test_the_audit_log_stores_ids_and_shows_them_in_the_readers_language(console_loa: Loa) -> None:
+    admin = logged_in(console_loa, "quantri")
+    vietnamese = admin.get("/audit")
+    assert vietnamese.status_code == 200 and ">Đăng nhập<" in vietnamese.text
+    assert 'title="auth.login"' in vietnamese.text  # the stored id stays findable
+    english = admin.get("/audit?lang=en")
+    assert ">Logged in<" in english.text and ">Đăng nhập<" not in english.text
+    with session_scope(console_loa.engine, read_only=True) as session:
+        assert {e.action for e in session.exec(select(AuditEvent))} >= {"auth.login"}

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from scheduler.audit import action_label, detail_label, detail_value
 from scheduler.auth import (
     add_user,
     change_password,
@@ -255,7 +256,16 @@ def audit_page(ctx: Ctx) -> Response:
         )
         actions = list(session.exec(select(AuditEvent.action).distinct().order_by(col(AuditEvent.action))))
     events = [
-        {"at": r.at, "actor": r.actor, "action": r.action, "object": r.object, "details": _details(r.details)}
+        {
+            "at": r.at,
+            "actor": r.actor,
+            "action": r.action,
+            "action_label": action_label(ctx.lang, r.action),
+            "object": r.object,
+            "details": [
+                (detail_label(ctx.lang, k) if k else "", detail_value(ctx.lang, v)) for k, v in _details(r.details)
+            ],
+        }
         for r in rows
     ]
     return ctx.render(
@@ -266,7 +276,7 @@ def audit_page(ctx: Ctx) -> Response:
         page=page,
         pages=max(1, -(-total // AUDIT_PAGE)),
         total=total,
-        actions=actions,
+        actions=[(a, action_label(ctx.lang, a)) for a in actions],
     )
 
 

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
-from scheduler.i18n import msg
+from scheduler.i18n import N_, msg
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
 from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
@@ -376,7 +376,7 @@ def post_action(ctx: Ctx) -> Response:
             if post["created_by"] == user.username:
                 # Separation of duties: the service refuses too; this is also a security event.
                 record_forbidden(
-                    ctx.loa.engine, user, what=f"post:{post_id}", details={"reason": "approving one's own post"}
+                    ctx.loa.engine, user, what=f"post:{post_id}", details={"reason": N_("audit_reason.own_post")}
                 )
             if action == "approve":
                 service.approve(post_id, actor=user.username)

@@ -320,7 +320,7 @@ class Console:
                     engine,
                     session.user if session else None,
                     what=f"{request.method} {request.url.path}",
-                    details={"reason": "stale or missing CSRF token", "who": who},
+                    details={"reason": N_("audit_reason.stale_csrf"), "who": who},
                 )
                 if csrf == "strict":
                     back = safe_next(ctx.form.get("back"), request.url.path if login else "/login")
