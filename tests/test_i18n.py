@@ -168,3 +168,16 @@ def test_the_audit_log_stores_ids_and_shows_them_in_the_readers_language(console
     assert ">Logged in<" in english.text and ">Đăng nhập<" not in english.text
     with session_scope(console_loa.engine, read_only=True) as session:
         assert {e.action for e in session.exec(select(AuditEvent))} >= {"auth.login"}
+
+
+def test_share_report_downloads_speak_the_console_language(console_loa: Loa) -> None:
+    approver = logged_in(console_loa, "duyet")
+    asked = "from=01/05/2026&to=31/05/2026&by=unit"
+    vietnamese = approver.get(f"/reports/shares.csv?{asked}")
+    assert vietnamese.status_code == 200
+    text = vietnamese.content.decode("utf-8-sig")
+    assert text.startswith("STT,Mã đơn vị,Đơn vị,Lượt chia sẻ,Qua trang chia sẻ,Tự báo cáo,Lượt nhấp\r\n")
+    assert ",Tổng cộng," in text
+    english = approver.get(f"/reports/shares.csv?{asked}&lang=en").content.decode("utf-8-sig")
+    assert english.startswith("No.,Unit id,Unit,Shares,Via share pages,Self-reported,Clicks\r\n")
+    assert ",Total," in english
