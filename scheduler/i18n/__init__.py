@@ -39,6 +39,19 @@ class Message:
         return self.render(process_lang())
 
 
+@dataclass(frozen=True)
+class Number:
+    """A figure with ``places`` decimals, laid out for the reader (0,04 MB in Vietnamese, 0.04 in English)."""
+
+    value: float
+    places: int = 2
+
+    def render(self, lang: str) -> str:
+        from scheduler.i18n.formats import format_number
+
+        return format_number(self.value, lang, self.places)
+
+
 def msg(msgid: str, **params: object) -> Message:
     """``msg("error.post_not_draft", post=3)``: the form every service raises and returns."""
     return Message(msgid, params)
@@ -107,7 +120,7 @@ def translate(lang: str, msgid: str, **params: object) -> str:
 
 def _render_value(value: object, lang: str) -> object:
     """A Message in the reader's language; a list of them (several problems) joined by ``; ``."""
-    if isinstance(value, Message):
+    if isinstance(value, Message | Number):
         return value.render(lang)
     if isinstance(value, list | tuple):
         return "; ".join(str(_render_value(item, lang)) for item in value)

@@ -195,3 +195,5 @@ AUDIT_DETAILS = (
     N_("audit_detail.changed"),
 )
 AUDIT_REASONS = (N_("audit_reason.stale_csrf"), N_("audit_reason.own_post"))
+# What an asset file is, in messages about assets/ (render/fonts.py asset_path).
+ASSET_KINDS = (N_("asset_kind.font"), N_("asset_kind.image"), N_("asset_kind.logo"))
