@@ -34,8 +34,7 @@ POT := scheduler/i18n/loa.pot
 messages: install
 	$(BIN)/pybabel -q extract -F babel.cfg -k msg -k N_ -k translate:2 -k process_text -k t -k _ --no-location \
 		--omit-header --sort-output -o $(POT) scheduler
-	$(BIN)/pybabel -q update -D loa -i $(POT) -d scheduler/i18n/locales --no-fuzzy-matching \
-		--init-missing --no-wrap
+	$(BIN)/pybabel -q update -D loa -i $(POT) -d scheduler/i18n/locales --no-fuzzy-matching --no-wrap
 	rm -f $(POT)
 
 clean:

@@ -71,8 +71,9 @@ def translate_error(exc: LoaError, lang: str) -> str:
     """The message to show next to a field: from the catalogue, else by its shape, else as written."""
     with_hint = isinstance(exc, InputError)
     # A wording made for a form field (``<id>.web``) replaces the CLI's, whose hint names options.
-    if known(exc.msgid + ".web"):
-        return translate(lang, exc.msgid + ".web", **exc.params)
+    web_id = exc.msgid + ".web"
+    if known(web_id):
+        return translate(lang, web_id, **exc.params)
     if known(exc.msgid):
         return render_error(exc, lang, separator=" — ", hint=with_hint)
     if lang == "vi":
