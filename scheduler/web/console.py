@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
-from scheduler.i18n import N_, msg
+from scheduler.i18n import N_, msg, translate
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
 from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
@@ -67,7 +67,7 @@ def console_routes(loa: Loa) -> list[BaseRoute]:
 async def static_file(request: Any) -> Response:
     name = request.path_params["name"]
     if name not in STATIC_TYPES:
-        return PlainTextResponse("Not found", status_code=404)
+        return PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
     response = FileResponse(STATIC / name, media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
     return security_headers(response, https=False, cache=True)
 

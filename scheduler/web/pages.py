@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import N_, msg
+from scheduler.i18n import N_, msg, translate
 from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
@@ -304,7 +304,8 @@ class Console:
             try:
                 form = await request.form(max_files=4, max_fields=400, max_part_size=MAX_FORM_BYTES)
             except Exception:  # a malformed or oversized body is the sender's fault, never a 500
-                return self._finish(HTMLResponse("Bad request", status_code=400), lang=set_lang, cookie=new_cookie)
+                refused = HTMLResponse(translate(lang, "error.bad_request"), status_code=400)
+                return self._finish(refused, lang=set_lang, cookie=new_cookie)
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     ctx.files[key] = value
