@@ -2,30 +2,41 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# `run` needs only Loa itself; `test`, `lint`, `bench` and `install` (a working copy for
+# development) add the test tool-chain on top.
+STAMP      := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install run test lint bench messages clean
+.PHONY: install install-test run test lint bench messages clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP) $(TEST_STAMP)
 
-run: install
+install: $(TEST_STAMP)
+
+install-test: $(TEST_STAMP)
+
+run: $(STAMP)
 	$(BIN)/loa init --demo
 	$(BIN)/loa run
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check scheduler tests bench
 	$(BIN)/mypy
 
-test: install lint
+test: install-test lint
 	$(BIN)/pytest -q
 
-bench: install
+bench: install-test
 	$(BIN)/python -m bench
 
 # Extract every message id into the template, then add new ids (empty) to both catalogues.

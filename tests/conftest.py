@@ -1,10 +1,11 @@
-"""Shared fixtures: a real sandbox on loopback, a real SQLite file, a real config."""
+"""Shared fixtures: a real sandbox on loopback, a real database (SQLite, PostgreSQL), a real config."""
 
 from __future__ import annotations
 
 import json
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,9 +95,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def config_path(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Path]:
-    """A config wired to a live sandbox, with Loa's own web app serving its public_url.
+@contextmanager
+def served_config(folder: Path, sandbox_url: str, *, database_url: str | None = None) -> Iterator[Path]:
+    """A config wired to a sandbox, its database made, Loa's own web app serving its public_url.
 
     The web app is what Zalo fetches covers from, so it runs for the test's own config.
     """
@@ -106,12 +107,22 @@ def config_path(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Path]:
     from scheduler.web.app import create_app
 
     port = free_port()
-    path = write_config(tmp_path, sandbox_url=sandbox.url, public_url=f"http://127.0.0.1:{port}")
+    public_url = f"http://127.0.0.1:{port}"
+    path = write_config(folder, sandbox_url=sandbox_url, public_url=public_url, database_url=database_url)
     loa = Loa(load_settings(path))
     loa.init()  # as `loa init` does before any other command
-    with ThreadedServer(create_app(loa), port=port):
+    try:
+        with ThreadedServer(create_app(loa), port=port):
+            yield path
+    finally:
+        loa.close()
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Path]:
+    """A config wired to a live sandbox, with Loa's own web app serving its public_url."""
+    with served_config(tmp_path, sandbox.url) as path:
         yield path
-    loa.close()
 
 
 @dataclass
@@ -265,16 +276,16 @@ def _python_sigpipe() -> Iterator[None]:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
-# -- PostgreSQL (test_postgres*.py) -----------------------------------------------------------
+# -- the database backends: SQLite, and PostgreSQL (also test_postgres.py) -------------------
 
 POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway database on the local PostgreSQL server, dropped afterwards.
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A new database on the local PostgreSQL server, dropped afterwards.
 
-    Skipped with a reason where the server (or psycopg) is absent, unless
+    Skips the test with a reason where the server (or psycopg) is absent, unless
     LOA_REQUIRE_POSTGRES=1 (as `.ci/run` sets): then the test fails instead.
     """
     import os
@@ -295,3 +306,44 @@ def postgres_url() -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database, for tests that only make sense there (see throwaway_postgres)."""
+    with throwaway_postgres() as url:
+        yield url
+
+
+# The backends Loa stores on. The mark is set at collection, so `-m "not postgres"` leaves the
+# PostgreSQL cases out without connecting.
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+@contextmanager
+def backend_database(backend: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file `posts.db` in ``folder``, or a throwaway PostgreSQL one."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'posts.db'}"
+    else:
+        with throwaway_postgres() as url:
+            yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The database of a test that must hold on every backend: it runs once on each.
+
+    Pass it to `write_config(..., database_url=...)`. A test about the SQLite file itself (its
+    pragmas, WAL, mode, a copy of it) does not take this fixture.
+    """
+    with backend_database(request.param, tmp_path) as url:
+        yield url
+
+
+# For a test that takes `database_url` through its fixtures but whose subject does not depend on
+# the backend: it runs on SQLite alone. Say why where it is used.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -40,22 +40,32 @@ def new_post(**changes: Any) -> dict[str, Any]:
     }
 
 
-def test_openapi_lists_every_api_route(console_loa: Loa) -> None:
-    from starlette.routing import Route
+def served_api_routes(loa: Loa) -> set[tuple[str, str]]:
+    """(path, method) of every route the web app answers under /api, as the document spells paths."""
+    from starlette.routing import Mount, Route
 
     from scheduler.web.app import create_app
 
+    served: set[tuple[str, str]] = set()
+    for route in create_app(loa).routes:
+        if isinstance(route, Mount) and route.path == "/api":
+            inner = [(f"/api{r.path_format}", r.methods) for r in route.routes if isinstance(r, Route)]
+            assert len(inner) == len(route.routes), "the API serves something that is not a plain route"
+        elif isinstance(route, Route | Mount) and route.path.startswith("/api"):
+            raise AssertionError(f"{route.path} is served beside the API app, not by it")
+        else:
+            continue
+        served |= {(path, m) for path, methods in inner for m in (methods or set()) if m != "HEAD"}
+    return served
+
+
+def test_openapi_lists_every_api_route(console_loa: Loa) -> None:
     response = Person(console_loa).get("/api/openapi.json")
     assert response.status_code == 200
     document = response.json()
-    assert document["openapi"].startswith("3.")
+    assert document["openapi"].startswith("3.1")
     documented = {(path, method.upper()) for path, item in document["paths"].items() for method in item}
-    served = set()
-    for route in create_app(console_loa).routes:
-        if isinstance(route, Route) and route.path.startswith("/api/"):
-            path = route.path.replace("{post_id:int}", "{post_id}")
-            served |= {(path, m) for m in (route.methods or set()) if m != "HEAD"}
-    assert served == documented
+    assert served_api_routes(console_loa) == documented
     for required in (
         "/api/posts",
         "/api/posts/{post_id}",
@@ -65,6 +75,15 @@ def test_openapi_lists_every_api_route(console_loa: Loa) -> None:
     ):
         assert required in document["paths"]
     assert set(document["components"]["securitySchemes"]) == {"bearer", "session", "csrf"}
+
+
+def test_head_answers_as_get_without_a_body(console_loa: Loa) -> None:
+    editor = Api(console_loa, "bientap")
+    head = editor.http.head("/api/posts", headers=editor.headers)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert head.headers["x-content-type-options"] == "nosniff"
+    assert editor.http.head("/api/posts").status_code == 401
 
 
 def test_no_or_bad_credentials_are_401(console_loa: Loa) -> None:

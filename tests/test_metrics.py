@@ -1,8 +1,9 @@
 """Reach collection end to end: publish through the real dispatcher, set engagement in the
-sandbox, collect over real HTTP, read it back with `loa post show`."""
+sandbox, collect over real HTTP, read it back with `loa post show`. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ from scheduler.models import MetricError, MetricPause, MetricSnapshot
 from scheduler.posts.requests import PostRequest
 from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.store import session_scope
-from tests.conftest import Cli
+from tests.conftest import Cli, served_config
 
 FB = "fb-bhxh-nghean"
 ZALO = "zalo-bhxh-nghean"
@@ -41,10 +42,18 @@ def requests_log(sandbox: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def app(config_path: Path) -> Loa:
+def config_path(tmp_path: Path, sandbox: Any, database_url: str) -> Iterator[Path]:
+    """conftest's config_path (and so its `loa`), on each database backend."""
+    with served_config(tmp_path, sandbox.url, database_url=database_url) as path:
+        yield path
+
+
+@pytest.fixture
+def app(config_path: Path) -> Iterator[Loa]:
     loa = Loa(load_settings(config_path))
     loa.init()
-    return loa
+    yield loa
+    loa.close()
 
 
 def publish(app: Loa, channels: list[str], **variables: str) -> dict[str, dict[str, Any]]:

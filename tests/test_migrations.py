@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,16 +55,6 @@ ROWS_01 = {
     "channelstate": 2,
     "schedulertick": 1,
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """One database per backend: the same tests run on a SQLite file and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'posts.db'}"
-    else:
-        request.applymarker(pytest.mark.postgres)
-        yield request.getfixturevalue("postgres_url")
 
 
 def _fixture_rows() -> tuple[MetaData, dict[str, list[dict[str, Any]]]]:

@@ -1,4 +1,7 @@
-"""Reports on a seeded SQLite file, against figures worked out by hand below.
+"""Reports on a seeded database, against figures worked out by hand below.
+
+Every test that reads the database runs on SQLite and on PostgreSQL (conftest's
+`database_url`): the figures must not depend on the dialect.
 
 The seed (times are local, Asia/Ho_Chi_Minh = UTC+7):
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -54,7 +58,7 @@ from scheduler.models import (
 from scheduler.reports.exports import csv_safe, share_grid, to_csv
 from scheduler.reports.queries import Dimension, Period, month_period, monthly_summary, share_report
 from scheduler.store import session_scope
-from tests.conftest import Cli, cli_for, write_config
+from tests.conftest import Cli, cli_for, sqlite_only, write_config
 
 VN = timezone(timedelta(hours=7))
 FB, ZALO = "fb-bhxh-nghean", "zalo-bhxh-nghean"
@@ -170,16 +174,17 @@ def seed(app: Loa) -> dict[str, int]:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path, extra=AN_TAM)
+def config(tmp_path: Path, database_url: str) -> Path:
+    return write_config(tmp_path, database_url=database_url, extra=AN_TAM)
 
 
 @pytest.fixture
-def app(config: Path) -> Loa:
+def app(config: Path) -> Iterator[Loa]:
     loa = Loa(load_settings(config))
     loa.init()
     seed(loa)
-    return loa
+    yield loa
+    loa.close()
 
 
 @pytest.fixture
@@ -261,8 +266,8 @@ def test_a_campaign_outside_the_period_and_the_edges_of_days(app: Loa) -> None:
     assert [(r.key, r.shares, r.clicks) for r in campaign.rows] == [("thang-van-dong-2026", 1, 0), (None, 0, 1)]
 
 
-def test_days_follow_the_zone_across_a_dst_change(tmp_path: Path) -> None:
-    settings = load_settings(write_config(tmp_path, extra=AN_TAM), environ={"LOA_TIMEZONE": "Europe/Berlin"})
+def test_days_follow_the_zone_across_a_dst_change(config: Path) -> None:
+    settings = load_settings(config, environ={"LOA_TIMEZONE": "Europe/Berlin"})
     app = Loa(settings)
     app.init()
     seed(app)
@@ -271,6 +276,7 @@ def test_days_follow_the_zone_across_a_dst_change(tmp_path: Path) -> None:
     busy = {r.key: r.shares for r in share_report(app.engine, settings, spring, "day").rows if r.shares}
     assert busy["2026-04-30"] == 1 and busy["2026-05-25"] == 1 and sum(busy.values()) == 9
     assert busy["2026-05-31"] == 2  # Bình's 31/05 23:30 and 01/06 00:30 Hanoi are both 31/05 in Berlin
+    app.close()
 
 
 # -- the monthly summary ------------------------------------------------------------------
@@ -448,10 +454,10 @@ def test_every_format_agrees(loa: Cli, tmp_path: Path) -> None:
         assert f"{vn_int(totals['shares'])}" in shown.stdout.split("Tổng cộng")[1]
 
 
-def test_table_uses_vietnamese_numbers(app: Loa) -> None:
+def test_table_uses_vietnamese_numbers(tmp_path: Path) -> None:
     from scheduler.reports.queries import ShareReport, ShareRow
 
-    period = Period(date(2026, 5, 1), date(2026, 5, 31), app.settings.tz)
+    period = Period(date(2026, 5, 1), date(2026, 5, 31), load_settings(write_config(tmp_path)).tz)  # no database
     report = ShareReport(period, Dimension.unit, [ShareRow("vinh", "BHXH thành phố Vinh", "x", 1076, 1000, 76, 12345)])
     grid = share_grid(report)
     assert grid.totals == [None, "Tổng cộng", None, 1076, 1000, 76, 12345]
@@ -480,6 +486,7 @@ def test_table_uses_vietnamese_numbers(app: Loa) -> None:
         (("--from", "2026-05-01", "--to", "2026-05-31", "-o", "/nonexistent-folder/x.csv"), "does not exist"),
     ],
 )
+@sqlite_only  # refused before any query is made: nothing here depends on the backend
 def test_bad_share_report_input_is_exit_2(loa: Cli, args: tuple[str, ...], needle: str) -> None:
     result = loa("report", "shares", *args)
     assert result.code == 2, (result.stdout, result.stderr)

@@ -1,4 +1,4 @@
-"""`loa staff …` and `loa share export` through the real CLI, on a real SQLite file."""
+"""`loa staff …` and `loa share export` through the real CLI, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import AuditEvent, Staff, Unit
 from scheduler.store import session_scope
-from tests.conftest import Cli
+from tests.conftest import Cli, initialised, write_config
 
 HEADER_VI = "ho_ten,don_vi,so_dien_thoai,email"
+
+
+@pytest.fixture
+def offline_config(tmp_path: Path, database_url: str) -> Path:
+    """conftest's offline_config (and so its offline_loa), on each database backend."""
+    return initialised(write_config(tmp_path, database_url=database_url))
 
 
 def write_csv(path: Path, text: str, *, bom: bool = False, encoding: str = "utf-8") -> Path:

@@ -1,8 +1,8 @@
-"""Share pages and tracked links end to end: real HTTP to `create_app` on loopback, real SQLite,
-posts really published through the sandbox.
+"""Share pages and tracked links end to end: real HTTP to `create_app` on loopback, a real
+database (SQLite, then PostgreSQL), posts really published through the sandbox.
 
-One environment per module (publishing takes a moment); each test makes its own staff
-members, so counts never leak from one test to the next.
+One environment per module and backend (publishing takes a moment); each test makes its own
+staff members, so counts never leak from one test to the next.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from scheduler.sharing.counting import ClickEvent, ClickReason, recount, store_c
 from scheduler.sharing.service import SharingService
 from scheduler.store import session_scope
 from scheduler.web.app import create_app
-from tests.conftest import cli_for, free_port, write_config
+from tests.conftest import BACKENDS, backend_database, cli_for, free_port, write_config
 
 VARS = {"hoat_dong": "ra quân tuyên truyền", "dia_diem": "chợ Quán Lau (TP Vinh)", "ngay": "06/05/2026"}
 CHANNELS = ["fb-bhxh-nghean", "zalo-bhxh-nghean"]
@@ -63,12 +63,20 @@ class Env:
     folder: Path
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """conftest's database_url, once per module here: `env` below is made once for each backend."""
+    with backend_database(request.param, tmp_path_factory.mktemp("database")) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def env(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Env]:
     folder = tmp_path_factory.mktemp("sharing")
     with SandboxServer(host="127.0.0.1", port=0) as sandbox:
         port = free_port()
-        path = write_config(folder, sandbox_url=sandbox.url, public_url=f"http://127.0.0.1:{port}")
+        public_url = f"http://127.0.0.1:{port}"
+        path = write_config(folder, sandbox_url=sandbox.url, public_url=public_url, database_url=database_url)
         loa = Loa(load_settings(path))
         loa.init()
         with ThreadedServer(create_app(loa), port=port) as server:

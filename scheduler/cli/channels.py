@@ -39,7 +39,15 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"channels": rows})
         return
-    table = Table("id", "nền tảng", "tên", "mã trang/OA", "chế độ", "trạng thái", "tạm dừng đến", "lỗi gần nhất")
+    table = Table()
+    # Every other command takes the channel id, and the status says what to do: on a narrow
+    # terminal the other columns wrap, these two are never cut.
+    table.add_column("id", no_wrap=True, min_width=max((len(row["id"]) for row in rows), default=2))
+    for header in ("nền tảng", "tên", "mã trang/OA", "chế độ"):
+        table.add_column(header)
+    table.add_column("trạng thái", no_wrap=True, min_width=max((len(row["status"]) for row in rows), default=10))
+    for header in ("tạm dừng đến", "lỗi gần nhất"):
+        table.add_column(header)
     for row in rows:
         table.add_row(
             row["id"],

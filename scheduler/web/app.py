@@ -12,12 +12,12 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from scheduler.i18n import translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
-from scheduler.web.api import api_routes
+from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
 from scheduler.web.sharing import sharing_routes
 
@@ -72,7 +72,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
         *console_routes(loa),
-        *api_routes(loa),
+        Mount(PREFIX, app=create_api(loa)),
     ]
     return Starlette(lifespan=lifespan, routes=routes)
 

@@ -1,0 +1,129 @@
+"""Who calls, and what they send: authentication, roles, the bounded JSON body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from scheduler.auth import AuthUser, csrf_ok, load_session, record_forbidden, user_for_token
+from scheduler.web.api.errors import ApiError, invalid_input, refuse
+
+if TYPE_CHECKING:
+    from scheduler.app import Loa
+
+MAX_BODY = 256 * 1024
+SESSION_COOKIES = ("loa_session", "__Host-loa_session")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+@dataclass
+class Call:
+    """One authenticated call: the Loa it reaches and the account making it."""
+
+    loa: Loa
+    user: AuthUser
+
+    def forbid(self, what: str, reason: str) -> ApiError:
+        record_forbidden(self.loa.engine, self.user, what=what, details={"reason": reason, "via": "api"})
+        return refuse(403, "your account may not do this", hint=reason)
+
+
+def loa_of(request: Request) -> Loa:
+    return cast("Loa", request.app.state.loa)
+
+
+def caller(permission: str) -> Callable[[Request], Awaitable[Call]]:
+    """A dependency: the call's account, which must have ``permission`` (else 403, audited)."""
+
+    async def authorised(request: Request) -> Call:
+        loa = loa_of(request)
+        user = await authenticate(loa, request)
+        if not user.can(permission):
+            await run_in_threadpool(
+                record_forbidden,
+                loa.engine,
+                user,
+                what=f"{request.method} {request.url.path}",
+                details={"permission": permission, "via": "api"},
+            )
+            raise refuse(403, "your account may not do this", hint=f"needs the permission {permission}")
+        return Call(loa, user)
+
+    return authorised
+
+
+async def authenticate(loa: Loa, request: Request) -> AuthUser:
+    """The bearer token's account, or the session's (with its CSRF token on unsafe methods)."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        user = (
+            await run_in_threadpool(user_for_token, loa.engine, token.strip()) if scheme.lower() == "bearer" else None
+        )
+        if user is None:
+            raise refuse(401, "the bearer token is not valid", hint="create one with `loa user token USERNAME`")
+        return user
+    cookie = next((request.cookies[name] for name in SESSION_COOKIES if name in request.cookies), None)
+    session = await run_in_threadpool(load_session, loa.engine, cookie) if cookie else None
+    if session is None or session.user is None:
+        raise refuse(401, "log in, or send Authorization: Bearer TOKEN", hint="`loa user token USERNAME` makes one")
+    if request.method not in SAFE_METHODS and not csrf_ok(session, request.headers.get("x-csrf-token")):
+        await run_in_threadpool(
+            record_forbidden,
+            loa.engine,
+            session.user,
+            what=f"{request.method} {request.url.path}",
+            details={"reason": "missing or stale X-CSRF-Token", "via": "api"},
+        )
+        raise refuse(403, "a call with the session cookie needs the session's X-CSRF-Token header")
+    return session.user
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, read no further than MAX_BODY."""
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise refuse(415, "send the body as JSON", hint="Content-Type: application/json")
+    too_large = refuse(413, f"the body is larger than {MAX_BODY // 1024} KiB")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large  # refused before a byte of it is read
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise too_large
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise refuse(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise refuse(400, "the body must be a JSON object")
+    return body
+
+
+def json_body(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:
+    """A dependency: the body read as ``model``, a 400 naming the field otherwise.
+
+    The API reads bodies itself rather than through FastAPI so that the caller is
+    authenticated, and the size bounded, before any of the body is parsed.
+    """
+    known = sorted(field.alias or name for name, field in model.model_fields.items())
+
+    async def parse(request: Request) -> Body:
+        raw = await json_object(request)
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise invalid_input(exc.errors(), known=known) from None
+
+    return parse

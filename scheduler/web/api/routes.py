@@ -1,0 +1,335 @@
+"""The operations of the API, and the FastAPI app that serves them and documents them.
+
+No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations,
+which name dependencies defined in :func:`create_api`.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scheduler.auth import may_manage_post
+from scheduler.errors import InputError, NotFound
+from scheduler.posts.requests import PostRequest, parse_when
+from scheduler.render.messages import nfc
+from scheduler.web.api.calls import Call, caller, json_body, json_object
+from scheduler.web.api.errors import ApiError, install_handlers, refuse
+from scheduler.web.api.models import (
+    BODY_MODELS,
+    Approval,
+    Error,
+    NewPost,
+    Post,
+    PostList,
+    PostQuery,
+    ShareQuery,
+    ShareReport,
+)
+from scheduler.web.pages import security_headers
+
+if TYPE_CHECKING:
+    from scheduler.app import Loa
+
+PREFIX = "/api"
+DESCRIPTION = (
+    "Queue, read, approve and cancel posts; read the share report. Times are ISO 8601; a time without an "
+    "offset is local time in the configured zone. Authenticate with `Authorization: Bearer TOKEN` "
+    "(`loa user token USERNAME`) or the console session cookie plus an `X-CSRF-Token` header on POST."
+)
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "a token from `loa user token`"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "loa_session",
+        "description": "the console's session (`__Host-loa_session` over https)",
+    },
+    "csrf": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-CSRF-Token",
+        "description": "the session's CSRF token; required on POST with a session",
+    },
+}
+
+
+def _refusals(*specific: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an operation: the usual ones, ``specific`` ones, any other 4xx."""
+    described: dict[int | str, str] = {
+        400: "Bad input: the message names the field and the fix; nothing was stored",
+        401: "No valid bearer token or session",
+        403: "The account's role may not do this (recorded in the audit log), or no X-CSRF-Token",
+    }
+    for more in specific:
+        for status, text in more.items():
+            described[status] = text
+    # Declaring 4XX also keeps FastAPI from documenting its own 422, which this API never sends.
+    described["4XX"] = "Any other refusal, in the same shape"
+    return {status: {"model": Error, "description": text} for status, text in described.items()}
+
+
+BODY_REFUSALS = {413: "The body is too large", 415: "The body is not JSON"}
+NO_POST = {404: "No such post"}
+
+
+def _request_body(model: type[BaseModel], *, required: bool) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
+
+
+class LoaApi(FastAPI):
+    """FastAPI, documenting its routes under the prefix it is mounted at."""
+
+    def openapi(self) -> dict[str, Any]:
+        if not self.openapi_schema:
+            document = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version=self.openapi_version,
+                description=self.description,
+                routes=self.routes,
+                servers=self.servers,
+            )
+            document["paths"] = {PREFIX + path: item for path, item in document["paths"].items()}
+            components = document.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
+            for model in BODY_MODELS:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            components["securitySchemes"] = SECURITY_SCHEMES
+            document["security"] = [{"bearer": []}, {"session": [], "csrf": []}]
+            self.openapi_schema = document
+        return self.openapi_schema
+
+
+class HeadAsGet:
+    """HEAD answered as GET without the body, as Starlette's own routes do (FastAPI's do not)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+def create_api(loa: "Loa") -> FastAPI:
+    """The API of one Loa, to mount at ``/api``; nothing global."""
+    https = loa.settings.public_url.startswith("https://")
+    api = LoaApi(
+        title="Loa console API",
+        version="1",
+        description=DESCRIPTION,
+        servers=[{"url": loa.settings.public_url}],
+        # The document is one of the routes (below); the interactive pages would load assets
+        # from a CDN, which the console's CSP forbids.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    api.state.loa = loa
+    install_handlers(api)
+    api.add_middleware(HeadAsGet)
+
+    @api.middleware("http")
+    async def secure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        return security_headers(response, https=https, cache=request.url.path.endswith("/openapi.json"))
+
+    viewer = Annotated[Call, Depends(caller("posts.view"))]
+    composer = Annotated[Call, Depends(caller("posts.compose"))]
+    approver = Annotated[Call, Depends(caller("posts.approve"))]
+    manager = Annotated[Call, Depends(caller("posts.manage"))]
+    reader = Annotated[Call, Depends(caller("reports.view"))]
+    post_path = "/posts/{post_id:int}"  # a path that is not a number is no route: 404
+    # Bounded so a huge number is bad input, not a database overflow.
+    post_id_type = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+    @api.get(
+        "/openapi.json",
+        operation_id="openapi",
+        summary="This document",
+        response_model=None,
+        responses={200: {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+        openapi_extra={"security": []},
+    )
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(api.openapi())
+
+    @api.get(
+        "/posts",
+        operation_id="listPosts",
+        summary="Posts, newest first (roles: admin, editor, approver)",
+        response_model=PostList,
+        response_description="The posts",
+        responses=_refusals(),
+    )
+    def list_posts(call: viewer, query: Annotated[PostQuery, Query()]) -> dict[str, Any]:
+        return {"posts": _list_posts(call, query)}
+
+    @api.post(
+        "/posts",
+        operation_id="createPost",
+        summary="Queue a post, as `loa post add` (roles: admin, editor)",
+        status_code=201,
+        response_model=Post,
+        response_description="The queued post",
+        responses=_refusals(BODY_REFUSALS),
+        openapi_extra=_request_body(NewPost, required=True),
+    )
+    def create_post(call: composer, body: Annotated[NewPost, Depends(json_body(NewPost))], response: Response) -> Any:
+        try:
+            post_id = call.loa.posts.add(_post_request(call, body))
+        except InputError as exc:
+            raise ApiError(400, exc) from None
+        response.headers["Location"] = f"{PREFIX}/posts/{post_id}"
+        return call.loa.posts.show(post_id)
+
+    @api.get(
+        post_path,
+        operation_id="getPost",
+        summary="One post, as `loa post show --json`",
+        response_model=Post,
+        response_description="The post",
+        responses=_refusals(NO_POST),
+    )
+    def get_post(call: viewer, post_id: post_id_type) -> Any:
+        return _post_or_404(call, post_id)
+
+    @api.post(
+        post_path + "/approve",
+        operation_id="approvePost",
+        summary="Approve what waits for approval (roles: admin, approver; never the author)",
+        response_model=Post,
+        response_description="The post after approval",
+        responses=_refusals(NO_POST, {409: "Nothing waits for approval"}, BODY_REFUSALS),
+        openapi_extra=_request_body(Approval, required=False),
+    )
+    def approve_post(
+        call: approver, post_id: post_id_type, body: Annotated[Approval, Depends(json_body(Approval))]
+    ) -> Any:
+        post = _post_or_404(call, post_id)
+        if post["created_by"] == call.user.username:
+            # Separation of duties: the author never approves their own post.
+            raise call.forbid(f"post:{post_id}", "the author of a post cannot approve it")
+        try:
+            return call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
+        except InputError as exc:
+            raise ApiError(409 if exc.field is None else 400, exc) from None
+
+    @api.post(
+        post_path + "/cancel",
+        operation_id="cancelPost",
+        summary="Cancel what has not gone out (roles: admin; editor for own posts)",
+        response_model=Post,
+        response_description="The post after cancelling",
+        responses=_refusals(NO_POST, {409: "Nothing left to cancel"}, BODY_REFUSALS),
+    )
+    def cancel_post(
+        call: manager, post_id: post_id_type, _body: Annotated[dict[str, Any], Depends(json_object)]
+    ) -> Any:
+        post = _post_or_404(call, post_id)
+        if not may_manage_post(call.user, post["created_by"]):
+            raise call.forbid(
+                f"post:{post_id}", f"only its author or an admin may cancel a post by {post['created_by']}"
+            )
+        try:
+            return call.loa.posts.cancel(post_id, actor=call.user.username)
+        except InputError as exc:
+            raise ApiError(409, exc) from None
+
+    @api.get(
+        "/reports/shares",
+        operation_id="shareReport",
+        summary="Staff shares and clicks, as `loa report shares --format json`",
+        response_model=ShareReport,
+        response_description="The report",
+        responses=_refusals({501: "Reports are not available"}),
+    )
+    def share_report(call: reader, query: Annotated[ShareQuery, Query()]) -> Any:
+        try:
+            from scheduler.reports.queries import Period, parse_dimension
+            from scheduler.reports.queries import share_report as build
+        except ImportError:
+            raise refuse(501, "the share report is not available in this version of Loa") from None
+        try:
+            period = Period.parse(query.from_, query.to, call.loa.settings.tz)
+            report = build(call.loa.engine, call.loa.settings, period, parse_dimension(query.by))
+        except InputError as exc:
+            raise ApiError(400, exc) from None
+        return report.as_json()
+
+    return api
+
+
+def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
+    try:
+        return call.loa.posts.list(
+            status=query.status.value if query.status else None,
+            campaign=query.campaign,
+            channel=query.channel,
+            limit=query.limit,
+        )
+    except InputError as exc:
+        raise ApiError(400, exc) from None
+
+
+def _post_or_404(call: Call, post_id: int) -> dict[str, Any]:
+    try:
+        return call.loa.posts.show(post_id)
+    except NotFound as exc:
+        raise ApiError(404, exc) from None
+
+
+def _text(value: str | None) -> str | None:
+    return (nfc(value.strip()) or None) if value is not None else None
+
+
+def _post_request(call: Call, body: NewPost) -> PostRequest:
+    """`POST /api/posts` as `loa post add` takes it."""
+    template = _text(body.template)
+    if template is None:
+        raise refuse(400, "template is required", hint="the name of a message template", field="template")
+    channels = body.channels if body.channels is not None else (body.channel or [])
+    if isinstance(channels, str):
+        channels = [channels]
+    variables = {nfc(str(key)): nfc(str(value)) for key, value in body.variables.items()}
+    for pair in body.var:
+        if "=" not in pair:
+            raise refuse(400, "var must be a list of 'K=V' strings, as --var takes", field="var")
+        key, _, value = pair.partition("=")
+        variables[nfc(key.strip())] = nfc(value)
+    at_text = _text(body.at)
+    if (at_text is None) == (not body.now):
+        raise refuse(400, "give exactly one of at and now", hint='"at": "2026-05-06T08:00" or "now": true', field="at")
+    try:
+        at = parse_when(at_text, call.loa.settings) if at_text else None
+    except InputError as exc:
+        raise ApiError(400, exc) from None
+    return PostRequest(
+        template=template,
+        channels=[c.strip() for c in channels],
+        variables=variables,
+        at=at,
+        campaign=_text(body.campaign),
+        link=_text(body.link),
+        cover=_text(body.cover),
+        created_by=call.user.username,
+        draft=body.draft,
+    )
