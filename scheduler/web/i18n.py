@@ -42,7 +42,6 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: f"Không đọc được thời gian {m[1]}: viết ngày dd/mm/yyyy và giờ HH:MM.",
     ),
     (re.compile(r"^no channel given$"), lambda m: "Hãy chọn ít nhất một kênh."),
-    (re.compile(r"^unknown channel (.+)$"), lambda m: f"Không có kênh {m[1]}."),
     (re.compile(r"^unknown campaign (.+)$"), lambda m: f"Không có chiến dịch {m[1]}."),
     (re.compile(r"^the link (.+) is not an http\(s\) URL$"), lambda m: f"Liên kết {m[1]} không phải địa chỉ http(s)."),
     (
@@ -63,7 +62,6 @@ _VI_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: f"Lượt đăng #{m[1]} đang «{m[2]}», không cần xác nhận.",
     ),
     (re.compile(r"^the permalink must be an https:// address$"), lambda m: "Địa chỉ bài phải bắt đầu bằng https://."),
-    (re.compile(r"^cover layout '(.+)', box '(.+)' is empty$"), lambda m: f"Ảnh bìa «{m[1]}»: ô «{m[2]}» đang trống."),
 ]
 
 
