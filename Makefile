@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test run test lint bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: install-test lint
 
 bench: install-test
 	$(BIN)/python -m bench
+
+# Extract every message id into the template, then add new ids (empty) to both catalogues.
+# Ids are symbolic, so fuzzy matching would only guess wrong wordings.
+POT := scheduler/i18n/loa.pot
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k msg -k N_ -k translate:2 -k process_text -k t -k _ --no-location \
+		--omit-header --sort-output -o $(POT) scheduler
+	$(BIN)/pybabel -q update -D loa -i $(POT) -d scheduler/i18n/locales --no-fuzzy-matching --no-wrap
+	rm -f $(POT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.audit import record
 from scheduler.errors import InputError, NotFound
+from scheduler.i18n import msg
 from scheduler.models import ApiToken, LoginFailure, Role, Staff, User, UserSession, utcnow
 from scheduler.render.messages import nfc
 from scheduler.store import session_scope
@@ -135,25 +136,22 @@ def _snapshot(user: User) -> AuthUser:
 def check_username(username: str) -> str:
     username = nfc(username).strip().lower()
     if not USERNAME_PATTERN.match(username):
-        raise InputError(
-            f"the username {username!r} is not allowed",
-            hint="use 2–32 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
-            field="username",
-        )
+        wrong = msg("error.username_not_allowed", username=username)
+        raise InputError(wrong, hint=msg("hint.username"), field="username")
     return username
 
 
 def check_password(password: str, *, username: str) -> None:
     if len(password) < PASSWORD_MIN:
         raise InputError(
-            f"the password has {len(password)} characters; at least {PASSWORD_MIN} are needed",
-            hint="a few words with spaces make a long password that is easy to remember",
+            msg("error.password_too_short", length=len(password), minimum=PASSWORD_MIN),
+            hint=msg("hint.password_words"),
             field="password",
         )
     if len(password) > PASSWORD_MAX:
-        raise InputError(f"the password is longer than {PASSWORD_MAX} characters", field="password")
+        raise InputError(msg("error.password_too_long", maximum=PASSWORD_MAX), field="password")
     if password.strip().lower() == username:
-        raise InputError("the password must not be the username", field="password")
+        raise InputError(msg("error.password_is_username"), field="password")
 
 
 def parse_role(value: str) -> Role:
@@ -161,7 +159,7 @@ def parse_role(value: str) -> Role:
         return Role(value.strip().lower())
     except ValueError:
         raise InputError(
-            f"unknown role {value!r}", hint=f"use one of: {', '.join(r.value for r in Role)}", field="role"
+            msg("error.unknown_role", role=value), hint=msg("hint.one_of", choices=", ".join(Role)), field="role"
         ) from None
 
 
@@ -182,7 +180,9 @@ def add_user(
     password_hash = _hasher.hash(password) if password is not None else None
     with session_scope(engine) as session:
         if session.exec(select(User).where(User.username == username)).first() is not None:
-            raise InputError(f"the user {username!r} already exists", hint="choose another username", field="username")
+            raise InputError(
+                msg("error.user_exists", username=username), hint=msg("hint.other_username"), field="username"
+            )
         staff_id = _staff_id(session, staff) if staff is not None else None
         user = User(username=username, password_hash=password_hash, role=role, staff_id=staff_id, created_at=utcnow())
         session.add(user)
@@ -199,9 +199,7 @@ def _staff_id(session: Session, reference: str) -> int:
         else session.exec(select(Staff).where(func.lower(Staff.email) == reference.lower())).first()
     )
     if row is None or row.id is None:
-        raise NotFound(
-            f"there is no staff member {reference!r}", hint="give the id or email from `loa staff list`", field="staff"
-        )
+        raise NotFound(msg("error.no_staff_member", staff=reference), hint=msg("hint.staff_reference"), field="staff")
     return row.id
 
 
@@ -271,7 +269,7 @@ def _end_sessions(session: Session, user: User) -> int:
 def _user(session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username.strip().lower())).first()
     if user is None:
-        raise NotFound(f"there is no user {username!r}", hint="see `loa user list`", field="username")
+        raise NotFound(msg("error.no_user", username=username), hint=msg("hint.user_list"), field="username")
     return user
 
 
@@ -318,7 +316,8 @@ def new_api_token(engine: Engine, username: str, *, actor: str) -> str:
     with session_scope(engine) as session:
         user = _user(session, username)
         if not user.active:
-            raise InputError(f"the user {username!r} is disabled", hint="enable the account first", field="username")
+            wrong = msg("error.user_disabled", username=username)
+            raise InputError(wrong, hint=msg("hint.enable_first"), field="username")
         assert user.id is not None
         session.add(ApiToken(user_id=user.id, token_hash=_sha256(token), created_at=utcnow()))
         record(
@@ -546,7 +545,7 @@ def change_password(
     with session_scope(engine, read_only=True) as session:
         if _count_failures(session, since, username=username, ip=ip) >= THROTTLE_PER_USER_IP:
             minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-            raise InputError(f"too many wrong passwords; try again in {minutes} minutes", field="current_password")
+            raise InputError(msg("error.password_throttled", minutes=minutes), field="current_password")
         user = session.get(User, info.user.id)
         stored_hash = user.password_hash if user is not None else None
     try:
@@ -557,7 +556,7 @@ def change_password(
         with session_scope(engine) as session:
             session.add(LoginFailure(username=username, ip=ip, at=now))
             record(session, actor=username, action="auth.password_change_failed", object=f"user:{username}")
-        raise InputError("the current password is wrong", field="current_password")
+        raise InputError(msg("error.current_password_wrong"), field="current_password")
     value = secrets.token_urlsafe(32)
     with session_scope(engine) as session:
         user = session.get(User, info.user.id)

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from scheduler.errors import InputError, StoreError
+from scheduler.i18n import msg
 from scheduler.store import is_sqlite
 
 
@@ -18,17 +19,14 @@ def backup_database(engine: Engine, target: Path) -> int:
     copy is checked (`PRAGMA integrity_check`) before it is put in place.
     """
     if not is_sqlite(engine):
-        raise InputError(
-            "loa backup copies SQLite databases; this one is on PostgreSQL",
-            hint="use pg_dump (e.g. pg_dump -Fc loa > loa.dump) for a PostgreSQL database",
-        )
+        raise InputError(msg("error.backup_needs_sqlite"), hint=msg("hint.use_pg_dump"))
     source_path = engine.url.database
     if not source_path or source_path == ":memory:":
-        raise InputError("the database is in memory; there is nothing to back up")
+        raise InputError(msg("error.backup_in_memory"))
     if target.exists() and target.is_dir():
-        raise InputError(f"{target} is a folder", hint="give a file name, e.g. backups/posts-2026-05-31.db")
+        raise InputError(msg("error.backup_target_folder", target=str(target)), hint=msg("hint.backup_file_name"))
     if not target.parent.is_dir():
-        raise InputError(f"the folder {target.parent} does not exist", hint="create it first")
+        raise InputError(msg("error.folder_missing", folder=str(target.parent)), hint=msg("hint.create_it_first"))
     partial = target.with_name(target.name + ".part")
     try:
         with sqlite3.connect(source_path) as source, sqlite3.connect(partial) as copy:
@@ -37,12 +35,11 @@ def backup_database(engine: Engine, target: Path) -> int:
             # The copy inherits WAL mode; one self-contained file is what a backup should be.
             copy.execute("PRAGMA journal_mode=DELETE")
         if verdict != "ok":
-            raise StoreError(f"the backup failed its integrity check: {verdict}", hint="try again")
+            raise StoreError(msg("error.backup_integrity", verdict=verdict), hint=msg("hint.try_again"))
         partial.replace(target)
     except sqlite3.Error as exc:
-        raise StoreError(
-            f"the backup could not be written: {exc}", hint=f"check that {target.parent} is writable"
-        ) from None
+        writable = msg("hint.folder_writable", folder=str(target.parent))
+        raise StoreError(msg("error.backup_not_written", reason=str(exc)), hint=writable) from None
     finally:
         partial.unlink(missing_ok=True)
     return target.stat().st_size

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from scheduler.errors import ConfigError
+from scheduler.errors import ConfigError, Text
+from scheduler.i18n import Message, msg
 
 CHANNEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -52,7 +53,7 @@ class WebSettings(_Section):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network such as 10.0.0.0/8") from None
+                raise ValueError(msg("config.not_a_network", value=item)) from None
         return value
 
 
@@ -82,7 +83,7 @@ class SharingSettings(_Section):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+                raise ValueError(msg("config.not_a_regex", value=pattern, reason=str(exc))) from None
         return value
 
 
@@ -164,7 +165,7 @@ class ChannelSettings(_Section):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not CHANNEL_ID_PATTERN.match(value):
-            raise ValueError("must be a slug: lower-case letters, digits and '-', e.g. fb-bhxh-nghean")
+            raise ValueError(msg("config.channel_slug"))
         return value
 
     @field_validator("platform")
@@ -174,14 +175,14 @@ class ChannelSettings(_Section):
 
         names = list(registry())
         if value not in names:
-            raise ValueError(f"Input should be {' or '.join(repr(n) for n in names)}")
+            raise ValueError(msg("config.platform_unknown", platforms=", ".join(names)))
         return value
 
     @field_validator("external_id")
     @classmethod
     def _numeric(cls, value: str) -> str:
         if not value.isdigit():
-            raise ValueError("must be the numeric Page id or OA id, e.g. 100000000000001")
+            raise ValueError(msg("config.numeric_id"))
         return value
 
     @model_validator(mode="after")
@@ -209,13 +210,13 @@ class CampaignSettings(_Section):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not CHANNEL_ID_PATTERN.match(value):
-            raise ValueError("must be a slug: lower-case letters, digits and '-'")
+            raise ValueError(msg("config.campaign_slug"))
         return value
 
     @model_validator(mode="after")
     def _order(self) -> CampaignSettings:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
+            raise ValueError(msg("config.ends_before_start"))
         return self
 
 
@@ -244,14 +245,14 @@ class Settings(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
+            raise ValueError(msg("config.time_zone")) from None
         return value
 
     @field_validator("public_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8000")
+            raise ValueError(msg("config.http_url"))
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -259,7 +260,7 @@ class Settings(_Section):
         seen: set[str] = set()
         for channel in self.channels:
             if channel.id in seen:
-                raise ValueError(f"channel id {channel.id!r} is used twice; ids must be unique")
+                raise ValueError(msg("config.channel_twice", channel=channel.id))
             seen.add(channel.id)
         return self
 
@@ -296,14 +297,11 @@ class Settings(_Section):
         for channel in self.channels:
             if channel.id == channel_id:
                 return channel
-        known = ", ".join(c.id for c in self.channels) or "none configured"
         from scheduler.errors import NotFound
 
-        raise NotFound(
-            f"unknown channel {channel_id!r}",
-            hint=f"known channels: {known}",
-            field="channel",
-        )
+        known = ", ".join(c.id for c in self.channels)
+        hint = msg("hint.known_channels", known=known) if known else msg("hint.no_channels_configured")
+        raise NotFound(msg("error.unknown_channel", channel=channel_id), hint=hint, field="channel")
 
     def api_base(self, channel: ChannelSettings) -> str:
         if channel.api_base:
@@ -356,20 +354,21 @@ def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
                 data.setdefault(section, {})[key] = _coerce_env(value)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any]) -> Message:
+    """One validation problem as a message; pydantic's own wording (type errors) stays as it is."""
     location = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
+    raised = (error.get("ctx") or {}).get("error")
+    problem: Text = str(error["msg"]).removeprefix("Value error, ")
+    if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Message):
+        problem = raised.args[0]
     if error["type"] == "extra_forbidden":
-        message = "is not a known setting (check the spelling; see docs/configuration in README)"
+        problem = msg("config.unknown_key")
     elif error["type"] == "missing":
-        message = "is required"
+        problem = msg("config.required")
     given = error.get("input")
-    shown = (
-        f" (got {given!r})"
-        if given is not None and error["type"] != "missing" and not isinstance(given, dict | list)
-        else ""
-    )
-    return f"{location or '(top level)'}: {message}{shown}"
+    if given is not None and error["type"] != "missing" and not isinstance(given, dict | list):
+        return msg("config.problem_got", key=location or "(top level)", problem=problem, value=repr(given))
+    return msg("config.problem", key=location or "(top level)", problem=problem)
 
 
 def resolve_config_path(explicit: str | Path | None, environ: dict[str, str] | None = None) -> Path:
@@ -396,13 +395,12 @@ def load_settings(
             data = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
-                f"{config_path}: not valid TOML: {exc}",
-                hint="fix the line named above; strings need double quotes",
+                msg("config.not_toml", path=str(config_path), reason=str(exc)), hint=msg("hint.fix_toml_line")
             ) from None
         except UnicodeDecodeError:
-            raise ConfigError(f"{config_path}: not UTF-8 text", hint="save the file as UTF-8") from None
+            raise ConfigError(msg("config.not_utf8", path=str(config_path)), hint=msg("hint.save_utf8")) from None
     elif path is not None or environ.get("LOA_CONFIG"):
-        raise ConfigError(f"config file {config_path} does not exist", hint="give --config an existing file")
+        raise ConfigError(msg("config.missing_file", path=str(config_path)), hint=msg("hint.existing_config"))
     _apply_environment(data, environ)
     for section, values in (overrides or {}).items():
         if isinstance(values, dict):
@@ -413,8 +411,7 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        problems = [_describe(e) for e in exc.errors()]  # type: ignore[arg-type]
         raise ConfigError(
-            f"{config_path}: {problems}",
-            hint="fix these keys in the file or the matching LOA_* environment variable",
+            msg("config.invalid", path=str(config_path), problems=problems), hint=msg("hint.fix_config_keys")
         ) from None

@@ -4,27 +4,60 @@ Every error carries a message meant for a person: it names the object at fault a
 there is one, the fix. ``InputError`` and its children are bad input (exit code 2, a form
 error next to the field); ``PublishError`` and its children are what a platform answered,
 classified at the edge of each publisher so the engine never reads platform codes.
+
+The message and the hint are catalogue ids with parameters (``msg("error.post_not_draft",
+post=3)``, see :mod:`scheduler.i18n`), rendered in the reader's language at the edge by
+:func:`render_error`; ``str(exc)`` and ``exc.message`` use the process language (logs). A
+plain text that is no catalogue id is shown as it is.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+from scheduler.i18n import Message, process_lang, translate
+
+Text = str | Message
+
+
+def _split(text: Text) -> tuple[str, Mapping[str, object]]:
+    return (text.id, text.params) if isinstance(text, Message) else (text, {})
 
 
 class LoaError(Exception):
     """Root of every error Loa raises on purpose."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    def __init__(self, message: Text, *, hint: Text | None = None) -> None:
+        self.msgid, self.params = _split(message)
+        self.hint_id: str | None
+        self.hint_params: Mapping[str, object]
+        self.hint_id, self.hint_params = _split(hint) if hint is not None else (None, {})
+        super().__init__(self.msgid)
+
+    @property
+    def message(self) -> str:
+        return translate(process_lang(), self.msgid, **self.params)
+
+    @property
+    def hint(self) -> str | None:
+        return translate(process_lang(), self.hint_id, **self.hint_params) if self.hint_id else None
 
     def __str__(self) -> str:
-        return f"{self.message}\n  → {self.hint}" if self.hint else self.message
+        return render_error(self, process_lang())
+
+
+def render_error(exc: LoaError, lang: str, *, separator: str = "\n  → ", hint: bool = True) -> str:
+    """The error as a person reads it in ``lang``: the message, then the hint after ``separator``."""
+    text = translate(lang, exc.msgid, **exc.params)
+    if hint and exc.hint_id:
+        return text + separator + translate(lang, exc.hint_id, **exc.hint_params)
+    return text
 
 
 class InputError(LoaError):
     """Input a person gave is wrong: refuse it, store nothing, say how to fix it."""
 
-    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None) -> None:
+    def __init__(self, message: Text, *, hint: Text | None = None, field: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.field = field
 
@@ -49,9 +82,9 @@ class TextDoesNotFit(LimitError):
 
     def __init__(
         self,
-        message: str,
+        message: Text,
         *,
-        hint: str | None = None,
+        hint: Text | None = None,
         field: str | None = None,
         layout: str,
         box: str,
@@ -82,9 +115,9 @@ class PublishError(LoaError):
 
     def __init__(
         self,
-        message: str,
+        message: Text,
         *,
-        hint: str | None = None,
+        hint: Text | None = None,
         platform: str = "",
         code: int | None = None,
         subcode: int | None = None,
@@ -120,7 +153,7 @@ class DuplicateContent(PermanentError):
 class TransientError(PublishError):
     """Try again later; ``retry_after`` (seconds) when the platform said how long."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+    def __init__(self, message: Text, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

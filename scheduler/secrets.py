@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from scheduler.config import Settings
 from scheduler.errors import ConfigError, StoreError, TransientError
+from scheduler.i18n import msg
 from scheduler.models import ChannelState, utcnow
 
 # Longer than any refresh call can take (timeouts are 20 s): a holder past it has died.
@@ -47,11 +48,7 @@ def load_cipher(settings: Settings, environ: Mapping[str, str] | None = None) ->
     try:
         return Fernet(raw.encode("ascii"))
     except (ValueError, UnicodeEncodeError):
-        raise ConfigError(
-            f"the encryption key in {source} is not a Fernet key",
-            hint="generate one with: python -c 'from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())'",
-        ) from None
+        raise ConfigError(msg("error.not_a_fernet_key", source=source), hint=msg("hint.generate_fernet_key")) from None
 
 
 def _create_key_file(path: Path) -> None:
@@ -84,8 +81,7 @@ class DatabaseTokenVault:
             data = json.loads(self._cipher.decrypt(blob.encode("ascii")))
         except InvalidToken:
             raise ConfigError(
-                f"the stored credentials of channel {channel_id!r} cannot be decrypted",
-                hint="the encryption key changed: restore the old key or reconnect the channel",
+                msg("error.credentials_undecryptable", channel=channel_id), hint=msg("hint.key_changed")
             ) from None
         return {str(k): str(v) for k, v in data.items()}
 
@@ -96,7 +92,7 @@ class DatabaseTokenVault:
         with session_scope(self._engine) as session:
             row = session.get(ChannelState, channel_id)
             if row is None:
-                raise StoreError(f"channel {channel_id!r} is not in the database", hint="run `loa init` first")
+                raise StoreError(msg("error.channel_not_in_database", channel=channel_id), hint=msg("hint.run_init"))
             row.credentials_encrypted = blob
             row.credentials_updated_at = utcnow()
             row.refresh_started_at = None
@@ -113,8 +109,7 @@ class DatabaseTokenVault:
         while not acquire_lease(self._engine, name, owner=owner, ttl=LOCK_TTL):
             if time.monotonic() > deadline:
                 raise TransientError(
-                    f"another Loa process has been renewing the token of channel {channel_id} for too long",
-                    hint="Loa tries again later; if this repeats, check the other workers",
+                    msg("error.token_renewal_stuck", channel=channel_id), hint=msg("hint.check_other_workers")
                 )
             time.sleep(0.05)
         try:

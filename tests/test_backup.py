@@ -52,4 +52,4 @@ def test_backup_during_writes_is_consistent(offline_loa: Cli, offline_config: Pa
 
 def test_backup_refuses_a_missing_folder(offline_loa: Cli, tmp_path: Path) -> None:
     result = offline_loa("backup", str(tmp_path / "nope" / "copy.db"))
-    assert result.code == 2 and "does not exist" in result.stderr
+    assert result.code == 2 and "không tồn tại" in result.stderr

@@ -75,9 +75,9 @@ def test_post_add_stores_one_publication_per_channel(offline_loa: Cli, offline_c
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--template", "khong-co", "--channel", "fb-bhxh-nghean", "--now"], "known templates: bhxh-tu-nguyen"),
-        (["--template", "thang-van-dong", "--channel", "fb-bhxh-nghean", "--now"], "needs variable"),
-        (["--template", "thang-van-dong", *VARS, "--channel", "tiktok", "--now"], "known channels: fb-bhxh-nghean"),
+        (["--template", "khong-co", "--channel", "fb-bhxh-nghean", "--now"], "các mẫu hiện có: bhxh-tu-nguyen"),
+        (["--template", "thang-van-dong", "--channel", "fb-bhxh-nghean", "--now"], "cần biến «hoat_dong»"),
+        (["--template", "thang-van-dong", *VARS, "--channel", "tiktok", "--now"], "các kênh hiện có: fb-bhxh-nghean"),
         (
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--at", "2020-01-01T08:00"],
             "in the past",
@@ -110,7 +110,7 @@ def test_post_add_stores_one_publication_per_channel(offline_loa: Cli, offline_c
                 "zalo-bhxh-nghean",
                 "--now",
             ],
-            "over the limit of 149",
+            "so với giới hạn 149",
         ),
     ],
 )
@@ -147,7 +147,7 @@ def test_template_syntax_error_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     config.write_text(text, encoding="utf-8")
     result = cli_for(config, capsys)("render", "message", "--template", "hong")
     assert result.code == 2
-    assert "hong.j2, line 1: syntax error" in result.stderr
+    assert "hong.j2, dòng 1: lỗi cú pháp" in result.stderr
 
 
 def write_csv(path: Path, lines: list[str]) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import load_settings
-from scheduler.errors import ConfigError
+from scheduler.errors import ConfigError, render_error
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,9 +44,9 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ("[web]\nport = 'eighty'\n", "web.port"),
-        ("[web]\nprot = 80\n", "web.prot: is not a known setting"),
-        ("timezone = 'Asia/Hanoi_City'\n", "timezone: must be an IANA time zone"),
-        ("[database\nurl = 1", "not valid TOML"),
+        ("[web]\nprot = 80\n", "web.prot: không phải thiết lập đã biết"),
+        ("timezone = 'Asia/Hanoi_City'\n", "timezone: phải là múi giờ IANA"),
+        ("[database\nurl = 1", "không phải TOML hợp lệ"),
         ("[[channels]]\nid = 'Bad Id'\nplatform = 'facebook'\nname = 'x'\nexternal_id = '1'\n", "channels.0.id"),
         ("[[channels]]\nid = 'fb'\nplatform = 'tiktok'\nname = 'x'\nexternal_id = '1'\n", "channels.0.platform"),
         ("[[channels]]\nid = 'fb'\nplatform = 'facebook'\nname = 'x'\nexternal_id = '1'\nmode = 'live'\n", "token_env"),
@@ -61,10 +61,12 @@ def test_bad_config_names_file_key_and_fix(tmp_path: Path, content: str, expecte
     message = str(caught.value)
     assert str(path) in message
     assert expected in message
+    # The same error in English, for a reader who asked for it.
+    assert "→ fix" in render_error(caught.value, "en")
 
 
 def test_missing_explicit_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="không có tệp cấu hình"):
         load_settings(tmp_path / "nope.toml", environ={})
 
 

@@ -34,7 +34,9 @@ def test_admin_imports_lists_and_deactivates_staff(console_loa: Loa) -> None:
     assert bad.status_code == 400 and "can-bo.csv" in errors_on(bad.text)["file"]
     assert staff_names(console_loa) == {"Nguyễn Thị Lan"}
     wrong_type = admin.post("/staff/import", files={"file": ("ds.pdf", b"%PDF", "application/pdf")}, page="/staff")
-    assert errors_on(wrong_type.text) == {"file": "ds.pdf không phải tệp CSV hay XLSX."}
+    # The console gives the fix with the refusal.
+    refused = "ds.pdf không phải tệp CSV hay XLSX. — lưu bảng tính dạng .csv (UTF-8) hoặc .xlsx"
+    assert errors_on(wrong_type.text) == {"file": refused}
     done = admin.post("/staff/import", files={"file": ("danh sách.csv", STAFF_CSV.encode(), "text/csv")}, page="/staff")
     assert done.status_code == 200 and "2 mới" in done.text
     assert staff_names(console_loa) == {"Nguyễn Thị Lan", "Trần Văn Hùng", "Lê Thị Hoa"}

@@ -41,6 +41,12 @@ STACKED = "Ễ Ữ Ặ Ợ Ỗ: những dấu chồng ễ ặ ợ ỗ ữ"
 BACKGROUND = (0, 84, 166)
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the renderer's messages in English (LOA_LANG), the second language."""
+    monkeypatch.setenv("LOA_LANG", "en")
+
+
 @pytest.fixture(scope="module")
 def shipped() -> CoverRenderer:
     return CoverRenderer(REPO / "templates", REPO / "assets")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 
 import pytest
 
-from scheduler.errors import LimitError, NotFound, TemplateError
+from scheduler.errors import LimitError, NotFound, TemplateError, render_error
 from scheduler.render.messages import MessageRenderer, PlatformLimits, cut_at_word
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,14 +68,17 @@ def test_undefined_variable_names_it_and_the_line(tmp_path: Path) -> None:
     renderer = write_template(tmp_path, "t", "Dòng một\nXin chào {{ ten }}\n")
     with pytest.raises(TemplateError) as caught:
         renderer.render("t", {}, platform="facebook", limits=FACEBOOK)
-    assert "'ten'" in str(caught.value) and "line 2" in str(caught.value)
+    assert "'ten'" in render_error(caught.value, "en") and "line 2" in render_error(caught.value, "en")
+    assert "«ten»" in str(caught.value) and "dòng 2" in str(caught.value)  # Vietnamese unless asked otherwise
     assert caught.value.field == "ten"
 
 
 def test_syntax_error_names_the_line(tmp_path: Path) -> None:
     renderer = write_template(tmp_path, "t", "ok\n{% if x %}\nno end\n")
-    with pytest.raises(TemplateError, match=r"t\.j2, line \d: syntax error"):
+    with pytest.raises(TemplateError) as caught:
         renderer.render("t", {"x": "1"}, platform="facebook", limits=FACEBOOK)
+    assert re.search(r"t\.j2, line \d: syntax error", render_error(caught.value, "en"))
+    assert re.search(r"t\.j2, dòng \d: lỗi cú pháp", str(caught.value))
 
 
 def test_sandbox_refuses_unsafe_templates(tmp_path: Path) -> None:
@@ -91,8 +95,10 @@ def test_values_are_text_not_templates(tmp_path: Path) -> None:
 
 
 def test_unknown_template_lists_the_known_ones(renderer: MessageRenderer) -> None:
-    with pytest.raises(NotFound, match="known templates: bhxh-tu-nguyen"):
+    with pytest.raises(NotFound) as caught:
         renderer.render("khong-co", {}, platform="facebook", limits=FACEBOOK)
+    assert "known templates: bhxh-tu-nguyen" in render_error(caught.value, "en")
+    assert "các mẫu hiện có: bhxh-tu-nguyen" in str(caught.value)
     with pytest.raises(NotFound):
         renderer.render("../secrets", {}, platform="facebook", limits=FACEBOOK)
 
@@ -101,10 +107,12 @@ def test_limits_say_which_and_by_how_much(tmp_path: Path) -> None:
     renderer = write_template(tmp_path, "t", "{{ x }}")
     with pytest.raises(LimitError) as caught:
         renderer.render("t", {"x": "a" * 63210}, platform="facebook", limits=FACEBOOK)
-    assert "4 over the limit of 63206" in str(caught.value)
+    assert "4 over the limit of 63206" in render_error(caught.value, "en")
+    assert "vượt 4 ký tự so với giới hạn 63206" in str(caught.value)
     title = write_template(tmp_path, "z", "{% set title = x %}body")
-    with pytest.raises(LimitError, match=r"article title .* 151 characters, 1 over the limit of 150"):
+    with pytest.raises(LimitError) as caught:
         title.render("z", {"x": "đ" * 151}, platform="zalo", limits=ZALO)
+    assert re.search(r"article title .* 151 characters, 1 over the limit of 150", render_error(caught.value, "en"))
 
 
 def test_derived_title_cuts_at_a_word() -> None:

@@ -115,4 +115,4 @@ def test_channel_pause_and_resume(offline_loa: Cli, offline_config: Path) -> Non
     assert offline_loa("channels", "resume", "fb-bhxh-nghean").code == 0
     assert offline_loa("channels", "--json").json()["channels"][0]["status"] == "ok"
     unknown = offline_loa("channels", "pause", "khong-co")
-    assert unknown.code == 2 and "known channels" in unknown.stderr
+    assert unknown.code == 2 and "các kênh hiện có" in unknown.stderr

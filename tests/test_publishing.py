@@ -280,7 +280,7 @@ def test_post_with_a_cover_reaches_both_platforms(loa: Cli, sandbox: Any, config
     ("extra", "expected"),
     [
         (["--cover", "khong-co"], "khong-co"),
-        (["--cover", "default", "--var", "subtitle=" + "rất dài " * 80], "shorten it"),
+        (["--cover", "default", "--var", "subtitle=" + "rất dài " * 80], "rút bớt"),
     ],
 )
 def test_bad_cover_is_refused_and_nothing_is_queued(loa: Cli, extra: list[str], expected: str) -> None:

@@ -478,9 +478,9 @@ def test_table_uses_vietnamese_numbers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (("--from", "2026-05-31", "--to", "2026-05-01"), "after"),
-        (("--from", "31-05-2026", "--to", "2026-06-01"), "not a date"),
-        (("--from", "2026-02-30", "--to", "2026-03-01"), "not a date"),
+        (("--from", "2026-05-31", "--to", "2026-05-01"), "sau ngày kết thúc"),
+        (("--from", "31-05-2026", "--to", "2026-06-01"), "không phải ngày"),
+        (("--from", "2026-02-30", "--to", "2026-03-01"), "không phải ngày"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "--by", "province"), "province"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "--format", "pdf"), "pdf"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "-o", "/nonexistent-folder/x.csv"), "does not exist"),
@@ -510,7 +510,7 @@ def test_bad_output_and_months_are_exit_2(loa: Cli, tmp_path: Path) -> None:
     today = datetime.now(UTC).astimezone(VN).date()
     following = date(today.year + today.month // 12, today.month % 12 + 1, 1)
     future = loa("report", "summary", "--month", f"{following.year}-{following.month:02d}")
-    assert future.code == 2 and "not begun" in future.stderr
+    assert future.code == 2 and "chưa bắt đầu" in future.stderr
     assert loa("report", "summary", "--month", "2026-13").code == 2
     assert loa("report", "summary", "--month", "May").code == 2
     assert loa("report", "summary", "--month", "2026-05", "--format", "png").code == 2

@@ -169,6 +169,20 @@ def test_share_page_lists_published_posts_with_three_buttons(env: Env) -> None:
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and len(css.content) < 4096
 
 
+def test_share_page_speaks_english_when_asked_and_keeps_vietnamese_otherwise(env: Env) -> None:
+    staff = new_staff(env)
+    english = requests.get(f"{env.url}/s/{staff['token']}?lang=en", headers={"User-Agent": PHONE_UA}, timeout=10)
+    assert english.status_code == 200 and '<html lang="en">' in english.text
+    assert f"Hello, {staff['full_name']}" in english.text and "Share on Zalo" in english.text
+    assert "Xin chào" not in english.text and "Chia sẻ lên" not in english.text
+    # The console's language cookie carries over; an unknown language falls back to Vietnamese.
+    cookie = requests.get(f"{env.url}/s/{staff['token']}", cookies={"loa_lang": "en"}, timeout=10)
+    assert "Hello," in cookie.text
+    other = requests.get(f"{env.url}/s/{staff['token']}?lang=fr", timeout=10)
+    assert '<html lang="vi">' in other.text and "Xin chào" in other.text
+    assert "Page not found" in requests.get(f"{env.url}/s/{'x' * 32}?lang=en", timeout=10).text
+
+
 def test_unknown_or_deactivated_token_is_the_same_404(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     staff = new_staff(env)
     missing = requests.get(f"{env.url}/s/{'x' * 32}", timeout=10)

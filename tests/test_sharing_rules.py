@@ -82,7 +82,7 @@ def test_the_crawler_list_is_configurable(tmp_path: Path) -> None:
     assert replaced("OnlyThis/1") and not replaced("Facebot")
     from scheduler.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="regular expression"):
+    with pytest.raises(ConfigError, match="biểu thức chính quy"):
         load_settings(path, environ={"LOA_SHARING_EXTRA_CRAWLER_PATTERNS": "(unclosed"})
 
 

@@ -76,7 +76,7 @@ def test_vault_encrypts_at_rest_and_key_lives_outside_the_database(tmp_path: Pat
     }
     assert "secret" not in repr(vault)
     other = DatabaseTokenVault(engine, Fernet(Fernet.generate_key()))
-    with pytest.raises(ConfigError, match="cannot be decrypted"):
+    with pytest.raises(ConfigError, match="Không giải mã được"):
         other.load("zalo-bhxh-nghean")
 
 
@@ -84,7 +84,7 @@ def test_key_from_environment_must_be_valid(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path), environ={})
     key = Fernet.generate_key().decode()
     assert isinstance(load_cipher(settings, environ={"LOA_SECRET_KEY": key}), Fernet)
-    with pytest.raises(ConfigError, match="not a Fernet key"):
+    with pytest.raises(ConfigError, match="không phải khoá Fernet"):
         load_cipher(settings, environ={"LOA_SECRET_KEY": "short"})
 
 

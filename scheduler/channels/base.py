@@ -29,6 +29,7 @@ from scheduler.errors import AuthError, PublishError, RateLimited
 
 if TYPE_CHECKING:
     from scheduler.config import ChannelSettings, Settings
+    from scheduler.i18n import Message
     from scheduler.sandbox.emulator import PlatformEmulator
 
 
@@ -132,17 +133,18 @@ class ShareDialog:
 
     With ``sharer_url`` the tap goes to the platform's own share dialog, the tracked link
     appended (percent-encoded). Without it the tap opens Loa's page with the link to paste,
-    titled ``paste_title`` with ``paste_steps`` (HTML, trusted), and the platform's share
+    titled ``paste_title`` with ``paste_steps`` (catalogue ids), and the platform's share
     plugin when the platform has one and an official account of it is configured.
     """
 
-    button_label: str
+    button_label: str  # catalogue id
     sharer_url: str | None = None
     form_action: str | None = None  # origin the share form may post on to (CSP form-action)
-    paste_title: str | None = None
-    paste_steps: tuple[str, ...] = ()
+    paste_title: str | None = None  # catalogue id
+    paste_steps: tuple[str, ...] = ()  # catalogue ids
     plugin_script: str | None = None
     plugin_csp: str | None = None  # script-src and frame-src sources the plugin needs
+    plugin_intro: str | None = None  # catalogue id of the line above the plugin
     plugin_markup: str | None = None  # HTML with {link} and {account} placeholders (escaped values)
 
 
@@ -180,7 +182,7 @@ class Publisher(ABC):
     share_dialog: ClassVar[ShareDialog | None] = None
 
     @classmethod
-    def live_settings_problem(cls, channel: ChannelSettings) -> str | None:
+    def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
         """What a live channel of this platform lacks in config.toml, or None when complete."""
         return None
 

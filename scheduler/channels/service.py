@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from scheduler.audit import record
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, StoreError
+from scheduler.i18n import msg
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublicationStatus, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.secrets import mask
@@ -43,7 +44,7 @@ def _state(session: Session, loa: Loa, channel_id: str) -> ChannelState:
     loa.settings.channel(channel_id)  # unknown ids → NotFound listing the known ones
     state = session.get(ChannelState, channel_id)
     if state is None:
-        raise StoreError(f"channel {channel_id!r} is not in the database", hint="run `loa init`")
+        raise StoreError(msg("error.channel_not_in_database", channel=channel_id), hint=msg("hint.run_init"))
     return state
 
 
@@ -55,11 +56,7 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
     channel = loa.settings.channel(channel_id)
     secret = secret.strip()
     if len(secret) < 8 or any(c.isspace() for c in secret):
-        raise InputError(
-            "that does not look like a token",
-            hint="paste the whole token, without spaces or line breaks",
-            field="token",
-        )
+        raise InputError(msg("error.not_a_token"), hint=msg("hint.paste_whole_token"), field="token")
     if publisher_class(channel.platform).single_use_refresh_token:
         # Only the refresh token: the next call trades it for a fresh pair.
         loa.vault.save(channel_id, {"refresh_token": secret})
@@ -125,8 +122,8 @@ def resume(loa: Loa, channel_id: str, *, actor: str) -> None:
         state = _state(session, loa, channel_id)
         if state.status == ChannelStatus.needs_reauth:
             raise InputError(
-                f"channel {channel_id} needs to be reconnected, not resumed",
-                hint=f"run `loa channels reconnect {channel_id}` with a new token",
+                msg("error.channel_needs_reconnect", channel=channel_id),
+                hint=msg("hint.reconnect_channel", channel=channel_id),
             )
         state.status = ChannelStatus.ok
         state.paused_until = None

@@ -27,6 +27,7 @@ from scheduler.cli.support import (
 )
 from scheduler.cli.users import user_app
 from scheduler.errors import InputError, LoaError
+from scheduler.i18n import dispatch_summary, process_lang, process_text
 
 app = typer.Typer(
     name="loa",
@@ -230,9 +231,7 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json(summary.as_json())
         return
     counts = {k: v for k, v in summary.counts().items() if v}
-    out.print(
-        "Không có bài nào đến hạn." if not counts else "Kết quả: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    )
+    out.print(dispatch_summary(process_lang(), counts))
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -245,7 +244,7 @@ def _configure_logging(*, quiet: bool = False) -> None:
 
 
 def _fail(code: int, message: str) -> NoReturn:
-    err.print(f"[bold red]Lỗi:[/bold red] {message}", markup=True, highlight=False)
+    err.print("[bold red]" + process_text("cli.error") + f"[/bold red] {message}", markup=True, highlight=False)
     raise SystemExit(code)
 
 

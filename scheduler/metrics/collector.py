@@ -31,6 +31,7 @@ from scheduler.channels.base import PostMetrics, Publisher, TokenVault
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError
+from scheduler.i18n import msg
 from scheduler.metrics.history import METRIC_NAMES, aware
 from scheduler.metrics.schedule import PollingSchedule
 from scheduler.models import (
@@ -245,7 +246,7 @@ class MetricsCollector:
             usage = publisher.usage_percent
         except Exception as exc:  # a bug in one publisher must not stop the other channels
             log.exception("metrics for channel %s failed unexpectedly", channel.id)
-            internal = PublishError(f"internal error while reading metrics: {exc!r}", platform=channel.platform)
+            internal = PublishError(msg("error.metrics_internal", reason=repr(exc)), platform=channel.platform)
             results = {t.remote_id: internal for t in batch}
             usage = 0.0
         finally:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scheduler.errors import InputError, LoaError
+from scheduler.i18n import N_, msg
 from scheduler.render.covers import CoverRenderer, max_bytes_for
 from scheduler.render.images import normalise_format
 from scheduler.render.messages import nfc
@@ -45,29 +46,27 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise InputError(f"CSV file {path} does not exist", field="csv") from None
+        raise InputError(msg("error.csv_missing", path=str(path)), field="csv") from None
     except UnicodeDecodeError:
-        raise InputError(
-            f"{path.name} is not UTF-8 text", hint="in Excel: Save As → CSV UTF-8 (Comma delimited)", field="csv"
-        ) from None
+        refused = msg("error.csv_not_utf8", file=path.name)
+        raise InputError(refused, hint=msg("hint.excel_csv_utf8"), field="csv") from None
     reader = csv.DictReader(text.splitlines())
     header = [name.strip() for name in reader.fieldnames or []]
     if not header or not all(header):
-        raise InputError(f"{path.name}: the first line must name the columns", hint="e.g. title,subtitle", field="csv")
+        raise InputError(msg("error.csv_no_header", file=path.name), hint=msg("hint.csv_header_example"), field="csv")
     rows: list[dict[str, str]] = []
     for number, row in enumerate(reader, start=1):
         if None in row:
-            raise InputError(
-                f"{path.name}, row {number}: more cells than columns", hint="put values that hold commas in quotes"
-            )
+            raise InputError(msg("error.csv_extra_cells", file=path.name, row=number), hint=msg("hint.quote_commas"))
         rows.append({key.strip(): nfc(value or "") for key, value in row.items()})
         if len(rows) > MAX_ROWS:
-            raise InputError(f"{path.name}: more than {MAX_ROWS} rows", hint="split the file")
+            too_many = msg("error.csv_too_many_rows", file=path.name, limit=MAX_ROWS)
+            raise InputError(too_many, hint=msg("hint.split_file"))
     # Spreadsheets often save empty rows after the data; a blank row inside it stays, and fails.
     while rows and not any(value.strip() for value in rows[-1].values()):
         rows.pop()
     if not rows:
-        raise InputError(f"{path.name}: no rows below the header", field="csv")
+        raise InputError(msg("error.csv_no_rows", file=path.name), field="csv")
     return rows
 
 
@@ -94,10 +93,10 @@ def render_batch(
     workers = max(1, min(workers or os.cpu_count() or 1, len(rows)))
     with _executor(job, workers if len(rows) >= _INLINE_BELOW else 1) as pool:
         checked = _run(pool, _check_row, [(i, dict(row)) for i, row in enumerate(rows)], "check", progress)
-        _raise_first(checked, source, "nothing was written")
+        _raise_first(checked, source, N_("batch.nothing_written"))
         out_dir.mkdir(parents=True, exist_ok=True)
         tasks = [(i, dict(row), str(out_dir / names[i])) for i, row in enumerate(rows)]
-        _raise_first(_run(pool, _render_row, tasks, "render", progress), source, "the other rows were written")
+        _raise_first(_run(pool, _render_row, tasks, "render", progress), source, N_("batch.others_written"))
     return [out_dir / name for name in names]
 
 
@@ -105,12 +104,13 @@ def _raise_first(outcomes: list[Outcome], source: str, consequence: str) -> None
     failures = sorted((o for o in outcomes if o[1] is not None), key=lambda o: o[0])
     if not failures:
         return
+    # The row's own message and hint were worded in the worker (same process language).
     index, message, hint = failures[0]
-    more = f" ({len(failures) - 1} more rows have problems too)" if len(failures) > 1 else ""
-    raise InputError(
-        f"{source}, row {index + 1}: {message}{more}",
-        hint=f"{hint + '; ' if hint else ''}fix the row and run again ({consequence})",
-    )
+    problem = msg("batch.row", source=source, row=index + 1, problem=message)
+    if len(failures) > 1:
+        problem = msg("batch.row_and_more", first=problem, more=len(failures) - 1)
+    fix = msg("hint.fix_row", consequence=msg(consequence))
+    raise InputError(problem, hint=msg("hint.row_hint_and_fix", hint=hint, fix=fix) if hint else fix)
 
 
 def _run(

@@ -30,7 +30,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
 
-from scheduler.errors import InputError, NotFound, TemplateError, TextDoesNotFit
+from scheduler.errors import InputError, NotFound, TemplateError, Text, TextDoesNotFit
+from scheduler.i18n import msg
 from scheduler.render.fonts import FontBook, FontSource, asset_path, describe_characters
 from scheduler.render.images import encode, normalise_format, open_image
 from scheduler.render.layouts import (
@@ -70,7 +71,11 @@ def max_bytes_for(target: str, fmt: str = "jpeg") -> int:
 
     declared = cover_targets()
     if target not in declared:
-        raise InputError(f"unknown cover target {target!r}", hint=f"use one of: {', '.join(declared)}", field="target")
+        raise InputError(
+            msg("error.unknown_cover_target", target=target),
+            hint=msg("hint.one_of", choices=", ".join(declared)),
+            field="target",
+        )
     return declared[target][0].max_bytes(normalise_format(fmt))
 
 
@@ -225,8 +230,8 @@ class CoverRenderer:
             resolved = parsed.per_target.get(target)
             if resolved is None:
                 raise InputError(
-                    f"cover layout {layout!r} has no {target!r} size",
-                    hint=f"use one of its targets: {', '.join(parsed.targets)}, or add {target} to its [canvas]",
+                    msg("error.layout_has_no_target", layout=layout, target=target),
+                    hint=msg("hint.layout_targets", targets=", ".join(parsed.targets), target=target),
                     field="target",
                 )
             context: dict[str, Any] = nfc({str(k): v for k, v in variables.items()})
@@ -239,8 +244,8 @@ class CoverRenderer:
                 elif not placed.spec.optional:
                     field = self._field(parsed.name, placed)
                     raise TemplateError(
-                        f"cover layout {layout!r}, box {placed.spec.name!r} is empty",
-                        hint=f"give {field} a value (the layout uses: {', '.join(self.variables(layout))})",
+                        msg("error.cover_box_empty", layout=layout, box=placed.spec.name),
+                        hint=msg("hint.give_value", field=field, uses=", ".join(self.variables(layout))),
                         field=field,
                     )
             return CoverPlan(resolved, self._base(parsed, resolved), tuple(texts))
@@ -250,8 +255,9 @@ class CoverRenderer:
     def _layout(self, name: str) -> Layout:
         path = self.folder / f"{name}{LAYOUT_SUFFIX}"
         if not NAME_PATTERN.match(name) or not path.is_file():
-            known = ", ".join(self.names()) or f"none in {self.folder}"
-            raise NotFound(f"unknown cover layout {name!r}", hint=f"known layouts: {known}", field="cover")
+            known = ", ".join(self.names())
+            hint = msg("hint.known_layouts", known=known) if known else msg("hint.no_layouts", folder=str(self.folder))
+            raise NotFound(msg("error.unknown_layout", layout=name), hint=hint, field="cover")
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
@@ -273,8 +279,8 @@ class CoverRenderer:
                 template = self.env.from_string(source)
             except TemplateSyntaxError as exc:
                 raise TemplateError(
-                    f"cover layout {layout!r}, box {placed.spec.name!r}: syntax error in text: {exc.message}",
-                    hint='write values as {{ title }}; literal text needs no braces',
+                    msg("error.cover_box_syntax", layout=layout, box=placed.spec.name, reason=exc.message),
+                    hint=msg("hint.cover_box_syntax"),
                     field="cover",
                 ) from None
             self._templates[source] = template
@@ -294,19 +300,23 @@ class CoverRenderer:
             raw = self._template(layout, placed).render(context)
         except UndefinedError as exc:
             missing = _undefined_name(str(exc))
+            uses = ", ".join(self.variables(layout))
             raise TemplateError(
-                f"cover layout {layout!r}, box {box.name!r} needs variable {missing!r}, which was not given",
-                hint=f"add --var {missing}=… (the layout uses: {', '.join(self.variables(layout)) or 'nothing'})",
+                msg("error.cover_box_needs_variable", layout=layout, box=box.name, variable=missing),
+                hint=msg("hint.add_var_layout", variable=missing, uses=uses)
+                if uses
+                else msg("hint.add_var_none", variable=missing),
                 field=missing,
             ) from None
         except SecurityError as exc:
             raise TemplateError(
-                f"cover layout {layout!r}, box {box.name!r} tried something layouts may not do: {exc}",
-                hint="texts may only format the given variables",
+                msg("error.cover_box_unsafe", layout=layout, box=box.name, reason=str(exc)),
+                hint=msg("hint.cover_only_formats"),
             ) from None
         except (TypeError, ValueError, ArithmeticError) as exc:
             raise TemplateError(
-                f"cover layout {layout!r}, box {box.name!r} failed: {exc}", hint="check the variables given"
+                msg("error.cover_box_failed", layout=layout, box=box.name, reason=str(exc)),
+                hint=msg("hint.check_variables"),
             ) from None
         lines = (" ".join(line.split()) for line in nfc(raw).replace("\r\n", "\n").split("\n"))
         text = "\n".join(line for line in lines if line)
@@ -332,13 +342,13 @@ class CoverRenderer:
 
     def _fit(self, target: TargetLayout, placed: PlacedBox, text: str) -> DrawnText:
         box = placed.spec
-        where = f"cover layout {target.layout!r}, box {box.name!r}"
+        where = msg("where.cover_box", layout=target.layout, box=box.name)
         source = self.fonts.resolve(box.font, box.weight, where=where)
         missing = self.fonts.missing_glyphs(source, text)
         if missing:
             raise TemplateError(
-                f"{where}: font {source.label} has no glyph for {describe_characters(missing)}",
-                hint="remove those characters (emoji and symbols) or give the box a font that has them",
+                msg("error.font_lacks_glyphs", where=where, font=source.label, characters=describe_characters(missing)),
+                hint=msg("hint.remove_characters"),
                 field=self._field(target.layout, placed),
             )
 
@@ -366,15 +376,14 @@ class CoverRenderer:
     ) -> TextDoesNotFit:
         box = placed.spec
         field = self._field(target.layout, placed)
-        where = f"box {box.name!r} of layout {target.layout!r} at {target.label}"
+        where = msg("where.box_of_layout_at", box=box.name, layout=target.layout, size=target.label)
         inner_width = _inner(placed, box.size_min).width
         font = font_at(box.size_min)
         too_wide = [w for words in paragraphs for w in words if _ink_width(font, w) > inner_width]
         if too_wide:
             return TextDoesNotFit(
-                f"{field}: the word {too_wide[0]!r} is too wide for {where}, even at the smallest size "
-                f"({box.size_min} px)",
-                hint="shorten or split that word",
+                msg("error.word_too_wide", field=field, word=too_wide[0], where=where, size=box.size_min),
+                hint=msg("hint.split_word"),
                 field=field,
                 layout=target.layout,
                 box=box.name,
@@ -392,8 +401,8 @@ class CoverRenderer:
                 high = middle - 1
         excess = max(1, len(text) - len(" ".join(words[:low])))
         return TextDoesNotFit(
-            f"{field} too long for {where}: shorten it by about {excess} characters",
-            hint=f"it has {len(text)} characters; the box holds about {len(text) - excess} at the smallest size",
+            msg("error.text_too_long", field=field, where=where, excess=excess),
+            hint=msg("hint.box_holds", length=len(text), holds=len(text) - excess),
             field=field,
             layout=target.layout,
             box=box.name,
@@ -429,16 +438,16 @@ class CoverRenderer:
         return tuple(stamps)
 
     def _draw_base(self, target: TargetLayout) -> Image.Image:
-        where = f"cover layout {target.layout!r}"
+        where = msg("where.cover_layout", layout=target.layout)
         canvas = _background(target.size, target.background, lambda name: self._asset_image(name, where, "image"))
         for shape, rect in target.shapes:
             _draw_shape(canvas, shape, rect)
         if target.logo is not None:
             logo, rect = target.logo
-            _paste_logo(canvas, self._asset_image(logo.image, f"{where}, logo", "logo"), logo, rect)
+            _paste_logo(canvas, self._asset_image(logo.image, where, "logo"), logo, rect)
         return canvas.convert("RGB")
 
-    def _asset_image(self, reference: str, where: str, what: str) -> Image.Image:
+    def _asset_image(self, reference: str, where: Text, what: str) -> Image.Image:
         path = asset_path(self.assets_dir, reference.removeprefix("assets:"), where=where, what=what)
         stat = path.stat()
         key = (path, stat.st_mtime_ns, stat.st_size)
@@ -694,9 +703,7 @@ def _blend_panel(canvas: Image.Image, rect: Rect, colour: RGBA, radius: int) -> 
     canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (rect.x0, rect.y0))
 
 
-def _background(
-    size: tuple[int, int], spec: Background, load: Callable[[str], Image.Image]
-) -> Image.Image:
+def _background(size: tuple[int, int], spec: Background, load: Callable[[str], Image.Image]) -> Image.Image:
     if spec.gradient:
         canvas = _gradient(size, [parse_colour(c) for c in spec.gradient], spec.angle)
     else:

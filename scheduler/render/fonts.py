@@ -26,7 +26,8 @@ from pathlib import Path
 
 from PIL import ImageFont, features
 
-from scheduler.errors import InputError, NotFound
+from scheduler.errors import InputError, NotFound, Text
+from scheduler.i18n import msg
 
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 BUILTIN_FAMILY = "sans"
@@ -42,9 +43,9 @@ def layout_engine(name: str | None = None) -> ImageFont.Layout:
         return ImageFont.Layout.BASIC
     if name == "raqm":
         if not features.check("raqm"):
-            raise InputError("this Pillow build has no libraqm", hint="use the basic text engine")
+            raise InputError(msg("error.no_raqm"), hint=msg("hint.basic_engine"))
         return ImageFont.Layout.RAQM
-    raise InputError(f"unknown text engine {name!r}", hint="use raqm or basic")
+    raise InputError(msg("error.unknown_text_engine", engine=name), hint=msg("hint.one_of", choices="raqm, basic"))
 
 
 def bundled_font(weight: str) -> Path | None:
@@ -101,7 +102,7 @@ class FontBook:
         # Resolution may run fc-match and parse fonts: do it once even with concurrent renders.
         self._lock = threading.Lock()
 
-    def resolve(self, spec: str, weight: str, *, where: str) -> FontSource:
+    def resolve(self, spec: str, weight: str, *, where: Text) -> FontSource:
         """The file behind a layout's ``font`` value; ``where`` names the layout and box."""
         key = (spec, weight)
         with self._lock:
@@ -111,15 +112,12 @@ class FontBook:
                 self._sources[key] = source
             return source
 
-    def _resolve(self, spec: str, weight: str, *, where: str) -> FontSource:
+    def _resolve(self, spec: str, weight: str, *, where: Text) -> FontSource:
         if spec == BUILTIN_FAMILY:
             path = bundled_font(weight) or fontconfig_font("sans-serif", weight)
             if path is None:
                 raise NotFound(
-                    f"{where}: no font for 'sans' ({weight}) on this machine",
-                    hint="install Loa's dependencies (pip install -e .; matplotlib ships DejaVu Sans) "
-                    "or the system package fonts-dejavu-core",
-                    field="font",
+                    msg("error.no_sans_font", where=where, weight=weight), hint=msg("hint.install_dejavu"), field="font"
                 )
             return FontSource(path, f"DejaVu Sans {weight}" if "DejaVu" in path.name else f"{path.name}")
         if spec.startswith("system:"):
@@ -127,28 +125,19 @@ class FontBook:
             path = fontconfig_font(family, weight)
             if path is None:
                 raise NotFound(
-                    f"{where}: font {family!r} was not found on this machine (fontconfig)",
-                    hint="install the font, put its file in assets/ and write font = \"assets:FILE.ttf\", "
-                    "or use font = \"sans\"",
-                    field="font",
+                    msg("error.font_not_found", where=where, family=family), hint=msg("hint.install_font"), field="font"
                 )
             return FontSource(path, f"{family} ({path.name})")
         if spec.startswith("assets:"):
             path = asset_path(self.assets_dir, spec.removeprefix("assets:"), where=where, what="font")
             if path.suffix.lower() not in FONT_SUFFIXES:
                 raise InputError(
-                    f"{where}: font file {path.name!r} is not a .ttf, .otf or .ttc file",
-                    hint="fonts must be TrueType or OpenType files",
-                    field="font",
+                    msg("error.font_file_kind", where=where, file=path.name), hint=msg("hint.font_kinds"), field="font"
                 )
             return FontSource(path, path.name)
-        raise InputError(
-            f"{where}: unknown font {spec!r}",
-            hint='write font = "sans", font = "system:Family Name" or font = "assets:FILE.ttf"',
-            field="font",
-        )
+        raise InputError(msg("error.unknown_font", where=where, font=spec), hint=msg("hint.font_forms"), field="font")
 
-    def font(self, source: FontSource, size: int, *, where: str) -> ImageFont.FreeTypeFont:
+    def font(self, source: FontSource, size: int, *, where: Text) -> ImageFont.FreeTypeFont:
         key = (source.path, size)
         font = self._fonts.get(key)
         if font is None:
@@ -156,8 +145,8 @@ class FontBook:
                 font = ImageFont.truetype(str(source.path), size, layout_engine=self.engine)
             except OSError as exc:
                 raise InputError(
-                    f"{where}: font file {source.path.name!r} cannot be read as a font ({exc})",
-                    hint="replace it with a valid .ttf or .otf file",
+                    msg("error.font_unreadable_at", where=where, file=source.path.name, reason=str(exc)),
+                    hint=msg("hint.replace_font"),
                     field="font",
                 ) from None
             self._fonts[key] = font
@@ -184,26 +173,26 @@ def _character_map(path: Path) -> frozenset[int]:
             return frozenset(font.getBestCmap() or {})
     except (TTLibError, OSError, KeyError, AssertionError) as exc:
         raise InputError(
-            f"font file {path.name!r} cannot be read ({exc})", hint="replace it with a valid .ttf or .otf file"
+            msg("error.font_unreadable", file=path.name, reason=str(exc)), hint=msg("hint.replace_font")
         ) from None
 
 
-def asset_path(assets_dir: Path, name: str, *, where: str, what: str) -> Path:
+def asset_path(assets_dir: Path, name: str, *, where: Text, what: str) -> Path:
     """A file inside ``assets/``; refuses absolute paths and ``..`` so a layout can't read elsewhere."""
     name = name.strip()
     relative = Path(name)
     if not name or relative.is_absolute() or ".." in relative.parts:
         raise InputError(
-            f"{where}: {what} {name!r} must be a file name inside assets/",
-            hint=f'write it as "assets:{relative.name or "FILE"}"',
+            msg("error.asset_outside", where=where, what=msg(f"asset_kind.{what}"), name=name),
+            hint=msg("hint.asset_form", file=relative.name or "FILE"),
             field=what,
         )
     path = assets_dir / relative
     if not path.is_file():
-        available = ", ".join(sorted(p.name for p in assets_dir.glob("*") if p.is_file())[:12]) or "none"
+        available = ", ".join(sorted(p.name for p in assets_dir.glob("*") if p.is_file())[:12])
         raise NotFound(
-            f"{where}: {what} file {name!r} was not found in {assets_dir}",
-            hint=f"add the file to assets/ or fix the name (files there: {available})",
+            msg("error.asset_missing", where=where, what=msg(f"asset_kind.{what}"), name=name, folder=str(assets_dir)),
+            hint=msg("hint.asset_add", files=available) if available else msg("hint.asset_add_empty"),
             field=what,
         )
     return path

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from scheduler.errors import InputError, LimitError
+from scheduler.errors import InputError, LimitError, Text
+from scheduler.i18n import Number, msg
 
 # Formats an office's camera, phone or design tool produces; FITS, PSD, EPS … are refused.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
@@ -37,16 +38,24 @@ JPEG_STEPS: Sequence[tuple[int, int]] = (
 )
 
 
-def open_image(path: Path, *, where: str, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_FILE_BYTES) -> Image.Image:
+def open_image(
+    path: Path, *, where: Text, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_FILE_BYTES
+) -> Image.Image:
     """Decode ``path`` fully into an RGBA image, or raise :class:`InputError` naming the file."""
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InputError(f"{where}: image {path.name!r} cannot be read: {exc.strerror}") from None
+        raise InputError(msg("error.image_unreadable", where=where, file=path.name, reason=str(exc.strerror))) from None
     if size > max_bytes:
         raise InputError(
-            f"{where}: image {path.name!r} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
-            hint="save a smaller copy (a cover needs at most about 2000 pixels across)",
+            msg(
+                "error.image_too_big",
+                where=where,
+                file=path.name,
+                size=Number(size / 1e6, 1),
+                limit=Number(max_bytes / 1e6, 0),
+            ),
+            hint=msg("hint.smaller_copy"),
         )
     try:
         with warnings.catch_warnings():
@@ -55,9 +64,15 @@ def open_image(path: Path, *, where: str, max_pixels: int = MAX_PIXELS, max_byte
             with Image.open(path, formats=list(ALLOWED_FORMATS)) as image:
                 if image.width * image.height > max_pixels:
                     raise InputError(
-                        f"{where}: image {path.name!r} is {image.width}×{image.height} pixels, "
-                        f"over the limit of {max_pixels / 1e6:.0f} megapixels",
-                        hint="save a smaller copy of it (a cover needs at most about 2000 pixels across)",
+                        msg(
+                            "error.image_too_many_pixels",
+                            where=where,
+                            file=path.name,
+                            width=image.width,
+                            height=image.height,
+                            limit=Number(max_pixels / 1e6, 0),
+                        ),
+                        hint=msg("hint.smaller_copy"),
                     )
                 image.load()
                 # Phones store rotation as an EXIF tag; apply it so the picture stands upright.
@@ -65,17 +80,14 @@ def open_image(path: Path, *, where: str, max_pixels: int = MAX_PIXELS, max_byte
                 return upright.convert("RGBA")
     except UnidentifiedImageError:
         raise InputError(
-            f"{where}: {path.name!r} is not an image Loa can use (JPEG, PNG, WebP or GIF)",
-            hint="the file may be a web page or another document saved with an image name; export it again",
+            msg("error.not_an_image", where=where, file=path.name), hint=msg("hint.export_again_kind")
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(
-            f"{where}: image {path.name!r} is too large to decode safely (decompression bomb?)",
-            hint="save a smaller copy of it",
-        ) from None
+        raise InputError(msg("error.image_bomb", where=where, file=path.name), hint=msg("hint.smaller_copy")) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(
-            f"{where}: image {path.name!r} is damaged or truncated ({exc})", hint="export the image again"
+            msg("error.image_damaged", where=where, file=path.name, reason=str(exc)),
+            hint=msg("hint.export_image_again"),
         ) from None
 
 
@@ -90,8 +102,8 @@ def encode(image: Image.Image, fmt: str, *, max_bytes: int | None = None) -> byt
             if max_bytes is None or len(data) <= max_bytes:
                 return data
         raise LimitError(
-            f"the PNG cover is {len(data) / 1e6:.2f} MB, over the limit of {(max_bytes or 0) / 1e6:.2f} MB",
-            hint="use JPEG for this cover, or a plainer background",
+            msg("error.png_too_big", size=Number(len(data) / 1e6), limit=Number((max_bytes or 0) / 1e6)),
+            hint=msg("hint.use_jpeg"),
             field="cover",
         )
     for quality, subsampling in JPEG_STEPS:
@@ -99,9 +111,8 @@ def encode(image: Image.Image, fmt: str, *, max_bytes: int | None = None) -> byt
         if max_bytes is None or len(data) <= max_bytes:
             return data
     raise LimitError(
-        f"the JPEG cover is {len(data) / 1e6:.2f} MB even at quality {quality}, over the limit of "
-        f"{(max_bytes or 0) / 1e6:.2f} MB",
-        hint="use a plainer or smaller background image in the layout",
+        msg("error.jpeg_too_big", size=Number(len(data) / 1e6), quality=quality, limit=Number((max_bytes or 0) / 1e6)),
+        hint=msg("hint.plainer_background"),
         field="cover",
     )
 
@@ -124,4 +135,6 @@ def normalise_format(fmt: str) -> str:
         return "jpeg"
     if kind == "png":
         return "png"
-    raise InputError(f"unknown image format {fmt!r}", hint="use jpg or png", field="format")
+    raise InputError(
+        msg("error.unknown_image_format", format=fmt), hint=msg("hint.one_of", choices="jpg, png"), field="format"
+    )

@@ -51,7 +51,8 @@ from pydantic import (
     model_validator,
 )
 
-from scheduler.errors import TemplateError
+from scheduler.errors import TemplateError, Text
+from scheduler.i18n import Message, msg
 
 Units = Literal["relative", "px", "min"]
 LAYOUT_SUFFIX = ".toml"
@@ -64,7 +65,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_colour(value: str) -> RGBA:
     if not _COLOUR.match(value):
-        raise ValueError("must be a colour written #RRGGBB or #RRGGBBAA, e.g. #0054A6")
+        raise ValueError(msg("layout.colour"))
     digits = value[1:]
     alpha = int(digits[6:8], 16) if len(digits) == 8 else 255
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16), alpha
@@ -82,7 +83,7 @@ class _Placed(_Part):
     @classmethod
     def _positive_size(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         if value[2] <= 0 or value[3] <= 0:
-            raise ValueError("width and height (the 3rd and 4th numbers) must be greater than 0")
+            raise ValueError(msg("layout.positive_size"))
         return value
 
     def pixels(self, width: int, height: int) -> Rect:
@@ -113,7 +114,7 @@ class Canvas(_Part):
     @classmethod
     def _size(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name != "safe_margin" and value is not None and not all(200 <= v <= 4096 for v in value):
-            raise ValueError("width and height must be between 200 and 4096 pixels")
+            raise ValueError(msg("layout.canvas_size"))
         return value
 
     def sizes(self) -> dict[str, tuple[int, int]]:
@@ -147,7 +148,7 @@ class Background(_Part):
     def _stops(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
             if len(value) < 2:
-                raise ValueError("a gradient needs at least two colours")
+                raise ValueError(msg("layout.gradient_two"))
             for colour in value:
                 parse_colour(colour)
         return value
@@ -156,15 +157,15 @@ class Background(_Part):
     @classmethod
     def _asset(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("assets:"):
-            raise ValueError('must name a file in assets/, written "assets:FILE.jpg"')
+            raise ValueError(msg("layout.asset_image"))
         return value
 
     @model_validator(mode="after")
     def _something(self) -> Background:
         if not (self.color or self.gradient or self.image):
-            raise ValueError("give color, gradient or image")
+            raise ValueError(msg("layout.background_needed"))
         if self.color and self.gradient:
-            raise ValueError("give either color or gradient, not both")
+            raise ValueError(msg("layout.colour_or_gradient"))
         return self
 
 
@@ -178,7 +179,7 @@ class Logo(_Placed):
     @classmethod
     def _asset(cls, value: str) -> str:
         if not value.startswith("assets:"):
-            raise ValueError('must name a file in assets/, written "assets:logo.png"')
+            raise ValueError(msg("layout.asset_logo"))
         return value
 
 
@@ -201,11 +202,11 @@ class Shape(_Placed):
     @model_validator(mode="after")
     def _complete(self) -> Shape:
         if self.kind in ("polygon", "line") and (not self.points or len(self.points) < 2):
-            raise ValueError(f"a {self.kind} needs points = [[x, y], …] (fractions of its box)")
+            raise ValueError(msg("layout.points_needed", kind=self.kind))
         if self.kind == "line" and not (self.outline and self.width):
-            raise ValueError("a line needs outline (its colour) and width (px)")
+            raise ValueError(msg("layout.line_needs"))
         if self.kind != "line" and not (self.fill or (self.outline and self.width)):
-            raise ValueError("give fill, or outline with width")
+            raise ValueError(msg("layout.fill_or_outline"))
         return self
 
 
@@ -235,14 +236,14 @@ class TextBox(_Placed):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not NAME_PATTERN.match(value):
-            raise ValueError("must be a short name of letters, digits, '-' and '_', e.g. title")
+            raise ValueError(msg("layout.box_name"))
         return value
 
     @field_validator("color")
     @classmethod
     def _opaque(cls, value: str) -> str:
         if parse_colour(value)[3] != 255:
-            raise ValueError("text colour must be opaque (#RRGGBB)")
+            raise ValueError(msg("layout.opaque_text"))
         return value
 
     @field_validator("panel")
@@ -255,7 +256,7 @@ class TextBox(_Placed):
     @model_validator(mode="after")
     def _range(self) -> TextBox:
         if self.size_min > self.size_max:
-            raise ValueError(f"size_min ({self.size_min}) is larger than size_max ({self.size_max})")
+            raise ValueError(msg("layout.size_range", low=self.size_min, high=self.size_max))
         return self
 
 
@@ -335,21 +336,19 @@ class _File(_Part):
 
 def load_layout(name: str, path: Path) -> Layout:
     """Parse and check a layout file; any problem is a :class:`TemplateError` naming file and key."""
-    label = f"cover layout {name!r} ({path.name})"
+    label = msg("where.layout_file", layout=name, file=path.name)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"{label}: not valid TOML: {exc}", hint="strings need double quotes") from None
+        not_toml = msg("layout.not_toml", where=label, reason=str(exc))
+        raise TemplateError(not_toml, hint=msg("hint.double_quotes")) from None
     except UnicodeDecodeError:
-        raise TemplateError(f"{label}: not UTF-8 text", hint="save the file as UTF-8") from None
+        raise TemplateError(msg("layout.not_utf8", where=label), hint=msg("hint.save_utf8")) from None
     document = _validate(_File, raw, label, "")
     canvas = _validate(canvas_model(), document.canvas, label, "canvas")
     sizes = canvas.sizes()
     if not sizes:
-        raise TemplateError(
-            f"{label}: [canvas] names no target size",
-            hint="add e.g. facebook = [1200, 630], square = [1080, 1080], zalo = [1280, 720]",
-        )
+        raise TemplateError(msg("layout.no_target_size", where=label), hint=msg("hint.canvas_sizes"))
     per_target = {
         target: _resolve(name, label, document, canvas, target, size) for target, size in sizes.items()
     }
@@ -357,19 +356,19 @@ def load_layout(name: str, path: Path) -> Layout:
 
 
 def _resolve(
-    name: str, label: str, document: _File, canvas: Canvas, target: str, size: tuple[int, int]
+    name: str, label: Message, document: _File, canvas: Canvas, target: str, size: tuple[int, int]
 ) -> TargetLayout:
     width, height = size
     margin = round(canvas.safe_margin * min(width, height))
     safe = Rect(margin, margin, width - margin, height - margin)
-    where = f"{label} at {width}×{height} ({target})"
+    where = msg("where.layout_at", where=label, width=width, height=height, target=target)
     background = _part(Background, document.background, target, where, "[background]")
     logo = None
     if document.logo is not None:
         logo_spec = _part(Logo, document.logo, target, where, "[logo]")
         if not logo_spec.hidden:
             rect = logo_spec.pixels(width, height)
-            _check_inside(rect, safe, where, "the logo")
+            _check_inside(rect, safe, where, msg("layout.what_logo"))
             logo = (logo_spec, rect)
     shapes = []
     for index, raw_shape in enumerate(document.shapes):
@@ -382,65 +381,76 @@ def _resolve(
     for index, raw_box in enumerate(document.boxes):
         box = _part(TextBox, raw_box, target, where, f"boxes[{index}]")
         if box.name in seen:
-            raise TemplateError(f"{label}: two text boxes are named {box.name!r}", hint="give each box its own name")
+            raise TemplateError(msg("layout.box_twice", where=label, box=box.name), hint=msg("hint.box_own_name"))
         seen.add(box.name)
         if box.hidden:
             continue
         rect = box.pixels(width, height)
-        _check_inside(rect, safe, where, f"text box {box.name!r}")
+        _check_inside(rect, safe, where, msg("layout.what_box", box=box.name))
         for other in boxes:
             if rect.overlaps(other.rect):
                 raise TemplateError(
-                    f"{where}: text boxes {other.spec.name!r} and {box.name!r} overlap",
-                    hint="move or shrink one of them so their texts can never run into each other",
+                    msg("layout.boxes_overlap", where=where, first=other.spec.name, second=box.name),
+                    hint=msg("hint.move_or_shrink"),
                 )
         if logo is not None and rect.overlaps(logo[1]):
-            raise TemplateError(f"{where}: text box {box.name!r} overlaps the logo", hint="move one of them")
+            raise TemplateError(msg("layout.box_over_logo", where=where, box=box.name), hint=msg("hint.move_one"))
         boxes.append(PlacedBox(box, rect))
     return TargetLayout(name, target, size, safe, background, logo, tuple(shapes), tuple(boxes))
 
 
-def _part(model: type[M], raw: Mapping[str, Any], target: str, where: str, part: str) -> M:
+def _part(model: type[M], raw: Mapping[str, Any], target: str, where: Text, part: str) -> M:
     return _validate(model, _for_target(raw, target, where, part), where, part)
 
 
-def _for_target(raw: Mapping[str, Any], target: str, where: str, part: str) -> dict[str, Any]:
+def _for_target(raw: Mapping[str, Any], target: str, where: Text, part: str) -> dict[str, Any]:
     merged = {key: value for key, value in raw.items() if key != "targets"}
     overrides = raw.get("targets") or {}
     names = target_names()
     if not isinstance(overrides, Mapping) or any(key not in names for key in overrides):
         raise TemplateError(
-            f"{where}: {part}: 'targets' may only hold {', '.join(names)} (got {overrides!r})",
-            hint="write overrides as [boxes.targets.square] with keys such as box = [...] or size_max = 80",
+            msg("layout.bad_targets", where=where, part=part, targets=", ".join(names), value=repr(overrides)),
+            hint=msg("hint.target_overrides"),
         )
     merged.update(overrides.get(target) or {})
     return merged
 
 
-def _validate(model: type[M], raw: Any, where: str, part: str) -> M:
+def _validate(model: type[M], raw: Any, where: Text, part: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = []
+        problems: list[Message] = []
         for error in exc.errors():
             location = ".".join(str(p) for p in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
+            raised = (error.get("ctx") or {}).get("error")
+            problem: Text = str(error["msg"]).removeprefix("Value error, ")
+            if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Message):
+                problem = raised.args[0]
             if error["type"] == "extra_forbidden":
-                message = "is not a known key (check the spelling)"
+                problem = msg("layout.unknown_key")
             elif error["type"] == "missing":
-                message = "is required"
+                problem = msg("config.required")
             named = raw.get("name") if isinstance(raw, Mapping) else None
             prefix = f"{part}{f' {named!r}' if named else ''}"
-            problems.append(f"{prefix}{'.' if prefix and location else ''}{location}: {message}")
-        raise TemplateError(f"{where}: {'; '.join(problems)}", hint="fix these keys in the layout file") from None
+            key = f"{prefix}{'.' if prefix and location else ''}{location}"
+            problems.append(msg("config.problem", key=key, problem=problem))
+        raise TemplateError(
+            msg("layout.invalid", where=where, problems=problems), hint=msg("hint.fix_layout_keys")
+        ) from None
 
 
-def _check_inside(rect: Rect, safe: Rect, where: str, what: str) -> None:
+def _check_inside(rect: Rect, safe: Rect, where: Text, what: Message) -> None:
     if rect.width <= 0 or rect.height <= 0:
-        raise TemplateError(f"{where}: {what} has no area", hint="give it a positive width and height")
+        raise TemplateError(msg("layout.no_area", where=where, what=what), hint=msg("hint.positive_size"))
     if not rect.inside(safe):
         raise TemplateError(
-            f"{where}: {what} ({rect.x0},{rect.y0})–({rect.x1},{rect.y1}) reaches outside the safe area "
-            f"({safe.x0},{safe.y0})–({safe.x1},{safe.y1})",
-            hint="move it inward or shrink it; the margins keep text clear of cropped edges",
+            msg(
+                "layout.outside_safe",
+                where=where,
+                what=what,
+                rect=f"({rect.x0},{rect.y0})–({rect.x1},{rect.y1})",
+                safe=f"({safe.x0},{safe.y0})–({safe.x1},{safe.y1})",
+            ),
+            hint=msg("hint.move_inward"),
         )

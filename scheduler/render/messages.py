@@ -27,7 +27,8 @@ from jinja2 import (
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from scheduler.errors import LimitError, NotFound, TemplateError
+from scheduler.errors import LimitError, NotFound, TemplateError, Text
+from scheduler.i18n import N_, msg
 
 TEMPLATE_SUFFIX = ".j2"
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -134,28 +135,31 @@ class MessageRenderer:
         except UndefinedError as exc:
             line = _template_line(exc.__traceback__)
             missing = _undefined_name(str(exc))
-            where = f"{name}{TEMPLATE_SUFFIX}" + (f", line {line}" if line else "")
+            where = _where(name, line)
+            uses = ", ".join(self.variables(name))
             raise TemplateError(
-                f"template {where} needs variable {missing!r}, which was not given",
-                hint=f"add --var {missing}=… (the template uses: {', '.join(self.variables(name)) or 'nothing'})",
+                msg("error.template_needs_variable", template=where, variable=missing),
+                hint=msg("hint.add_var", variable=missing, uses=uses)
+                if uses
+                else msg("hint.add_var_none", variable=missing),
                 field=missing,
             ) from None
         except SecurityError as exc:
             raise TemplateError(
-                f"template {name}{TEMPLATE_SUFFIX} tried something templates may not do: {exc}",
-                hint="templates may only format the given variables",
+                msg("error.template_unsafe", template=f"{name}{TEMPLATE_SUFFIX}", reason=str(exc)),
+                hint=msg("hint.template_only_formats"),
             ) from None
         except (TypeError, ValueError, ArithmeticError) as exc:
             line = _template_line(exc.__traceback__)
+            where = _where(name, line)
             raise TemplateError(
-                f"template {name}{TEMPLATE_SUFFIX}{f', line {line}' if line else ''} failed: {exc}",
-                hint="check the variable values given to this template",
+                msg("error.template_failed", template=where, reason=str(exc)), hint=msg("hint.check_variable_values")
             ) from None
         text = _tidy(nfc(text))
         if not text:
             raise TemplateError(
-                f"template {name}{TEMPLATE_SUFFIX} rendered an empty message for {limits.label}",
-                hint="give the variables it needs or check its {% if platform %} blocks",
+                msg("error.template_empty", template=f"{name}{TEMPLATE_SUFFIX}", platform=limits.label),
+                hint=msg("hint.template_empty"),
             )
         title = _clean_optional(exported.get("title"))
         description = _clean_optional(exported.get("description"))
@@ -175,40 +179,62 @@ class MessageRenderer:
 
     def _require(self, name: str) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not (self.folder / f"{name}{TEMPLATE_SUFFIX}").is_file():
-            known = ", ".join(self.names()) or f"none in {self.folder}"
-            raise NotFound(f"unknown template {name!r}", hint=f"known templates: {known}", field="template")
+            known = ", ".join(self.names())
+            hint = (
+                msg("hint.known_templates", known=known) if known else msg("hint.no_templates", folder=str(self.folder))
+            )
+            raise NotFound(msg("error.unknown_template", template=name), hint=hint, field="template")
 
     def _load(self, name: str) -> Any:
         self._require(name)
         try:
             return self.env.get_template(f"{name}{TEMPLATE_SUFFIX}")
         except TemplateNotFound:
-            raise NotFound(f"unknown template {name!r}", hint=f"known: {', '.join(self.names())}") from None
+            known = ", ".join(self.names())
+            raise NotFound(
+                msg("error.unknown_template", template=name),
+                hint=msg("hint.known_templates", known=known),
+                field="template",
+            ) from None
         except TemplateSyntaxError as exc:
             raise self._syntax_error(name, exc) from None
 
     @staticmethod
     def _syntax_error(name: str, exc: TemplateSyntaxError) -> TemplateError:
         return TemplateError(
-            f"template {name}{TEMPLATE_SUFFIX}, line {exc.lineno}: syntax error: {exc.message}",
-            hint="fix that line of the template; blocks need {% … %} and values {{ … }}",
+            msg("error.template_syntax", template=f"{name}{TEMPLATE_SUFFIX}", line=exc.lineno, reason=exc.message),
+            hint=msg("hint.template_syntax"),
             field="template",
         )
 
 
+def _where(name: str, line: int | None) -> Text:
+    """A template's file, and the line when known, as messages name it."""
+    file = f"{name}{TEMPLATE_SUFFIX}"
+    return msg("error.where_template_line", template=file, line=line) if line else file
+
+
 def check_limits(message: RenderedMessage, limits: PlatformLimits, *, template: str) -> None:
     checks = [
-        ("message", message.text, limits.max_text_length),
-        ("article title", message.title, limits.max_title_length),
-        ("article description", message.description, limits.max_description_length),
+        ("text", N_("part.message"), message.text, limits.max_text_length),
+        ("title", N_("part.article_title"), message.title, limits.max_title_length),
+        ("description", N_("part.article_description"), message.description, limits.max_description_length),
     ]
-    for what, value, limit in checks:
+    for field, what, value, limit in checks:
         if value is not None and limit is not None and len(value) > limit:
+            over = len(value) - limit
             raise LimitError(
-                f"{limits.label} {what} from template {template!r} is {len(value)} characters, "
-                f"{len(value) - limit} over the limit of {limit}",
-                hint=f"shorten the {what} (or the variables that fill it) by {len(value) - limit} characters",
-                field="title" if "title" in what else "description" if "description" in what else "text",
+                msg(
+                    "error.over_limit",
+                    platform=limits.label,
+                    part=msg(what),
+                    template=template,
+                    length=len(value),
+                    over=over,
+                    limit=limit,
+                ),
+                hint=msg("hint.shorten", part=msg(what), over=over),
+                field=field,
             )
 
 

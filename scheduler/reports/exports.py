@@ -22,6 +22,8 @@ from typing import Any, Literal
 from rich.table import Table
 
 from scheduler.formatting import vn_date, vn_int, vn_month, vn_percent
+from scheduler.i18n import N_, translate
+from scheduler.i18n.formats import format_day, format_int
 from scheduler.reports.queries import (
     OUTSIDE_CAMPAIGNS,
     Dimension,
@@ -64,43 +66,53 @@ class Grid:
 
 # -- share report --------------------------------------------------------------------------
 
+# The share report speaks the reader's language (Vietnamese unless asked); its words are
+# catalogue ids, export.* (headers) and export.by.* (what a row is).
 _KEY_HEADERS = {
-    Dimension.staff: ("Mã cán bộ", "Họ và tên"),
-    Dimension.unit: ("Mã đơn vị", "Đơn vị"),
-    Dimension.campaign: ("Mã chiến dịch", "Chiến dịch"),
-    Dimension.channel: ("Mã kênh", "Kênh"),
+    Dimension.staff: (N_("export.col.staff_id"), N_("export.col.staff_name")),
+    Dimension.unit: (N_("export.col.unit_id"), N_("export.col.unit")),
+    Dimension.campaign: (N_("export.col.campaign_id"), N_("export.col.campaign")),
+    Dimension.channel: (N_("export.col.channel_id"), N_("export.col.channel")),
 }
 _BY_WORDS = {
-    Dimension.staff: "cán bộ, viên chức",
-    Dimension.unit: "đơn vị",
-    Dimension.campaign: "chiến dịch",
-    Dimension.channel: "kênh",
-    Dimension.day: "ngày",
+    Dimension.staff: N_("export.by.staff"),
+    Dimension.unit: N_("export.by.unit"),
+    Dimension.campaign: N_("export.by.campaign"),
+    Dimension.channel: N_("export.by.channel"),
+    Dimension.day: N_("export.by.day"),
 }
-_COUNT_COLUMNS = [
-    Column("Lượt chia sẻ", "int"),
-    Column("Qua trang chia sẻ", "int"),
-    Column("Tự báo cáo", "int"),
-    Column("Lượt nhấp", "int"),
-]
+_COUNT_HEADERS = (
+    N_("export.col.shares"),
+    N_("export.col.button"),
+    N_("export.col.self_report"),
+    N_("export.col.clicks"),
+)
+# The monthly summary (a Vietnamese administrative report) still builds its counts with these.
+_COUNT_COLUMNS = [Column(translate("vi", header), "int") for header in _COUNT_HEADERS]
+
+
+def _count_columns(lang: str) -> list[Column]:
+    return [Column(translate(lang, header), "int") for header in _COUNT_HEADERS]
 
 
 def _counts(row: ShareRow) -> list[int]:
     return [row.shares, row.button, row.self_report, row.clicks]
 
 
-def share_grid(report: ShareReport) -> Grid:
+def share_grid(report: ShareReport, lang: str = "vi") -> Grid:
     by = report.by
     period = report.period
-    columns = [Column("STT", "int", 6)]
+    columns = [Column(translate(lang, "export.col.number"), "int", 6)]
     if by is Dimension.day:
-        columns.append(Column("Ngày", "date", 12))
+        columns.append(Column(translate(lang, "export.col.day"), "date", 12))
     else:
         code, name = _KEY_HEADERS[by]
-        columns += [Column(code, "id" if by is Dimension.staff else "text"), Column(name, "text")]
+        kind: Kind = "id" if by is Dimension.staff else "text"
+        columns += [Column(translate(lang, code), kind), Column(translate(lang, name), "text")]
         if by is Dimension.staff:
-            columns.append(Column("Đơn vị", "text"))
-    columns += _COUNT_COLUMNS
+            columns.append(Column(translate(lang, "export.col.unit"), "text"))
+    count_columns = _count_columns(lang)
+    columns += count_columns
     rows: list[list[Any]] = []
     for n, row in enumerate(report.rows, start=1):
         if by is Dimension.day:
@@ -108,12 +120,14 @@ def share_grid(report: ShareReport) -> Grid:
         else:
             cells = [n, row.key, row.label] + ([row.unit] if by is Dimension.staff else [])
         rows.append(cells + _counts(row))
-    lead = len(columns) - len(_COUNT_COLUMNS)
-    totals = [None, TOTAL_LABEL] + [None] * (lead - 2) + _counts_of_totals(report)
+    lead = len(columns) - len(count_columns)
+    totals = [None, translate(lang, "export.total")] + [None] * (lead - 2) + _counts_of_totals(report)
+    by_words = translate(lang, _BY_WORDS[by])
+    start, end = format_day(period.start, lang), format_day(period.end, lang)
     return Grid(
-        title=f"BÁO CÁO LƯỢT CHIA SẺ THEO {_BY_WORDS[by].upper()}",
-        subtitle=f"Từ ngày {vn_date(period.start)} đến ngày {vn_date(period.end)}",
-        sheet=f"Chia sẻ theo {_BY_WORDS[by]}"[:31],
+        title=translate(lang, "export.share_title", by=by_words).upper(),
+        subtitle=translate(lang, "export.period", start=start, end=end),
+        sheet=translate(lang, "export.share_sheet", by=by_words)[:31],
         columns=columns,
         rows=rows,
         totals=totals,
@@ -274,7 +288,7 @@ def _put(cell: Any, value: Any, kind: Kind) -> None:
 CHART_MAX_BARS = 25
 
 
-def share_chart(report: ShareReport) -> bytes:
+def share_chart(report: ShareReport, lang: str = "vi") -> bytes:
     """PNG: shares (and clicks) per row, the busiest first; by day, a time line of bars."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -282,18 +296,23 @@ def share_chart(report: ShareReport) -> bytes:
 
     totals = report.totals
     rows = list(report.rows)
-    title = (
-        f"Lượt chia sẻ theo {_BY_WORDS[report.by]} — từ {vn_date(report.period.start)} "
-        f"đến {vn_date(report.period.end)}\nTổng: {vn_int(totals.shares)} lượt chia sẻ, "
-        f"{vn_int(totals.clicks)} lượt nhấp"
+    title = translate(
+        lang,
+        "export.chart_title",
+        by=translate(lang, _BY_WORDS[report.by]),
+        start=format_day(report.period.start, lang),
+        end=format_day(report.period.end, lang),
+        shares=format_int(totals.shares, lang),
+        clicks=format_int(totals.clicks, lang),
     )
-    number = FuncFormatter(lambda value, _pos: vn_int(round(value)))
+    shares_label, clicks_label = translate(lang, "export.col.shares"), translate(lang, "export.col.clicks")
+    number = FuncFormatter(lambda value, _pos: format_int(round(value), lang))
     if report.by is Dimension.day:
         figure = Figure(figsize=(max(8.0, 0.32 * len(rows) + 2), 5.0), dpi=110)
         axes = figure.add_subplot()
         positions = list(range(len(rows)))
-        axes.bar([p - 0.2 for p in positions], [r.shares for r in rows], width=0.4, label="Lượt chia sẻ")
-        axes.bar([p + 0.2 for p in positions], [r.clicks for r in rows], width=0.4, label="Lượt nhấp")
+        axes.bar([p - 0.2 for p in positions], [r.shares for r in rows], width=0.4, label=shares_label)
+        axes.bar([p + 0.2 for p in positions], [r.clicks for r in rows], width=0.4, label=clicks_label)
         step = max(1, -(-len(rows) // 16))  # at most 16 date labels, or they overlap
         axes.set_xticks(positions[::step], [r.day.strftime("%d/%m") if r.day else "" for r in rows][::step])
         axes.tick_params(axis="x", labelrotation=45)
@@ -302,18 +321,18 @@ def share_chart(report: ShareReport) -> bytes:
     else:
         shown = rows[:CHART_MAX_BARS]
         if len(rows) > len(shown):
-            title += f"\n({len(shown)} trên {vn_int(len(rows))} dòng có nhiều lượt chia sẻ nhất)"
+            title += "\n" + translate(lang, "export.chart_top", shown=len(shown), rows=format_int(len(rows), lang))
         height = max(3.0, 0.38 * len(shown) + 1.8)
         figure = Figure(figsize=(10.0, height), dpi=110)
         axes = figure.add_subplot()
         labels = [_short(r.label) for r in shown][::-1]
         positions = list(range(len(shown)))
         bars = axes.barh(
-            [p + 0.2 for p in positions], [r.shares for r in shown][::-1], height=0.4, label="Lượt chia sẻ"
+            [p + 0.2 for p in positions], [r.shares for r in shown][::-1], height=0.4, label=shares_label
         )
-        axes.barh([p - 0.2 for p in positions], [r.clicks for r in shown][::-1], height=0.4, label="Lượt nhấp")
+        axes.barh([p - 0.2 for p in positions], [r.clicks for r in shown][::-1], height=0.4, label=clicks_label)
         axes.set_yticks(positions, labels)
-        axes.bar_label(bars, labels=[vn_int(r.shares) for r in shown][::-1], padding=3, fontsize=8)
+        axes.bar_label(bars, labels=[format_int(r.shares, lang) for r in shown][::-1], padding=3, fontsize=8)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.xaxis.set_major_formatter(number)
     axes.set_title(title, fontsize=10)
@@ -489,6 +508,6 @@ def summary_xlsx(summary: MonthlySummary) -> bytes:
     return to_xlsx(summary_grids(summary), title=f"Báo cáo tháng {vn_month(summary.year, summary.month)}")
 
 
-def share_xlsx(report: ShareReport) -> bytes:
-    grid = share_grid(report)
+def share_xlsx(report: ShareReport, lang: str = "vi") -> bytes:
+    grid = share_grid(report, lang)
     return to_xlsx([grid], title=grid.title)

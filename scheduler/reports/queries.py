@@ -41,6 +41,7 @@ from scheduler.channels.registry import registry
 from scheduler.config import Settings
 from scheduler.errors import InputError
 from scheduler.formatting import parse_date, parse_month, vn_date, vn_int, vn_month, vn_percent
+from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
     Click,
@@ -72,8 +73,8 @@ def parse_dimension(value: str) -> Dimension:
         return Dimension(value.strip().lower())
     except ValueError:
         raise InputError(
-            f"--by {value!r} is not a report dimension",
-            hint=f"use one of: {', '.join(d.value for d in Dimension)}",
+            msg("error.not_a_dimension", value=value),
+            hint=msg("hint.one_of", choices=", ".join(d.value for d in Dimension)),
             field="by",
         ) from None
 
@@ -96,8 +97,8 @@ class Period:
         first, last = parse_date(start, field="from"), parse_date(end, field="to")
         if last < first:
             raise InputError(
-                f"--from {vn_date(first)} is after --to {vn_date(last)}",
-                hint="give the earlier date to --from and the later one to --to",
+                msg("error.from_after_to", first=vn_date(first), last=vn_date(last)),
+                hint=msg("hint.from_before_to"),
                 field="from",
             )
         return cls(first, last, tz)
@@ -578,8 +579,8 @@ def month_period(text: str, settings: Settings, *, today: date | None = None) ->
     today = today or datetime.now(settings.tz).date()
     if (year, month) > (today.year, today.month):
         raise InputError(
-            f"--month {text} has not begun yet (today is {vn_date(today)})",
-            hint=f"give this month ({today.year:04d}-{today.month:02d}) or an earlier one",
+            msg("error.month_not_begun", month=text, today=vn_date(today)),
+            hint=msg("hint.this_month_or_earlier", month=f"{today.year:04d}-{today.month:02d}"),
             field="month",
         )
     period = Period.month(year, month, settings.tz)

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from scheduler.audit import action_label, detail_label, detail_value
 from scheduler.auth import (
     add_user,
     change_password,
@@ -26,6 +27,7 @@ from scheduler.auth import (
 )
 from scheduler.channels.service import channel_rows, pause, reconnect, resume
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.models import AuditEvent, Click, Role, Share, ShareLink, Staff, Unit, utcnow
 from scheduler.posts.requests import parse_when
 from scheduler.store import session_scope
@@ -102,7 +104,7 @@ def users_page(ctx: Ctx) -> Response:
         try:
             password = ctx.form.get("password", "")
             if password != ctx.form.get("password2", ""):
-                raise InputError("the two passwords differ", hint="type the same password twice", field="password2")
+                raise InputError(msg("error.passwords_differ"), field="password2")
             username = ctx.form.get("username", "").strip().lower()
             check_password(password, username=username)
             add_user(
@@ -158,7 +160,7 @@ def user_action(ctx: Ctx) -> Response:
     try:
         if action == "disable":
             if username == actor:
-                raise InputError("you cannot disable your own account", hint="ask another admin", field="form")
+                raise InputError(msg("error.disable_own_account"), hint=msg("hint.ask_another_admin"), field="form")
             disable_user(engine, username, actor=actor)
             return ctx.redirect("/users", done="user_disabled")
         if action == "enable":
@@ -185,10 +187,10 @@ def _reset_password(ctx: Ctx, username: str) -> Response:
     """An admin sets another user's password (typed by the admin, shown to nobody); their sessions end."""
     try:
         if username == ctx.user.username:
-            raise InputError("change your own password on the password page", field="password")
+            raise InputError(msg("error.own_password_elsewhere"), field="password")
         password = ctx.form.get("password", "")
         if password != ctx.form.get("password2", ""):
-            raise InputError("the two passwords differ", hint="type the same password twice", field="password2")
+            raise InputError(msg("error.passwords_differ"), field="password2")
         set_password(ctx.loa.engine, username, password, actor=ctx.user.username)
     except InputError as exc:
         field = "password2" if exc.field == "password2" else "password"
@@ -209,7 +211,7 @@ def password_page(ctx: Ctx) -> Response:
         try:
             new = ctx.form.get("new_password", "")
             if new != ctx.form.get("new_password2", ""):
-                raise InputError("the two passwords differ", hint="type the same password twice", field="new_password2")
+                raise InputError(msg("error.passwords_differ"), field="new_password2")
             try:
                 value, _ = change_password(
                     ctx.loa.engine,
@@ -254,7 +256,16 @@ def audit_page(ctx: Ctx) -> Response:
         )
         actions = list(session.exec(select(AuditEvent.action).distinct().order_by(col(AuditEvent.action))))
     events = [
-        {"at": r.at, "actor": r.actor, "action": r.action, "object": r.object, "details": _details(r.details)}
+        {
+            "at": r.at,
+            "actor": r.actor,
+            "action": r.action,
+            "action_label": action_label(ctx.lang, r.action),
+            "object": r.object,
+            "details": [
+                (detail_label(ctx.lang, k) if k else "", detail_value(ctx.lang, v)) for k, v in _details(r.details)
+            ],
+        }
         for r in rows
     ]
     return ctx.render(
@@ -265,7 +276,7 @@ def audit_page(ctx: Ctx) -> Response:
         page=page,
         pages=max(1, -(-total // AUDIT_PAGE)),
         total=total,
-        actions=actions,
+        actions=[(a, action_label(ctx.lang, a)) for a in actions],
     )
 
 

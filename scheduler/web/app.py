@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from scheduler.i18n import translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
@@ -82,5 +83,5 @@ def _public_image(folder: Path, name: str) -> Response:
     path = (root / name).resolve()
     suffix = Path(name).suffix.lower()
     if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not path.is_file():
-        return PlainTextResponse("Không tìm thấy tệp.", status_code=404)
+        return PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
     return FileResponse(path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"})

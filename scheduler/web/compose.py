@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, NotFound
+from scheduler.i18n import msg
 from scheduler.models import utcnow
 from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
 from scheduler.posts.service import platform_limits
@@ -101,7 +102,7 @@ def routes(console: Console) -> list[BaseRoute]:
     def cover_image(ctx: Ctx) -> Response:
         image = covers.get(ctx.request.path_params["key"])
         if image is None:
-            raise NotFound("that preview image is no longer kept; preview again")
+            raise NotFound(msg("error.preview_gone"))
         return Response(image, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=600"})
 
     return [
@@ -208,9 +209,7 @@ def _request(ctx: Ctx, form: ComposeForm, *, draft: bool, for_preview: bool = Fa
     at = None
     if not form.now and not for_preview:
         if not form.date or not form.time:
-            raise InputError(
-                "give a date and a time, or choose to publish now", hint="dd/mm/yyyy and HH:MM", field="at"
-            )
+            raise InputError(msg("error.when_or_now"), hint=msg("hint.date_time_format"), field="at")
         at = parse_when(f"{form.date} {form.time}", ctx.loa.settings)
     return PostRequest(
         template=form.template,
@@ -354,7 +353,8 @@ def _check_editable(ctx: Ctx, post: dict[str, Any]) -> None:
         f"{ctx.user.username} may not edit a post by {post['created_by']}",
     )
     if any(p["status"] != "draft" for p in post["publications"]):
-        raise InputError(f"post {post['id']} is not a draft", hint="only drafts can be edited", field="form")
+        refused = msg("error.post_not_draft", post=post["id"])
+        raise InputError(refused, hint=msg("hint.only_drafts_edited"), field="form")
 
 
 def preview(ctx: Ctx, covers: PreviewCovers) -> Response:

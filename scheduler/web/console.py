@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
+from scheduler.i18n import N_, msg, translate
 from scheduler.models import PublicationStatus, PublishAttempt, Share, ShareLink, utcnow
 from scheduler.posts.requests import parse_when
 from scheduler.publishing.outcomes import Event, sources
@@ -68,7 +69,7 @@ def console_routes(loa: Loa) -> list[BaseRoute]:
 async def static_file(request: Any) -> Response:
     name = request.path_params["name"]
     if name not in STATIC_TYPES:
-        return PlainTextResponse("Not found", status_code=404)
+        return PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
     response = FileResponse(STATIC / name, media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
     return security_headers(response, https=False, cache=True)
 
@@ -377,7 +378,7 @@ def post_action(ctx: Ctx) -> Response:
             if post["created_by"] == user.username:
                 # Separation of duties: the service refuses too; this is also a security event.
                 record_forbidden(
-                    ctx.loa.engine, user, what=f"post:{post_id}", details={"reason": "approving one's own post"}
+                    ctx.loa.engine, user, what=f"post:{post_id}", details={"reason": N_("audit_reason.own_post")}
                 )
             if action == "approve":
                 service.approve(post_id, actor=user.username)
@@ -400,7 +401,7 @@ def post_action(ctx: Ctx) -> Response:
             else:
                 when = f"{ctx.form.get('date', '').strip()} {ctx.form.get('time', '').strip()}".strip()
                 if not when:
-                    raise InputError("give a date and a time", hint="dd/mm/yyyy and HH:MM", field="at")
+                    raise InputError(msg("error.when_missing"), hint=msg("hint.date_time_format"), field="at")
                 service.reschedule(post_id, parse_when(when, ctx.loa.settings), actor=user.username)
                 done = "rescheduled"
         else:
@@ -451,6 +452,6 @@ def _post_of_publication(ctx: Ctx, publication_id: int) -> dict[str, Any]:
     with session_scope(ctx.loa.engine, read_only=True) as session:
         row = session.get(Publication, publication_id)
         if row is None:
-            raise NotFound(f"there is no publication {publication_id}")
+            raise NotFound(msg("error.no_publication", publication=publication_id))
         post_id = row.post_id
     return ctx.loa.posts.show(post_id)

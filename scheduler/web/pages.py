@@ -28,7 +28,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
 from scheduler.channels.registry import registry
 from scheduler.errors import InputError, NotFound
-from scheduler.formatting import vn_int
+from scheduler.i18n import N_, msg, translate
+from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
 if TYPE_CHECKING:
@@ -71,6 +72,14 @@ def safe_next(value: str | None, default: str = "/") -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or "\n" in value:
         return default
     return value
+
+
+_PATH_OBJECTS = {
+    "post_id": N_("error.no_such_post"),
+    "publication_id": N_("error.no_such_publication"),
+    "staff_id": N_("error.no_such_staff"),
+}
+_NO_SUCH_OBJECT = N_("error.no_such_object")
 
 
 class Forbidden(Exception):
@@ -122,7 +131,10 @@ class Ctx:
         try:
             return int(self.request.path_params[name])
         except (KeyError, ValueError):
-            raise NotFound(f"there is no {name.removesuffix('_id')} {self.request.path_params.get(name)!r}") from None
+            # One id per kind of path parameter (post_id → error.no_such_post), named in _PATH_OBJECTS.
+            raise NotFound(
+                msg(_PATH_OBJECTS.get(name, _NO_SUCH_OBJECT), value=self.request.path_params.get(name))
+            ) from None
 
     def error_text(self, exc: InputError) -> str:
         return translate_error(exc, self.lang)
@@ -177,12 +189,10 @@ class Console:
             return moment.astimezone(settings.tz).strftime(fmt)
 
         def day(value: date | None) -> str:
-            return value.strftime("%d/%m/%Y") if value else "—"
+            return format_day(value, ctx.lang)
 
         def num(value: int | None) -> str:
-            if value is None:
-                return "—"
-            return vn_int(value) if ctx.lang == "vi" else f"{int(value):,}"
+            return format_int(value, ctx.lang)
 
         nav = self._nav(ctx) if ctx.signed_in else []
         context = {
@@ -298,7 +308,8 @@ class Console:
             try:
                 form = await request.form(max_files=4, max_fields=400, max_part_size=MAX_FORM_BYTES)
             except Exception:  # a malformed or oversized body is the sender's fault, never a 500
-                return self._finish(HTMLResponse("Bad request", status_code=400), lang=set_lang, cookie=new_cookie)
+                refused = HTMLResponse(translate(lang, "error.bad_request"), status_code=400)
+                return self._finish(refused, lang=set_lang, cookie=new_cookie)
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     ctx.files[key] = value
@@ -314,7 +325,7 @@ class Console:
                     engine,
                     session.user if session else None,
                     what=f"{request.method} {request.url.path}",
-                    details={"reason": "stale or missing CSRF token", "who": who},
+                    details={"reason": N_("audit_reason.stale_csrf"), "who": who},
                 )
                 if csrf == "strict":
                     back = safe_next(ctx.form.get("back"), request.url.path if login else "/login")

@@ -113,11 +113,11 @@ def report_file(ctx: Ctx) -> Response:
     except InputError as exc:
         return ctx.render("console/error.html", status=400, title=ctx.t("reports.title"), message=ctx.error_text(exc))
     if fmt == "xlsx":
-        body: bytes = exports.share_xlsx(report)
+        body: bytes = exports.share_xlsx(report, ctx.lang)
     elif fmt == "csv":
-        body = exports.to_csv(exports.share_grid(report)).encode("utf-8-sig")
+        body = exports.to_csv(exports.share_grid(report, ctx.lang)).encode("utf-8-sig")
     else:
-        body = exports.share_chart(report)
+        body = exports.share_chart(report, ctx.lang)
     name = f"bao-cao-chia-se_{report.by.value}_{report.period.start}_{report.period.end}.{fmt}"
     disposition = "inline" if fmt == "png" else f'attachment; filename="{name}"'
     return Response(body, media_type=DOWNLOADS[fmt], headers={"Content-Disposition": disposition})

@@ -30,6 +30,8 @@ from starlette.types import Receive, Scope, Send
 from scheduler.channels.base import ShareDialog
 from scheduler.channels.registry import registry
 from scheduler.errors import LoaError, NotFound
+from scheduler.i18n import DEFAULT_LANG, N_, normalize_lang
+from scheduler.i18n.formats import format_int
 from scheduler.models import utcnow
 from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
 from scheduler.sharing.recorder import ClickRecorder
@@ -44,6 +46,7 @@ from scheduler.sharing.visitors import (
     trusted_networks,
     visitor_hash,
 )
+from scheduler.web.i18n import Translator
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
@@ -70,19 +73,22 @@ PAGE_HEADERS = {
 REDIRECT_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"), (b"content-length", b"0")]
 # The last button of every share page, and the page any other platform's button leads to.
 COPY_DIALOG = ShareDialog(
-    button_label="Sao chép liên kết",
-    paste_title="Sao chép liên kết",
-    paste_steps=(
-        "Giữ ngón tay trên liên kết ở trên và chọn <b>Sao chép</b> (hoặc bấm nút Sao chép).",
-        "Dán vào Facebook, Zalo hoặc tin nhắn rồi gửi.",
-    ),
+    button_label=N_("share.button.copy"),
+    paste_title=N_("share.button.copy"),
+    paste_steps=(N_("share.step_copy"), N_("share.step_paste")),
 )
+LANG_COOKIE = "loa_lang"  # the console's: a staff member who switched there reads share pages the same way
 
 
 def share_dialogs() -> dict[str, ShareDialog]:
     """Each share button's dialog, in the order the page shows them (copying last)."""
     dialogs = {name: cls.share_dialog for name, cls in registry().items() if cls.share_dialog}
     return {**dialogs, COPY_BUTTON: COPY_DIALOG}
+
+
+def share_lang(query: str | None, cookie: str | None) -> str:
+    """``?lang=`` first, then the console's language cookie, else Vietnamese."""
+    return normalize_lang(query) or normalize_lang(cookie) or DEFAULT_LANG
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -185,23 +191,32 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     form_actions = " ".join(["'self'", *(d.form_action for d in dialogs.values() if d.form_action)])
 
     def page(
-        name: str, *, status: int = 200, csp: str | None = None, headers: dict[str, str] | None = None, **context: Any
+        name: str,
+        *,
+        status: int = 200,
+        csp: str | None = None,
+        headers: dict[str, str] | None = None,
+        lang: str = DEFAULT_LANG,
+        **context: Any,
     ) -> HTMLResponse:
-        body = env.get_template(name).render(**context)
+        words = Translator(lang)
+        body = env.get_template(name).render(_=words, lang=lang, num=lambda n: format_int(n, lang), **context)
         policy = csp or f"{BASE_CSP}; script-src 'self'; form-action {form_actions}"
         return HTMLResponse(
             body, status_code=status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})}
         )
 
-    def message(status: int, title: str, text: str) -> HTMLResponse:
-        return page("share_message.html", status=status, title=title, text=text)
+    def message(status: int, title: str, text: str, lang: str = DEFAULT_LANG) -> HTMLResponse:
+        """A short page from two catalogue ids (title and text)."""
+        return page("share_message.html", status=status, title=title, text=text, lang=lang)
 
-    def not_found() -> HTMLResponse:
+    def not_found(lang: str = DEFAULT_LANG) -> HTMLResponse:
         # The same answer for a token or code that never existed and one that no longer
         # works: a visitor learns nothing about which exist.
-        return message(
-            404, "Không tìm thấy trang", "Liên kết này không đúng hoặc không còn dùng được. Vui lòng kiểm tra lại."
-        )
+        return message(404, N_("share.not_found"), N_("share.not_found_text"), lang)
+
+    def lang_of(request: Request) -> str:
+        return share_lang(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
 
     def same_origin(request: Request) -> bool:
         allowed = {public_origin, f"{request.url.scheme}://{request.headers.get('host', '')}"}
@@ -217,12 +232,14 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
 
     def share_page(request: Request) -> Response:
         token = request.path_params["token"]
+        lang = lang_of(request)
         staff = service.staff_by_token(token)
         if staff is None or staff.id is None:
-            return not_found()
+            return not_found(lang)
         data = service.share_page(staff)
         response = page(
             "share_page.html",
+            lang=lang,
             data=data,
             token=token,
             form_token=form_token(service.keys, staff.id),
@@ -246,25 +263,26 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
 
     async def share_tap(request: Request) -> Response:
         token = request.path_params["token"]
+        lang = lang_of(request)
         staff = await run_in_threadpool(service.staff_by_token, token)
         if staff is None or staff.id is None:
-            return not_found()
+            return not_found(lang)
         if not same_origin(request):
-            return message(403, "Không thực hiện được", "Yêu cầu không đến từ trang chia sẻ của Loa.")
+            return message(403, N_("share.refused"), N_("share.refused_text"), lang)
         form = await request.form(max_files=0, max_fields=10)
         raw_token = form.get("t")
         if not isinstance(raw_token, str) or not form_token_ok(service.keys, staff.id, raw_token):
-            return message(403, "Trang đã cũ", "Vui lòng mở lại trang chia sẻ của bạn rồi bấm lại.")
+            return message(403, N_("share.stale"), N_("share.open_again"), lang)
         platform = form.get("platform")
         publication = form.get("publication")
         if platform not in dialogs or not isinstance(publication, str) or not publication.isdigit():
-            return message(400, "Yêu cầu không hợp lệ", "Vui lòng mở lại trang chia sẻ của bạn rồi bấm lại.")
+            return message(400, N_("share.bad_request"), N_("share.open_again"), lang)
         try:
             code, _stored = await run_in_threadpool(
                 service.record_tap, staff_id=staff.id, publication_id=int(publication), platform=str(platform)
             )
         except NotFound:
-            return not_found()
+            return not_found(lang)
         headers = {**PAGE_HEADERS}
         tracked = service.link_url(code)
         sharer = dialogs[str(platform)].sharer_url
@@ -275,9 +293,10 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     # -- GET /l/{code}/share: the link to paste (and Zalo's plugin) --------------------
 
     async def link_share_page(request: Request) -> Response:
+        lang = lang_of(request)
         target = await cache.get(request.path_params["code"])
         if target is None:
-            return not_found()
+            return not_found(lang)
         asked = dialogs.get(request.query_params.get("via") or COPY_BUTTON)
         # Only a platform whose button leads here has its own page; anything else is "copy".
         dialog = asked if asked and asked.paste_title and not asked.sharer_url else COPY_DIALOG
@@ -294,12 +313,14 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             csp = f"{BASE_CSP}; {dialog.plugin_csp}; form-action 'self'"
         return page(
             "share_link.html",
+            lang=lang,
             csp=csp,
             target=target,
             link=link,
             title=dialog.paste_title,
-            steps=[Markup(step) for step in dialog.paste_steps],
+            steps=list(dialog.paste_steps),
             plugin=plugin,
+            plugin_intro=dialog.plugin_intro if plugin else None,
             plugin_script=dialog.plugin_script if plugin else None,
         )
 
@@ -349,9 +370,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
                 "share_og.html", target=target, url=service.link_url(target.code), headers={"X-Robots-Tag": "all"}
             )
         elif target.destination is None:
-            response = message(
-                200, "Bài viết chưa được đăng", "Bài viết này sắp được đăng. Vui lòng mở lại liên kết sau ít phút."
-            )
+            response = message(200, N_("share.not_yet_published"), N_("share.not_yet_published_text"))
         else:
             await send(
                 {

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.web.pages import MAX_FORM_BYTES, Console, Ctx
 
 if TYPE_CHECKING:
@@ -69,17 +70,17 @@ def staff_import(ctx: Ctx) -> Response:
     data = ctx.file_bytes.get("file", b"")
     try:
         if upload is None or not upload.filename or not data:
-            raise InputError("choose a CSV or XLSX file to import", field="file")
+            raise InputError(msg("error.choose_staff_file"), field="file")
         # Only the base name, in safe characters: messages name the person's own file.
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(upload.filename).name).strip("-.") or "danh-sach"
         suffix = Path(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
-            raise InputError(
-                f"{name} is neither CSV nor XLSX", hint="save the sheet as .csv (UTF-8) or .xlsx", field="file"
-            )
+            raise InputError(msg("error.not_csv_or_xlsx", name=name), hint=msg("hint.save_as_csv"), field="file")
         if len(data) > MAX_FORM_BYTES:
             raise InputError(
-                f"{name} is larger than {MAX_FORM_BYTES // 1024 // 1024} MB", hint="split the file", field="file"
+                msg("error.file_too_large", name=name, megabytes=MAX_FORM_BYTES // 1024 // 1024),
+                hint=msg("hint.split_file"),
+                field="file",
             )
         with tempfile.TemporaryDirectory(prefix="loa-staff-") as folder:
             path = Path(folder) / name

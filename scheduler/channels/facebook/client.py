@@ -38,6 +38,7 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
     from scheduler.config import ChannelSettings
@@ -182,7 +183,7 @@ class FacebookPublisher(Publisher):
     live_api_base: ClassVar[str] = "https://graph.facebook.com/v25.0"
     sandbox_api_path: ClassVar[str] = "/v25.0"
     share_dialog: ClassVar[ShareDialog | None] = ShareDialog(
-        button_label="Chia sẻ lên Facebook",
+        button_label=N_("share.button.facebook"),
         sharer_url="https://www.facebook.com/sharer/sharer.php?u=",
         form_action="https://www.facebook.com",
     )
@@ -194,9 +195,9 @@ class FacebookPublisher(Publisher):
         return FacebookApi
 
     @classmethod
-    def live_settings_problem(cls, channel: ChannelSettings) -> str | None:
+    def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
         if not channel.token_env:
-            return "a live Facebook channel needs token_env (the variable holding the Page token)"
+            return msg("config.live_facebook_needs_token")
         return None
 
     def __init__(

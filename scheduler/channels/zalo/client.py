@@ -40,6 +40,7 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
     from scheduler.config import ChannelSettings, Settings
@@ -194,16 +195,13 @@ class ZaloPublisher(Publisher):
     live_api_base: ClassVar[str] = "https://openapi.zalo.me"
     live_oauth_base: ClassVar[str | None] = ZALO_OAUTH_BASE
     share_dialog: ClassVar[ShareDialog | None] = ShareDialog(
-        button_label="Chia sẻ lên Zalo",
-        paste_title="Chia sẻ lên Zalo",
-        paste_steps=(
-            "Giữ ngón tay trên liên kết ở trên và chọn <b>Sao chép</b> (hoặc bấm nút Sao chép).",
-            "Mở Zalo, dán vào Nhật ký, nhóm hoặc cuộc trò chuyện rồi gửi.",
-        ),
+        button_label=N_("share.button.zalo"),
+        paste_title=N_("share.button.zalo"),
+        paste_steps=(N_("share.step_copy"), N_("share.step_paste_zalo")),
         plugin_script="https://sp.zalo.me/plugins/sdk.js",
         plugin_csp="script-src 'self' https://sp.zalo.me; frame-src https://sp.zalo.me https://button-share.zalo.me",
+        plugin_intro=N_("share.or_zalo_button"),
         plugin_markup=(
-            "<p>Hoặc dùng nút chia sẻ của Zalo:</p>\n"
             '<div class="zalo-share-button" data-href="{link}" data-oaid="{account}" data-layout="1"'
             ' data-color="blue" data-customize="false"></div>'
         ),
@@ -216,9 +214,9 @@ class ZaloPublisher(Publisher):
         return ZaloApi
 
     @classmethod
-    def live_settings_problem(cls, channel: ChannelSettings) -> str | None:
+    def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
         if not (channel.app_id and channel.app_secret_env):
-            return "a live Zalo channel needs app_id and app_secret_env"
+            return msg("config.live_zalo_needs_app")
         return None
 
     @classmethod
