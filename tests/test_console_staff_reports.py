@@ -54,6 +54,21 @@ def test_admin_imports_lists_and_deactivates_staff(console_loa: Loa) -> None:
     assert staff_names(console_loa, active=False) == {"Trần Văn Hùng"}
 
 
+def test_a_unit_alike_but_for_accents_is_a_notice_not_a_merge(console_loa: Loa) -> None:
+    admin = logged_in(console_loa, "quantri")
+    first = "ho_ten,don_vi,so_dien_thoai,email\nPhan Văn An,Tổ Thu,0912000011,\n"
+    assert (
+        admin.post("/staff/import", files={"file": ("a.csv", first.encode(), "text/csv")}, page="/staff").status_code
+        == 200
+    )
+    second = "ho_ten,don_vi,so_dien_thoai,email\nĐỗ Thị Bình,Tổ Thư,0912000012,\n"
+    done = admin.post("/staff/import", files={"file": ("b.csv", second.encode(), "text/csv")}, page="/staff")
+    assert done.status_code == 200
+    notice = re.search(r'<p class="flash flash-warn" role="status">([^<]*)</p>', done.text)
+    assert notice and "Tổ Thư" in notice.group(1) and "Tổ Thu" in notice.group(1)
+    assert "Tổ Thư" in admin.get("/staff?unit=Tổ Thư").text
+
+
 def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
     pytest.importorskip("scheduler.reports.queries", reason="the reports room is not in this tree")
     from scheduler.sharing.service import SharingService

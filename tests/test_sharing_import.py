@@ -57,6 +57,7 @@ def test_import_csv_with_bom_and_nfd_names(offline_loa: Cli, offline_config: Pat
         "updated": 0,
         "unchanged": 0,
         "units_created": ["BHXH huyện Tân Kỳ", "BHXH thành phố Vinh"],
+        "similar_units": [],
     }
     listed = offline_loa("staff", "list", "--json").json()["staff"]
     assert [s["full_name"] for s in listed] == ["Nguyễn Thị Hồng Nhung", "Trần Văn Đức", "Lê Minh Châu"]
@@ -212,3 +213,34 @@ def test_export_neutralises_formula_names(offline_loa: Cli, tmp_path: Path) -> N
     assert cells[formula][0].data_type == "s"  # text, never a formula
     assert {cells[name][5].value for name in cells} == {r["lien_ket"] for r in rows}
     assert offline_loa("share", "export", "--post", post_id, "-o", str(tmp_path / "x.pdf")).code == 2
+
+
+def test_units_differing_only_in_accents_stay_apart_with_a_warning(
+    offline_loa: Cli, offline_config: Path, tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path / "to-thu.csv", f"{HEADER_VI}\nPhan Văn An,Tổ Thu,0912000001,\n")
+    assert offline_loa("staff", "import", str(first)).code == 0
+    # "Thư" (letters) is not "Thu" (collecting): another unit, and the import says so.
+    second = write_csv(
+        tmp_path / "to-thu-2.csv",
+        f"{HEADER_VI}\nĐỗ Thị Bình,Tổ Thư,0912000002,\nLý Văn Cường,TỔ THU,0912000003,\n"
+        f"Hà Thị Dung,{unicodedata.normalize('NFD', 'tổ thư')},0912000004,\n",
+    )
+    result = offline_loa("staff", "import", str(second), "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["units_created"] == ["Tổ Thư"]
+    assert result.json()["similar_units"] == [{"unit": "Tổ Thư", "existing": "Tổ Thu"}]
+    assert "“Tổ Thư”" in result.stderr and "“Tổ Thu”" in result.stderr and "khác" in result.stderr
+    staff, units = stored(offline_config)
+    unit_of = {s.full_name: next(u.name for u in units if u.id == s.unit_id) for s in staff}
+    # Case and Unicode form are the same name; accents are not.
+    assert unit_of == {
+        "Phan Văn An": "Tổ Thu",
+        "Đỗ Thị Bình": "Tổ Thư",
+        "Lý Văn Cường": "Tổ Thu",
+        "Hà Thị Dung": "Tổ Thư",
+    }
+    assert len({u.code for u in units}) == len(units) == 2
+    # Plain text warns too, on its own line; the same names again warn no more.
+    again = offline_loa("staff", "import", str(second))
+    assert again.code == 0 and "Tổ Thư" not in again.stderr

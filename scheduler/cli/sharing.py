@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli.support import JsonOption, actor, out, print_json, ready
+from scheduler.cli.support import JsonOption, actor, err, out, print_json, ready
 from scheduler.sharing.counting import recount
 from scheduler.sharing.service import SharingService, report_platforms
 
@@ -43,6 +43,8 @@ def staff_import(
     A row updates the staff member with the same email, else the same phone; anyone else is
     added. Units are created as needed. Nobody is removed or deactivated by an import."""
     summary = _service(ctx).import_staff(file, actor=actor())
+    for warning in summary.warnings():  # on stderr, so --json output stays one document
+        err.print(str(warning), markup=False)
     if as_json:
         print_json(summary.as_json())
         return

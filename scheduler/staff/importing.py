@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.errors import InputError
+from scheduler.i18n import Message, msg
 from scheduler.posts.tables import read_table
 from scheduler.render.messages import nfc
 
@@ -49,7 +50,29 @@ def header_key(header: str) -> str:
 
 
 def unit_code(name: str) -> str:
+    """A unit's stored code, readable in exports; never what tells units apart (:func:`unit_key`)."""
     return re.sub(r"[^a-z0-9]+", "-", fold(name).lower()).strip("-")[:64]
+
+
+def unit_key(name: str) -> str:
+    """What makes two unit names the same unit: NFC, spaces collapsed, case folded — accents
+    kept, since "Tổ Thu" and "Tổ Thư" are different words."""
+    return clean_text(name).casefold()
+
+
+def unit_lookalike(name: str) -> str:
+    """The name without accents, case or punctuation: names alike under it only draw a warning."""
+    return unit_code(clean_text(name))
+
+
+def free_code(code: str, taken: set[str]) -> str:
+    """``code``, or ``code-2``, ``code-3``… when another unit has it (a name alike without accents)."""
+    if code not in taken:
+        return code
+    n = 2
+    while f"{code[:60]}-{n}" in taken:
+        n += 1
+    return f"{code[:60]}-{n}"
 
 
 def clean_text(value: str) -> str:
@@ -190,6 +213,8 @@ class ImportSummary:
     updated: int
     unchanged: int
     units_created: list[str]
+    # (new unit, existing unit) whose names differ only in accents: two units, and a warning.
+    similar_units: list[tuple[str, str]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -197,5 +222,9 @@ class ImportSummary:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "units_created": self.units_created,
+            "similar_units": [{"unit": new, "existing": existing} for new, existing in self.similar_units],
         }
+
+    def warnings(self) -> list[Message]:
+        return [msg("warning.unit_similar", new=new, existing=existing) for new, existing in self.similar_units]
 

@@ -18,9 +18,12 @@ from scheduler.staff.importing import (
     ImportSummary,
     StaffRow,
     fold,
+    free_code,
     normalise_phone,
     read_staff_file,
     unit_code,
+    unit_key,
+    unit_lookalike,
 )
 from scheduler.store import session_scope
 
@@ -48,8 +51,14 @@ class StaffRoster:
         problems = ImportProblems(path.name)
         created = updated = unchanged = 0
         new_units: list[str] = []
+        similar: list[tuple[str, str]] = []
         with session_scope(self.engine) as session:
-            units = {u.code: u for u in session.exec(select(Unit))}
+            existing_units = list(session.exec(select(Unit).order_by(col(Unit.id))))
+            # Matched on the name itself (NFC, case folded), never on a name without accents.
+            units: dict[str, Unit] = {}
+            for known in existing_units:
+                units.setdefault(unit_key(known.name), known)
+            codes = {u.code for u in existing_units}
             staff = list(session.exec(select(Staff)))
             by_email = {s.email: s for s in staff if s.email}
             by_phone = {s.phone: s for s in staff if s.phone}
@@ -73,13 +82,18 @@ class StaffRoster:
             problems.raise_if_any()
             now = utcnow()
             for row, existing in plan:
-                code = unit_code(row.unit)
-                unit = units.get(code)
+                key = unit_key(row.unit)
+                unit = units.get(key)
                 if unit is None:
-                    unit = Unit(code=code, name=row.unit)
+                    alike = unit_lookalike(row.unit)
+                    twin = next((u for u in units.values() if unit_lookalike(u.name) == alike), None)
+                    if twin is not None:
+                        similar.append((row.unit, twin.name))
+                    unit = Unit(code=free_code(unit_code(row.unit), codes), name=row.unit)
                     session.add(unit)
                     session.flush()
-                    units[code] = unit
+                    units[key] = unit
+                    codes.add(unit.code)
                     new_units.append(row.unit)
                 assert unit.id is not None
                 if existing is None:
@@ -112,7 +126,9 @@ class StaffRoster:
                 object=path.name,
                 details={"created": created, "updated": updated, "unchanged": unchanged, "units_created": new_units},
             )
-        return ImportSummary(created=created, updated=updated, unchanged=unchanged, units_created=new_units)
+        return ImportSummary(
+            created=created, updated=updated, unchanged=unchanged, units_created=new_units, similar_units=similar
+        )
 
     def list_staff(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
         with session_scope(self.engine, read_only=True) as session:
