@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -30,6 +32,52 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _percent(match: re.Match[str]) -> str:
+    # surrogatepass: a lone surrogate (a broken reply) still becomes bytes, never an exception.
+    return quote(match.group().encode("utf-8", "surrogatepass"), safe="")
+
+
+def ascii_url(url: str) -> str:
+    """The same address in ASCII: an internationalised host in IDNA, every other non-ASCII
+    character percent-encoded as UTF-8 (``…/bài-viết`` → ``…/b%C3%A0i-vi%E1%BA%BFt``), as a
+    browser would send it. ASCII is returned as it is; so is anything that will not convert,
+    for the reader (:func:`scheduler.sharing.service.safe_destination`) to refuse."""
+    if url.isascii():
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _NOT_ASCII.sub(_percent, url)
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, hostport = authority.rpartition("@")
+    if not hostport.isascii():
+        host, colon, port = hostport.partition(":")
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return url
+        hostport = host + colon + port
+    return scheme + sep + _NOT_ASCII.sub(_percent, userinfo) + at + hostport + _NOT_ASCII.sub(_percent, tail)
+
+
+class AsciiURL(TypeDecorator[str]):
+    """An address stored and read as ASCII (:func:`ascii_url`): a permalink with Vietnamese
+    in its path goes into a ``Location`` header as it is, and rows stored before this type
+    are converted as they are read."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else ascii_url(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else ascii_url(value)
 
 
 def _utc_column(*, nullable: bool = True, index: bool = False) -> Any:
@@ -111,7 +159,7 @@ class Publication(SQLModel, table=True):
     lease_until: datetime | None = _utc_column()
     next_attempt_at: datetime | None = _utc_column()
     remote_id: str | None = None
-    permalink: str | None = None
+    permalink: str | None = Field(default=None, sa_column=Column(AsciiURL()))
     published_at: datetime | None = _utc_column()
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime | None = _utc_column()
@@ -280,6 +328,8 @@ class Click(SQLModel, table=True):
         Index("ix_click_at", "at"),
         # Covering for the reports: counted clicks of a period, read from the index alone.
         Index("ix_click_counted_at_link", "counted", "at", "share_link_id"),
+        # The recorder's per-address bound: one short seek per address and link.
+        Index("ix_click_link_address_at", "share_link_id", "address_hash", "at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -287,8 +337,12 @@ class Click(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     visitor_hash: str
     counted: bool
-    reason: str  # counted | repeat | head | crawler | empty_user_agent | self | inactive_staff
+    # counted | repeat | address_limit | head | crawler | empty_user_agent | not_published | self | inactive_staff
+    reason: str
     user_agent: str | None = None
+    # A keyed hash of the client's address (IPv6: its /64), never the address; None on clicks
+    # stored before it was kept, which the per-address bound leaves as they were.
+    address_hash: str | None = None
 
 
 # -- console users and the audit log -------------------------------------------------------

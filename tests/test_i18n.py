@@ -176,8 +176,8 @@ def test_share_report_downloads_speak_the_console_language(console_loa: Loa) -> 
     vietnamese = approver.get(f"/reports/shares.csv?{asked}")
     assert vietnamese.status_code == 200
     text = vietnamese.content.decode("utf-8-sig")
-    assert text.startswith("STT,Mã đơn vị,Đơn vị,Lượt chia sẻ,Qua trang chia sẻ,Tự báo cáo,Lượt nhấp\r\n")
+    assert text.startswith("STT,Mã đơn vị,Đơn vị,Lượt chia sẻ,Lượt bấm chia sẻ,Tự báo cáo,Lượt nhấp\r\n")
     assert ",Tổng cộng," in text
     english = approver.get(f"/reports/shares.csv?{asked}&lang=en").content.decode("utf-8-sig")
-    assert english.startswith("No.,Unit id,Unit,Shares,Via share pages,Self-reported,Clicks\r\n")
+    assert english.startswith("No.,Unit id,Unit,Shares,Share taps,Self-reported,Clicks\r\n")
     assert ",Total," in english

@@ -171,6 +171,7 @@ def test_a_01_database_upgrades_with_nothing_lost(
     assert again.code == 0 and "nâng cấp" not in again.stdout
 
     _read_back_through_the_cli(loa)
+    _clicks_cross_the_address_revision(loa, config, engine)
     _read_back_through_the_api(config, port)
     _credentials_still_decrypt(config)
     _scheduled_posts_go_out_once(loa, config, port, sandbox, engine)
@@ -208,6 +209,30 @@ def _read_back_through_the_cli(loa: Cli) -> None:
     totals = shares.json()["totals"]
     assert totals["shares"] == ROWS_01["share"]
     assert totals["clicks"] == 20  # the 24 clicks less the 4 repeats that were not counted
+
+
+def _clicks_cross_the_address_revision(loa: Cli, config: Path, engine: Engine) -> None:
+    """0.1 kept no address hash: its clicks cross 0002_click_address with none, and the
+    per-address bound leaves them alone — a recount with it agrees with one without it, and
+    the report with the raw rows."""
+    from scheduler.sharing.counting import recount
+
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM click WHERE address_hash IS NOT NULL")).scalar() == 0
+    unbounded = recount(engine, load_settings(config, overrides={"sharing": {"max_clicks_per_address": 0}}))
+    assert unbounded.clicks == ROWS_01["click"]
+    with engine.connect() as connection:
+        before = connection.execute(text("SELECT id, counted, reason FROM click ORDER BY id")).all()
+    bounded = loa("share", "recount", "--json")
+    assert bounded.code == 0, bounded.stderr
+    assert bounded.json()["changed"] == 0
+    assert bounded.json()["counted_after"] == unbounded.counted_after
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, counted, reason FROM click ORDER BY id")).all() == before
+    # 0.1 stored no User-Agent: a recount keeps what was judged of the agent then.
+    assert not any(row[2] == "empty_user_agent" for row in before)
+    shares = loa("report", "shares", "--by", "staff", "--from", "2026-01-01", "--to", "2027-12-31", "--format", "json")
+    assert shares.json()["totals"]["clicks"] == sum(1 for row in before if row[1])
 
 
 def _read_back_through_the_api(config: Path, port: int) -> None:

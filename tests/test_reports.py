@@ -343,7 +343,7 @@ def test_summary_xlsx(loa: Cli, tmp_path: Path) -> None:
     assert key.cell(14, 2).number_format == "0.00%"
     units = book["Theo đơn vị"]
     assert [c.value for c in units[4]] == [
-        "STT", "Mã đơn vị", "Đơn vị", "Lượt chia sẻ", "Qua trang chia sẻ", "Tự báo cáo", "Lượt nhấp",
+        "STT", "Mã đơn vị", "Đơn vị", "Lượt chia sẻ", "Lượt bấm chia sẻ", "Tự báo cáo", "Lượt nhấp",
         "Số cán bộ", "Đã chia sẻ", "Tỷ lệ tham gia",
     ]  # fmt: skip
     assert [c.value for c in units[8]][:9] == [None, "Tổng cộng", None, 7, 5, 2, 4, 5, 4]
@@ -368,7 +368,7 @@ def test_xlsx_cell_by_cell(loa: Cli, tmp_path: Path) -> None:
     assert sheet["A1"].value == "BÁO CÁO LƯỢT CHIA SẺ THEO CÁN BỘ, VIÊN CHỨC"
     assert sheet["A2"].value == "Từ ngày 01/05/2026 đến ngày 31/05/2026"
     assert [c.value for c in sheet[4]] == [
-        "STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Lượt chia sẻ", "Qua trang chia sẻ", "Tự báo cáo", "Lượt nhấp",
+        "STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Lượt chia sẻ", "Lượt bấm chia sẻ", "Tự báo cáo", "Lượt nhấp",
     ]  # fmt: skip
     assert all(c.font.b for c in sheet[4])
     assert sheet.freeze_panes == "A5"
@@ -407,7 +407,7 @@ def test_csv_escapes_formulas_and_closes_on_the_totals(loa: Cli) -> None:
     result = loa("report", "shares", *MAY, "--by", "staff", "--format", "csv")
     assert result.code == 0, result.stderr
     table = list(csv.reader(io.StringIO(result.stdout)))
-    assert table[0] == ["STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Lượt chia sẻ", "Qua trang chia sẻ", "Tự báo cáo",
+    assert table[0] == ["STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Lượt chia sẻ", "Lượt bấm chia sẻ", "Tự báo cáo",
                         "Lượt nhấp"]  # fmt: skip
     assert table[2][2] == "'" + HYP
     assert table[-1] == ["", "Tổng cộng", "", "", "7", "5", "2", "4"]

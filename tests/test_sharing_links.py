@@ -20,6 +20,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from scheduler.app import Loa
@@ -137,6 +139,24 @@ def visit(
     return session.request(method, f"{env.url}/l/{code}", headers=headers, allow_redirects=False, timeout=10, **kwargs)
 
 
+class FromAddress(HTTPAdapter):
+    """Connections from one loopback address (all of 127.0.0.0/8 is this host): another device."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def device(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", FromAddress(address))
+    return session
+
+
 def form_of(page: str, platform: str) -> dict[str, str]:
     """The hidden fields of the share form whose button is ``platform``."""
     for form in re.findall(r"<form[^>]*>(.*?)</form>", page, re.S):
@@ -234,7 +254,7 @@ def test_a_tap_records_one_share_and_opens_facebook_with_the_tracked_link(env: E
     assert [s.platform for s in shares(env, staff["id"])] == ["facebook", "zalo", "copy"]
 
     stats = browser.get(f"{env.url}/s/{staff['token']}", timeout=10).text
-    assert re.search(r"Lượt chia sẻ tháng này</dt><dd>3</dd>", stats)
+    assert re.search(r"Lượt bấm chia sẻ tháng này</dt><dd>3</dd>", stats)
 
 
 def test_cross_site_or_stale_forms_record_nothing(env: Env) -> None:
@@ -305,7 +325,7 @@ def test_counting_rules_table(env: Env, capsys: pytest.CaptureFixture[str]) -> N
     assert clicks(env, code)[-1].reason == "self"
     # Someone else's share page does not make this browser "self" for this link.
     neighbour = new_staff(env)
-    other = requests.Session()
+    other = device("127.0.3.1")  # another device: this address has counted its three already
     other.get(f"{env.url}/s/{neighbour['token']}", timeout=10)
     visit(env, code, agent=PHONE_UA + " neighbour", session=other)
     assert clicks(env, code)[-1].reason == "counted"
@@ -342,7 +362,7 @@ def test_two_hundred_visitors_at_once_are_two_hundred_clicks(env: Env) -> None:
 
     def visitor(n: int) -> None:
         start.wait()
-        status = visit(env, code, agent=f"{PHONE_UA} visitor/{n}").status_code
+        status = visit(env, code, agent=f"{PHONE_UA} visitor/{n}", session=device(f"127.0.1.{1 + n}")).status_code
         with lock:
             statuses.append(status)
 
@@ -355,7 +375,11 @@ def test_two_hundred_visitors_at_once_are_two_hundred_clicks(env: Env) -> None:
     assert counted(env, code) == 200 and len(clicks(env, code)) == 200
     # The same crowd again inside 24 h: 200 raw rows more, not one counted click more.
     again = [
-        threading.Thread(target=visit, args=(env, code), kwargs={"agent": f"{PHONE_UA} visitor/{n}"})
+        threading.Thread(
+            target=visit,
+            args=(env, code),
+            kwargs={"agent": f"{PHONE_UA} visitor/{n}", "session": device(f"127.0.1.{1 + n}")},
+        )
         for n in range(200)
     ]
     for thread in again:
@@ -557,3 +581,203 @@ def test_share_export_link_and_record_cli(env: Env, capsys: pytest.CaptureFixtur
                    "--note", "báo qua điện thoại", "--json")  # fmt: skip
     assert recorded.code == 0 and recorded.json()["kind"] == "self_report"
     assert [(s.kind, s.note) for s in shares(env, staff["id"])] == [(ShareKind.self_report, "báo qua điện thoại")]
+
+
+# -- hostile and careless input -------------------------------------------------------------
+
+
+def published_post(env: Env, day: str) -> dict[str, Publication]:
+    """Another post, really published through the sandbox (its rows are this test's own)."""
+    post_id = env.loa.posts.add(
+        PostRequest(template="thang-van-dong", channels=CHANNELS, variables={**VARS, "ngay": day})
+    )
+    Dispatcher(env.loa.settings, env.loa.engine, env.loa.vault, one_shot=True).run_once()
+    with session_scope(env.loa.engine, read_only=True) as session:
+        found = {p.platform: p for p in session.exec(select(Publication).where(col(Publication.post_id) == post_id))}
+    assert all(p.status == PublicationStatus.published for p in found.values()), found
+    return found
+
+
+def raw_permalink(env: Env, publication_id: int) -> str:
+    with env.loa.engine.connect() as connection:
+        return str(
+            connection.execute(
+                text("SELECT permalink FROM publication WHERE id = :id"), {"id": publication_id}
+            ).scalar()
+        )
+
+
+def test_a_vietnamese_permalink_is_stored_and_redirected_to_as_ascii(env: Env) -> None:
+    publications = published_post(env, "08/05/2026")
+    facebook, zalo = publications["facebook"], publications["zalo"]
+    assert facebook.id is not None and zalo.id is not None
+    encoded = "https://www.facebook.com/bhxh.nghean/b%C3%A0i-vi%E1%BA%BFt-th%C3%A1ng-v%E1%BA%ADn-%C4%91%E1%BB%99ng"
+    # A row stored before permalinks were normalised: written straight into the table.
+    with env.loa.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE publication SET permalink = :p WHERE id = :id"),
+            {"p": "https://www.facebook.com/bhxh.nghean/bài-viết-tháng-vận-động", "id": facebook.id},
+        )
+    # And one stored now, through the models: it goes in as ASCII.
+    with session_scope(env.loa.engine) as session:
+        row = session.get(Publication, zalo.id)
+        assert row is not None
+        row.permalink = "https://zalo.me/bài-viết?chủ_đề=bảo hiểm#đầu"
+        session.add(row)
+    staff = new_staff(env)
+    links = {x["channel"]: x["code"] for x in env.service.links(post_id=facebook.post_id, staff_ref=str(staff["id"]))}
+    for _ in range(2):  # twice: the second answer comes from the link cache
+        response = visit(env, links[facebook.channel_id])
+        assert response.status_code == 302, response.text[:200]
+        assert response.headers["Location"] == encoded
+    assert counted(env, links[facebook.channel_id]) == 1
+    # A space stays refused (an odd character in a stored row), percent-encoding or not.
+    response = visit(env, links[zalo.channel_id])
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert (
+        raw_permalink(env, zalo.id)
+        == "https://zalo.me/b%C3%A0i-vi%E1%BA%BFt?ch%E1%BB%A7_%C4%91%E1%BB%81=b%E1%BA%A3o hi%E1%BB%83m#%C4%91%E1%BA%A7u"
+    )
+    with session_scope(env.loa.engine, read_only=True) as session:
+        shown = session.get(Publication, facebook.id)
+        assert shown is not None and shown.permalink == encoded  # read back as ASCII too
+
+
+def test_a_tracked_link_that_fails_inside_answers_a_plain_page_not_a_500(env: Env) -> None:
+    publications = published_post(env, "09/05/2026")
+    facebook = publications["facebook"]
+    staff = new_staff(env)
+    links = {x["channel"]: x["code"] for x in env.service.links(post_id=facebook.post_id, staff_ref=str(staff["id"]))}
+    code = links[facebook.channel_id]
+    # A row no version of Loa writes (a careless hand in the database): reading it raises.
+    if env.loa.engine.dialect.name == "postgresql":
+        with env.loa.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ALTER TYPE publicationstatus ADD VALUE IF NOT EXISTS 'bogus'"))
+    with env.loa.engine.begin() as connection:
+        connection.execute(text("UPDATE publication SET status = 'bogus' WHERE id = :id"), {"id": facebook.id})
+    try:
+        response = visit(env, code)
+        assert response.status_code == 503, response.text[:300]
+        assert "Traceback" not in response.text and "Internal Server Error" not in response.text
+        assert "thử lại" in response.text and response.headers.get("Retry-After")
+    finally:
+        with env.loa.engine.begin() as connection:
+            connection.execute(text("UPDATE publication SET status = 'published' WHERE id = :id"), {"id": facebook.id})
+    assert visit(env, code).status_code == 302
+
+
+def test_one_address_rotating_user_agents_counts_a_bounded_number_of_clicks(env: Env) -> None:
+    code = link_code(env, new_staff(env))
+    phone = device("127.0.4.1")
+    statuses = [visit(env, code, agent=f"{PHONE_UA} rotating/{n}", session=phone).status_code for n in range(100)]
+    assert statuses == [302] * 100  # every visitor still reaches the post
+    stored = clicks(env, code)
+    assert len(stored) == 100  # raw events kept, each with its reason
+    assert [c.reason for c in stored].count("counted") == 3
+    assert [c.reason for c in stored].count("address_limit") == 97
+    assert len({c.address_hash for c in stored}) == 1
+    assert all(c.address_hash and re.fullmatch(r"[0-9a-f]{32}", c.address_hash) for c in stored)
+    assert all(c.address_hash != c.visitor_hash and "127.0" not in (c.address_hash or "") for c in stored)
+    # Another device counts on its own; the same one on another link does too.
+    assert visit(env, code, agent=f"{PHONE_UA} rotating/0", session=device("127.0.4.2")).status_code == 302
+    assert counted(env, code) == 4
+    other = link_code(env, new_staff(env))
+    visit(env, other, agent=f"{PHONE_UA} rotating/0", session=phone)
+    assert counted(env, other) == 1
+
+
+def test_recount_applies_the_address_bound_to_history(env: Env) -> None:
+    code = link_code(env, new_staff(env))
+    with session_scope(env.loa.engine, read_only=True) as session:
+        link = session.exec(select(ShareLink).where(col(ShareLink.code) == code)).one()
+    assert link.id is not None
+    t0 = datetime(2026, 5, 6, 1, 0, tzinfo=UTC)
+    # Stored as they were before the bound existed (per_address 0): one address, five agents,
+    # then the same address a day later; and three old clicks that kept no address at all.
+    history = [ClickEvent(link.id, t0 + timedelta(minutes=n), f"a{n}", f"Phone/{n}", None, "addr1") for n in range(5)]
+    history.append(ClickEvent(link.id, t0 + timedelta(hours=25), "a9", "Phone/9", None, "addr1"))
+    history += [ClickEvent(link.id, t0 + timedelta(minutes=10 + n), f"old{n}", "Phone", None) for n in range(3)]
+    assert store_clicks(env.loa.engine, history, dedupe=timedelta(hours=24)) == [ClickReason.counted] * 9
+    summary = recount(env.loa.engine, env.loa.settings)
+    assert summary.changed >= 2
+    by_agent = {c.visitor_hash: c.reason for c in clicks(env, code)}
+    assert [by_agent[f"a{n}"] for n in range(5)] == ["counted"] * 3 + ["address_limit"] * 2
+    assert by_agent["a9"] == "counted"  # outside the window of the first three
+    assert [by_agent[f"old{n}"] for n in range(3)] == ["counted"] * 3  # no address: as they were
+    assert recount(env.loa.engine, env.loa.settings).changed == 0
+    # The bound turned off (0): the history counts as it did.
+    unbounded = load_settings(env.config, overrides={"sharing": {"max_clicks_per_address": 0}})
+    recount(env.loa.engine, unbounded)
+    assert counted(env, code) == 9
+    recount(env.loa.engine, env.loa.settings)
+    assert counted(env, code) == 7
+
+
+def tap(browser: requests.Session, env: Env, staff: dict[str, Any], page: str, platform: str) -> requests.Response:
+    return browser.post(
+        f"{env.url}/s/{staff['token']}/share",
+        data={**form_of(page, platform), "platform": platform},
+        headers={"Origin": env.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def test_tapping_again_later_is_not_another_share(env: Env) -> None:
+    staff = new_staff(env)
+    browser = requests.Session()
+    page = browser.get(f"{env.url}/s/{staff['token']}", timeout=10).text
+    assert tap(browser, env, staff, page, "facebook").status_code == 303
+    # The same button an hour later (well past a double tap): the dialog opens, no new share.
+    with session_scope(env.loa.engine) as session:
+        (share,) = shares(env, staff["id"])
+        row = session.get(Share, share.id)
+        assert row is not None
+        row.at = datetime.now(UTC) - timedelta(hours=1)
+        session.add(row)
+    again = tap(browser, env, staff, page, "facebook")
+    assert again.status_code == 303 and again.headers["Location"].startswith("https://www.facebook.com/sharer/")
+    assert len(shares(env, staff["id"])) == 1
+    # Past the window it is a new share.
+    with session_scope(env.loa.engine) as session:
+        row = session.get(Share, share.id)
+        assert row is not None
+        row.at = datetime.now(UTC) - timedelta(hours=25)
+        session.add(row)
+    assert tap(browser, env, staff, page, "facebook").status_code == 303
+    assert len(shares(env, staff["id"])) == 2
+
+
+def test_scripted_taps_are_rate_limited_and_counted_once_per_button(env: Env) -> None:
+    staff = new_staff(env)
+    browser = requests.Session()
+    page = browser.get(f"{env.url}/s/{staff['token']}", timeout=10).text
+    # Ten at once on one button: one share (on PostgreSQL too, whose transactions run side by side).
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        status = tap(requests.Session(), env, staff, page, "zalo").status_code
+        with lock:
+            answers.append(status)
+
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [303] * 10
+    assert len(shares(env, staff["id"])) == 1
+    # A script tapping every button as fast as it can: a tap limit per minute, then 429.
+    statuses = [tap(browser, env, staff, page, ("facebook", "zalo", "copy")[n % 3]).status_code for n in range(40)]
+    limit = env.loa.settings.sharing.max_taps_per_minute
+    assert statuses[: limit - 10] == [303] * (limit - 10)
+    assert set(statuses[limit - 10 :]) == {429}
+    refused = tap(browser, env, staff, page, "facebook")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "bấm" in refused.text
+    assert sorted(s.platform for s in shares(env, staff["id"])) == ["copy", "facebook", "zalo"]
+    # Another staff member is not held up by it.
+    other = new_staff(env)
+    other_page = browser.get(f"{env.url}/s/{other['token']}", timeout=10).text
+    assert tap(browser, env, other, other_page, "facebook").status_code == 303

@@ -4,15 +4,20 @@ The counting rules live here and only here. The share page, the tracked-link end
 `loa share …` and the reports all call these functions, so "a counted share" and "a counted
 click" mean the same thing everywhere:
 
-* a **share** is a tap on a share button of a staff member's page (kind ``button``; a second
-  tap on the same button within :data:`scheduler.sharing.service.DOUBLE_TAP` is the same tap) or a share reported
-  offline with `loa share record` (kind ``self_report``). Every stored share counts.
+* a **share** is a tap on a share button of a staff member's page (kind ``button``: a *button
+  tap*, "lượt bấm chia sẻ" — Loa cannot see whether the post was then really shared; one per
+  staff member × publication × button within ``sharing.dedupe_hours``, later taps open the
+  dialog again but store nothing) or a share reported offline with `loa share record` (kind
+  ``self_report``). Every stored share counts.
 * a **click** is one request to a tracked link. Every request is kept as a raw ``Click`` row;
   it is *counted* unless it is a HEAD request, has an empty User-Agent, comes from a known
   crawler or link-preview fetcher, hits a publication that is not published, belongs to a
-  deactivated staff member, carries the staff member's own "self" cookie, or repeats a
-  counted click of the same visitor on the same link within ``sharing.dedupe_hours``.
-  A visitor is a keyed hash of the client address and User-Agent; no address is stored.
+  deactivated staff member, carries the staff member's own "self" cookie, repeats a
+  counted click of the same visitor on the same link within ``sharing.dedupe_hours``, or
+  comes from an address that already has ``sharing.max_clicks_per_address`` counted clicks
+  on the link within that window (reason ``address_limit``: one device rotating its
+  User-Agent). A visitor is a keyed hash of the client address and User-Agent, an address a
+  keyed hash of the address alone (IPv6: its /64); no address is stored.
 
 :func:`recount` re-runs the rules over the raw rows (after the crawler list changes, say).
 What a report reads is therefore simple and fixed: every ``Share`` row, and the ``Click``
@@ -30,7 +35,20 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Boolean, Connection, Engine, Executable, Integer, String, Table, bindparam, func, text, update
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    Connection,
+    Engine,
+    Executable,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    text,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col
 
@@ -49,6 +67,7 @@ MAX_USER_AGENT = 512
 class ClickReason(StrEnum):
     counted = "counted"
     repeat = "repeat"  # the same visitor on the same link within the dedupe window
+    address_limit = "address_limit"  # the address already counted its most on the link in the window
     head = "head"
     crawler = "crawler"
     empty_user_agent = "empty_user_agent"
@@ -93,22 +112,45 @@ def _rederive(reason: str, user_agent: str | None, is_crawler: Callable[[str], b
     """The reason of a stored click under today's rules, before the dedupe window."""
     if reason in FIXED_REASONS:
         return ClickReason(reason)
+    if user_agent is None and reason != ClickReason.empty_user_agent:
+        # A row that never kept its agent (Loa 0.1 stored none): what was judged of the agent
+        # then stands; judged again, every such click would become "no User-Agent".
+        return ClickReason.crawler if reason == ClickReason.crawler else None
     return agent_reason(user_agent, is_crawler)
 
 
 class Counter:
-    """The rules after :func:`precheck`: an inactive staff member's link, then the dedupe window.
+    """The rules after :func:`precheck`: an inactive staff member's link, the dedupe window,
+    then the per-address bound.
 
     Fed clicks in the order they arrived, by live recording (``last`` holds the latest counted
-    click of each visitor on each link, read from the store) and by :func:`recount` alike.
+    click of each visitor on each link, ``recent`` the counted clicks of each address on each
+    link inside the window, both read from the store) and by :func:`recount` alike.
+    ``per_address`` 0 leaves the bound out; so does a click without an address hash.
     """
 
-    def __init__(self, window: timedelta, last: dict[tuple[int, str], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        window: timedelta,
+        last: dict[tuple[int, str], datetime] | None = None,
+        *,
+        per_address: int = 0,
+        recent: dict[tuple[int, str], list[datetime]] | None = None,
+    ) -> None:
         self.window = window
         self.last = {} if last is None else last
+        self.per_address = per_address
+        self.recent = {} if recent is None else recent
 
     def decide(
-        self, reason: ClickReason | None, *, link_id: int, visitor: str, at: datetime, staff_active: bool = True
+        self,
+        reason: ClickReason | None,
+        *,
+        link_id: int,
+        visitor: str,
+        at: datetime,
+        staff_active: bool = True,
+        address: str | None = None,
     ) -> ClickReason:
         if reason is None and not staff_active:
             reason = ClickReason.inactive_staff
@@ -118,6 +160,13 @@ class Counter:
         previous = self.last.get(key)
         if previous is not None and at - previous < self.window:
             return ClickReason.repeat
+        if self.per_address and address is not None:
+            times = self.recent.setdefault((link_id, address), [])
+            while times and at - times[0] >= self.window:
+                del times[0]  # a handful at most: per_address is small
+            if len(times) >= self.per_address:
+                return ClickReason.address_limit
+            times.append(at)
         self.last[key] = at
         return ClickReason.counted
 
@@ -130,6 +179,7 @@ class ClickEvent(NamedTuple):
     visitor_hash: str
     user_agent: str | None
     reason: ClickReason | None  # from precheck; None: the store decides
+    address_hash: str | None = None  # None: no per-address bound for this click
 
 
 def _click_table() -> Table:
@@ -140,16 +190,19 @@ def _click_table() -> Table:
 CLICK_WRITER_LOCK = int.from_bytes(b"loaclick", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, dedupe: timedelta) -> list[ClickReason]:
+def store_clicks(
+    bind: Engine | Connection, events: Sequence[ClickEvent], *, dedupe: timedelta, per_address: int = 0
+) -> list[ClickReason]:
     """Decide and insert a batch of clicks in one write transaction (one fsync for all).
 
     Runs inside the writer's ``BEGIN IMMEDIATE`` (SQLite) or under a transaction-scoped advisory
     lock (PostgreSQL, whose READ COMMITTED would let two processes' batches interleave), so the
     "already counted?" read and the insert cannot interleave with another writer: two
-    simultaneous clicks of one visitor count once."""
+    simultaneous clicks of one visitor count once, and a crowd of agents from one address
+    counts at most ``per_address`` times per link in the window (0: no such bound)."""
     if isinstance(bind, Engine):
         with bind.connect() as connection:
-            return store_clicks(connection, events, dedupe=dedupe)
+            return store_clicks(connection, events, dedupe=dedupe, per_address=per_address)
     connection = bind
     with connection.begin():
         if connection.dialect.name == "postgresql":
@@ -159,18 +212,33 @@ def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, ded
         # this thread and the busy event loop.
         link_ids = sorted({e.share_link_id for e in events})
         hashes = sorted({e.visitor_hash for e in events if e.reason is None})
+        addresses = (
+            sorted({e.address_hash for e in events if e.reason is None and e.address_hash is not None})
+            if per_address
+            else []
+        )
         cutoff = min(e.at for e in events) - dedupe
         active: dict[int, bool] = {}
         last: dict[tuple[int, str], datetime] = {}
-        for start in range(0, max(len(hashes), 1), 500):
-            rows = connection.execute(
-                _state_query(connection), {"links": link_ids, "hashes": hashes[start : start + 500], "cutoff": cutoff}
-            )
-            for link_id, is_active, visitor, at in rows:
+        recent: dict[tuple[int, str], list[datetime]] = {}
+        query = _state_query(connection, with_addresses=bool(addresses))
+        for start in range(0, max(len(hashes), len(addresses), 1), 500):
+            params = {
+                "links": link_ids,
+                "hashes": hashes[start : start + 500],
+                "cutoff": cutoff,
+                **({"addresses": addresses[start : start + 500]} if addresses else {}),
+            }
+            for link_id, is_active, key, at, kind in connection.execute(query, params):
+                if kind:  # a counted click of one of the batch's addresses
+                    recent.setdefault((link_id, key), []).append(at)
+                    continue
                 active[link_id] = bool(is_active)
-                if visitor is not None:
-                    last[(link_id, visitor)] = at
-        counter = Counter(dedupe, last)
+                if key is not None:
+                    last[(link_id, key)] = at
+        for times in recent.values():
+            times.sort()
+        counter = Counter(dedupe, last, per_address=per_address, recent=recent)
         reasons = [
             counter.decide(
                 event.reason,
@@ -178,6 +246,7 @@ def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, ded
                 visitor=event.visitor_hash,
                 at=event.at,
                 staff_active=active.get(event.share_link_id, False),
+                address=event.address_hash,
             )
             for event in events
         ]
@@ -189,11 +258,11 @@ def store_clicks(bind: Engine | Connection, events: Sequence[ClickEvent], *, ded
 # step per chunk instead of one per row (the sqlite3 driver releases the GIL at every step, and
 # under load each hand-back waits for the busy event loop), and no per-row SQLAlchemy compiling.
 # The values still pass through the columns' own bind processors, so they are stored exactly as
-# the ORM stores them. 128 rows × 6 values stays under SQLite's historical 999-variable limit.
+# the ORM stores them. 128 rows × 7 values stays under SQLite's historical 999-variable limit.
 INSERT_CHUNK = 128
 
 
-CLICK_COLUMNS = ("share_link_id", "at", "visitor_hash", "counted", "reason", "user_agent")
+CLICK_COLUMNS = ("share_link_id", "at", "visitor_hash", "counted", "reason", "user_agent", "address_hash")
 
 
 def _insert_clicks(connection: Connection, events: Sequence[ClickEvent], reasons: Sequence[ClickReason]) -> None:
@@ -212,6 +281,7 @@ def _insert_clicks(connection: Connection, events: Sequence[ClickEvent], reasons
                 process_counted(counted) if process_counted else counted,
                 reason.value,
                 event.user_agent,
+                event.address_hash,
             )
         )
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -222,41 +292,56 @@ def _insert_clicks(connection: Connection, events: Sequence[ClickEvent], reasons
         connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
 
 
-def _state_query(connection: Connection) -> Executable:
+def _state_query(connection: Connection, *, with_addresses: bool) -> Executable:
     """Per link: its staff member's ``active``, and the latest counted click of each given
-    visitor since a cutoff (a row with a NULL visitor when none).
+    visitor since a cutoff (a row with a NULL visitor when none), kind 0; then (with
+    addresses) every counted click of each given address since the cutoff, kind 1 — one
+    statement for the batch either way.
 
-    On SQLite the click index is named: left to itself the planner picks the (counted, at)
+    On SQLite the click indexes are named: left to itself the planner picks the (counted, at)
     index the reports use and reads every counted click of the last day, O(all clicks) per
-    batch; the (link, visitor, at) index makes it one short seek per visitor."""
-    return _STATE_SQLITE if connection.dialect.name == "sqlite" else _STATE_OTHER
+    batch; the (link, visitor, at) and (link, address, at) indexes make it one short seek each."""
+    sqlite = connection.dialect.name == "sqlite"
+    return _STATES[(sqlite, with_addresses)]
 
 
-def _state_text(hint: str) -> Executable:
+def _state_text(sqlite: bool, with_addresses: bool) -> Executable:
+    visitors = "INDEXED BY ix_click_link_visitor_at" if sqlite else ""
+    by_address = "INDEXED BY ix_click_link_address_at" if sqlite else ""
+    sql = (
+        "SELECT l.id, s.active, c.visitor_hash AS key, max(c.at) AS at, 0 AS kind "
+        "FROM sharelink AS l JOIN staff AS s ON s.id = l.staff_id "
+        f"LEFT JOIN click AS c {visitors} ON c.share_link_id = l.id AND c.visitor_hash IN :hashes "
+        "AND c.counted = :yes AND c.at > :cutoff "
+        "WHERE l.id IN :links GROUP BY l.id, s.active, c.visitor_hash"
+    )
+    params: list[BindParameter[Any]] = [
+        # Typed: an empty list (every event already decided) renders as an empty subquery,
+        # which PostgreSQL compares by its type (an untyped one is an integer).
+        bindparam("links", expanding=True, type_=Integer()),
+        bindparam("hashes", expanding=True, type_=String()),
+        bindparam("cutoff", type_=UTCDateTime()),
+        bindparam("yes", value=True, type_=Boolean()),
+    ]
+    if with_addresses:
+        sql += (
+            " UNION ALL SELECT a.share_link_id, NULL, a.address_hash, a.at, 1 "
+            f"FROM click AS a {by_address} WHERE a.share_link_id IN :links AND a.address_hash IN :addresses "
+            "AND a.counted = :yes AND a.at > :cutoff"
+        )
+        params.append(bindparam("addresses", expanding=True, type_=String()))
     return (
-        text(
-            "SELECT l.id, s.active, c.visitor_hash, max(c.at) AS at "
-            "FROM sharelink AS l JOIN staff AS s ON s.id = l.staff_id "
-            f"LEFT JOIN click AS c {hint} ON c.share_link_id = l.id AND c.visitor_hash IN :hashes "
-            "AND c.counted = :yes AND c.at > :cutoff "
-            "WHERE l.id IN :links GROUP BY l.id, s.active, c.visitor_hash"
-        )
-        .bindparams(
-            # Typed: an empty list (every event already decided) renders as an empty subquery,
-            # which PostgreSQL compares by its type (an untyped one is an integer).
-            bindparam("links", expanding=True, type_=Integer()),
-            bindparam("hashes", expanding=True, type_=String()),
-            bindparam("cutoff", type_=UTCDateTime()),
-            bindparam("yes", value=True, type_=Boolean()),
-        )
-        .columns(id=Integer(), active=Boolean(), visitor_hash=String(), at=UTCDateTime())
+        text(sql)
+        .bindparams(*params)
+        .columns(id=Integer(), active=Boolean(), key=String(), at=UTCDateTime(), kind=Integer())
     )
 
 
-_STATE_SQLITE = _state_text("INDEXED BY ix_click_link_visitor_at")
-
-
-_STATE_OTHER = _state_text("")
+_STATES = {
+    (sqlite, with_addresses): _state_text(sqlite, with_addresses)
+    for sqlite in (True, False)
+    for with_addresses in (True, False)
+}
 
 
 @dataclass(frozen=True)
@@ -276,7 +361,8 @@ class RecountSummary:
 
 
 def recount(engine: Engine, settings: Settings, *, actor: str = "cli") -> RecountSummary:
-    """Apply today's rules (crawler list, dedupe window) to every raw click again.
+    """Apply today's rules (crawler list, dedupe window, per-address bound) to every raw click
+    again; a click stored before addresses were kept (no address hash) has no such bound.
 
     Request facts that a row cannot reproduce (HEAD, the self cookie, a deactivated staff
     member, an unpublished post) keep their stored reason; the rest is derived again, in the
@@ -294,16 +380,19 @@ def recount(engine: Engine, settings: Settings, *, actor: str = "cli") -> Recoun
                 col(Click.counted),
                 col(Click.reason),
                 col(Click.user_agent),
+                col(Click.address_hash),
             ).order_by(col(Click.at), col(Click.id))
         ).all()
         # A deactivated staff member's clicks keep their stored reason (_rederive), so every
         # other row is judged as if the staff member were active.
-        counter = Counter(window)
+        counter = Counter(window, per_address=settings.sharing.max_clicks_per_address)
         changes: list[dict[str, Any]] = []
         before = after = 0
-        for click_id, link_id, at, visitor, counted, reason, agent in rows:
+        for click_id, link_id, at, visitor, counted, reason, agent, address in rows:
             before += bool(counted)
-            decided = counter.decide(_rederive(reason, agent, is_crawler), link_id=link_id, visitor=visitor, at=at)
+            decided = counter.decide(
+                _rederive(reason, agent, is_crawler), link_id=link_id, visitor=visitor, at=at, address=address
+            )
             now_counted = decided is ClickReason.counted
             after += now_counted
             if now_counted != bool(counted) or decided.value != reason:
@@ -323,4 +412,3 @@ def recount(engine: Engine, settings: Settings, *, actor: str = "cli") -> Recoun
             details={"clicks": len(rows), "changed": len(changes), "counted_before": before, "counted_after": after},
         )
     return RecountSummary(clicks=len(rows), changed=len(changes), counted_before=before, counted_after=after)
-

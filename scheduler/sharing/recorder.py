@@ -51,12 +51,14 @@ class ClickRecorder:
         engine: Engine,
         *,
         dedupe: timedelta,
+        per_address: int = 0,
         max_batch: int = 1000,
         max_pending: int = 50_000,
         retry_for: float = 30.0,
     ) -> None:
         self.engine = engine
         self.dedupe = dedupe
+        self.per_address = per_address
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.retry_for = retry_for
@@ -177,7 +179,9 @@ class ClickRecorder:
         delay = 0.05
         while True:
             try:
-                reasons = store_clicks(self._writer_connection(), events, dedupe=self.dedupe)
+                reasons = store_clicks(
+                    self._writer_connection(), events, dedupe=self.dedupe, per_address=self.per_address
+                )
             except OperationalError as exc:
                 self._drop_connection()
                 # A long recount or backup can hold the write lock beyond busy_timeout: wait it
@@ -225,4 +229,3 @@ def _settle_futures(items: list[tuple[asyncio.Future[ClickReason], Outcome]]) ->
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
-

@@ -9,7 +9,9 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +36,7 @@ from scheduler.models import (
     ShareLink,
     Staff,
     Unit,
+    ascii_url,
     utcnow,
 )
 from scheduler.posts.service import cover_url
@@ -53,8 +56,6 @@ log = logging.getLogger("loa.sharing")
 LINK_CODE_BYTES = 6
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,16}$")
-# A second tap on the same button this soon is the same tap (a double tap, a resent form).
-DOUBLE_TAP = timedelta(seconds=30)
 MAX_NOTE = 500
 # Share buttons and offline reports name a registered platform, or one of these.
 COPY_BUTTON = "copy"
@@ -75,10 +76,17 @@ def safe_destination(url: str | None, hosts: Sequence[str]) -> str | None:
     """The stored permalink if it is an https URL on an allowed host, else None.
 
     The permalink comes from the platform, never from the request; this is defence in depth
-    against a bad row (ASVS 3.7.2): no credentials, no odd characters, no other host."""
+    against a bad row (ASVS 3.7.2): no credentials, no odd characters, no other host. The
+    answer is ASCII (:func:`scheduler.models.ascii_url`), fit for a ``Location`` header."""
     if not url or any(ch in url for ch in "\\\r\n\t ") or not url.isprintable():
         return None
-    parts = urlsplit(url)
+    try:
+        url = ascii_url(url)
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if not url.isascii():
+        return None
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not host or parts.username or parts.password or "@" in parts.netloc:
         return None
@@ -122,11 +130,37 @@ class SharePageData:
     full_name: str
     unit: str
     posts: list[OfferedPost]
-    shares_this_month: int
+    shares_this_month: int  # button taps ("lượt bấm chia sẻ"): what the page can vouch for
     clicks_this_month: int
     unit_rank: int
     unit_count: int
     days: int
+
+
+class TapLimiter:
+    """At most ``per_minute`` share-button taps per staff member in any 60 seconds, in this
+    process. Called from the event loop only (one thread), so counting and checking are one
+    step: concurrent taps cannot slip past it together."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._taps: dict[int, deque[float]] = {}
+
+    def wait(self, staff_id: int) -> int:
+        """0 and the tap is counted against the limit; else the seconds until one is allowed."""
+        now = self.clock()
+        taps = self._taps.get(staff_id)
+        if taps is None:
+            if len(self._taps) >= 10_000:  # bounded: the staff who tapped in the last minute matter
+                self._taps = {k: v for k, v in self._taps.items() if v and now - v[-1] < 60}
+            taps = self._taps[staff_id] = deque()
+        while taps and now - taps[0] >= 60:
+            taps.popleft()
+        if len(taps) >= self.per_minute:
+            return max(1, int(60 - (now - taps[0])) + 1)
+        taps.append(now)
+        return 0
 
 
 def _new_code() -> str:
@@ -356,7 +390,10 @@ class SharingService(StaffRoster):
     def record_tap(self, *, staff_id: int, publication_id: int, platform: str) -> tuple[str, bool]:
         """A tap on a share button: (the tracked link's code, whether a new share was stored).
 
-        Refuses (NotFound) a publication that is not published on a configured channel."""
+        One button share per staff member × publication × button within ``sharing.dedupe_hours``:
+        a tap says the dialog was opened, not that anything was shared, so tapping again only
+        opens it again. Refuses (NotFound) a publication that is not published on a configured
+        channel."""
         if platform not in share_platforms():
             raise InputError(f"unknown platform {platform!r}", field="platform")
         channels = {c.id for c in self.settings.channels}
@@ -370,13 +407,17 @@ class SharingService(StaffRoster):
                 raise NotFound("no such published post", field="publication")
             link = self.link_for(session, publication_id=publication_id, staff_id=staff_id)
             assert link.id is not None
+            # The link's row locked (PostgreSQL; SQLite's writers are serialised already), so two
+            # taps at once cannot both find no share and both store one.
+            session.exec(select(ShareLink.id).where(col(ShareLink.id) == link.id).with_for_update()).one()
             now = utcnow()
+            window = timedelta(hours=self.settings.sharing.dedupe_hours)
             recent = session.exec(
                 select(Share.id).where(
                     col(Share.share_link_id) == link.id,
                     col(Share.platform) == platform,
                     col(Share.kind) == ShareKind.button,
-                    col(Share.at) > now - DOUBLE_TAP,
+                    col(Share.at) > now - window,
                 )
             ).first()
             if recent is not None:
@@ -420,7 +461,9 @@ class SharingService(StaffRoster):
                 select(func.count())
                 .select_from(Share)
                 .join(ShareLink, col(ShareLink.id) == col(Share.share_link_id))
-                .where(col(ShareLink.staff_id) == staff.id, col(Share.at) >= start)
+                .where(
+                    col(ShareLink.staff_id) == staff.id, col(Share.at) >= start, col(Share.kind) == ShareKind.button
+                )
             ).one()
             clicks = session.exec(
                 select(func.count())

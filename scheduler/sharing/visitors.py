@@ -1,9 +1,8 @@
 """Keys and visitors: the sharing keys, client addresses behind trusted proxies, the keyed visitor
-hash (no address is stored), the signed "self" cookie and the share-page form tokens."""
+and address hashes (no address is stored), the signed "self" cookie and the share-page form tokens."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -32,13 +31,19 @@ class SharingKeys:
     visitor: bytes
     cookie: bytes
     form: bytes
+    address: bytes = b""
 
     @classmethod
     def from_secret(cls, secret: bytes) -> SharingKeys:
         def derive(label: str) -> bytes:
             return hmac.new(secret, f"loa/sharing/{label}/v1".encode(), hashlib.sha256).digest()
 
-        return cls(visitor=derive("visitor"), cookie=derive("self-cookie"), form=derive("share-form"))
+        return cls(
+            visitor=derive("visitor"),
+            cookie=derive("self-cookie"),
+            form=derive("share-form"),
+            address=derive("address"),
+        )
 
 
 def load_keys(settings: Settings) -> SharingKeys:
@@ -88,14 +93,42 @@ def client_address(
     return peer
 
 
+def network_of(address: str) -> str:
+    """What one device is, as far as its address tells: an IPv4 address, or an IPv6 /64 (one
+    device rotates addresses inside it; an IPv4-mapped IPv6 address is its IPv4 address).
+    Anything that is not an address is returned as it is."""
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)).network_address)
+
+
 def visitor_hash(keys: SharingKeys, address: str, user_agent: str) -> str:
     """A keyed hash (BLAKE2b with the server's key, 128 bits) of address + User-Agent; no
-    address is ever stored. IPv6 counts per /64: one device rotates addresses inside it."""
-    if ":" in address:
-        with contextlib.suppress(ValueError):  # not an address at all: hash it as it is
-            address = str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
-    data = f"{address}\n{user_agent}".encode("utf-8", "surrogateescape")
+    address is ever stored. IPv6 counts per /64 (:func:`network_of`)."""
+    data = f"{network_of(address)}\n{user_agent}".encode("utf-8", "surrogateescape")
     return hashlib.blake2b(data, key=keys.visitor, digest_size=16).hexdigest()
+
+
+def address_hash(keys: SharingKeys, address: str) -> str:
+    """A keyed hash of the address alone (IPv6: its /64), under its own key: what bounds the
+    clicks one device can make count, whatever User-Agents it sends."""
+    data = network_of(address).encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, key=keys.address, digest_size=16).hexdigest()
+
+
+def visitor_hashes(keys: SharingKeys, address: str, user_agent: str) -> tuple[str, str]:
+    """(visitor hash, address hash) of one request, the address parsed once."""
+    network = network_of(address).encode("utf-8", "surrogateescape")
+    visitor = hashlib.blake2b(
+        network + b"\n" + user_agent.encode("utf-8", "surrogateescape"), key=keys.visitor, digest_size=16
+    )
+    return visitor.hexdigest(), hashlib.blake2b(network, key=keys.address, digest_size=16).hexdigest()
 
 
 def self_cookie_value(keys: SharingKeys, staff_id: int) -> str:
@@ -125,4 +158,3 @@ def form_token_ok(keys: SharingKeys, staff_id: int, token: str | None, *, now: d
         return False
     age = (now or utcnow()).timestamp() - int(issued)
     return -300 <= age <= FORM_TOKEN_TTL.total_seconds()
-

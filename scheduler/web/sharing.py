@@ -35,7 +35,7 @@ from scheduler.i18n.formats import format_int
 from scheduler.models import utcnow
 from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
 from scheduler.sharing.recorder import ClickRecorder
-from scheduler.sharing.service import CODE_PATTERN, COPY_BUTTON, LinkTarget, SharingService
+from scheduler.sharing.service import CODE_PATTERN, COPY_BUTTON, LinkTarget, SharingService, TapLimiter
 from scheduler.sharing.visitors import (
     SELF_COOKIE,
     client_address,
@@ -44,7 +44,7 @@ from scheduler.sharing.visitors import (
     self_cookie_staff,
     self_cookie_value,
     trusted_networks,
-    visitor_hash,
+    visitor_hashes,
 )
 from scheduler.web.i18n import Translator
 
@@ -70,6 +70,12 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
 }
+# The answer of last resort when a tracked link fails inside Loa: plain, and never a traceback.
+FAILED_LINK = (
+    "<!doctype html><meta charset=utf-8><title>Loa</title>"
+    "<p>Liên kết tạm thời chưa mở được. Vui lòng thử lại sau ít phút.</p>"
+    "<p lang=en>This link cannot be opened just now. Please try again in a few minutes.</p>"
+)
 REDIRECT_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"), (b"content-length", b"0")]
 # The last button of every share page, and the page any other platform's button leads to.
 COPY_DIALOG = ShareDialog(
@@ -175,7 +181,12 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     """The routes of share pages and tracked links, built for one Loa (nothing global)."""
     settings = loa.settings
     service = SharingService(settings, loa.engine)
-    recorder = ClickRecorder(loa.engine, dedupe=timedelta(hours=settings.sharing.dedupe_hours))
+    recorder = ClickRecorder(
+        loa.engine,
+        dedupe=timedelta(hours=settings.sharing.dedupe_hours),
+        per_address=settings.sharing.max_clicks_per_address,
+    )
+    taps = TapLimiter(settings.sharing.max_taps_per_minute)
     cache = LinkCache(service.resolve)
     trusted = trusted_networks(settings)
     env = templates_environment(settings.tz)
@@ -277,6 +288,12 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
         publication = form.get("publication")
         if platform not in dialogs or not isinstance(publication, str) or not publication.isdigit():
             return message(400, N_("share.bad_request"), N_("share.open_again"), lang)
+        # Decided here, on the event loop's one thread, so concurrent taps cannot race past it.
+        wait = taps.wait(staff.id)
+        if wait:
+            response = message(429, N_("share.too_many_taps"), N_("share.too_many_taps_text"), lang)
+            response.headers["Retry-After"] = str(wait)
+            return response
         try:
             code, _stored = await run_in_threadpool(
                 service.record_tap, staff_id=staff.id, publication_id=int(publication), platform=str(platform)
@@ -327,6 +344,23 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     # -- GET|HEAD /l/{code}: the tracked link ------------------------------------------
 
     async def tracked_link(scope: Scope, receive: Receive, send: Send) -> None:
+        # Whatever goes wrong inside (a bad row, a bug, the database gone), a visitor gets a
+        # plain page and the log the traceback: a tracked link never answers a bare 500.
+        try:
+            await answer_link(scope, receive, send)
+        except Exception:
+            log.exception("tracked link %r failed", scope.get("path_params", {}).get("code"))
+            if scope.get("loa_started"):
+                return  # the answer is half sent: nothing more can be said on this request
+            try:
+                failed: Response = message(503, N_("share.link_failed"), N_("share.link_failed_text"))
+            except Exception:
+                failed = HTMLResponse(FAILED_LINK, status_code=503)
+            failed.headers["Retry-After"] = "60"
+            failed.headers["Cache-Control"] = "no-store"
+            await failed(scope, receive, send)
+
+    async def answer_link(scope: Scope, receive: Receive, send: Send) -> None:
         # The hottest path Loa has (a viral post): a bare ASGI endpoint that reads the few
         # headers it needs straight from the scope and sends a prebuilt 302, without
         # Starlette's Request and Response objects.
@@ -358,7 +392,8 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             if trusted
             else (client[0] if client else "")
         )
-        event = ClickEvent(target.share_link_id, utcnow(), visitor_hash(keys, address, agent), agent or None, reason)
+        visitor, address_key = visitor_hashes(keys, address, agent)
+        event = ClickEvent(target.share_link_id, utcnow(), visitor, agent or None, reason, address_key)
         try:
             await recorder.record(event)
         except LoaError as exc:
@@ -372,15 +407,18 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
         elif target.destination is None:
             response = message(200, N_("share.not_yet_published"), N_("share.not_yet_published_text"))
         else:
+            location = target.destination.encode("ascii")  # safe_destination made it ASCII
+            scope["loa_started"] = True
             await send(
                 {
                     "type": "http.response.start",
                     "status": 302,
-                    "headers": [(b"location", target.destination.encode("ascii")), *REDIRECT_HEADERS],
+                    "headers": [(b"location", location), *REDIRECT_HEADERS],
                 }
             )
             await send({"type": "http.response.body", "body": b""})
             return
+        scope["loa_started"] = True
         await response(scope, receive, send)
 
     async def not_found_route(request: Request) -> Response:

@@ -1,0 +1,32 @@
+"""A keyed hash of each click's address, for the per-address bound of counted clicks.
+
+Revision ID: 0002_click_address
+Revises: 0001_baseline
+Created: 2026-12-01
+
+Clicks stored before have no address hash (NULL): recount leaves the per-address bound out
+for them, so they count as they did.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_click_address"
+down_revision = "0001_baseline"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Adding a nullable column needs no copy of the table, even in SQLite's batch mode.
+    with op.batch_alter_table("click", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("address_hash", sa.String(), nullable=True))
+        batch_op.create_index("ix_click_link_address_at", ["share_link_id", "address_hash", "at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("click", schema=None) as batch_op:
+        batch_op.drop_index("ix_click_link_address_at")
+        batch_op.drop_column("address_hash")
