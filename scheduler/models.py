@@ -328,8 +328,9 @@ class Click(SQLModel, table=True):
         Index("ix_click_at", "at"),
         # Covering for the reports: counted clicks of a period, read from the index alone.
         Index("ix_click_counted_at_link", "counted", "at", "share_link_id"),
-        # The recorder's per-address bound: one short seek per address and link.
-        Index("ix_click_link_address_at", "share_link_id", "address_hash", "at"),
+        # The recorder's per-address bound: one short seek per address and link to its counted
+        # clicks only (an address sending thousands of uncounted ones costs nothing more).
+        Index("ix_click_link_address_at", "share_link_id", "address_hash", "counted", "at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

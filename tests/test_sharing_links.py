@@ -781,3 +781,29 @@ def test_scripted_taps_are_rate_limited_and_counted_once_per_button(env: Env) ->
     other = new_staff(env)
     other_page = browser.get(f"{env.url}/s/{other['token']}", timeout=10).text
     assert tap(browser, env, other, other_page, "facebook").status_code == 303
+
+
+def test_live_address_bound_equals_recount_at_the_edge_of_the_window(env: Env) -> None:
+    code = link_code(env, new_staff(env))
+    with session_scope(env.loa.engine, read_only=True) as session:
+        link = session.exec(select(ShareLink).where(col(ShareLink.code) == code)).one()
+    assert link.id is not None
+    t0 = datetime(2026, 5, 7, 1, 0, tzinfo=UTC)
+    day = timedelta(hours=24)
+    first = [ClickEvent(link.id, t0 + timedelta(seconds=n), f"e{n}", "Phone", None, "edge") for n in range(3)]
+    assert store_clicks(env.loa.engine, first, dedupe=day, per_address=3) == [ClickReason.counted] * 3
+    # One batch while the first of those leaves the window, then the second: each freed place
+    # is taken once, exactly as a recount decides it.
+    batch = [
+        ClickEvent(link.id, t0 + day + timedelta(seconds=0.5), "f1", "Phone", None, "edge"),
+        ClickEvent(link.id, t0 + day + timedelta(seconds=0.6), "f2", "Phone", None, "edge"),
+        ClickEvent(link.id, t0 + day + timedelta(seconds=1.5), "f3", "Phone", None, "edge"),
+        ClickEvent(link.id, t0 + day + timedelta(seconds=1.6), "f4", "Phone", None, "edge"),
+    ]
+    assert store_clicks(env.loa.engine, batch, dedupe=day, per_address=3) == [
+        ClickReason.counted,
+        ClickReason.address_limit,
+        ClickReason.counted,
+        ClickReason.address_limit,
+    ]
+    assert recount(env.loa.engine, env.loa.settings).changed == 0

@@ -229,15 +229,29 @@ def store_clicks(
                 "cutoff": cutoff,
                 **({"addresses": addresses[start : start + 500]} if addresses else {}),
             }
-            for link_id, is_active, key, at, kind in connection.execute(query, params):
-                if kind:  # a counted click of one of the batch's addresses
-                    recent.setdefault((link_id, key), []).append(at)
+            for link_id, is_active, key, at, kind, n in connection.execute(query, params):
+                if kind:  # an address of the batch: its counted clicks on the link, and the oldest
+                    recent[(link_id, key)] = [at] * int(n)
                     continue
                 active[link_id] = bool(is_active)
                 if key is not None:
                     last[(link_id, key)] = at
-        for times in recent.values():
-            times.sort()
+        # The count alone decides while the oldest of those clicks stays inside the window for
+        # the whole batch; one about to leave it (a batch spans milliseconds: rare) needs the
+        # times themselves, so that live decisions equal a recount's.
+        latest = max(e.at for e in events)
+        leaving = sorted({key[1] for key, times in recent.items() if times[0] <= latest - dedupe})
+        if leaving:
+            exact = connection.execute(
+                _ADDRESS_TIMES[connection.dialect.name == "sqlite"],
+                {"links": link_ids, "addresses": leaving, "cutoff": cutoff},
+            )
+            for key in [k for k in recent if k[1] in leaving]:
+                recent[key] = []
+            for link_id, key, at in exact:
+                recent.setdefault((link_id, key), []).append(at)
+            for times in recent.values():
+                times.sort()
         counter = Counter(dedupe, last, per_address=per_address, recent=recent)
         reasons = [
             counter.decide(
@@ -295,12 +309,13 @@ def _insert_clicks(connection: Connection, events: Sequence[ClickEvent], reasons
 def _state_query(connection: Connection, *, with_addresses: bool) -> Executable:
     """Per link: its staff member's ``active``, and the latest counted click of each given
     visitor since a cutoff (a row with a NULL visitor when none), kind 0; then (with
-    addresses) every counted click of each given address since the cutoff, kind 1 — one
-    statement for the batch either way.
+    addresses) how many counted clicks each given address has on each link since the cutoff
+    and the oldest of them, kind 1 — one statement for the batch either way.
 
     On SQLite the click indexes are named: left to itself the planner picks the (counted, at)
     index the reports use and reads every counted click of the last day, O(all clicks) per
-    batch; the (link, visitor, at) and (link, address, at) indexes make it one short seek each."""
+    batch; the (link, visitor, at) and (link, address, counted, at) indexes make it one short
+    seek each, the second over counted clicks only."""
     sqlite = connection.dialect.name == "sqlite"
     return _STATES[(sqlite, with_addresses)]
 
@@ -309,7 +324,7 @@ def _state_text(sqlite: bool, with_addresses: bool) -> Executable:
     visitors = "INDEXED BY ix_click_link_visitor_at" if sqlite else ""
     by_address = "INDEXED BY ix_click_link_address_at" if sqlite else ""
     sql = (
-        "SELECT l.id, s.active, c.visitor_hash AS key, max(c.at) AS at, 0 AS kind "
+        "SELECT l.id, s.active, c.visitor_hash AS key, max(c.at) AS at, 0 AS kind, 0 AS n "
         "FROM sharelink AS l JOIN staff AS s ON s.id = l.staff_id "
         f"LEFT JOIN click AS c {visitors} ON c.share_link_id = l.id AND c.visitor_hash IN :hashes "
         "AND c.counted = :yes AND c.at > :cutoff "
@@ -325,16 +340,37 @@ def _state_text(sqlite: bool, with_addresses: bool) -> Executable:
     ]
     if with_addresses:
         sql += (
-            " UNION ALL SELECT a.share_link_id, NULL, a.address_hash, a.at, 1 "
+            " UNION ALL SELECT a.share_link_id, NULL, a.address_hash, min(a.at), 1, count(*) "
             f"FROM click AS a {by_address} WHERE a.share_link_id IN :links AND a.address_hash IN :addresses "
-            "AND a.counted = :yes AND a.at > :cutoff"
+            "AND a.counted = :yes AND a.at > :cutoff GROUP BY a.share_link_id, a.address_hash"
         )
         params.append(bindparam("addresses", expanding=True, type_=String()))
     return (
         text(sql)
         .bindparams(*params)
-        .columns(id=Integer(), active=Boolean(), key=String(), at=UTCDateTime(), kind=Integer())
+        .columns(id=Integer(), active=Boolean(), key=String(), at=UTCDateTime(), kind=Integer(), n=Integer())
     )
+
+
+def _address_times_text(sqlite: bool) -> Executable:
+    hint = "INDEXED BY ix_click_link_address_at" if sqlite else ""
+    return (
+        text(
+            f"SELECT a.share_link_id, a.address_hash, a.at FROM click AS a {hint} "
+            "WHERE a.share_link_id IN :links AND a.address_hash IN :addresses AND a.counted = :yes "
+            "AND a.at > :cutoff"
+        )
+        .bindparams(
+            bindparam("links", expanding=True, type_=Integer()),
+            bindparam("addresses", expanding=True, type_=String()),
+            bindparam("cutoff", type_=UTCDateTime()),
+            bindparam("yes", value=True, type_=Boolean()),
+        )
+        .columns(id=Integer(), key=String(), at=UTCDateTime())
+    )
+
+
+_ADDRESS_TIMES = {sqlite: _address_times_text(sqlite) for sqlite in (True, False)}
 
 
 _STATES = {

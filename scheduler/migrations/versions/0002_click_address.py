@@ -23,7 +23,9 @@ def upgrade() -> None:
     # Adding a nullable column needs no copy of the table, even in SQLite's batch mode.
     with op.batch_alter_table("click", schema=None) as batch_op:
         batch_op.add_column(sa.Column("address_hash", sa.String(), nullable=True))
-        batch_op.create_index("ix_click_link_address_at", ["share_link_id", "address_hash", "at"], unique=False)
+        batch_op.create_index(
+            "ix_click_link_address_at", ["share_link_id", "address_hash", "counted", "at"], unique=False
+        )
 
 
 def downgrade() -> None:
