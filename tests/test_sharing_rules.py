@@ -12,19 +12,22 @@ from sqlmodel import col, select
 
 from scheduler.app import Loa
 from scheduler.config import load_settings
-from scheduler.models import Click, Post, Publication, PublicationStatus, ShareLink, Staff, Unit
+from scheduler.models import Click, Post, Publication, PublicationStatus, ShareLink, Staff, Unit, ascii_url
 from scheduler.sharing.counting import ClickEvent, ClickReason
 from scheduler.sharing.crawlers import DEFAULT_CRAWLER_PATTERNS, CrawlerDetector
 from scheduler.sharing.exports import neutralise_cell
 from scheduler.sharing.recorder import ClickRecorder
-from scheduler.sharing.service import safe_destination
+from scheduler.sharing.service import TapLimiter, safe_destination
 from scheduler.sharing.visitors import (
     SharingKeys,
+    address_hash,
     client_address,
     form_token,
     form_token_ok,
     self_cookie_staff,
     self_cookie_value,
+    visitor_hash,
+    visitor_hashes,
 )
 from scheduler.staff.importing import normalise_phone
 from scheduler.store import session_scope
@@ -150,6 +153,56 @@ HOSTS = ("facebook.com", "fb.com", "zalo.me")
 )
 def test_only_stored_https_permalinks_on_allowed_hosts(url: str | None, safe: bool) -> None:
     assert safe_destination(url, HOSTS) == (url if safe else None)
+
+
+def test_one_device_is_an_ipv4_address_or_an_ipv6_64() -> None:
+    same_64 = ("2001:db8:1:2::10", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:DB8:1:2:0:0:0:1")
+    assert len({address_hash(KEYS, a) for a in same_64}) == 1
+    assert address_hash(KEYS, "2001:db8:1:3::10") != address_hash(KEYS, same_64[0])
+    assert address_hash(KEYS, "203.0.113.7") != address_hash(KEYS, "203.0.113.8")
+    assert address_hash(KEYS, "::ffff:203.0.113.7") == address_hash(KEYS, "203.0.113.7")
+    assert address_hash(KEYS, "not an address") != address_hash(KEYS, "203.0.113.7")  # hashed, never raised
+    # Its own key: the address hash never equals, nor reveals, a visitor hash or the address.
+    visitor, address = visitor_hashes(KEYS, "203.0.113.7", "Phone")
+    assert visitor == visitor_hash(KEYS, "203.0.113.7", "Phone") and address == address_hash(KEYS, "203.0.113.7")
+    assert address != visitor and "203" not in address
+    assert address_hash(SharingKeys.from_secret(b"other"), "203.0.113.7") != address
+
+
+@pytest.mark.parametrize(
+    ("url", "ascii"),
+    [
+        ("https://www.facebook.com/bhxh/posts/1", "https://www.facebook.com/bhxh/posts/1"),
+        ("https://www.facebook.com/bhxh/bài-viết", "https://www.facebook.com/bhxh/b%C3%A0i-vi%E1%BA%BFt"),
+        ("https://zalo.me/a?q=tiếng việt#đ", "https://zalo.me/a?q=ti%E1%BA%BFng vi%E1%BB%87t#%C4%91"),
+        ("https://bảohiểm.vn/x", "https://xn--bohim-v11b9i.vn/x"),
+        ("https://x.com/%C3%A0-à", "https://x.com/%C3%A0-%C3%A0"),  # escapes already there stay
+        ("https://x.com/\udc80", "https://x.com/%ED%B2%80"),  # a lone surrogate: still no exception
+        ("https://" + "à" * 70 + ".vn/", "https://" + "à" * 70 + ".vn/"),  # not a host: left for the reader
+    ],
+)
+def test_permalinks_become_ascii(url: str, ascii: str) -> None:
+    assert ascii_url(url) == ascii
+
+
+def test_a_non_ascii_permalink_is_safe_as_ascii_and_a_broken_one_is_refused() -> None:
+    hosts = ["facebook.com", "zalo.me"]
+    assert safe_destination("https://www.facebook.com/bhxh/bài-viết", hosts) == (
+        "https://www.facebook.com/bhxh/b%C3%A0i-vi%E1%BA%BFt"
+    )
+    assert safe_destination("https://" + "à" * 70 + ".facebook.com/", hosts) is None
+    assert safe_destination("https://[::1/x", hosts) is None
+
+
+def test_taps_are_limited_per_staff_member_per_minute() -> None:
+    now = [1000.0]
+    limiter = TapLimiter(3, clock=lambda: now[0])
+    assert [limiter.wait(1) for _ in range(3)] == [0, 0, 0]
+    assert limiter.wait(1) == 60 and limiter.wait(2) == 0
+    now[0] += 59.0
+    assert limiter.wait(1) > 0
+    now[0] += 1.0
+    assert [limiter.wait(1) for _ in range(4)] == [0, 0, 0, 60]  # a minute since the first three
 
 
 @pytest.mark.parametrize(

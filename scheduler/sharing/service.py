@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import re
 import secrets
 import time
@@ -158,7 +159,7 @@ class TapLimiter:
         while taps and now - taps[0] >= 60:
             taps.popleft()
         if len(taps) >= self.per_minute:
-            return max(1, int(60 - (now - taps[0])) + 1)
+            return max(1, math.ceil(60 - (now - taps[0])))
         taps.append(now)
         return 0
 
