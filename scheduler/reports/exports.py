@@ -370,7 +370,7 @@ def summary_grids(summary: MonthlySummary) -> list[Grid]:
         ["Lượt xem", posts.views],
         ["Lượt tiếp cận (cộng theo tin bài)", posts.reach],
         ["Lượt chia sẻ của cán bộ, viên chức", totals.shares],
-        ["— qua trang chia sẻ", totals.button],
+        ["— lượt bấm chia sẻ trên trang chia sẻ", totals.button],
         ["— tự báo cáo", totals.self_report],
         ["Lượt nhấp vào liên kết", totals.clicks],
         ["Cán bộ, viên chức đã chia sẻ", summary.staff_sharing],

@@ -738,7 +738,7 @@ def summary_text(summary: MonthlySummary) -> str:
     lines += [
         "",
         "2. Cán bộ, viên chức chia sẻ tin bài",
-        f"- Tổng số: {vn_int(totals.shares)} lượt chia sẻ ({vn_int(totals.button)} lượt qua trang chia sẻ, "
+        f"- Tổng số: {vn_int(totals.shares)} lượt chia sẻ ({vn_int(totals.button)} lượt bấm chia sẻ trên trang, "
         f"{vn_int(totals.self_report)} lượt tự báo cáo); {vn_int(totals.clicks)} lượt nhấp vào liên kết.",
         f"- {vn_int(summary.staff_sharing)}/{vn_int(summary.staff)} cán bộ, viên chức đã chia sẻ, "
         f"đạt {vn_percent(summary.staff_sharing, summary.staff)}.",
