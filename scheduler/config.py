@@ -65,6 +65,7 @@ class SharingSettings(_Section):
     # At most this many counted clicks per client address (IPv6: per /64) per link within
     # dedupe_hours, whatever User-Agents it sends; 0 turns the bound off. Small, because one
     # phone can send any User-Agent; an office or carrier NAT behind one address is the cost.
+    # Behind a reverse proxy, list it in web.trusted_proxies, or every visitor is its address.
     max_clicks_per_address: int = Field(default=3, ge=0, le=1000)
     # Share-button taps one staff member may make per minute (more are refused for a minute).
     max_taps_per_minute: int = Field(default=20, ge=1, le=1000)
