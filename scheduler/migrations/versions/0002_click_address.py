@@ -1,11 +1,14 @@
-"""A keyed hash of each click's address, for the per-address bound of counted clicks.
+"""A keyed hash of each click's address, for the per-address bound of counted clicks; the
+recorder's lookups read counted clicks only.
 
 Revision ID: 0002_click_address
 Revises: 0001_baseline
 Created: 2026-12-01
 
 Clicks stored before have no address hash (NULL): recount leaves the per-address bound out
-for them, so they count as they did.
+for them, so they count as they did. The (link, visitor, at) index gains ``counted`` before
+``at``: the dedupe lookup read every repeat of a visitor in the window (50,000 repeats of one
+script made each batch ~25 ms); now it reads the counted ones.
 """
 
 from __future__ import annotations
@@ -26,9 +29,15 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_click_link_address_at", ["share_link_id", "address_hash", "counted", "at"], unique=False
         )
+        batch_op.drop_index("ix_click_link_visitor_at")
+        batch_op.create_index(
+            "ix_click_link_visitor_at", ["share_link_id", "visitor_hash", "counted", "at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("click", schema=None) as batch_op:
+        batch_op.drop_index("ix_click_link_visitor_at")
+        batch_op.create_index("ix_click_link_visitor_at", ["share_link_id", "visitor_hash", "at"], unique=False)
         batch_op.drop_index("ix_click_link_address_at")
         batch_op.drop_column("address_hash")
