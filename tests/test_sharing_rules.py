@@ -6,6 +6,7 @@ import ipaddress
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -274,4 +275,58 @@ def test_the_writer_commits_many_clicks_per_transaction(tmp_path: Path) -> None:
     with session_scope(loa.engine, read_only=True) as session:
         rows = list(session.exec(select(Click).where(col(Click.share_link_id) == link_id)))
     assert len(rows) == 500 and sum(r.counted for r in rows) == 250
+    loa.close()
+
+
+def test_the_batch_lookup_reads_counted_clicks_only(tmp_path: Path) -> None:
+    """One script repeating one visitor (or one address) thousands of times must not make every
+    later batch read all its uncounted clicks: SQLite's plan for the recorder's one lookup seeks
+    on ``counted`` in both indexes. Checked on the statement the recorder really runs."""
+    from sqlalchemy import event
+
+    from scheduler.sharing.counting import store_clicks
+
+    loa = Loa(load_settings(write_config(tmp_path)))
+    loa.init()
+    now = datetime.now(UTC)
+    with session_scope(loa.engine) as session:
+        unit = Unit(code="vinh", name="Vinh")
+        session.add(unit)
+        session.flush()
+        staff = Staff(unit_id=unit.id or 0, full_name="A", share_token="u" * 32, created_at=now)
+        post = Post(template="x", text="x", scheduled_at=now, created_at=now)
+        session.add_all([staff, post])
+        session.flush()
+        publication = Publication(
+            post_id=post.id or 0,
+            channel_id="fb-bhxh-nghean",
+            platform="facebook",
+            status=PublicationStatus.published,
+            text="x",
+            due_at=now,
+        )
+        session.add(publication)
+        session.flush()
+        link = ShareLink(code="abcdefgi", publication_id=publication.id or 0, staff_id=staff.id or 0, created_at=now)
+        session.add(link)
+        session.flush()
+        link_id = link.id or 0
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(loa.engine, "before_cursor_execute", capture)
+    try:
+        events = [ClickEvent(link_id, now, "v", "Phone", None, "a")]
+        store_clicks(loa.engine, events, dedupe=timedelta(hours=24), per_address=3)
+    finally:
+        event.remove(loa.engine, "before_cursor_execute", capture)
+    ((statement, parameters),) = seen
+    with loa.engine.connect() as connection:
+        plan = [row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+    click_steps = [step for step in plan if "ix_click_" in step]
+    assert len(click_steps) == 2, plan
+    assert all("counted=?" in step for step in click_steps), plan
     loa.close()
