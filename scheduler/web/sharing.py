@@ -399,6 +399,8 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
         except LoaError as exc:
             # The visitor still reaches the post; the click is lost and the log says so.
             log.error("click on %s not recorded: %s", target.code, exc)
+        except Exception:  # a bug in the writer: the visitor still reaches the post
+            log.exception("click on %s not recorded", target.code)
         if reason is ClickReason.crawler or (reason is ClickReason.head and service.is_crawler(agent)):
             # Link previews read the Open Graph tags; a person never sees this page.
             response: Response = page(
