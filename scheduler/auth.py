@@ -125,6 +125,11 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def masked_name(typed: str) -> str:
+    """How a typed name that is no account is kept: ``?`` and 8 hex digits of its SHA-256."""
+    return "?" + _sha256(typed)[:8]
+
+
 def _snapshot(user: User) -> AuthUser:
     assert user.id is not None
     return AuthUser(id=user.id, username=user.username, role=user.role, staff_id=user.staff_id)
@@ -426,18 +431,21 @@ def login(
     now = now or utcnow()
     typed = nfc(username).strip().lower()[:64]
     since = now - THROTTLE_WINDOW
-    reserved = _reserve_try(engine, username=typed, ip=ip, now=now, per_ip=True)
-    if reserved is None:
-        with session_scope(engine) as session:
-            record(session, actor=typed or "?", action="auth.throttled", object=f"user:{typed}", details={"ip": ip})
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        raise LoginRefused(
-            f"too many failed logins; try again in {minutes} minutes", throttled=True, retry_minutes=minutes
-        )
     with session_scope(engine, read_only=True) as session:
         user = session.exec(select(User).where(User.username == typed)).first()
         stored_hash = user.password_hash if user is not None else None
         active = bool(user is not None and user.active)
+    # What is typed as a username may be a password typed in the wrong field: a name that is
+    # no account is kept only as a short digest (enough to see repeats, not to read it back).
+    who = typed if user is not None else masked_name(typed)
+    reserved = _reserve_try(engine, username=who, ip=ip, now=now, per_ip=True)
+    if reserved is None:
+        with session_scope(engine) as session:
+            record(session, actor=who, action="auth.throttled", object=f"user:{who}", details={"ip": ip})
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise LoginRefused(
+            f"too many failed logins; try again in {minutes} minutes", throttled=True, retry_minutes=minutes
+        )
     verified = False
     try:
         verified = _hasher.verify(stored_hash or _dummy_hash(), nfc(password))
@@ -449,9 +457,9 @@ def login(
             reason = "disabled" if user is not None and not active and verified else "bad credentials"
             record(
                 session,
-                actor=typed or "?",
+                actor=who,
                 action="auth.login_failed",
-                object=f"user:{typed}",
+                object=f"user:{who}",
                 details={"ip": ip, "reason": reason},
             )
         raise LoginRefused("wrong username or password")
