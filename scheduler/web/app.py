@@ -11,6 +11,7 @@ from urllib.parse import quote
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
@@ -21,6 +22,7 @@ from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
+from scheduler.web.proxy import ProxyWatch
 from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
@@ -76,7 +78,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
         Mount(PREFIX, app=create_api(loa)),
     ]
-    app = Starlette(lifespan=lifespan, routes=routes)
+    app = Starlette(lifespan=lifespan, routes=routes, middleware=[Middleware(ProxyWatch, settings=settings)])
     relative_slash_redirects(app.router)
     return app
 
