@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +15,7 @@ from scheduler.cli.support import (
     out,
     parse_variables,
     print_json,
+    write_text,
 )
 from scheduler.errors import InputError
 
@@ -61,7 +61,7 @@ def render_message(
     if message.title:
         out.print(f"[bold]Tiêu đề:[/bold] {message.title}", markup=True)
         out.print(f"[bold]Mô tả:[/bold] {message.description}\n", markup=True)
-    sys.stdout.write(message.text + "\n")
+    write_text(message.text + "\n")
 
 
 CoverTargetOption = Annotated[

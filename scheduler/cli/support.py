@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from scheduler.app import Loa
 from scheduler.config import Settings, load_settings
 from scheduler.errors import InputError
 from scheduler.render.messages import nfc
+from scheduler.terminal import SafeConsole, printable, printable_json
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="config.toml to use (else $LOA_CONFIG, else ./config.toml)")
@@ -66,4 +66,9 @@ def local_time(value: str | datetime | None, settings: Settings) -> str:
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(printable_json(json.dumps(document, ensure_ascii=False, indent=2)) + "\n")
+
+
+def write_text(text: str) -> None:
+    """Plain text on stdout (a rendered message, a token), its control characters made visible."""
+    sys.stdout.write(printable(text))
