@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Engine, and_, event, or_, text
+from sqlalchemy import Engine, and_, event, make_url, or_, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
@@ -61,6 +62,7 @@ def _sqlite_begin(connection: Any) -> None:
 def make_engine(url: str) -> Engine:
     """Build the engine for ``url``; SQLite gets WAL, FULL sync, busy timeout, foreign keys."""
     if url.startswith("sqlite"):
+        _create_private(make_url(url).database)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -75,6 +77,21 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner alone; SQLite gives its WAL the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:  # another process made it a moment ago
+        pass
+    except OSError:  # an unwritable folder: SQLite's own error says more when it opens the file
+        pass
 
 
 def is_sqlite(engine: Engine) -> bool:

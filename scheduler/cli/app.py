@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -27,7 +28,7 @@ from scheduler.cli.support import (
 )
 from scheduler.cli.users import user_app
 from scheduler.errors import InputError, LoaError
-from scheduler.i18n import dispatch_summary, process_lang, process_text
+from scheduler.i18n import dispatch_summary, msg, process_lang, process_text
 
 app = typer.Typer(
     name="loa",
@@ -251,6 +252,10 @@ def _fail(code: int, message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # The database, its WAL, rendered covers and exports hold people's names and the office's
+    # posts: what this process creates is for its owner alone.
+    os.umask(0o077)
+    _require_utf8(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
         # Standalone mode: the command-line parser reports its own usage errors (exit 2).
@@ -265,6 +270,17 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("LOA_DEBUG"):
             raise
         _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
+
+
+def _require_utf8(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8 (Python keeps its bytes as lone surrogates) before any use."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            refused = InputError(msg("error.argument_not_utf8", argument=shown), hint=msg("hint.argument_utf8"))
+            _fail(2, _escape(str(refused)))
 
 
 def _escape(text: str) -> str:
