@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Engine, and_, event, make_url, or_, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.errors import StoreError
+from scheduler.dbfaults import refusal
+from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
     ChannelState,
@@ -79,12 +80,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def sqlite_file(database: str | None) -> Path | None:
+    """The file behind a SQLite URL's database part (a plain path or a ``file:`` URI), if any."""
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        path, _, query = database.removeprefix("file:").partition("?")
+        return None if "mode=memory" in query or not path else Path(path)
+    return Path(database)
+
+
 def _create_private(database: str | None) -> None:
     """Create a new SQLite file readable by its owner alone; SQLite gives its WAL the same mode."""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    path = Path(database)
-    if path.exists() or not path.parent.is_dir():
+    path = sqlite_file(database)
+    if path is None or path.exists() or not path.parent.is_dir():
         return
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -134,11 +143,13 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         yield session
         if not read_only:
             session.commit()
-    except OperationalError as exc:
+    except (OperationalError, InternalError) as exc:
         session.rollback()
-        raise StoreError(
-            f"the database refused the change: {exc.orig}",
-            hint="check that the disk is not full and that no other program holds a lock",
+        raise refusal(
+            exc,
+            session.get_bind().engine,
+            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:
         session.rollback()

@@ -83,18 +83,29 @@ def init(
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
+    from scheduler.dbfaults import require_writable
+    from scheduler.instance import hold_database
     from scheduler.runner import run_foreground
 
-    loa = ready(ctx)
-    _configure_logging()
-    run_foreground(loa, out)
+    loa = loa_app(ctx)
+    lock = hold_database(loa.engine)  # before anything else touches the file
+    try:
+        require_writable(loa.engine)
+        loa = ready(ctx)
+        _configure_logging()
+        run_foreground(loa, out)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
+    from scheduler.dbfaults import require_writable
     from scheduler.runner import run_worker
 
+    require_writable(loa_app(ctx).engine)
     loa = ready(ctx)
     _configure_logging()
     run_worker(loa, out)
