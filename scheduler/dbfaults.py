@@ -86,6 +86,9 @@ def require_writable(engine: Engine) -> None:
     A real write, rolled back, is the only reliable test: file modes say nothing of a
     read-only mount, a PostgreSQL standby or a full disk.
     """
+    from scheduler.schema import require_current
+
+    require_current(engine)  # a database behind or ahead of this code is refused for that first
     try:
         with engine.connect() as connection, connection.begin() as transaction:
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, free_port, initialised, write_config
+from tests.conftest import POSTGRES_ADMIN_DSN, Cli, free_port, initialised, write_config
 
 LOA = str(Path(sys.executable).with_name("loa"))
 ESCAPES = "\x1b[2J\x1b]0;bị chiếm\x07\x9b31m"
@@ -222,3 +222,17 @@ def test_a_full_database_says_it_is_full_not_check_the_url(offline_config: Path)
     text = str(refused.value)
     assert "đầy" in text and "giải phóng dung lượng" in text, text
     assert "database.url" not in text
+
+
+@pytest.mark.postgres
+def test_loa_run_refuses_a_read_only_postgresql_database(tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    config = initialised(write_config(tmp_path, database_url=postgres_url, extra=f"[web]\nport = {free_port()}\n"))
+    name = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    result = _run(config, "run", timeout=60)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "chỉ cho đọc" in stderr and "database.url" not in stderr

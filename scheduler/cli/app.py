@@ -90,7 +90,7 @@ def run(ctx: typer.Context) -> None:
     loa = loa_app(ctx)
     lock = hold_database(loa.engine)  # before anything else touches the file
     try:
-        require_writable(loa.engine)
+        require_writable(loa.engine)  # after the schema check inside, which says `loa init` first
         loa = ready(ctx)
         _configure_logging()
         run_foreground(loa, out)
@@ -105,7 +105,7 @@ def worker(ctx: typer.Context) -> None:
     from scheduler.dbfaults import require_writable
     from scheduler.runner import run_worker
 
-    require_writable(loa_app(ctx).engine)
+    require_writable(loa_app(ctx).engine)  # after the schema check inside, which says `loa init` first
     loa = ready(ctx)
     _configure_logging()
     run_worker(loa, out)
