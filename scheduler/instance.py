@@ -39,7 +39,11 @@ def hold_database(engine: Engine) -> InstanceLock | None:
     if database is None:
         return None
     path = database.with_name(database.name + ".lock")
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        # A folder Loa may not write to: the write check that follows names the real problem.
+        return None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
