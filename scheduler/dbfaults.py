@@ -8,6 +8,8 @@ place that talks to the database, so each refusal is named the same way wherever
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InternalError, OperationalError
 
@@ -15,7 +17,7 @@ from scheduler.errors import InputError, StoreError
 from scheduler.i18n import N_, Message, msg
 
 # SQLite primary result codes (the low byte of an extended code).
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 8, 10, 13
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 5, 6, 8, 10, 13, 14
 # PostgreSQL SQLSTATEs: class 53 is "insufficient resources" (53100 disk full).
 _PG_READ_ONLY = "25006"
 
@@ -61,10 +63,23 @@ def kind(exc: BaseException) -> str | None:
     return None
 
 
+def _unwritable_file(orig: BaseException | None, engine: Engine) -> str | None:
+    """SQLITE_CANTOPEN on a file that is there but may not be written (nor its -wal/-shm made)."""
+    from scheduler.store import sqlite_file
+
+    code = getattr(orig, "sqlite_errorcode", None)
+    path = sqlite_file(engine.url.database) if engine.dialect.name == "sqlite" else None
+    if not isinstance(code, int) or code & 0xFF != _SQLITE_CANTOPEN or path is None or not path.exists():
+        return None
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return None
+    return "read_only"
+
+
 def describe(exc: BaseException, engine: Engine) -> tuple[Message, Message] | None:
     """The message and hint for ``exc`` when it is a full, read-only or locked database, else None."""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    found = kind(exc)
+    found = kind(exc) or _unwritable_file(orig, engine)
     name = where(engine)
     detail = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     if found is None:

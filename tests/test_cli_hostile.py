@@ -236,3 +236,18 @@ def test_loa_run_refuses_a_read_only_postgresql_database(tmp_path: Path, postgre
     stderr = result.stderr.decode()
     assert result.returncode == 2, stderr
     assert "chỉ cho đọc" in stderr and "database.url" not in stderr
+
+
+def test_a_write_to_a_read_only_database_says_read_only(
+    offline_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import cli_for
+
+    database = tmp_path / "posts.db"
+    config = write_config(tmp_path, database_url=f"sqlite:///file:{database}?mode=ro&uri=true")
+    variables = ["--var", "hoat_dong=ra quân", "--var", "dia_diem=chợ Vinh", "--var", "ngay=06/05/2026"]
+    result = cli_for(config, capsys)(
+        "post", "add", "--template", "thang-van-dong", *variables, "--channel", "fb-bhxh-nghean", "--at", FUTURE
+    )
+    assert result.code != 0 and "unexpected error" not in result.stderr
+    assert "chỉ cho đọc" in result.stderr and "quyền ghi" in result.stderr, result.stderr
