@@ -22,11 +22,16 @@ def listen(server: ThreadedServer, setting: str) -> None:
     try:
         server.start()
     except OSError as exc:
-        reason = getattr(exc.__cause__, "strerror", None) or exc.strerror or str(exc)
-        raise InputError(
-            msg("error.port_busy", address=f"{server.host}:{server.port}", reason=reason),
-            hint=msg("hint.port_busy", setting=setting),
-        ) from None
+        raise port_refused(server, setting, exc) from None
+
+
+def port_refused(server: ThreadedServer, setting: str, exc: OSError) -> InputError:
+    """The refusal for a port that cannot be listened on, naming the address and the setting."""
+    reason = getattr(exc.__cause__, "strerror", None) or exc.strerror or str(exc)
+    return InputError(
+        msg("error.port_busy", address=f"{server.host}:{server.port}", reason=reason),
+        hint=msg("hint.port_busy", setting=setting),
+    )
 
 
 def run_worker(loa: Loa, console: Console) -> None:

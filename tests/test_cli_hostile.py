@@ -155,9 +155,11 @@ def test_a_busy_port_exits_2_naming_the_port_and_the_setting(run_config: Path) -
         holder.bind(("127.0.0.1", port))
         holder.listen()
         result = _run(run_config, "run", timeout=60)
+        sandbox = _run(run_config, "sandbox", "--port", str(port), timeout=60)
     stderr = result.stderr.decode()
     assert result.returncode == 2, stderr
     assert str(port) in stderr and "web.port" in stderr and "Traceback" not in stderr
+    assert sandbox.returncode == 2 and "--port" in sandbox.stderr.decode(), sandbox.stderr.decode()
 
 
 def test_a_second_loa_run_on_the_same_sqlite_file_is_refused(

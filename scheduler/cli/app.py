@@ -129,8 +129,15 @@ def sandbox(
         settings=settings.sandbox,
         state_file=state or (settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None),
     )
-    out.print(f"Sandbox Facebook + Zalo đang chạy tại {server.url} (Ctrl-C để dừng)")
-    server.serve_forever()
+    def announce(ready: SandboxServer) -> None:  # once it listens: a busy port never says "running"
+        out.print(f"Sandbox Facebook + Zalo đang chạy tại {ready.url} (Ctrl-C để dừng)")
+
+    try:
+        server.serve_forever(on_ready=announce)
+    except OSError as exc:
+        from scheduler.runner import port_refused
+
+        raise port_refused(server, "--port" if port is not None else "sandbox.port", exc) from None
 
 
 # -- channels and templates --------------------------------------------------------------
