@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def run_worker(loa: Loa, console: Console) -> None:
     """The publishing engine alone (no web, no sandbox), until SIGINT/SIGTERM."""
     stop = stop_on_signals()
-    engine = PublishingEngine(loa.settings, loa.engine, loa.vault)
+    engine = PublishingEngine(loa.settings, loa.engine, loa.vault, role="worker")
     engine.start()
     console.print(f"Loa worker {engine.dispatcher.owner} đang chạy (Ctrl-C để dừng)")
     try:
@@ -48,7 +48,8 @@ def run_foreground(loa: Loa, console: Console) -> None:
         console.print(f"Sandbox Facebook + Zalo: {sandbox.url}/_sandbox/state")
     # The web server listens before the engine's first pass: Zalo fetches covers from it.
     web = ThreadedServer(create_app(loa), host=settings.web.host, port=settings.web.port, name="web server").start()
-    engine = PublishingEngine(settings, loa.engine, loa.vault)
+    engine = PublishingEngine(settings, loa.engine, loa.vault, role="run")
+    loa.publishing_engine = engine
     engine.start()
     loa.queue_listeners.append(engine.wake)
     # Everything built so far lives as long as the process: keep it out of the collector's
