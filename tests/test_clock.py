@@ -28,7 +28,6 @@ from tests.conftest import REPO, free_port, write_config
 from tests.test_publishing import page_posts, queue
 
 FB = ["fb-bhxh-nghean"]
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 SHIM = REPO / "tests" / "faketime"
 
 
@@ -57,11 +56,12 @@ class MovedClock:
         return datetime.now(UTC) + timedelta(seconds=self.offset)
 
     def environ(self) -> dict[str, str]:
-        if not LIBFAKETIME.exists():
-            pytest.fail(f"{LIBFAKETIME} is missing: apt-get install faketime (make install does it as root)")
+        found = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
+        if not found:
+            pytest.fail("libfaketime is missing: apt-get install faketime (make install does it as root)")
         return {
             **os.environ,
-            "LD_PRELOAD": str(LIBFAKETIME),
+            "LD_PRELOAD": str(found[0]),
             "FAKETIME_TIMESTAMP_FILE": str(self.path),
             "FAKETIME_NO_CACHE": "1",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
