@@ -39,6 +39,7 @@ TOKENS_EVERY = timedelta(minutes=10)
 METRICS_JOB = "collect-metrics"
 # The first metrics pass waits a little: at start-up the dispatcher's catch-up comes first.
 METRICS_FIRST_DELAY = timedelta(minutes=1)
+RETRY_AFTER_ERROR = 30.0  # seconds, for a job without an interval of its own
 
 
 class Alarm:
@@ -88,7 +89,11 @@ class Alarm:
                 if self._stopping:
                     return
                 self._woken = False
-            delay = self._job()
+            try:
+                delay = self._job()
+            except Exception:  # the thread must live on: a dead alarm would stop the engine silently
+                delay = self.every.total_seconds() if self.every else RETRY_AFTER_ERROR
+                log.exception("%s failed; it runs again in %.0f s", self.name, delay)
             with self._cond:
                 self._deadline = time.monotonic() + (0.0 if self._woken else max(0.0, delay))
 
@@ -148,7 +153,7 @@ class PublishingEngine:
 
         every = TOKENS_EVERY.total_seconds()
         # Time-based work runs in one process at a time: the holder of the housekeeping lease.
-        if self._stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
+        if self._stopping or self._clock_in_doubt() or not self.dispatcher.hold_housekeeping(self.clock.now()):
             return every
         try:
             renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher.publishers)
@@ -161,7 +166,9 @@ class PublishingEngine:
     def _collect_metrics(self) -> float:
         """Poll what the metrics schedule says is due (scheduler.metrics.collector); housekeeping holder only."""
         every = self.settings.metrics.tick_minutes * 60.0
-        if self.collector is None or self._stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
+        if self.collector is None or self._stopping or self._clock_in_doubt():
+            return every
+        if not self.dispatcher.hold_housekeeping(self.clock.now()):
             return every
         try:
             counts = {k: v for k, v in self.collector.run_once(only_due=True).counts().items() if v}
@@ -170,6 +177,15 @@ class PublishingEngine:
         except Exception:
             log.exception("metrics collection failed; it runs again in %s minutes", self.settings.metrics.tick_minutes)
         return every
+
+    def _clock_in_doubt(self) -> bool:
+        """While a jump forward is unconfirmed, work that reads the wall clock itself waits.
+
+        Token renewal and metrics compare expiry and polling times with the wall clock
+        directly: at a mistaken 2200 they would renew every token and store 2200 expiries.
+        """
+        self.clock.now()
+        return self.clock.pending is not None
 
     def wake(self) -> None:
         """Dispatch as soon as possible (a post was queued for now, approved, retried…)."""
