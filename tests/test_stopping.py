@@ -1,4 +1,7 @@
-"""SIGTERM in the middle of a long pass: a real process stops at once, nothing lost or doubled."""
+"""SIGTERM in the middle of a long pass: a real process stops at once, nothing lost or doubled.
+
+`loa worker`, `loa run`, and `loa publish-due` as cron starts it.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def attempts(app: Loa) -> int:
         return int(session.exec(select(func.count()).select_from(PublishAttempt)).one())
 
 
-@pytest.mark.parametrize("command", ["worker", "run"])
+@pytest.mark.parametrize("command", ["worker", "run", "publish-due"])
 def test_sigterm_during_a_pass_of_600_exits_at_once_and_hands_back_the_rest(
     app: Loa, sandbox: Any, config_path: Path, tmp_path: Path, command: str
 ) -> None:
