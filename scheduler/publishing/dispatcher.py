@@ -34,6 +34,7 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+from scheduler.i18n import process_text
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -173,7 +174,7 @@ class Dispatcher:
                     if outcome == "deferred":
                         unavailable = unavailable_channels(self.engine, now)
         if handed_back:
-            log.info("stopping: %s claimed publications handed back to the queue", handed_back)
+            log.info(process_text("log.handed_back", count=handed_back))
         record_tick(self.engine, self.role, self._tick_instance(), self.clock())
         if self.one_shot:
             self.release()
