@@ -193,6 +193,31 @@ def test_clock_to_2200_and_back_marks_nothing_missed_and_keeps_running(
     assert "đồng hồ máy nhảy tới" in log and "bị huỷ" in log
 
 
+def test_a_forward_jump_that_holds_is_believed_then(
+    setup: tuple[Loa, Path, int], clock: MovedClock, sandbox: Any
+) -> None:
+    loa, config, port = setup
+    confirm = "tick_seconds = 2\nclock_jump_confirm_seconds = 6\n"
+    config.write_text(config.read_text().replace("tick_seconds = 2\n", confirm))
+    process = Running(config, port, clock)
+    try:
+        assert wait_until(process.healthy, timeout=30), process.process.stderr
+        overdue = queue(loa, channels=FB, at=datetime.now(UTC) + timedelta(minutes=30), hoat_dong="nửa giờ nữa")
+        clock.move(3 * 3600)  # the host clock was three hours slow, and is now right
+        time.sleep(3)
+        assert status(loa, overdue) == "scheduled"  # not believed yet
+        assert process.health()[0] == 503
+        # Once the new time has held, it is the time: the post is 2½ h late, beyond the grace.
+        assert wait_until(lambda: status(loa, overdue) == "missed", timeout=20), status(loa, overdue)
+        assert wait_until(process.healthy, timeout=10), process.health()
+        assert page_posts(sandbox) == []
+        assert "đã được xác nhận" in process.stop()
+    finally:
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.wait()
+
+
 # -- the trusted clock itself -----------------------------------------------------------------
 
 
