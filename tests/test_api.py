@@ -144,15 +144,15 @@ def test_post_add_through_the_api_has_the_clis_fields_and_shape(console_loa: Loa
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"at": "2020-01-01T08:00"}, "at", "is in the past"),
-        ({"at": "hôm qua"}, "at", "cannot read the time"),
+        ({"at": "2020-01-01T08:00"}, "at", "đã qua"),
+        ({"at": "hôm qua"}, "at", "Không đọc được thời gian"),
         ({"now": True}, "at", "exactly one of at and now"),
-        ({"channels": []}, "channels", "no channel given"),
+        ({"channels": []}, "channels", "Chưa chọn kênh nào"),
         ({"channels": ["fb-khong-co"]}, "channel", "Không có kênh «fb-khong-co»"),
         ({"template": "khong-co"}, "template", "Không có mẫu tin «khong-co»"),
         ({"variables": {"hoat_dong": "x", "dia_diem": "y"}}, "ngay", "cần biến «ngay»"),
-        ({"campaign": "khong-co"}, "campaign", "unknown campaign"),
-        ({"link": "ftp://x"}, "link", "not an http(s) URL"),
+        ({"campaign": "khong-co"}, "campaign", "Không có chiến dịch"),
+        ({"link": "ftp://x"}, "link", "không phải địa chỉ http(s)"),
         ({"colour": "đỏ"}, "colour", "unknown field"),
     ],
 )

@@ -125,7 +125,18 @@ DISPATCH_COUNTS = (
     N_("dispatch.reconciled"),
 )
 # Wordings the console uses next to a form field instead of the CLI's (see web/i18n.py).
-WEB_WORDINGS = (N_("error.template_needs_variable.web"),)
+WEB_WORDINGS = (
+    N_("error.nothing_awaits_approval.web"),
+    N_("error.nothing_to_cancel.web"),
+    N_("error.nothing_to_reschedule.web"),
+    N_("error.no_channel_given.web"),
+    N_("error.publication_not_retryable.web"),
+    N_("error.send_back_reason.web"),
+    N_("error.template_needs_variable.web"),
+    N_("error.time_in_past.web"),
+    N_("error.time_too_far.web"),
+    N_("error.time_unreadable.web"),
+)
 # Audit actions and the names of their details, shown by the audit page (scheduler/audit.py).
 AUDIT_ACTIONS = (
     N_("audit_action.auth.forbidden"),
