@@ -163,7 +163,7 @@ def test_publish_timeout_is_unknown_and_reconciled(app: Loa, sandbox: Any, monke
     post_id = queue(slow, channels=FB)
     assert len(dispatcher(slow).run_once().unknown) == 1
     row = publication(slow, post_id)
-    assert row["status"] == "unknown" and "may or may not be on the page" in row["error"].lower()
+    assert row["status"] == "unknown" and "bài có thể đã hoặc chưa có trên trang" in row["error"].lower()
     time.sleep(1.5)  # the platform finishes late
     assert len(page_posts(sandbox)) == 1
     dispatcher(slow, clock=lambda: later(5)).run_once()

@@ -147,7 +147,7 @@ def test_expired_token_blocks_the_channel_without_a_retry_storm(app: Loa, sandbo
     assert len(summary.blocked) == 1
     publication = app.posts.show(post_id)["publications"][0]
     assert publication["status"] == "blocked"
-    assert "reconnect" in publication["error"].lower() or "token" in publication["error"].lower()
+    assert "kết nối lại" in publication["error"].lower() and "mã" in publication["error"].lower()
     from scheduler.channels.service import channel_rows
 
     assert channel_rows(app)[0]["status"] == "needs_reauth"
