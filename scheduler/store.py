@@ -21,6 +21,7 @@ from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
 from scheduler.errors import StoreError
+from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
     ChannelState,
@@ -120,8 +121,8 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
     except OperationalError as exc:
         session.rollback()
         raise StoreError(
-            f"the database refused the change: {exc.orig}",
-            hint="check that the disk is not full and that no other program holds a lock",
+            msg("error.database_refused", reason=str(exc.orig)),
+            hint=msg("hint.disk_and_locks"),
         ) from exc
     except BaseException:
         session.rollback()

@@ -19,6 +19,7 @@ from scheduler.cli.support import (
     ready,
 )
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 
 if TYPE_CHECKING:
     pass
@@ -77,7 +78,8 @@ def channels_reconnect(
     if token_env:
         secret = os.environ.get(token_env, "")
         if not secret:
-            raise InputError(f"the variable {token_env} is empty or unset", hint=f"export {token_env}=… first")
+            unset = msg("error.variable_unset", name=token_env)
+            raise InputError(unset, hint=msg("hint.export_variable", name=token_env))
     else:
         if sys.stdin.isatty():
             err.print("Dán mã truy cập (token) rồi nhấn Enter:")

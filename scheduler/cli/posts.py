@@ -20,6 +20,7 @@ from scheduler.cli.support import (
     ready,
 )
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 
 if TYPE_CHECKING:
     pass
@@ -47,7 +48,7 @@ def post_add(
 
     loa = ready(ctx)
     if (at is None) == (not now):
-        raise InputError("give exactly one of --at and --now", hint="--at 2026-05-06T08:00 or --now", field="at")
+        raise InputError(msg("error.at_or_now"), hint=msg("hint.at_or_now"), field="at")
     request = PostRequest(
         template=template,
         channels=channel,

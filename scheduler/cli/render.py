@@ -18,6 +18,7 @@ from scheduler.cli.support import (
     print_json,
 )
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 
 if TYPE_CHECKING:
     from scheduler.render.covers import CoverRenderer
@@ -42,7 +43,9 @@ def render_message(
     loa = loa_app(ctx)
     if platform not in registry():
         raise InputError(
-            f"unknown platform {platform!r}", hint=f"use one of: {', '.join(registry())}", field="platform"
+            msg("error.unknown_platform", platform=platform),
+            hint=msg("hint.one_of", choices=", ".join(registry())),
+            field="platform",
         )
     campaign_vars: dict[str, str] = {}
     if campaign:
@@ -90,16 +93,18 @@ def _campaignparse_variables(ctx: typer.Context, slug: str | None) -> dict[str, 
     for campaign in settings.campaigns:
         if campaign.slug == slug:
             return {"slug": campaign.slug, "name": campaign.name, "theme": campaign.theme}
-    known = ", ".join(c.slug for c in settings.campaigns) or "none configured"
-    raise InputError(f"unknown campaign {slug!r}", hint=f"known campaigns: {known}", field="campaign")
+    known = ", ".join(c.slug for c in settings.campaigns) or "—"
+    raise InputError(
+        msg("error.unknown_campaign", campaign=slug), hint=msg("hint.known_campaigns", known=known), field="campaign"
+    )
 
 
 def _check_target(renderer: CoverRenderer, layout: str, platform: str) -> None:
     targets = renderer.targets(layout)
     if platform not in targets:
         raise InputError(
-            f"cover layout {layout!r} has no {platform!r} canvas",
-            hint=f"use --platform {' or '.join(targets)}",
+            msg("error.layout_has_no_canvas", layout=layout, platform=platform),
+            hint=msg("hint.use_platform", choices=" | ".join(targets)),
             field="platform",
         )
 
@@ -118,7 +123,7 @@ def render_cover(
 
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in {"jpg", "jpeg", "png"}:
-        raise InputError(f"cannot tell the image format from {output.name!r}", hint="name the file .jpg or .png")
+        raise InputError(msg("error.image_format_from_name", file=output.name), hint=msg("hint.name_jpg_or_png"))
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)
     data = renderer.render(
@@ -155,7 +160,7 @@ def render_covers(
     from scheduler.render.images import normalise_format
 
     if fmt.lower() not in {"jpg", "jpeg", "png"}:
-        raise InputError(f"unknown format {fmt!r}", hint="use --format jpg or --format png", field="format")
+        raise InputError(msg("error.unknown_image_format", format=fmt), hint=msg("hint.format_jpg_png"), field="format")
     settings = loa_app(ctx).settings
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)

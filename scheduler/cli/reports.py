@@ -12,6 +12,7 @@ import typer
 from scheduler.cli.support import JsonOption, out, print_json, ready
 from scheduler.errors import InputError
 from scheduler.formatting import vn_int
+from scheduler.i18n import msg
 
 metrics_app = typer.Typer(
     help="Counters from the platforms: views, reach, reactions, comments, shares.", no_args_is_help=True
@@ -104,7 +105,9 @@ def _format(value: str | None, output: Path | None, allowed: tuple[str, ...], de
     chosen = value.strip().lower()
     if chosen not in allowed:
         raise InputError(
-            f"--format {value!r} is not known here", hint=f"use one of: {', '.join(allowed)}", field="format"
+            msg("error.format_not_known", format=value),
+            hint=msg("hint.one_of", choices=", ".join(allowed)),
+            field="format",
         )
     return chosen
 
@@ -112,12 +115,19 @@ def _format(value: str | None, output: Path | None, allowed: tuple[str, ...], de
 def check_output(path: Path) -> Path:
     """Refuse early an output path that cannot be written (exit 2), before any work is done."""
     if path.exists() and path.is_dir():
-        raise InputError(f"-o {path} is a folder", hint="give a file name, e.g. -o bao-cao.xlsx", field="output")
+        folder = msg("error.output_is_folder", path=str(path))
+        raise InputError(folder, hint=msg("hint.output_file_name"), field="output")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise InputError(f"-o {path}: the folder {parent} does not exist", hint="create it first", field="output")
+        raise InputError(
+            msg("error.output_folder_missing", path=str(path), folder=str(parent)),
+            hint=msg("hint.create_it_first"),
+            field="output",
+        )
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"-o {path} cannot be written (no permission)", hint="choose another place", field="output")
+        raise InputError(
+            msg("error.output_no_permission", path=str(path)), hint=msg("hint.choose_another_place"), field="output"
+        )
     return path
 
 
@@ -131,7 +141,9 @@ def write_output(path: Path, data: bytes | str) -> None:
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise InputError(
-            f"-o {path} cannot be written: {exc.strerror}", hint="choose another place", field="output"
+            msg("error.output_not_written", path=str(path), reason=str(exc.strerror)),
+            hint=msg("hint.choose_another_place"),
+            field="output",
         ) from None
 
 

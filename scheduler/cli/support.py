@@ -15,6 +15,7 @@ from rich.console import Console
 from scheduler.app import Loa
 from scheduler.config import Settings, load_settings
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.render.messages import nfc
 
 out = Console(highlight=False, soft_wrap=True)
@@ -53,7 +54,7 @@ def parse_variables(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--var {pair!r} is not KEY=VALUE", hint="write it as --var tieu_de='Tháng vận động'")
+            raise InputError(msg("error.var_not_key_value", pair=pair), hint=msg("hint.var_form"))
         variables[nfc(key.strip())] = nfc(value)
     return variables
 

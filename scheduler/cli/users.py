@@ -11,6 +11,7 @@ from rich.table import Table
 
 from scheduler.cli.support import JsonOption, actor, err, local_time, out, print_json, ready
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 
 user_app = typer.Typer(help="Web console accounts: add, list, API tokens, disable.", no_args_is_help=True)
 
@@ -22,11 +23,11 @@ def _read_password(from_stdin: bool) -> str:
         # One line: scripts pipe it in (`printf '%s\n' "$PW" | loa user add … --password-stdin`).
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise InputError("no password given", hint="pipe it in with --password-stdin, or run the command in a terminal")
+        raise InputError(msg("error.no_password_given"), hint=msg("hint.password_stdin"))
     first = getpass.getpass("Mật khẩu (ít nhất 10 ký tự): ")
     second = getpass.getpass("Nhập lại mật khẩu: ")
     if first != second:
-        raise InputError("the two passwords differ", hint="type the same password twice", field="password")
+        raise InputError(msg("error.passwords_differ"), hint=msg("hint.same_password_twice"), field="password")
     return first
 
 

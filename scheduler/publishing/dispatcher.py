@@ -34,6 +34,7 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+from scheduler.i18n import msg
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -192,9 +193,7 @@ class Dispatcher:
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
-            missing = PermanentError(
-                f"the cover image of this post cannot be read: {exc}", hint="queue the post again with its cover"
-            )
+            missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))
             return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
         with self._channel_slots[channel.id]:
             publisher = self.publishers.build(channel)
@@ -204,7 +203,8 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, exc), publication_id
             except Exception as exc:  # a bug must not leave the row stuck in "publishing"
                 log.exception("publication %s: unexpected error while publishing", publication_id)
-                unknown = UnknownOutcome(f"internal error while publishing: {exc!r}", hint="check the page")
+                internal = msg("error.internal_publishing", reason=repr(exc))
+                unknown = UnknownOutcome(internal, hint=msg("hint.check_page"))
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
