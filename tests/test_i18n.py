@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -181,3 +182,51 @@ def test_share_report_downloads_speak_the_console_language(console_loa: Loa) -> 
     english = approver.get(f"/reports/shares.csv?{asked}&lang=en").content.decode("utf-8-sig")
     assert english.startswith("No.,Unit id,Unit,Shares,Via share pages,Self-reported,Clicks\r\n")
     assert ",Total," in english
+
+
+def _is_text(node: ast.AST) -> bool:
+    """A literal sentence: a string, an f-string, or one built from them with + or .format()."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _is_text(node.left) or _is_text(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return _is_text(node.func.value)
+    return False
+
+
+def _loa_errors(trees: dict[Path, ast.Module]) -> set[str]:
+    """LoaError and every class in scheduler/ that derives from it, by name."""
+    names = {"LoaError"}
+    classes = [n for tree in trees.values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    grew = True
+    while grew:
+        grew = False
+        for node in classes:
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            if node.name not in names and bases & names:
+                names.add(node.name)
+                grew = True
+    return names
+
+
+def test_no_loa_error_is_raised_with_a_plain_sentence() -> None:
+    """Every LoaError carries a catalogue id (msg(...)), for its message and for its hint."""
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "scheduler").rglob("*.py"))}
+    errors = _loa_errors(trees)
+    assert {"InputError", "PublishError", "UnknownOutcome", "LoginRefused", "RecorderOverloaded"} <= errors
+    plain = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name not in errors:
+                continue
+            texts = [node.args[0]] if node.args else []
+            texts += [k.value for k in node.keywords if k.arg in {"message", "hint"}]
+            if any(_is_text(t) for t in texts):
+                plain.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not plain, plain

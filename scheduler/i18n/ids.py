@@ -204,7 +204,13 @@ AUDIT_DETAILS = (
     N_("audit_detail.clicks"),
     N_("audit_detail.channels"),
     N_("audit_detail.changed"),
+    N_("audit_detail.author"),
 )
-AUDIT_REASONS = (N_("audit_reason.stale_csrf"), N_("audit_reason.own_post"))
+AUDIT_REASONS = (
+    N_("audit_reason.stale_csrf"),
+    N_("audit_reason.own_post"),
+    N_("audit_reason.api_csrf"),
+    N_("audit_reason.cancel_not_author"),
+)
 # What an asset file is, in messages about assets/ (render/fonts.py asset_path).
 ASSET_KINDS = (N_("asset_kind.font"), N_("asset_kind.image"), N_("asset_kind.logo"))
