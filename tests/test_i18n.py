@@ -230,3 +230,25 @@ def test_no_loa_error_is_raised_with_a_plain_sentence() -> None:
             if any(_is_text(t) for t in texts):
                 plain.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert not plain, plain
+
+
+def test_stored_reasons_are_worded_when_read_and_old_text_stays_as_it_is() -> None:
+    from scheduler.errors import UnknownOutcome, stored_error
+    from scheduler.i18n import Number, parse_stored, render_stored, stored
+
+    reason = stored(msg("reason.check_failed", reason=msg("error.facebook_temporary", reason="(#2) Service")))
+    assert "could not" not in reason and "reason.check_failed" in reason
+    assert render_stored("vi", reason) == "Chưa kiểm tra được trên nền tảng: Facebook gặp sự cố tạm thời: (#2) Service"
+    english = render_stored("en", reason)
+    assert english == "could not check the platform yet: Facebook had a temporary problem: (#2) Service"
+    error = UnknownOutcome(msg("error.facebook_no_id"), hint=msg("hint.facebook_look_first"))
+    assert render_stored("en", stored_error(error), separator=" — ") == (
+        "Facebook answered the post without an id, so Loa cannot tell whether it was created."
+        " — Loa will look for the post on the Page before trying again."
+    )
+    sized = stored(msg("error.file_too_large", name="a.csv", megabytes=Number(20.5, 1)))
+    assert render_stored("vi", sized) == "a.csv lớn hơn 20,5 MB." and render_stored("en", sized).endswith("20.5 MB")
+    # Rows written before ids were stored, and a platform's own words, read back untouched.
+    assert render_stored("vi", "channel fb must be reconnected") == "channel fb must be reconnected"
+    assert render_stored("vi", '{"msg": broken') == '{"msg": broken'
+    assert parse_stored(None) == (None, None) and render_stored("vi", None) is None

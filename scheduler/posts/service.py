@@ -24,7 +24,7 @@ from scheduler.audit import record
 from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import Message, msg
+from scheduler.i18n import Message, msg, process_lang, render_stored, stored
 from scheduler.models import (
     Campaign,
     MetricSnapshot,
@@ -365,7 +365,8 @@ class PostService:
             if not waiting:
                 raise InputError(msg("error.nothing_awaits_approval", post=post_id), hint=msg("hint.see_post_show"))
             for publication in waiting:
-                self._move(publication, Event.sent_back, note=f"sent back by {actor}: {nfc(reason.strip())}")
+                note = stored(msg("reason.sent_back", actor=actor, reason=nfc(reason.strip())))
+                self._move(publication, Event.sent_back, note=note)
             session.add_all(waiting)
             record(session, actor=actor, action="post.send_back", object=f"post:{post_id}", details={"reason": reason})
         return self.show(post_id)
@@ -511,6 +512,7 @@ class PostService:
         since: datetime | None = None,
         until: datetime | None = None,
         ascending: bool = False,
+        lang: str | None = None,
     ) -> list[dict[str, Any]]:
         """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until)."""
         if status is not None and status not in PublicationStatus.__members__:
@@ -541,14 +543,15 @@ class PostService:
             if status:
                 query = query.where(col(Post.id).in_(select(Publication.post_id).where(Publication.status == status)))
             posts = list(session.exec(query))
-            return [self._describe(session, post) for post in posts]
+            return [self._describe(session, post, lang) for post in posts]
 
-    def show(self, post_id: int) -> dict[str, Any]:
+    def show(self, post_id: int, *, lang: str | None = None) -> dict[str, Any]:
+        """The post and its publications; stored reasons worded in ``lang`` (the process's by default)."""
         with session_scope(self.engine, read_only=True) as session:
             post = session.get(Post, post_id)
             if post is None:
                 raise NotFound(msg("error.no_post", post=post_id), hint=msg("hint.see_post_list"))
-            return self._describe(session, post)
+            return self._describe(session, post, lang)
 
     def cancel(self, post_id: int, *, actor: str = "cli") -> dict[str, Any]:
         """Cancel what has not gone out yet; what is published or publishing stays as it is."""
@@ -565,12 +568,13 @@ class PostService:
                 )
             cancelled = [p for p in publications if may(p.status, Event.cancelled)]
             for publication in cancelled:
-                self._move(publication, Event.cancelled, note=f"cancelled by {actor}")
+                self._move(publication, Event.cancelled, note=stored(msg("reason.cancelled", actor=actor)))
             session.add_all(cancelled)
             record(session, actor=actor, action="post.cancel", object=f"post:{post_id}")
         return self.show(post_id)
 
-    def _describe(self, session: Any, post: Post) -> dict[str, Any]:
+    def _describe(self, session: Any, post: Post, lang: str | None = None) -> dict[str, Any]:
+        reader = lang or process_lang()
         publications = list(
             session.exec(select(Publication).where(Publication.post_id == post.id).order_by(col(Publication.id)))
         )
@@ -600,7 +604,7 @@ class PostService:
                     "remote_id": p.remote_id,
                     "permalink": p.permalink,
                     "published_at": p.published_at.isoformat() if p.published_at else None,
-                    "error": p.last_error if p.status != PublicationStatus.published else None,
+                    "error": render_stored(reader, p.last_error) if p.status != PublicationStatus.published else None,
                     "metrics": latest_metrics(session, p.id),
                 }
                 for p in publications

@@ -33,6 +33,7 @@ from scheduler.errors import (
     RateLimited,
     TransientError,
     UnknownOutcome,
+    stored_error,
 )
 from scheduler.i18n import msg
 from scheduler.models import (
@@ -236,7 +237,7 @@ class Dispatcher:
             publication.lease_owner = None
             publication.lease_until = None
             publication.updated_at = utcnow()
-            publication.last_error = str(error)
+            publication.last_error = stored_error(error)
             if isinstance(error, UnknownOutcome):
                 publication.status = status_after(Event.outcome_unknown)
                 publication.next_attempt_at = now + RECONCILE_DELAY
@@ -267,7 +268,7 @@ class Dispatcher:
                     else AttemptOutcome.permanent_error
                 )
             if not isinstance(error, PermanentError | UnknownOutcome):
-                state.last_error = str(error)
+                state.last_error = stored_error(error)
                 state.last_error_at = now
             session.add_all([publication, state])
             self.attempts.finish(session, attempt_id, outcome, error)

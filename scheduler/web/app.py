@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from scheduler.i18n import translate
+from scheduler.i18n import process_lang, render_stored, translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
@@ -40,7 +40,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
             with session_scope(engine, read_only=True) as session:
                 tick = session.get(SchedulerTick, "dispatcher")
                 attention = [
-                    {"id": s.id, "status": s.status.value, "last_error": s.last_error}
+                    {"id": s.id, "status": s.status.value, "last_error": render_stored(process_lang(), s.last_error)}
                     for s in session.exec(select(ChannelState).where(ChannelState.status != ChannelStatus.ok))
                 ]
         except (OperationalError, Exception) as exc:  # any store failure makes the check red

@@ -311,7 +311,7 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
     if ctx.request.method == "GET":
         post_param = ctx.query.get("post", "")
         if post_param.isdigit():
-            draft = ctx.loa.posts.show(int(post_param))
+            draft = ctx.loa.posts.show(int(post_param), lang=ctx.lang)
             try:
                 _check_editable(ctx, draft)
             except InputError:
@@ -329,7 +329,7 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
         return _view(ctx, form, covers, quiet=action == "switch")
     post: dict[str, Any] | None = None
     if form.post_id is not None:
-        post = ctx.loa.posts.show(form.post_id)
+        post = ctx.loa.posts.show(form.post_id, lang=ctx.lang)
         _check_editable(ctx, post)
     try:
         request = _request(ctx, form, draft=True if post is not None else action == "draft")

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
 from scheduler.channels.registry import registry
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import N_, msg, translate
+from scheduler.i18n import N_, msg, render_stored, translate
 from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
@@ -194,6 +194,10 @@ class Console:
         def num(value: int | None) -> str:
             return format_int(value, ctx.lang)
 
+        def reason(value: str | None) -> str:
+            # A stored reason (ids and parameters) in the page's language; older plain text as it is.
+            return render_stored(ctx.lang, value, separator=" — ") or ""
+
         nav = self._nav(ctx) if ctx.signed_in else []
         context = {
             "_": t,
@@ -208,6 +212,7 @@ class Console:
             "local": local,
             "day": day,
             "num": num,
+            "reason": reason,
             "channel_names": {c.id: c.name for c in settings.channels},
             "notice": t.notice(ctx.query.get("done")),
             "stale": ctx.query.get("stale") == "1",

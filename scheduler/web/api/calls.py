@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, record_forbidden, user_for_token
-from scheduler.i18n import N_, msg
-from scheduler.web.api.errors import ApiError, invalid_input, refuse
+from scheduler.i18n import DEFAULT_LANG, N_, msg
+from scheduler.web.api.errors import ApiError, invalid_input, refuse, request_lang
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
@@ -31,6 +31,7 @@ class Call:
 
     loa: Loa
     user: AuthUser
+    lang: str = DEFAULT_LANG  # the caller's, for the stored reasons an answer words
 
     def forbid(self, what: str, reason: str, **details: str) -> ApiError:
         """A 403, audited; ``reason`` is an ``audit_reason.…`` id, stored as such and shown as the hint."""
@@ -57,7 +58,7 @@ def caller(permission: str) -> Callable[[Request], Awaitable[Call]]:
                 details={"permission": permission, "via": "api"},
             )
             raise refuse(403, msg("error.account_may_not"), hint=msg("hint.needs_permission", permission=permission))
-        return Call(loa, user)
+        return Call(loa, user, request_lang(request))
 
     return authorised
 

@@ -200,7 +200,7 @@ def create_api(loa: "Loa") -> FastAPI:
         except InputError as exc:
             raise ApiError(400, exc) from None
         response.headers["Location"] = f"{PREFIX}/posts/{post_id}"
-        return call.loa.posts.show(post_id)
+        return call.loa.posts.show(post_id, lang=call.lang)
 
     @api.get(
         post_path,
@@ -284,6 +284,7 @@ def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
             campaign=query.campaign,
             channel=query.channel,
             limit=query.limit,
+            lang=call.lang,
         )
     except InputError as exc:
         raise ApiError(400, exc) from None
@@ -291,7 +292,7 @@ def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
 
 def _post_or_404(call: Call, post_id: int) -> dict[str, Any]:
     try:
-        return call.loa.posts.show(post_id)
+        return call.loa.posts.show(post_id, lang=call.lang)
     except NotFound as exc:
         raise ApiError(404, exc) from None
 
