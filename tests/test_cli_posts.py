@@ -90,12 +90,12 @@ def test_post_add_stores_one_publication_per_channel(offline_loa: Cli, offline_c
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--at", "mai 8 giờ"],
             "Không đọc được thời gian",
         ),
-        (["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean"], "exactly one of --at and --now"),
+        (["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean"], "đúng một trong --at và --now"),
         (
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--now", "--campaign", "x"],
             "Không có chiến dịch",
         ),
-        (["--template", "thang-van-dong", "--var", "novalue", "--channel", "fb-bhxh-nghean", "--now"], "not KEY=VALUE"),
+        (["--template", "thang-van-dong", "--var", "novalue", "--channel", "fb-bhxh-nghean", "--now"], "KHOÁ=GIÁ_TRỊ"),
         (
             [
                 "--template",

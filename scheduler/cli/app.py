@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last line of defence: a message, not a traceback
         if os.environ.get("LOA_DEBUG"):
             raise
-        _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
+        _fail(1, process_text("cli.unexpected_error", kind=type(exc).__name__, reason=_escape(str(exc))))
 
 
 def _escape(text: str) -> str:
