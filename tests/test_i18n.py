@@ -252,3 +252,36 @@ def test_stored_reasons_are_worded_when_read_and_old_text_stays_as_it_is() -> No
     assert render_stored("vi", "channel fb must be reconnected") == "channel fb must be reconnected"
     assert render_stored("vi", '{"msg": broken') == '{"msg": broken'
     assert parse_stored(None) == (None, None) and render_stored("vi", None) is None
+
+
+def test_every_command_and_option_help_has_both_wordings() -> None:
+    import typer
+
+    from scheduler.cli.app import app
+    from scheduler.cli.help import help_ids, translate_help
+
+    tree = typer.main.get_command(app)
+    vi, en = catalogue("vi"), catalogue("en")
+    lacking = []
+    for _command, own, options in help_ids(tree):
+        for msgid in [own] if own else []:
+            if msgid not in vi or msgid not in en:
+                lacking.append(msgid)
+        lacking += [msgid for _param, msgid in options if msgid not in vi or msgid not in en]
+    assert not lacking, lacking
+    translate_help(tree, "en")
+    assert tree.help and tree.help.startswith("Loa — schedule, publish and measure")
+    translate_help(tree, "vi")
+    assert tree.help and tree.help.startswith("Loa — lên lịch, đăng và đo lường")
+
+
+def test_cli_help_is_vietnamese_by_default_and_english_with_loa_lang(
+    offline_loa: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOA_LANG", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    vietnamese = offline_loa("post", "add", "--help")
+    assert vietnamese.code == 0 and "Xếp lịch một bài trên một hoặc nhiều kênh." in vietnamese.stdout
+    monkeypatch.setenv("LOA_LANG", "en")
+    english = offline_loa("post", "add", "--help")
+    assert english.code == 0 and "Queue a post on one or more channels." in english.stdout

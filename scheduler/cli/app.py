@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     command = typer.main.get_command(app)
+    from scheduler.cli.help import translate_help
+
+    translate_help(command, process_lang())
     try:
         # Standalone mode: the command-line parser reports its own usage errors (exit 2).
         command.main(args=argv, prog_name="loa", standalone_mode=True)
