@@ -150,7 +150,7 @@ def test_the_readme_tour_runs_as_written(clone: Clone) -> None:
     assert re.search(r"Bài #3 — Đã đăng", out), '`loa post show "$BAI"` must show the post published now'
     assert re.search(r"Bài #2 dời sang \d\d/\d\d/\d{4} 09:30", out)
     assert "Đã xếp lịch 4 bài từ posts.csv" in out
-    assert "needs_reauth" in out
+    assert "Cần kết nối lại" in out  # the channel status, worded
     assert "Đã kết nối lại kênh fb-bhxh-nghean; 1 bài bị giữ sẽ được đăng ngay." in out
     assert "Đã nhập nhan-su.xlsx: 8 người mới" in out
     assert re.search(r"fb-bhxh-nghean\s+" + re.escape(clone.web_url) + r"/l/\S+", out)

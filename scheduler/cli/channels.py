@@ -85,10 +85,10 @@ def channels_reconnect(
             raise InputError(unset, hint=msg("hint.export_variable", name=token_env))
     else:
         if sys.stdin.isatty():
-            err.print("Dán mã truy cập (token) rồi nhấn Enter:")
+            err.print(process_text("cli.paste_token"))
         secret = sys.stdin.readline()
     released = reconnect(loa, channel_id, secret, actor=actor())
-    out.print(f"Đã kết nối lại kênh {channel_id}; {released} bài bị giữ sẽ được đăng ngay.")
+    out.print(process_text("cli.channel_reconnected", channel=channel_id, released=released))
 
 
 @channels_app.command("pause")
@@ -103,7 +103,7 @@ def channels_pause(
 
     loa = ready(ctx)
     pause(loa, channel_id, actor=actor(), until=parse_when(until, loa.settings) if until else None)
-    out.print(f"Đã tạm dừng kênh {channel_id}.")
+    out.print(process_text("cli.channel_paused", channel=channel_id))
 
 
 @channels_app.command("resume")
@@ -112,4 +112,4 @@ def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argumen
     from scheduler.channels.service import resume
 
     resume(ready(ctx), channel_id, actor=actor())
-    out.print(f"Kênh {channel_id} đã hoạt động lại.")
+    out.print(process_text("cli.channel_resumed", channel=channel_id))

@@ -18,7 +18,7 @@ from scheduler.cli.support import (
     print_json,
 )
 from scheduler.errors import InputError
-from scheduler.i18n import msg
+from scheduler.i18n import msg, process_text
 
 if TYPE_CHECKING:
     from scheduler.render.covers import CoverRenderer
@@ -62,8 +62,9 @@ def render_message(
         )
         return
     if message.title:
-        out.print(f"[bold]Tiêu đề:[/bold] {message.title}", markup=True)
-        out.print(f"[bold]Mô tả:[/bold] {message.description}\n", markup=True)
+        title, description = process_text("cli.render_title"), process_text("cli.render_description")
+        out.print(f"[bold]{title}[/bold] {message.title}", markup=True)
+        out.print(f"[bold]{description}[/bold] {message.description}\n", markup=True)
     sys.stdout.write(message.text + "\n")
 
 
@@ -139,7 +140,9 @@ def render_cover(
     partial.write_bytes(data)
     partial.replace(output)
     width, height = renderer.describe(layout)["targets"][platform]
-    out.print(f"Đã ghi ảnh bìa {output} ({width}×{height}, {len(data) / 1024:.0f} KB).")
+    out.print(
+        process_text("cli.cover_written", file=str(output), width=width, height=height, kb=round(len(data) / 1024))
+    )
 
 
 @render_app.command("covers")
@@ -192,5 +195,8 @@ def render_covers(
             progress=lambda phase, done, total: bar.update(tasks[phase], completed=done),
             source=csv_file.name,
         )
-    out.print(f"Đã ghi {len(files)} ảnh bìa vào {output} ({files[0].name} … {files[-1].name}).")
-
+    out.print(
+        process_text(
+            "cli.covers_written", count=len(files), folder=str(output), first=files[0].name, last=files[-1].name
+        )
+    )
