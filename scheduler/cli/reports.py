@@ -203,17 +203,17 @@ def report_shares(
 
         _emit(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n", output, N_("cli.what.json_report"))
     elif chosen == "csv":
-        _emit(exports.to_csv(exports.share_grid(report)), output, N_("cli.what.csv_report"))
+        _emit(exports.to_csv(exports.share_grid(report, process_lang())), output, N_("cli.what.csv_report"))
     elif chosen == "xlsx":
-        _emit(exports.share_xlsx(report), output, N_("cli.what.excel_report"))
+        _emit(exports.share_xlsx(report, process_lang()), output, N_("cli.what.excel_report"))
     elif chosen == "png":
-        _emit(exports.share_chart(report), output, N_("cli.what.chart"))
+        _emit(exports.share_chart(report, process_lang()), output, N_("cli.what.chart"))
     else:
         import io
 
         from rich.console import Console
 
-        table = exports.rich_table(exports.share_grid(report))
+        table = exports.rich_table(exports.share_grid(report, process_lang()))
         if output is None and out.is_terminal:
             out.print(table)
             return
@@ -230,7 +230,7 @@ def report_summary(
     fmt: Annotated[str | None, typer.Option("--format", help="text, json or xlsx")] = None,
     output: OutputOption = None,
 ) -> None:
-    """The monthly summary in Vietnamese: posts, views and reach per channel and campaign, shares per unit."""
+    """The monthly summary: posts, views and reach per channel and campaign, shares per unit."""
     from scheduler.reports import exports
     from scheduler.reports.queries import month_period, monthly_summary, summary_text
 
@@ -245,8 +245,12 @@ def report_summary(
     if chosen == "json":
         import json
 
-        _emit(json.dumps(summary.as_json(), ensure_ascii=False, indent=2) + "\n", output, N_("cli.what.json_report"))
+        _emit(
+            json.dumps(summary.as_json(process_lang()), ensure_ascii=False, indent=2) + "\n",
+            output,
+            N_("cli.what.json_report"),
+        )
     elif chosen == "xlsx":
-        _emit(exports.summary_xlsx(summary), output, N_("cli.what.excel_report"))
+        _emit(exports.summary_xlsx(summary, process_lang()), output, N_("cli.what.excel_report"))
     else:
-        _emit(summary_text(summary), output, N_("cli.what.report"))
+        _emit(summary_text(summary, process_lang()), output, N_("cli.what.report"))
