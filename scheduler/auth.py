@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.audit import record
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import Message, msg
+from scheduler.i18n import N_, Message, msg
 from scheduler.models import ApiToken, LoginFailure, Role, Staff, User, UserSession, utcnow
 from scheduler.render.messages import nfc
 from scheduler.store import session_scope
@@ -445,7 +445,8 @@ def login(
     if not (verified and active and stored_hash is not None and user is not None):
         with session_scope(engine) as session:
             session.add(LoginFailure(username=typed, ip=ip, at=now))
-            reason = "disabled" if user is not None and not active and verified else "bad credentials"
+            disabled = user is not None and not active and verified
+            reason = N_("audit_reason.login_disabled") if disabled else N_("audit_reason.bad_credentials")
             record(
                 session,
                 actor=typed or "?",

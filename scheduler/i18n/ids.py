@@ -211,6 +211,10 @@ AUDIT_REASONS = (
     N_("audit_reason.own_post"),
     N_("audit_reason.api_csrf"),
     N_("audit_reason.cancel_not_author"),
+    N_("audit_reason.not_author"),
+    N_("audit_reason.role_may_not"),
+    N_("audit_reason.login_disabled"),
+    N_("audit_reason.bad_credentials"),
 )
 # What an asset file is, in messages about assets/ (render/fonts.py asset_path).
 ASSET_KINDS = (N_("asset_kind.font"), N_("asset_kind.image"), N_("asset_kind.logo"))

@@ -385,7 +385,9 @@ def post_action(ctx: Ctx) -> Response:
     service = ctx.loa.posts
     try:
         if action in {"approve", "send-back"}:
-            ctx.require(user.can("posts.approve"), f"post:{post_id}", f"{user.role.value} may not {action}")
+            ctx.require(
+                user.can("posts.approve"), f"post:{post_id}", N_("audit_reason.role_may_not"), role=user.role.value
+            )
             if post["created_by"] == user.username:
                 # Separation of duties: the service refuses too; this is also a security event.
                 record_forbidden(
@@ -401,7 +403,8 @@ def post_action(ctx: Ctx) -> Response:
             ctx.require(
                 user.can("posts.manage") and may_manage_post(user, post["created_by"]),
                 f"post:{post_id}",
-                f"{user.username} may not {action} a post by {post['created_by']}",
+                N_("audit_reason.not_author"),
+                author=post["created_by"],
             )
             if action == "cancel":
                 service.cancel(post_id, actor=user.username)
@@ -430,7 +433,8 @@ def publication_action(ctx: Ctx) -> Response:
     ctx.require(
         user.can("posts.manage") and may_manage_post(user, post["created_by"]),
         f"publication:{publication_id}",
-        f"{user.username} may not {action} a publication of a post by {post['created_by']}",
+        N_("audit_reason.not_author"),
+        author=post["created_by"],
     )
     service = ctx.loa.posts
     try:

@@ -85,10 +85,11 @@ _NO_SUCH_OBJECT = N_("error.no_such_object")
 class Forbidden(Exception):
     """Raised by a page that finds, on the data, that this user may not do this."""
 
-    def __init__(self, what: str, reason: str) -> None:
+    def __init__(self, what: str, reason: str, details: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.what = what
-        self.reason = reason
+        self.reason = reason  # an audit_reason.… id: the audit page words it for its reader
+        self.details = details or {}
 
 
 @dataclass
@@ -139,9 +140,10 @@ class Ctx:
     def error_text(self, exc: InputError) -> str:
         return translate_error(exc, self.lang)
 
-    def require(self, allowed: bool, what: str, reason: str) -> None:
+    def require(self, allowed: bool, what: str, reason: str, **details: str) -> None:
+        """Refuse (403, audited) unless ``allowed``; ``reason`` is an ``audit_reason.…`` id."""
         if not allowed:
-            raise Forbidden(what, reason)
+            raise Forbidden(what, reason, details)
 
     def redirect(self, url: str, **params: str) -> Response:
         if params:
@@ -343,7 +345,7 @@ class Console:
                 engine,
                 ctx.session.user if ctx.session else None,
                 what=exc.what,
-                details={"reason": exc.reason, "path": request.url.path},
+                details={"reason": exc.reason, **exc.details, "path": request.url.path},
             )
             response = self._forbidden(ctx)
         except NotFound as exc:
