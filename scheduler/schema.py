@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
+from scheduler.dbfaults import refusal
 from scheduler.errors import SchemaMismatch, StoreError
 from scheduler.i18n import msg
 
@@ -92,9 +93,11 @@ def schema_state(engine: Engine) -> SchemaState:
         with engine.connect() as connection:
             return _read_state(connection)
     except OperationalError as exc:
-        raise StoreError(
-            msg("error.database_unreachable", where=_where(engine), reason=str(exc.orig)),
-            hint=msg("hint.check_database_url"),
+        raise refusal(
+            exc,
+            engine,
+            fallback=msg("error.database_cannot_open", database=_where(engine), detail=str(exc.orig)),
+            fallback_hint=msg("hint.database_url"),
         ) from exc
 
 

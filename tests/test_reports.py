@@ -516,7 +516,7 @@ def test_bad_output_and_months_are_exit_2(loa: Cli, tmp_path: Path) -> None:
         import os
 
         if os.geteuid() != 0:  # root writes anywhere
-            assert refused.code == 2 and "cannot be written" in refused.stderr
+            assert refused.code == 2 and "không ghi được" in refused.stderr
     finally:
         locked.chmod(0o700)
     today = datetime.now(UTC).astimezone(VN).date()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +18,7 @@ from scheduler.cli.support import (
     parse_variables,
     print_json,
     ready,
+    write_text,
 )
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_lang, process_text, status_label
@@ -141,7 +141,7 @@ def post_show(
     if post["campaign"]:
         heading += " — " + process_text("cli.post_campaign", campaign=post["campaign"])
     out.print(f"[bold]{_escape(heading)}[/bold]", markup=True)
-    sys.stdout.write(post["text"] + "\n\n")
+    write_text(post["text"] + "\n\n")
     columns = (
         N_("cli.col.channel"),
         N_("cli.col.status"),

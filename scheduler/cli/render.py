@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,11 +10,14 @@ import typer
 from scheduler.cli.support import (
     JsonOption,
     VarOption,
+    check_output,
     err,
     loa_app,
     out,
     parse_variables,
     print_json,
+    write_output,
+    write_text,
 )
 from scheduler.errors import InputError
 from scheduler.i18n import msg, process_text
@@ -65,7 +67,7 @@ def render_message(
         title, description = process_text("cli.render_title"), process_text("cli.render_description")
         out.print(f"[bold]{title}[/bold] {message.title}", markup=True)
         out.print(f"[bold]{description}[/bold] {message.description}\n", markup=True)
-    sys.stdout.write(message.text + "\n")
+    write_text(message.text + "\n")
 
 
 CoverTargetOption = Annotated[
@@ -125,6 +127,7 @@ def render_cover(
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in {"jpg", "jpeg", "png"}:
         raise InputError(msg("error.image_format_from_name", file=output.name), hint=msg("hint.name_jpg_or_png"))
+    check_output(output, make_parents=True)
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)
     data = renderer.render(
@@ -135,10 +138,7 @@ def render_cover(
         fmt=suffix,
         max_bytes=max_bytes_for(platform, suffix),
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(output)
+    write_output(output, data)
     width, height = renderer.describe(layout)["targets"][platform]
     out.print(
         process_text("cli.cover_written", file=str(output), width=width, height=height, kb=round(len(data) / 1024))
@@ -164,6 +164,7 @@ def render_covers(
 
     if fmt.lower() not in {"jpg", "jpeg", "png"}:
         raise InputError(msg("error.unknown_image_format", format=fmt), hint=msg("hint.format_jpg_png"), field="format")
+    check_output(output, folder=True)
     settings = loa_app(ctx).settings
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from scheduler.cli.support import JsonOption, out, print_json, ready
+from scheduler.cli.support import JsonOption, check_output, out, print_json, ready, write_output
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_lang, process_text, status_label
 from scheduler.i18n.formats import format_int
@@ -128,41 +127,6 @@ def _format(value: str | None, output: Path | None, allowed: tuple[str, ...], de
             field="format",
         )
     return chosen
-
-
-def check_output(path: Path) -> Path:
-    """Refuse early an output path that cannot be written (exit 2), before any work is done."""
-    if path.exists() and path.is_dir():
-        folder = msg("error.output_is_folder", path=str(path))
-        raise InputError(folder, hint=msg("hint.output_file_name"), field="output")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(
-            msg("error.output_folder_missing", path=str(path), folder=str(parent)),
-            hint=msg("hint.create_it_first"),
-            field="output",
-        )
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(
-            msg("error.output_no_permission", path=str(path)), hint=msg("hint.choose_another_place"), field="output"
-        )
-    return path
-
-
-def write_output(path: Path, data: bytes | str) -> None:
-    """Write whole or not at all: a half-written report must never be opened as the real one."""
-    payload = data.encode("utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8") if isinstance(data, str) else data
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(payload)
-        partial.replace(path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise InputError(
-            msg("error.output_not_written", path=str(path), reason=str(exc.strerror)),
-            hint=msg("hint.choose_another_place"),
-            field="output",
-        ) from None
 
 
 def _emit(data: bytes | str, output: Path | None, what: str) -> None:
