@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from scheduler.cli.support import JsonOption, actor, check_output, out, print_json, ready
-from scheduler.i18n import N_, process_text
+from scheduler.errors import InputError
+from scheduler.i18n import N_, msg, process_text
 from scheduler.sharing.counting import recount
 from scheduler.sharing.service import SharingService, report_platforms
 
@@ -142,7 +143,8 @@ def share_record(
     """Record a share reported offline (by phone, seen in a Zalo group): kind self_report."""
     known = report_platforms()
     if platform not in known:
-        raise typer.BadParameter(f"{platform!r}: use {', '.join(known[:-1])} or {known[-1]}", param_hint="--platform")
+        refused = msg("error.unknown_platform", platform=platform)
+        raise InputError(refused, hint=msg("hint.one_of", choices=", ".join(known)), field="platform")
     share = _service(ctx).record_offline(
         post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=actor()
     )
