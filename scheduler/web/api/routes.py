@@ -230,9 +230,11 @@ def create_api(loa: "Loa") -> FastAPI:
             # Separation of duties: the author never approves their own post.
             raise call.forbid(f"post:{post_id}", N_("audit_reason.own_post"))
         try:
-            return call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
+            call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
         except InputError as exc:
             raise ApiError(409 if exc.field is None else 400, exc) from None
+        # Read back in the caller's language (its publications' stored reasons are worded).
+        return call.loa.posts.show(post_id, lang=call.lang)
 
     @api.post(
         post_path + "/cancel",
@@ -249,9 +251,10 @@ def create_api(loa: "Loa") -> FastAPI:
         if not may_manage_post(call.user, post["created_by"]):
             raise call.forbid(f"post:{post_id}", N_("audit_reason.cancel_not_author"), author=post["created_by"])
         try:
-            return call.loa.posts.cancel(post_id, actor=call.user.username)
+            call.loa.posts.cancel(post_id, actor=call.user.username)
         except InputError as exc:
             raise ApiError(409, exc) from None
+        return call.loa.posts.show(post_id, lang=call.lang)
 
     @api.get(
         "/reports/shares",
