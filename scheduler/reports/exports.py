@@ -116,7 +116,13 @@ def share_grid(report: ShareReport, lang: str = "vi") -> Grid:
         if by is Dimension.day:
             cells: list[Any] = [n, row.day]
         else:
-            cells = [n, row.key, row.label] + ([row.unit] if by is Dimension.staff else [])
+            # The row for shares outside every campaign has no key: its name is the reader's.
+            label = (
+                translate(lang, "export.outside_campaigns")
+                if by is Dimension.campaign and row.key is None
+                else row.label
+            )
+            cells = [n, row.key, label] + ([row.unit] if by is Dimension.staff else [])
         rows.append(cells + _counts(row))
     lead = len(columns) - len(count_columns)
     totals = [None, translate(lang, "export.total")] + [None] * (lead - 2) + _counts_of_totals(report)
