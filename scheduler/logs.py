@@ -6,6 +6,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 
 # Tokens travel as access_token=…, "access_token": "…" or a Bearer header; mask all three.
 _SECRET_PATTERNS = [
@@ -47,3 +49,34 @@ def configure(level: int = logging.INFO) -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     # APScheduler announces every run of the dispatch job; Loa logs what the run did instead.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class Throttle:
+    """At most one line per key every ``interval`` seconds; the next one says how many were left out.
+
+    For failures that repeat with every request or click while they last (a locked or full
+    database): the first line and a count tell as much as thousands of copies, and a flood of
+    warnings would bury everything else in the log.
+    """
+
+    def __init__(self, logger: logging.Logger, *, interval: float = 30.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, tuple[float, int]] = {}
+        self._guard = threading.Lock()
+
+    def log(self, level: int, key: str, message: str, *args: object) -> bool:
+        """Log unless ``key`` was logged less than ``interval`` ago; True when the line was written."""
+        now = time.monotonic()
+        with self._guard:
+            last = self._last.get(key)
+            if last is not None and now - last[0] < self.interval:
+                self._last[key] = (last[0], last[1] + 1)
+                return False
+            self._last[key] = (now, 0)
+        left_out = last[1] if last is not None else 0
+        if left_out:
+            message += " (%d more like this in the last %.0f s not logged)"
+            args = (*args, left_out, now - last[0] if last is not None else self.interval)
+        self.logger.log(level, message, *args)
+        return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import socket
 import sqlite3
 import threading
@@ -117,8 +118,11 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         yield session
         if not read_only:
             session.commit()
+            _note_write(engine, None)
     except OperationalError as exc:
         session.rollback()
+        if not read_only:
+            _note_write(engine, exc)
         raise StoreError(
             f"the database refused the change: {exc.orig}",
             hint="check that the disk is not full and that no other program holds a lock",
@@ -128,6 +132,66 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Why the database refuses service, from the driver's words (SQLite, then PostgreSQL).
+_OUTAGE_WORDS = (
+    ("full", ("database or disk is full", "no space left on device", "could not extend file", "disk full")),
+    ("locked", ("database is locked", "database table is locked", "lock timeout", "deadlock detected")),
+)
+
+
+def outage_of(exc: BaseException | None) -> str | None:
+    """``full``, ``locked`` or ``unavailable`` when ``exc`` (or what caused it) is the database
+    refusing service rather than a fault of the request; None otherwise."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OperationalError):
+            words = str(exc.orig or exc).lower()
+            for kind, phrases in _OUTAGE_WORDS:
+                if any(phrase in words for phrase in phrases):
+                    return kind
+            return "unavailable"
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+@dataclass(frozen=True)
+class WriteTrouble:
+    """The last write of this process failed because of the database (see :func:`write_trouble`)."""
+
+    kind: str  # full, locked, unavailable
+    at: datetime
+
+
+_WRITE_TROUBLE: weakref.WeakKeyDictionary[Engine, WriteTrouble] = weakref.WeakKeyDictionary()
+
+
+def _note_write(engine: Engine, failure: OperationalError | None) -> None:
+    if failure is None:
+        if engine in _WRITE_TROUBLE:  # the common case costs one dictionary look-up
+            _WRITE_TROUBLE.pop(engine, None)
+        return
+    _WRITE_TROUBLE[engine] = WriteTrouble(outage_of(failure) or "unavailable", utcnow())
+
+
+def write_trouble(engine: Engine) -> WriteTrouble | None:
+    """Why this process's last write failed, until one succeeds again: a full disk leaves
+    reads working, so only the writes tell (``/healthz`` reports it)."""
+    return _WRITE_TROUBLE.get(engine)
+
+
+def free_disk_bytes(engine: Engine) -> int | None:
+    """Free space on the file system of a SQLite database file; None for a server database.
+
+    A full disk lets reads and many small in-place writes go on (the WAL file is reused), so
+    the free space is what tells before the next insert fails."""
+    if not is_sqlite(engine) or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(engine.url.database))).free
+    except OSError:
+        return None
 
 
 def init_db(engine: Engine, settings: Settings) -> Upgrade:

@@ -6,16 +6,25 @@ headers, a refresh counted twice, a lock answered with a bare 500, …).
 
 from __future__ import annotations
 
+import html
+import logging
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from scheduler.app import Loa
 from scheduler.channels.service import channel_rows
 from scheduler.config import load_settings
+from scheduler.i18n import process_lang, translate
+from scheduler.logs import Throttle
+from scheduler.web.app import create_app
+from tests.test_api import Api, new_post
 from tests.test_publishing import dispatcher, fault, page_posts, queue
 
 FB = ["fb-bhxh-nghean"]
@@ -81,3 +90,67 @@ def test_the_next_post_waits_for_a_short_regain_time_in_real_time(app: Loa, sand
     assert second_out - first_out < regain_s + 3
     assert len(page_posts(sandbox)) == 2
     assert channel(app, "fb-bhxh-nghean")["status"] == "ok"
+
+
+# -- case 17: another process holds the SQLite write lock past the busy timeout ---------------
+
+LOCKER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_write_lock(database: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another program (a real process) holding the database's write lock."""
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(database), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    return locker
+
+
+def outage_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "refuses service" in r.getMessage()]
+
+
+def test_a_lock_held_by_another_process_is_a_503_with_its_reason(
+    console_loa: Loa, console_config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    api = Api(console_loa, "bientap")
+    visitor = TestClient(create_app(console_loa), follow_redirects=False)
+    locker = hold_write_lock(console_config.parent / "posts.db", 40)
+    try:
+        started = time.monotonic()
+        refused = api.post("/api/posts", new_post())
+        assert time.monotonic() - started >= 9  # it waited out the busy timeout first
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "10"
+        error = refused.json()["error"]
+        assert error["message"] == translate(process_lang(), "error.database_locked")
+        assert error["hint"] == translate(process_lang(), "hint.database_locked")
+        # The console (a first visit opens a session: a write) says the same in Vietnamese.
+        page = visitor.get("/login")
+        assert page.status_code == 503 and "Internal Server Error" not in page.text
+        assert translate("vi", "error.database_locked") in html.unescape(page.text)
+        assert page.headers["retry-after"] == "10"
+    finally:
+        locker.kill()
+        locker.wait()
+    # Two refusals, one log line: the next ones are counted, not repeated.
+    assert len(outage_lines(caplog)) == 1
+    assert api.post("/api/posts", new_post()).status_code == 201  # the lock is gone: back to normal
+    assert visitor.get("/login").status_code == 200
+
+
+def test_repeated_failures_are_logged_once_per_interval_with_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    throttle = Throttle(logging.getLogger("loa.test"), interval=0.5)
+    written = [throttle.log(logging.WARNING, "locked", "click not recorded: %s", n) for n in range(3503)]
+    assert written.count(True) == 1
+    time.sleep(0.6)
+    assert throttle.log(logging.WARNING, "locked", "click not recorded: %s", "again")
+    lines = [r.getMessage() for r in caplog.records if r.name == "loa.test"]
+    assert len(lines) == 2 and "3502 more like this" in lines[1]

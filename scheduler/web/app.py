@@ -10,15 +10,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from scheduler.errors import StoreError
 from scheduler.i18n import translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
-from scheduler.store import session_scope
+from scheduler.store import outage_of, session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
+from scheduler.web.outage import outage_page, storage_health
 from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
@@ -44,9 +47,12 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
                     for s in session.exec(select(ChannelState).where(ChannelState.status != ChannelStatus.ok))
                 ]
         except (OperationalError, Exception) as exc:  # any store failure makes the check red
-            body["database"] = f"error: {type(exc).__name__}"
+            body["database"] = f"error: {outage_of(exc) or type(exc).__name__}"
             return JSONResponse(body | {"status": "unhealthy"}, status_code=503)
         body["channels_needing_attention"] = attention
+        storage = await run_in_threadpool(storage_health, engine)
+        body.update(storage)
+        healthy = healthy and storage["database"] == "ok"
         if tick is None:
             healthy = False
             body["scheduler"] = "the dispatcher has not completed a pass yet"
@@ -74,7 +80,10 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
         Mount(PREFIX, app=create_api(loa)),
     ]
-    return Starlette(lifespan=lifespan, routes=routes)
+    # A database that refuses service (locked past the busy timeout, disk full) is a 503 with
+    # its reason on every page, not an "Internal Server Error".
+    handlers = {StoreError: outage_page, OperationalError: outage_page}
+    return Starlette(lifespan=lifespan, routes=routes, exception_handlers=handlers)
 
 
 def _public_image(folder: Path, name: str) -> Response:

@@ -14,11 +14,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scheduler.errors import InputError, LoaError, NotFound
+from scheduler.errors import InputError, LoaError, NotFound, StoreError
+from scheduler.web.outage import outage_error, retry_headers
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ def error_body(error: LoaError) -> dict[str, Any]:
 
 def error_response(exc: ApiError) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="loa"'} if exc.status == 401 else None
+    if exc.status == 503:
+        headers = retry_headers()
     return JSONResponse(error_body(exc.error), status_code=exc.status, headers=headers)
 
 
@@ -119,7 +123,17 @@ def install_handlers(api: FastAPI) -> None:
 
     async def on_loa_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoaError)
+        outage = outage_error(exc) if isinstance(exc, StoreError) else None
+        if outage is not None:
+            return error_response(ApiError(503, outage))
         return error_response(ApiError(status_of(exc), exc))
+
+    async def on_database(request: Request, exc: Exception) -> Response:
+        # A driver error that no session turned into a StoreError (a connection that fails).
+        outage = outage_error(exc)
+        if outage is None:
+            raise exc
+        return error_response(ApiError(503, outage))
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -146,6 +160,7 @@ def install_handlers(api: FastAPI) -> None:
 
     api.add_exception_handler(ApiError, on_api_error)
     api.add_exception_handler(LoaError, on_loa_error)
+    api.add_exception_handler(OperationalError, on_database)
     api.add_exception_handler(HTTPException, on_http)
     api.add_exception_handler(RequestValidationError, on_bad_parameter)
     api.add_exception_handler(ResponseValidationError, on_bad_response)
