@@ -6,16 +6,19 @@ headers, a refresh counted twice, a lock answered with a bare 500, …).
 
 from __future__ import annotations
 
+import errno
 import html
 import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from scheduler.app import Loa
@@ -24,7 +27,8 @@ from scheduler.config import load_settings
 from scheduler.i18n import process_lang, translate
 from scheduler.logs import Throttle
 from scheduler.web.app import create_app
-from tests.test_api import Api, new_post
+from tests.conftest import CONSOLE_CHANNELS, seed_console_users, write_config
+from tests.test_api import VARS, Api, new_post
 from tests.test_publishing import dispatcher, fault, page_posts, queue
 
 FB = ["fb-bhxh-nghean"]
@@ -154,3 +158,109 @@ def test_repeated_failures_are_logged_once_per_interval_with_a_count(caplog: pyt
     assert throttle.log(logging.WARNING, "locked", "click not recorded: %s", "again")
     lines = [r.getMessage() for r in caplog.records if r.name == "loa.test"]
     assert len(lines) == 2 and "3502 more like this" in lines[1]
+
+
+# -- case 18: disk full ----------------------------------------------------------------------
+
+
+def long_post() -> dict[str, Any]:
+    """A post whose rows need new pages of the database (and new WAL frames)."""
+    return new_post(channels=["fb-bhxh-nghean"], variables={**VARS, "ket_qua": "đã tư vấn cho người dân " * 1200})
+
+
+def healthy(client: TestClient) -> tuple[int, dict[str, Any]]:
+    answer = client.get("/healthz")
+    return answer.status_code, dict(answer.json())
+
+
+def assert_full_refusal(answer: Any) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["message"] == translate(process_lang(), "error.database_full")
+    assert answer.json()["error"]["hint"] == translate(process_lang(), "hint.database_full")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 24 MB file system (tmpfs), for a disk that really fills up."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)],
+                       check=True, capture_output=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"no small file system can be mounted here (needs root): {exc}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False, capture_output=True, timeout=10)
+
+
+def console_app(config: Path, password_hash: str) -> Loa:
+    app = Loa(load_settings(config))
+    app.init()
+    seed_console_users(app.engine, password_hash)
+    return app
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_full_disk_is_a_clear_error_turns_health_red_and_recovers(
+    tmp_path: Path, small_disk: Path, console_password_hash: str
+) -> None:
+    config = write_config(tmp_path, channels=CONSOLE_CHANNELS, database_url=f"sqlite:///{small_disk / 'posts.db'}")
+    app = console_app(config, console_password_hash)
+    try:
+        api, web = Api(app, "bientap"), TestClient(create_app(app))
+        dispatcher(app).run_once()  # the dispatcher's tick: health is green
+        assert healthy(web)[0] == 200
+        raw = app.engine.raw_connection()  # an empty WAL: the next write must grow a file
+        try:
+            assert raw.driver_connection is not None
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
+        filler = fill(small_disk)
+        # Within the tick: the check itself sees the disk, before any write failed.
+        status, health = healthy(web)
+        assert status == 503 and health["database"] == "error: full"
+        assert health["database_free_bytes"] < 1_000_000
+        assert_full_refusal(api.post("/api/posts", long_post()))
+        filler.unlink()  # the administrator frees space; no restart
+        assert api.post("/api/posts", long_post()).status_code == 201
+        dispatcher(app).run_once()
+        assert healthy(web) == (200, healthy(web)[1]) and healthy(web)[1]["database"] == "ok"
+    finally:
+        app.close()
+
+
+def test_a_database_that_cannot_grow_is_a_clear_error_and_health_follows_the_writes(
+    console_loa: Loa,
+) -> None:
+    # Without a small file system to fill: SQLite's own ceiling on the file, on every connection.
+    ceiling = [1 << 30]
+
+    def cap(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count={ceiling[0]}")
+
+    event.listen(console_loa.engine, "checkout", cap)
+    api, web = Api(console_loa, "bientap"), TestClient(create_app(console_loa))
+    dispatcher(console_loa).run_once()
+    assert healthy(web)[0] == 200
+    with console_loa.engine.connect() as connection:
+        ceiling[0] = int(connection.exec_driver_sql("PRAGMA page_count").scalar_one())
+    assert_full_refusal(api.post("/api/posts", long_post()))
+    status, health = healthy(web)  # at once, not after the tick goes stale
+    assert status == 503 and health["database"] == "error: full" and health["database_error"]
+    ceiling[0] = 1 << 30  # room again
+    assert api.post("/api/posts", long_post()).status_code == 201
+    assert healthy(web)[0] == 200
