@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import html
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from scheduler.config import load_settings
 from scheduler.i18n import process_lang, translate
 from scheduler.logs import Throttle
 from scheduler.web.app import create_app
-from tests.conftest import CONSOLE_CHANNELS, seed_console_users, write_config
+from tests.conftest import CONSOLE_CHANNELS, REPO, cli_for, initialised, seed_console_users, write_config
 from tests.test_api import VARS, Api, new_post
 from tests.test_publishing import dispatcher, fault, page_posts, queue
 
@@ -264,3 +265,52 @@ def test_a_database_that_cannot_grow_is_a_clear_error_and_health_follows_the_wri
     ceiling[0] = 1 << 30  # room again
     assert api.post("/api/posts", long_post()).status_code == 201
     assert healthy(web)[0] == 200
+
+
+# -- case 23: the Zalo default cover, checked at start and at queue time ----------------------
+
+
+def own_assets(tmp_path: Path, config: Path) -> Path:
+    """A copy of the shipped assets/ the test may break, and the config pointed at it."""
+    assets = tmp_path / "assets"
+    shutil.copytree(REPO / "assets", assets)
+    text = config.read_text(encoding="utf-8").replace(f'assets_dir = "{REPO / "assets"}"', f'assets_dir = "{assets}"')
+    config.write_text(text, encoding="utf-8")
+    return assets
+
+
+def loa_command(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+@pytest.mark.parametrize("damage", ["missing", "html"])
+def test_loa_refuses_to_start_with_a_broken_default_cover(tmp_path: Path, command: str, damage: str) -> None:
+    config = initialised(write_config(tmp_path))
+    assets = own_assets(tmp_path, config)
+    if damage == "missing":
+        (assets / "cover-default.jpg").unlink()
+    else:
+        (assets / "cover-default.jpg").write_text("<!doctype html><title>404</title>", encoding="utf-8")
+    started = loa_command(config, command, timeout=15)
+    assert started.returncode == 2, started.stdout + started.stderr
+    assert "zalo-bhxh-nghean" in started.stderr and "cover-default.jpg" in started.stderr
+    assert "Traceback" not in started.stderr
+
+
+def test_a_default_cover_broken_after_start_is_refused_when_queueing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = initialised(write_config(tmp_path))
+    assets = own_assets(tmp_path, config)
+    loa = cli_for(config, capsys)
+    at = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    add = ("post", "add", "--template", "thang-van-dong", "--var", "hoat_dong=ra quân", "--var", "dia_diem=Vinh",
+           "--var", "ngay=06/05/2026", "--channel", "zalo-bhxh-nghean", "--at", at)  # fmt: skip
+    assert loa(*add).code == 0
+    (assets / "cover-default.jpg").write_bytes(b"GIF89a" + b"\0" * 10)  # damaged, under a .jpg name
+    refused = loa(*add)
+    assert refused.code == 2
+    assert "zalo-bhxh-nghean" in refused.stderr and "cover-default.jpg" in refused.stderr
+    assert len(loa("post", "list", "--json").json()["posts"]) == 1  # nothing more was stored

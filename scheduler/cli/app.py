@@ -82,9 +82,11 @@ def init(
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
+    from scheduler.posts.service import check_default_covers
     from scheduler.runner import run_foreground
 
     loa = ready(ctx)
+    check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
     _configure_logging()
     run_foreground(loa, out)
 
@@ -92,9 +94,11 @@ def run(ctx: typer.Context) -> None:
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
+    from scheduler.posts.service import check_default_covers
     from scheduler.runner import run_worker
 
     loa = ready(ctx)
+    check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
     _configure_logging()
     run_worker(loa, out)
 
