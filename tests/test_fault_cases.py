@@ -25,8 +25,10 @@ from starlette.testclient import TestClient
 from scheduler.app import Loa
 from scheduler.channels.service import channel_rows
 from scheduler.config import load_settings
+from scheduler.errors import TemplateError, render_error
 from scheduler.i18n import process_lang, translate
 from scheduler.logs import Throttle
+from scheduler.render.messages import MessageRenderer, PlatformLimits
 from scheduler.web.app import create_app
 from tests.conftest import CONSOLE_CHANNELS, REPO, cli_for, initialised, seed_console_users, write_config
 from tests.test_api import VARS, Api, new_post
@@ -35,6 +37,7 @@ from tests.test_publishing import dispatcher, fault, page_posts, queue
 FB = ["fb-bhxh-nghean"]
 ZALO = ["zalo-bhxh-nghean"]
 PAGE = "100000000000001"
+FACEBOOK_LIMITS = PlatformLimits("Facebook Page", 63206)
 
 
 @pytest.fixture
@@ -314,3 +317,27 @@ def test_a_default_cover_broken_after_start_is_refused_when_queueing(
     assert refused.code == 2
     assert "zalo-bhxh-nghean" in refused.stderr and "cover-default.jpg" in refused.stderr
     assert len(loa("post", "list", "--json").json()["posts"]) == 1  # nothing more was stored
+
+
+# -- case 22: hostile templates are refused naming their line ---------------------------------
+
+HOSTILE = {
+    "class walk": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "globals": "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "format escape": "{{ '{0.__class__}'.format(platform) }}",
+    "huge range": "{% for i in range(10**9) %}x{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_templates_are_refused_naming_the_line(tmp_path: Path, body: str) -> None:
+    folder = tmp_path / "templates"
+    (folder / "messages").mkdir(parents=True)
+    # The hostile line is the fourth, after ordinary text.
+    source = f"Tin hoạt động\nNgày {{{{ ngay }}}}\n\n{body}\nHết.\n"
+    (folder / "messages" / "doc-hai.j2").write_text(source, encoding="utf-8")
+    renderer = MessageRenderer(folder)
+    with pytest.raises(TemplateError) as caught:
+        renderer.render("doc-hai", {"ngay": "06/05/2026"}, platform="facebook", limits=FACEBOOK_LIMITS)
+    assert "doc-hai.j2, dòng 4" in render_error(caught.value, "vi")
+    assert "doc-hai.j2, line 4" in render_error(caught.value, "en")
