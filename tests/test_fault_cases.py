@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
@@ -32,7 +33,7 @@ from scheduler.render.messages import MessageRenderer, PlatformLimits
 from scheduler.web.app import create_app
 from tests.conftest import CONSOLE_CHANNELS, REPO, cli_for, initialised, seed_console_users, write_config
 from tests.test_api import VARS, Api, new_post
-from tests.test_publishing import dispatcher, fault, page_posts, queue
+from tests.test_publishing import dispatcher, fault, page_posts, queue, state
 
 FB = ["fb-bhxh-nghean"]
 ZALO = ["zalo-bhxh-nghean"]
@@ -341,3 +342,79 @@ def test_hostile_templates_are_refused_naming_the_line(tmp_path: Path, body: str
         renderer.render("doc-hai", {"ngay": "06/05/2026"}, platform="facebook", limits=FACEBOOK_LIMITS)
     assert "doc-hai.j2, dòng 4" in render_error(caught.value, "vi")
     assert "doc-hai.j2, line 4" in render_error(caught.value, "en")
+
+
+# -- cases 8 and 9: Zalo access and refresh tokens --------------------------------------------
+
+
+def zalo_calls(sandbox: Any) -> dict[str, int]:
+    """How many refresh grants and article creations the sandbox's Zalo received."""
+    calls = state(sandbox)["requests"]
+    return {
+        "refresh": len([r for r in state(sandbox)["zalo"]["oauth"]["requests"] if r["grant_type"] == "refresh_token"]),
+        "create": sum(1 for c in calls if c["platform"] == "zalo" and c["path"].endswith("/article/create")),
+    }
+
+
+def test_a_persisting_zalo_216_costs_exactly_one_refresh_and_one_retry(app: Loa, sandbox: Any) -> None:
+    queue(app, channels=ZALO, hoat_dong="tin thứ nhất")
+    assert len(dispatcher(app).run_once().published) == 1  # the vault now holds a pair
+    before = zalo_calls(sandbox)
+    assert before == {"refresh": 1, "create": 1}
+    fault(sandbox, platform="zalo", route="POST /v2.0/article/create", times=10, error={"error": -216})
+    post_id = queue(app, channels=ZALO, hoat_dong="tin thứ hai")
+    assert len(dispatcher(app).run_once().blocked) == 1
+    after = zalo_calls(sandbox)
+    assert after["refresh"] - before["refresh"] == 1  # one refresh …
+    assert after["create"] - before["create"] == 2  # … the call, and one retry: then stop
+    assert app.posts.show(post_id)["publications"][0]["status"] == "blocked"
+    assert channel(app, "zalo-bhxh-nghean")["status"] == "needs_reauth"
+    for _ in range(3):  # and no loop afterwards
+        dispatcher(app).run_once()
+    assert zalo_calls(sandbox) == after
+
+
+RENEWER = """
+import sys, time
+from scheduler.app import Loa
+from scheduler.channels.factory import PublisherFactory
+from scheduler.config import load_settings
+
+loa = Loa(load_settings(sys.argv[1]))
+loa.open()
+publisher = PublisherFactory(loa.settings, loa.vault).build(loa.settings.channel("zalo-bhxh-nghean"))
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both processes start together
+publisher.check()
+print("ok", flush=True)
+"""
+
+
+def test_two_processes_renewing_at_once_spend_the_refresh_token_once(
+    app: Loa, sandbox: Any, config_path: Path
+) -> None:
+    # The grant takes a second: the second process arrives while the first holds the lease.
+    fault(sandbox, platform="zalo", route="POST /v4/oa/access_token", times=1, delay_s=1.0)
+    start = time.time() + 3.0
+    command = [sys.executable, "-c", RENEWER, str(config_path), str(start)]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    processes = [subprocess.Popen(command, text=True, cwd=REPO, **pipes) for _ in range(2)]
+    outputs = [process.communicate(timeout=60) for process in processes]
+    for process, (stdout, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0 and stdout.strip() == "ok", stderr
+    assert zalo_calls(sandbox)["refresh"] == 1
+    assert channel(app, "zalo-bhxh-nghean")["status"] == "ok"
+
+
+def test_a_reused_refresh_token_is_reported_as_spent(app: Loa, sandbox: Any) -> None:
+    seed = "oa:579745863508352884:sandbox-seed"
+    grant = {"app_id": "a", "grant_type": "refresh_token", "refresh_token": seed}
+    # Another program spends the channel's refresh token first.
+    spent = requests.post(f"{sandbox.url}/v4/oa/access_token", headers={"secret_key": "s"}, data=grant, timeout=5)
+    assert spent.json().get("access_token")
+    post_id = queue(app, channels=ZALO)
+    assert len(dispatcher(app).run_once().blocked) == 1
+    said = translate(process_lang(), "error.refresh_token_spent", channel="zalo-bhxh-nghean", reason="")
+    shown = app.posts.show(post_id)["publications"][0]["error"]
+    assert said.split("(")[0] in shown  # "… it was already used or has expired"
+    assert "single-use" in shown or "một lần" in shown
+    assert channel(app, "zalo-bhxh-nghean")["status"] == "needs_reauth"
