@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import errno
 import html
+import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -418,3 +420,43 @@ def test_a_reused_refresh_token_is_reported_as_spent(app: Loa, sandbox: Any) -> 
     assert said.split("(")[0] in shown  # "… it was already used or has expired"
     assert "single-use" in shown or "một lần" in shown
     assert channel(app, "zalo-bhxh-nghean")["status"] == "needs_reauth"
+
+
+# -- case 15: a host whose own zone is not Vietnam's --------------------------------------------
+
+# Vietnamese times that fall in the host zone's spring-forward gap (2027): 02:30 does not exist
+# in New York on 14/03, nor 01:30 in London on 28/03. Vietnam has no DST: they are plain times.
+HOST_GAPS = {
+    "America/New_York": ("2027-03-14T14:30", "2027-03-14T07:30:00+00:00", "14/03/2027 14:30"),
+    "Europe/London": ("2027-03-28T08:30", "2027-03-28T01:30:00+00:00", "28/03/2027 08:30"),
+}
+
+
+@pytest.mark.parametrize("host_zone", HOST_GAPS)
+def test_a_host_in_another_zone_stores_shows_and_publishes_vietnamese_times(
+    config_path: Path, sandbox: Any, host_zone: str
+) -> None:
+    text = config_path.read_text(encoding="utf-8").replace("[publishing]\n", "[publishing]\nhorizon_days = 200\n")
+    config_path.write_text(text, encoding="utf-8")
+    env = {**os.environ, "TZ": host_zone, "COLUMNS": "200"}
+
+    def loa(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config_path), *args],
+                              capture_output=True, text=True, timeout=60, cwd=REPO, env=env)  # fmt: skip
+
+    add = ("post", "add", "--template", "thang-van-dong", "--var", "hoat_dong=ra quân", "--var", "dia_diem=Vinh",
+           "--var", "ngay=06/05/2026", "--channel", "fb-bhxh-nghean", "--json")  # fmt: skip
+    at, stored, shown = HOST_GAPS[host_zone]
+    later_post = loa(*add, "--at", at)
+    assert later_post.returncode == 0, later_post.stderr
+    assert later_post.stdout and json.loads(later_post.stdout)["scheduled_at"] == stored
+    now_post = loa(*add, "--now")
+    assert now_post.returncode == 0, now_post.stderr
+    due = datetime.fromisoformat(json.loads(now_post.stdout)["scheduled_at"])
+    assert abs(due - datetime.now(UTC)) < timedelta(minutes=2)  # not shifted by the host's offset
+    listed = loa("post", "list")
+    assert shown.split()[0] in listed.stdout and shown.split()[1] in listed.stdout, listed.stdout
+    published = loa("publish-due", "--json")
+    assert published.returncode == 0, published.stderr
+    assert json.loads(published.stdout)["counts"]["published"] == 1  # the one due now, only
+    assert len(page_posts(sandbox)) == 1
