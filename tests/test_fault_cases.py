@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,16 +23,19 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import event
+from sqlalchemy import LargeBinary, PickleType, event, inspect
+from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
 from scheduler.app import Loa
 from scheduler.channels.service import channel_rows
 from scheduler.config import load_settings
+from scheduler.engine import PublishingEngine
 from scheduler.errors import TemplateError, render_error
 from scheduler.i18n import process_lang, translate
 from scheduler.logs import Throttle
 from scheduler.render.messages import MessageRenderer, PlatformLimits
+from scheduler.serving import ThreadedServer
 from scheduler.web.app import create_app
 from tests.conftest import CONSOLE_CHANNELS, REPO, cli_for, initialised, seed_console_users, write_config
 from tests.test_api import VARS, Api, new_post
@@ -381,6 +385,8 @@ import sys, time
 from scheduler.app import Loa
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import load_settings
+from scheduler.engine import PublishingEngine
+from scheduler.serving import ThreadedServer
 
 loa = Loa(load_settings(sys.argv[1]))
 loa.open()
@@ -460,3 +466,40 @@ def test_a_host_in_another_zone_stores_shows_and_publishes_vietnamese_times(
     assert published.returncode == 0, published.stderr
     assert json.loads(published.stdout)["counts"]["published"] == 1  # the one due now, only
     assert len(page_posts(sandbox)) == 1
+
+
+# -- cases 12 and 13: the web app schedules nothing; no job is kept by name or pickle -----------
+
+
+def test_the_web_app_alone_publishes_nothing_however_many_serve(app: Loa, config_path: Path, sandbox: Any) -> None:
+    # config_path serves create_app() for its config, as each web worker would: two more here.
+    servers = [ThreadedServer(create_app(Loa(load_settings(config_path)))).start() for _ in range(2)]
+    try:
+        post_id = queue(app, channels=FB)
+        for server in servers:
+            assert requests.get(f"{server.url}/healthz", timeout=5).status_code in (200, 503)
+        time.sleep(3)
+        assert app.posts.show(post_id)["publications"][0]["status"] == "scheduled"
+        assert page_posts(sandbox) == []
+        assert not [t.name for t in threading.enumerate() if "APScheduler" in t.name or "loa-publish" in t.name]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_the_database_keeps_no_job_by_name_or_pickle(app: Loa, sandbox: Any) -> None:
+    engine = PublishingEngine(app.settings, app.engine, app.vault)
+    engine.start()  # what `loa run` starts: its jobs live in memory and are rebuilt at each start
+    try:
+        queue(app, channels=FB)
+        deadline = time.monotonic() + 15
+        while not page_posts(sandbox) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(page_posts(sandbox)) == 1
+    finally:
+        engine.shutdown()
+    tables = set(inspect(app.engine).get_table_names()) - {"alembic_version"}
+    assert tables == set(SQLModel.metadata.tables)  # no job store table of any kind
+    for table in SQLModel.metadata.tables.values():
+        for column in table.columns:
+            assert not isinstance(column.type, PickleType | LargeBinary), f"{table.name}.{column.name}"
