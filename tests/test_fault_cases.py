@@ -107,6 +107,22 @@ def test_the_next_post_waits_for_a_short_regain_time_in_real_time(app: Loa, sand
     assert channel(app, "fb-bhxh-nghean")["status"] == "ok"
 
 
+def test_posts_claimed_in_the_same_pass_wait_once_a_reply_spends_the_quota(config_path: Path, sandbox: Any) -> None:
+    # One call at a time per channel: the second post of the pass starts after the first's reply.
+    one_at_a_time = "[publishing]\nper_channel_concurrency = 1\n"
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace("[publishing]\n", one_at_a_time))
+    app = Loa(load_settings(config_path))
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", times=1, headers=spent_quota(7))
+    for n in range(3):
+        queue(app, channels=FB, hoat_dong=f"tin số {n}")
+    summary = dispatcher(app).run_once()
+    # Two claimed together: the second waited for the slot, then saw the pause; the third is not claimed.
+    assert len(summary.published) == 1 and len(summary.deferred) == 1
+    assert len(page_posts(sandbox)) == 1  # nothing more was sent into the spent quota
+    assert channel(app, "fb-bhxh-nghean")["status"] == "paused"
+    app.close()
+
+
 # -- case 17: another process holds the SQLite write lock past the busy timeout ---------------
 
 LOCKER = """
