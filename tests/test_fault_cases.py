@@ -265,7 +265,8 @@ def test_a_full_disk_is_a_clear_error_turns_health_red_and_recovers(
         filler.unlink()  # the administrator frees space; no restart
         assert api.post("/api/posts", long_post()).status_code == 201
         dispatcher(app).run_once()
-        assert healthy(web) == (200, healthy(web)[1]) and healthy(web)[1]["database"] == "ok"
+        status, health = healthy(web)
+        assert status == 200 and health["database"] == "ok"
     finally:
         app.close()
 

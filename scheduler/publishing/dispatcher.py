@@ -218,8 +218,8 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
-        if result.pause_seconds:
-            self._held_until[channel.id] = self.clock() + timedelta(seconds=result.pause_seconds)
+            if result.pause_seconds:  # before the slot is free: the next publication must see it
+                self._held_until[channel.id] = self.clock() + timedelta(seconds=result.pause_seconds)
         self.attempts.record_success(
             publication_id, attempt_id, result, AttemptOutcome.published, channel_id=channel.id
         )
