@@ -103,8 +103,16 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     up to 100 ms; other processes still wait in the busy handler.
     """
     if not read_only and is_sqlite(engine):
-        with _write_lock(engine), _session(engine, read_only=False) as session:
-            yield session
+        lock = _write_lock(engine)
+        # Bounded like SQLite's own wait: behind a lock another program holds, each queued
+        # writer would otherwise wait out its own busy timeout in turn (minutes for a few).
+        if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise _locked_out(engine)
+        try:
+            with _session(engine, read_only=False) as session:
+                yield session
+        finally:
+            lock.release()
     else:
         with _session(engine, read_only=read_only) as session:
             yield session
@@ -132,6 +140,18 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _locked_out(engine: Engine) -> StoreError:
+    """What a writer that waited the whole busy timeout for its turn in this process raises."""
+    refused = OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+    _note_write(engine, refused)
+    error = StoreError(
+        f"the database refused the change: {refused.orig}",
+        hint="check that the disk is not full and that no other program holds a lock",
+    )
+    error.__cause__ = refused
+    return error
 
 
 # Why the database refuses service, from the driver's words (SQLite, then PostgreSQL).

@@ -152,6 +152,7 @@ def test_a_lock_held_by_another_process_is_a_503_with_its_reason(
     caplog.set_level(logging.WARNING)
     api = Api(console_loa, "bientap")
     visitor = TestClient(create_app(console_loa), follow_redirects=False)
+    server = ThreadedServer(create_app(console_loa)).start()
     locker = hold_write_lock(console_config.parent / "posts.db", 40)
     try:
         started = time.monotonic()
@@ -162,15 +163,30 @@ def test_a_lock_held_by_another_process_is_a_503_with_its_reason(
         error = refused.json()["error"]
         assert error["message"] == translate(process_lang(), "error.database_locked")
         assert error["hint"] == translate(process_lang(), "hint.database_locked")
-        # The console (a first visit opens a session: a write) says the same in Vietnamese.
-        page = visitor.get("/login")
-        assert page.status_code == 503 and "Internal Server Error" not in page.text
-        assert translate("vi", "error.database_locked") in html.unescape(page.text)
-        assert page.headers["retry-after"] == "10"
+        # The console (a first visit opens a session: a write) says the same in Vietnamese, to
+        # several visitors at once, each within one busy timeout (not one after the other).
+        answers: list[tuple[float, requests.Response]] = []
+
+        def visit() -> None:
+            began = time.monotonic()
+            page = requests.get(f"{server.url}/login", timeout=60, allow_redirects=False)
+            answers.append((time.monotonic() - began, page))
+
+        visitors = [threading.Thread(target=visit) for _ in range(4)]
+        for thread in visitors:
+            thread.start()
+        for thread in visitors:
+            thread.join()
+        for waited, page in answers:
+            assert page.status_code == 503 and "Internal Server Error" not in page.text
+            assert translate("vi", "error.database_locked") in html.unescape(page.text)
+            assert page.headers["retry-after"] == "10"
+            assert waited < 16, f"a visitor waited {waited:.0f} s"
     finally:
         locker.kill()
         locker.wait()
-    # Two refusals, one log line: the next ones are counted, not repeated.
+        server.stop()
+    # Five refusals, one log line: the next ones are counted, not repeated.
     assert len(outage_lines(caplog)) == 1
     assert api.post("/api/posts", new_post()).status_code == 201  # the lock is gone: back to normal
     assert visitor.get("/login").status_code == 200
