@@ -14,14 +14,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Engine, and_, event, or_, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, and_, event, make_url, or_, text
+from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
+from scheduler.dbfaults import kind, refusal
 from scheduler.errors import StoreError
+from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
     ChannelState,
@@ -62,6 +65,7 @@ def _sqlite_begin(connection: Any) -> None:
 def make_engine(url: str) -> Engine:
     """Build the engine for ``url``; SQLite gets WAL, FULL sync, busy timeout, foreign keys."""
     if url.startswith("sqlite"):
+        _create_private(make_url(url).database)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -76,6 +80,29 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_file(database: str | None) -> Path | None:
+    """The file behind a SQLite URL's database part (a plain path or a ``file:`` URI), if any."""
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        path, _, query = database.removeprefix("file:").partition("?")
+        return None if "mode=memory" in query or not path else Path(path)
+    return Path(database)
+
+
+def _create_private(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner alone; SQLite gives its WAL the same mode."""
+    path = sqlite_file(database)
+    if path is None or path.exists() or not path.parent.is_dir():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:  # another process made it a moment ago
+        pass
+    except OSError:  # an unwritable folder: SQLite's own error says more when it opens the file
+        pass
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -127,13 +154,15 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         if not read_only:
             session.commit()
             _note_write(engine, None)
-    except OperationalError as exc:
+    except (OperationalError, InternalError) as exc:
         session.rollback()
         if not read_only:
             _note_write(engine, exc)
-        raise StoreError(
-            f"the database refused the change: {exc.orig}",
-            hint="check that the disk is not full and that no other program holds a lock",
+        raise refusal(
+            exc,
+            session.get_bind().engine,
+            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:
         session.rollback()
@@ -144,34 +173,23 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
 
 def _locked_out(engine: Engine) -> StoreError:
     """What a writer that waited the whole busy timeout for its turn in this process raises."""
-    refused = OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+    driver = sqlite3.OperationalError("database is locked")
+    driver.sqlite_errorcode = 5  # SQLITE_BUSY, as SQLite itself would have said after its own wait
+    refused = OperationalError("BEGIN IMMEDIATE", None, driver)
     _note_write(engine, refused)
-    error = StoreError(
-        f"the database refused the change: {refused.orig}",
-        hint="check that the disk is not full and that no other program holds a lock",
-    )
+    fallback = msg("error.database_refused", detail=str(driver))
+    error = refusal(refused, engine, fallback=fallback, fallback_hint=msg("hint.database_refused"))
     error.__cause__ = refused
     return error
 
 
-# Why the database refuses service, from the driver's words (SQLite, then PostgreSQL).
-_OUTAGE_WORDS = (
-    ("full", ("database or disk is full", "no space left on device", "could not extend file", "disk full")),
-    ("locked", ("database is locked", "database table is locked", "lock timeout", "deadlock detected")),
-)
-
-
 def outage_of(exc: BaseException | None) -> str | None:
-    """``full``, ``locked`` or ``unavailable`` when ``exc`` (or what caused it) is the database
-    refusing service rather than a fault of the request; None otherwise."""
+    """``full``, ``read_only``, ``busy`` or ``unavailable`` when ``exc`` (or what caused it) is
+    the database refusing service rather than a fault of the request; None otherwise."""
     seen = 0
     while exc is not None and seen < 5:
-        if isinstance(exc, OperationalError):
-            words = str(exc.orig or exc).lower()
-            for kind, phrases in _OUTAGE_WORDS:
-                if any(phrase in words for phrase in phrases):
-                    return kind
-            return "unavailable"
+        if isinstance(exc, OperationalError | InternalError):
+            return kind(exc) or "unavailable"
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None
 
@@ -180,14 +198,14 @@ def outage_of(exc: BaseException | None) -> str | None:
 class WriteTrouble:
     """The last write of this process failed because of the database (see :func:`write_trouble`)."""
 
-    kind: str  # full, locked, unavailable
+    kind: str  # full, read_only, busy, unavailable
     at: datetime
 
 
 _WRITE_TROUBLE: weakref.WeakKeyDictionary[Engine, WriteTrouble] = weakref.WeakKeyDictionary()
 
 
-def _note_write(engine: Engine, failure: OperationalError | None) -> None:
+def _note_write(engine: Engine, failure: OperationalError | InternalError | None) -> None:
     if failure is None:
         if engine in _WRITE_TROUBLE:  # the common case costs one dictionary look-up
             _WRITE_TROUBLE.pop(engine, None)

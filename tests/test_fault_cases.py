@@ -161,8 +161,8 @@ def test_a_lock_held_by_another_process_is_a_503_with_its_reason(
         assert refused.status_code == 503, refused.text
         assert refused.headers["retry-after"] == "10"
         error = refused.json()["error"]
-        assert error["message"] == translate(process_lang(), "error.database_locked")
-        assert error["hint"] == translate(process_lang(), "hint.database_locked")
+        assert error["message"] == translate(process_lang(), "error.web_database_busy")
+        assert error["hint"] == translate(process_lang(), "hint.web_database_busy")
         # The console (a first visit opens a session: a write) says the same in Vietnamese, to
         # several visitors at once, each within one busy timeout (not one after the other).
         answers: list[tuple[float, requests.Response]] = []
@@ -179,7 +179,7 @@ def test_a_lock_held_by_another_process_is_a_503_with_its_reason(
             thread.join()
         for waited, page in answers:
             assert page.status_code == 503 and "Internal Server Error" not in page.text
-            assert translate("vi", "error.database_locked") in html.unescape(page.text)
+            assert translate("vi", "error.web_database_busy") in html.unescape(page.text)
             assert page.headers["retry-after"] == "10"
             assert waited < 16, f"a visitor waited {waited:.0f} s"
     finally:
@@ -218,8 +218,8 @@ def healthy(client: TestClient) -> tuple[int, dict[str, Any]]:
 
 def assert_full_refusal(answer: Any) -> None:
     assert answer.status_code == 503, answer.text
-    assert answer.json()["error"]["message"] == translate(process_lang(), "error.database_full")
-    assert answer.json()["error"]["hint"] == translate(process_lang(), "hint.database_full")
+    assert answer.json()["error"]["message"] == translate(process_lang(), "error.web_database_full")
+    assert answer.json()["error"]["hint"] == translate(process_lang(), "hint.web_database_full")
 
 
 @pytest.fixture

@@ -30,9 +30,10 @@ RETRY_AFTER_S = 10
 # Below this the database's disk counts as full: the next insert may be the one that fails.
 LOW_DISK_BYTES = 1_000_000
 OUTAGE_WORDS = {
-    "locked": (N_("error.database_locked"), N_("hint.database_locked")),
-    "full": (N_("error.database_full"), N_("hint.database_full")),
-    "unavailable": (N_("error.database_unavailable"), N_("hint.database_unavailable")),
+    "busy": (N_("error.web_database_busy"), N_("hint.web_database_busy")),
+    "full": (N_("error.web_database_full"), N_("hint.web_database_full")),
+    "read_only": (N_("error.web_database_read_only"), N_("hint.web_database_read_only")),
+    "unavailable": (N_("error.web_database_unavailable"), N_("hint.web_database_unavailable")),
 }
 
 
@@ -64,7 +65,7 @@ def outage_page(request: Request, exc: Exception) -> Response:
     if error is None:
         # Not an outage (a channel missing from the database…): said as it is, and logged in full.
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        error = exc if isinstance(exc, StoreError) else StoreError(msg("error.database_unavailable"))
+        error = exc if isinstance(exc, StoreError) else StoreError(msg("error.web_database_unavailable"))
         status, headers = 500, {}
     if request.url.path.startswith("/api/"):
         body = {"error": {"message": render_error(error, lang, hint=False), "hint": _hint(error, lang), "field": None}}
