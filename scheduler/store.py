@@ -224,10 +224,11 @@ def free_disk_bytes(engine: Engine) -> int | None:
 
     A full disk lets reads and many small in-place writes go on (the WAL file is reused), so
     the free space is what tells before the next insert fails."""
-    if not is_sqlite(engine) or not engine.url.database or engine.url.database == ":memory:":
+    path = sqlite_file(engine.url.database) if is_sqlite(engine) else None
+    if path is None:
         return None
     try:
-        return shutil.disk_usage(os.path.dirname(os.path.abspath(engine.url.database))).free
+        return shutil.disk_usage(path.resolve().parent).free
     except OSError:
         return None
 
