@@ -212,6 +212,7 @@ def long_post() -> dict[str, Any]:
 
 
 def healthy(client: TestClient) -> tuple[int, dict[str, Any]]:
+    """/healthz of a web app without its own engine: red for that, so the storage fields tell."""
     answer = client.get("/healthz")
     return answer.status_code, dict(answer.json())
 
@@ -264,8 +265,7 @@ def test_a_full_disk_is_a_clear_error_turns_health_red_and_recovers(
     app = console_app(config, console_password_hash)
     try:
         api, web = Api(app, "bientap"), TestClient(create_app(app))
-        dispatcher(app).run_once()  # the dispatcher's tick: health is green
-        assert healthy(web)[0] == 200
+        assert healthy(web)[1]["database"] == "ok"
         raw = app.engine.raw_connection()  # an empty WAL: the next write must grow a file
         try:
             assert raw.driver_connection is not None
@@ -280,9 +280,8 @@ def test_a_full_disk_is_a_clear_error_turns_health_red_and_recovers(
         assert_full_refusal(api.post("/api/posts", long_post()))
         filler.unlink()  # the administrator frees space; no restart
         assert api.post("/api/posts", long_post()).status_code == 201
-        dispatcher(app).run_once()
-        status, health = healthy(web)
-        assert status == 200 and health["database"] == "ok"
+        health = healthy(web)[1]
+        assert health["database"] == "ok" and "database_error" not in health
     finally:
         app.close()
 
@@ -298,8 +297,7 @@ def test_a_database_that_cannot_grow_is_a_clear_error_and_health_follows_the_wri
 
     event.listen(console_loa.engine, "checkout", cap)
     api, web = Api(console_loa, "bientap"), TestClient(create_app(console_loa))
-    dispatcher(console_loa).run_once()
-    assert healthy(web)[0] == 200
+    assert healthy(web)[1]["database"] == "ok"
     with console_loa.engine.connect() as connection:
         ceiling[0] = int(connection.exec_driver_sql("PRAGMA page_count").scalar_one())
     assert_full_refusal(api.post("/api/posts", long_post()))
@@ -307,7 +305,7 @@ def test_a_database_that_cannot_grow_is_a_clear_error_and_health_follows_the_wri
     assert status == 503 and health["database"] == "error: full" and health["database_error"]
     ceiling[0] = 1 << 30  # room again
     assert api.post("/api/posts", long_post()).status_code == 201
-    assert healthy(web)[0] == 200
+    assert healthy(web)[1]["database"] == "ok"
 
 
 # -- case 23: the Zalo default cover, checked at start and at queue time ----------------------
