@@ -12,8 +12,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from scheduler.channels.base import PublishResult
-from scheduler.errors import PublishError
-from scheduler.i18n import msg
+from scheduler.errors import PublishError, stored_error
+from scheduler.i18n import msg, stored
 from scheduler.models import AttemptOutcome, ChannelState, ChannelStatus, Publication, PublishAttempt, utcnow
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.store import GroupCommit, session_scope
@@ -66,7 +66,7 @@ class AttemptLog:
         values: dict[str, object] = {"finished_at": self.clock(), "outcome": outcome}
         if error is not None:
             values["error_code"] = error.code_label
-            values["error_message"] = str(error)
+            values["error_message"] = stored_error(error)
         session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
 
     def record_success(
@@ -131,7 +131,7 @@ def pause_channel(session: Session, channel_id: str, until: datetime) -> None:
         return
     state.status = ChannelStatus.paused
     state.paused_until = until
-    state.last_error = str(msg("publishing.paused_by_usage"))
+    state.last_error = stored(msg("publishing.paused_by_usage"))
     state.last_error_at = utcnow()
     session.add(state)
     log.warning("channel %s: the platform's quota is spent, paused until %s", channel_id, until.isoformat())
