@@ -32,6 +32,7 @@ from scheduler.channels.registry import registry
 from scheduler.errors import LoaError, NotFound
 from scheduler.i18n import DEFAULT_LANG, N_, normalize_lang
 from scheduler.i18n.formats import format_int
+from scheduler.logs import Throttle
 from scheduler.models import utcnow
 from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
 from scheduler.sharing.recorder import ClickRecorder
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 log = logging.getLogger("loa.web.sharing")
+_click_losses = Throttle(log)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -348,8 +350,11 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
         # plain page and the log the traceback: a tracked link never answers a bare 500.
         try:
             await answer_link(scope, receive, send)
-        except Exception:
-            log.exception("tracked link %r failed", scope.get("path_params", {}).get("code"))
+        except Exception as exc:
+            code = scope.get("path_params", {}).get("code")
+            # Throttled like lost clicks: a bad row fails every visitor of its link.
+            if _click_losses.log(logging.ERROR, "link", "tracked link %r failed: %r", code, exc):
+                log.error("tracked link %r: the failure", code, exc_info=exc)
             if scope.get("loa_started"):
                 return  # the answer is half sent: nothing more can be said on this request
             try:
@@ -398,9 +403,11 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             await recorder.record(event)
         except LoaError as exc:
             # The visitor still reaches the post; the click is lost and the log says so.
-            log.error("click on %s not recorded: %s", target.code, exc)
-        except Exception:  # a bug in the writer: the visitor still reaches the post
-            log.exception("click on %s not recorded", target.code)
+            # Once per half minute with a count: a locked or full database fails every click.
+            _click_losses.log(logging.ERROR, "click", "click on %s not recorded: %s", target.code, exc)
+        except Exception as exc:  # a bug in the writer: the visitor still reaches the post
+            if _click_losses.log(logging.ERROR, "click-bug", "click on %s not recorded: %r", target.code, exc):
+                log.error("click on %s: the failure", target.code, exc_info=exc)
         if reason is ClickReason.crawler or (reason is ClickReason.head and service.is_crawler(agent)):
             # Link previews read the Open Graph tags; a person never sees this page.
             response: Response = page(
