@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from scheduler import bounds
 from scheduler.errors import ConfigError, Text
 from scheduler.i18n import Message, msg
 
@@ -138,6 +139,39 @@ class MetricsSettings(_Section):
     max_per_pass: int = Field(default=500, ge=1)  # spreads a backlog over several passes
 
 
+class LimitsSettings(_Section):
+    """What one request or one file may ask of Loa (docs/bounds.md; defaults in scheduler/bounds.py).
+
+    Past a limit Loa refuses with a message naming the key to raise; it never does the work
+    anyway. Raise one only as far as the machine running `loa run` can take.
+    """
+
+    request_body_kib: int = Field(default=bounds.DEFAULT_REQUEST_BODY_KIB, ge=16, le=64 * 1024)
+    upload_mib: int = Field(default=bounds.DEFAULT_UPLOAD_MIB, ge=1, le=1024)
+    sheet_max_rows: int = Field(default=bounds.DEFAULT_SHEET_MAX_ROWS, ge=1, le=1_048_576)
+    sheet_max_columns: int = Field(default=bounds.DEFAULT_SHEET_MAX_COLUMNS, ge=1, le=16_384)
+    sheet_max_cell_chars: int = Field(default=bounds.DEFAULT_SHEET_MAX_CELL_CHARS, ge=1, le=1_048_576)
+    sheet_max_uncompressed_mib: int = Field(default=bounds.DEFAULT_SHEET_MAX_UNCOMPRESSED_MIB, ge=1, le=4096)
+    sheet_max_compression_ratio: int = Field(default=bounds.DEFAULT_SHEET_MAX_COMPRESSION_RATIO, ge=1, le=10_000)
+    report_max_days: int = Field(default=bounds.DEFAULT_REPORT_MAX_DAYS, ge=31, le=36_525)
+    report_max_rows: int = Field(default=bounds.DEFAULT_REPORT_MAX_ROWS, ge=100, le=1_000_000)
+    chart_max_bars: int = Field(default=bounds.DEFAULT_CHART_MAX_BARS, ge=31, le=5_000)
+    heavy_renders: int = Field(default=bounds.DEFAULT_HEAVY_RENDERS, ge=1, le=64)
+    heavy_wait_seconds: float = Field(default=bounds.DEFAULT_HEAVY_WAIT_SECONDS, ge=0, le=120)
+
+    @property
+    def request_body_bytes(self) -> int:
+        return self.request_body_kib * 1024
+
+    @property
+    def upload_bytes(self) -> int:
+        return self.upload_mib * 1024 * 1024
+
+    @property
+    def sheet_max_uncompressed_bytes(self) -> int:
+        return self.sheet_max_uncompressed_mib * 1024 * 1024
+
+
 class SecretsSettings(_Section):
     key_env: str = "LOA_SECRET_KEY"
     key_file: str = ".loa-secret.key"
@@ -229,6 +263,7 @@ class Settings(_Section):
     publishing: PublishingSettings = Field(default_factory=PublishingSettings)
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"

@@ -177,7 +177,7 @@ def report_shares(
     elif chosen == "xlsx":
         _emit(exports.share_xlsx(report), output, "báo cáo Excel")
     elif chosen == "png":
-        _emit(exports.share_chart(report), output, "biểu đồ")
+        _emit(exports.share_chart(report, max_bars=loa.settings.limits.chart_max_bars), output, "biểu đồ")
     else:
         import io
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from scheduler.bounds import check_day
 from scheduler.config import Settings
 from scheduler.errors import InputError
 from scheduler.render.messages import RenderedMessage
@@ -59,6 +60,8 @@ def parse_when(value: str, settings: Settings) -> datetime:
             hint="write it as 2026-05-06T08:00 (local time), 2026-05-06T08:00+07:00, or 06/05/2026 08:00",
             field="at",
         )
+    # Years such as 1 or 9999 overflow the conversion to UTC: outside Loa's days, say so.
+    check_day(parsed.date(), field="at")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=settings.tz)
     return parsed.astimezone(UTC)

@@ -79,9 +79,16 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
 
 def _public_image(folder: Path, name: str) -> Response:
     """A JPEG/PNG from one folder, never a path outside it (Zalo fetches covers here)."""
-    root = folder.resolve()
-    path = (root / name).resolve()
+    missing = PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
+    if any(ord(c) < 32 for c in name):
+        return missing  # no file is named so; a NUL would make the path calls raise
+    try:
+        root = folder.resolve()
+        path = (root / name).resolve()
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or one it refuses
+        return missing
     suffix = Path(name).suffix.lower()
-    if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not path.is_file():
-        return PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
+    if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not is_file:
+        return missing
     return FileResponse(path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"})

@@ -12,6 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, record_forbidden, user_for_token
+from scheduler.bounds import MAX_JSON_DEPTH, json_depth_ok, lone_surrogate
+from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.web.api.errors import ApiError, invalid_input, refuse
 
 if TYPE_CHECKING:
@@ -106,8 +109,16 @@ async def json_object(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError as exc:
         raise refuse(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested past what the parser takes
+        body = None
+    if body is None or not json_depth_ok(body):
+        raise ApiError(400, InputError(msg("error.json_too_deep", limit=MAX_JSON_DEPTH), hint=msg("hint.json_flat")))
     if not isinstance(body, dict):
         raise refuse(400, "the body must be a JSON object")
+    broken = lone_surrogate(body)
+    if broken is not None:
+        # "\ud800" is valid JSON but no text: it could be neither stored nor shown.
+        raise ApiError(400, InputError(msg("error.json_lone_surrogate"), hint=msg("hint.json_utf8")))
     return body
 
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scheduler.errors import InputError, LoaError, NotFound
+from scheduler.errors import Busy, InputError, LoaError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def error_body(error: LoaError) -> dict[str, Any]:
 
 def error_response(exc: ApiError) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="loa"'} if exc.status == 401 else None
+    if isinstance(exc.error, Busy):
+        headers = {"Retry-After": str(exc.error.retry_after)}
     return JSONResponse(error_body(exc.error), status_code=exc.status, headers=headers)
 
 
@@ -77,6 +79,8 @@ def status_of(error: LoaError) -> int:
     """The status of a Loa error no handler classified: missing things 404, bad input 400."""
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, Busy):
+        return 503
     return 400 if isinstance(error, InputError) else 500
 
 

@@ -76,6 +76,7 @@ def _refusals(*specific: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
 
 BODY_REFUSALS = {413: "The body is too large", 415: "The body is not JSON"}
 NO_POST = {404: "No such post"}
+BUSY = {503: "Heavy work is at its limit in this process (see Retry-After): try again in a few seconds"}
 
 
 def _request_body(model: type[BaseModel], *, required: bool) -> dict[str, Any]:
@@ -260,7 +261,7 @@ def create_api(loa: "Loa") -> FastAPI:
         summary="Staff shares and clicks, as `loa report shares --format json`",
         response_model=ShareReport,
         response_description="The report",
-        responses=_refusals({501: "Reports are not available"}),
+        responses=_refusals({501: "Reports are not available"}, BUSY),
     )
     def share_report(call: reader, query: Annotated[ShareQuery, Query()]) -> Any:
         try:
@@ -270,7 +271,8 @@ def create_api(loa: "Loa") -> FastAPI:
             raise refuse(501, "the share report is not available in this version of Loa") from None
         try:
             period = Period.parse(query.from_, query.to, call.loa.settings.tz)
-            report = build(call.loa.engine, call.loa.settings, period, parse_dimension(query.by))
+            with call.loa.heavy.slot():
+                report = build(call.loa.engine, call.loa.settings, period, parse_dimension(query.by))
         except InputError as exc:
             raise ApiError(400, exc) from None
         return report.as_json()
