@@ -21,10 +21,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduler.errors import Busy, InputError
 from scheduler.i18n import Number, msg
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # -- fixed bounds ------------------------------------------------------------------------
 
@@ -39,7 +42,7 @@ MAX_JSON_DEPTH = 16
 
 # -- defaults of [limits] ----------------------------------------------------------------
 
-DEFAULT_REQUEST_BODY_KIB = 256  # an API JSON body, a console form without files
+DEFAULT_REQUEST_BODY_KIB = 1024  # an API JSON body, a form without files (a 63.206-character post fits)
 DEFAULT_UPLOAD_MIB = 5  # a console form with a file (staff list, posts sheet)
 DEFAULT_SHEET_MAX_ROWS = 10_000  # data rows of one imported CSV/XLSX
 DEFAULT_SHEET_MAX_COLUMNS = 64
@@ -191,3 +194,77 @@ class HeavyWork:
 
     def _busy(self) -> Busy:
         return Busy(msg("error.busy"), hint=msg("hint.busy_retry"), retry_after=max(1, round(self.wait_seconds)))
+
+
+# -- request bodies ------------------------------------------------------------------------
+
+
+class BodyTooLarge(Exception):
+    """A streamed body went past its bound (raised inside the app, answered by :class:`BodyLimit`)."""
+
+
+class BodyLimit:
+    """ASGI middleware: no request body past ``limits.request_body_kib`` (``upload_mib`` for a
+    form with files), refused before it is read when Content-Length says so, and cut off as
+    it streams otherwise. Paths under ``own_prefixes`` bound their bodies themselves (the API
+    answers in its own JSON shape).
+    """
+
+    def __init__(self, app: ASGIApp, *, body_bytes: int, upload_bytes: int, own_prefixes: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.body_bytes = body_bytes
+        self.upload_bytes = upload_bytes
+        self.own_prefixes = own_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or any(path == p or path.startswith(p + "/") for p in self.own_prefixes):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.upload_bytes if multipart else self.body_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, bounded, watched)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    from scheduler.i18n import translate
+
+    text = translate("vi", "error.body_too_large", kib=Number(limit / 1024, 0)).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(text)).encode("ascii")),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": text})

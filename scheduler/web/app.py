@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from scheduler.bounds import BodyLimit
 from scheduler.i18n import translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
@@ -74,7 +75,14 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
         Mount(PREFIX, app=create_api(loa)),
     ]
-    return Starlette(lifespan=lifespan, routes=routes)
+    app = Starlette(lifespan=lifespan, routes=routes)
+    limits = settings.limits
+    # Every body is bounded before any of it is parsed; the API words its own 413 (and its
+    # bound is the same setting).
+    app.add_middleware(
+        BodyLimit, body_bytes=limits.request_body_bytes, upload_bytes=limits.upload_bytes, own_prefixes=(PREFIX,)
+    )
+    return app
 
 
 def _public_image(folder: Path, name: str) -> Response:

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
-from scheduler.bounds import parse_id
+from scheduler.bounds import DEFAULT_UPLOAD_MIB, parse_id
 from scheduler.channels.registry import registry
 from scheduler.errors import Busy, InputError, LoaError, NotFound
 from scheduler.i18n import N_, msg, translate
@@ -42,7 +42,7 @@ log = logging.getLogger("loa.web")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "loa_lang"
-MAX_FORM_BYTES = 5 * 1024 * 1024  # staff lists as XLSX are the largest thing a form takes
+MAX_FORM_BYTES = DEFAULT_UPLOAD_MIB * 1024 * 1024  # the default of [limits] upload_mib
 
 # No inline script anywhere; styles only from our own files (no style="" attributes either).
 CSP = (
@@ -306,14 +306,15 @@ class Console:
             return self._finish(self._forbidden(ctx), lang=set_lang, cookie=new_cookie)
         if unsafe:
             try:
-                form = await request.form(max_files=4, max_fields=400, max_part_size=MAX_FORM_BYTES)
+                upload = self.loa.settings.limits.upload_bytes
+                form = await request.form(max_files=4, max_fields=400, max_part_size=upload)
             except Exception:  # a malformed or oversized body is the sender's fault, never a 500
                 refused = HTMLResponse(translate(lang, "error.bad_request"), status_code=400)
                 return self._finish(refused, lang=set_lang, cookie=new_cookie)
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     ctx.files[key] = value
-                    ctx.file_bytes[key] = await value.read(MAX_FORM_BYTES + 1)
+                    ctx.file_bytes[key] = await value.read(upload + 1)
                 else:
                     ctx.form_lists.setdefault(key, []).append(value)
                     ctx.form.setdefault(key, value)

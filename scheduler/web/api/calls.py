@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, record_forbidden, user_for_token
-from scheduler.bounds import MAX_JSON_DEPTH, json_depth_ok, lone_surrogate
+from scheduler.bounds import DEFAULT_REQUEST_BODY_KIB, MAX_JSON_DEPTH, json_depth_ok, lone_surrogate
 from scheduler.errors import InputError
 from scheduler.i18n import msg
 from scheduler.web.api.errors import ApiError, invalid_input, refuse
@@ -20,7 +20,7 @@ from scheduler.web.api.errors import ApiError, invalid_input, refuse
 if TYPE_CHECKING:
     from scheduler.app import Loa
 
-MAX_BODY = 256 * 1024
+MAX_BODY = DEFAULT_REQUEST_BODY_KIB * 1024  # the default of [limits] request_body_kib
 SESSION_COOKIES = ("loa_session", "__Host-loa_session")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -91,27 +91,33 @@ async def authenticate(loa: Loa, request: Request) -> AuthUser:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, read no further than MAX_BODY."""
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise refuse(415, "send the body as JSON", hint="Content-Type: application/json")
-    too_large = refuse(413, f"the body is larger than {MAX_BODY // 1024} KiB")
+    """The body as a JSON object, read no further than MAX_BODY; no body at all is ``{}``.
+
+    Operations whose body is optional (approve) or absent (cancel) are documented so: a call
+    sending nothing needs no Content-Type.
+    """
+    limit = loa_of(request).settings.limits.request_body_bytes
+    too_large = refuse(413, f"the body is larger than {limit // 1024} KiB")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdigit() and int(declared) > limit:
         raise too_large  # refused before a byte of it is read
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
-        if len(raw) > MAX_BODY:
+        if len(raw) > limit:
             raise too_large
     if not raw.strip():
         return {}
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise refuse(415, "send the body as JSON", hint="Content-Type: application/json")
     try:
         body = json.loads(raw)
+        nested = json_depth_ok(body)
     except ValueError as exc:
         raise refuse(400, f"the body is not valid JSON: {exc}") from None
-    except RecursionError:  # nested past what the parser takes
-        body = None
-    if body is None or not json_depth_ok(body):
+    except RecursionError:  # nested past what the parser itself takes
+        nested = False
+    if not nested:
         raise ApiError(400, InputError(msg("error.json_too_deep", limit=MAX_JSON_DEPTH), hint=msg("hint.json_flat")))
     if not isinstance(body, dict):
         raise refuse(400, "the body must be a JSON object")

@@ -143,6 +143,8 @@ def create_api(loa: "Loa") -> FastAPI:
         docs_url=None,
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A trailing slash is no route (a documented 404), not a redirect built from the Host header.
+        redirect_slashes=False,
     )
     api.state.loa = loa
     install_handlers(api)
