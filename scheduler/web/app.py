@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scheduler.bounds import BodyLimit
 from scheduler.i18n import translate
@@ -73,9 +74,11 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
         *console_routes(loa),
-        Mount(PREFIX, app=create_api(loa)),
     ]
+    api = create_api(loa)
+    routes.append(Mount(PREFIX, app=api))
     app = Starlette(lifespan=lifespan, routes=routes)
+    app.add_middleware(ApiPaths, api=api)
     limits = settings.limits
     # Every body is bounded before any of it is parsed; the API words its own 413 (and its
     # bound is the same setting).
@@ -83,6 +86,27 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         BodyLimit, body_bytes=limits.request_body_bytes, upload_bytes=limits.upload_bytes, own_prefixes=(PREFIX,)
     )
     return app
+
+
+class ApiPaths:
+    """Every path under the API's prefix goes to the API, which answers in its JSON shape.
+
+    The mount's pattern does not match every path (a newline in it), and the outer router's
+    plain-text 404 is not what the API documents.
+    """
+
+    def __init__(self, app: ASGIApp, *, api: ASGIApp) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(PREFIX + "/"):
+            root = scope.get("root_path", "")
+            await self.api({**scope, "app_root_path": scope.get("app_root_path", root), "root_path": root + PREFIX},
+                           receive, send)  # fmt: skip
+            return
+        await self.app(scope, receive, send)
 
 
 def _public_image(folder: Path, name: str) -> Response:
