@@ -435,7 +435,7 @@ def test_limits_are_settings_with_environment_overrides(tmp_path: Path) -> None:
 
 
 def test_docs_list_every_limit_with_its_default() -> None:
-    text = (REPO / "docs" / "bounds.md").read_text(encoding="utf-8")
+    text = (REPO / "docs/bounds.md").read_text(encoding="utf-8")
     for name, field in LimitsSettings.model_fields.items():
         row = next((line for line in text.splitlines() if line.startswith(f"| `{name}`")), None)
         assert row is not None, f"docs/bounds.md has no row for limits.{name}"
