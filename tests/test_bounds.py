@@ -444,3 +444,28 @@ def test_docs_list_every_limit_with_its_default() -> None:
         assert f"| {shown} " in row or f"| {shown}" in row, (name, shown, row)
     shipped = (REPO / "config.toml").read_text(encoding="utf-8")
     assert "[limits]" in shipped and "docs/bounds.md" in shipped
+
+
+def test_a_declared_huge_body_is_refused_at_once_over_real_http(console_loa: Loa) -> None:
+    """Content-Length of 1 GB and 10 bytes sent: the answer comes without waiting for the rest."""
+    import socket
+    import time
+
+    from scheduler.serving import ThreadedServer
+    from scheduler.web.app import create_app
+    from tests.conftest import free_port
+
+    token = new_api_token(console_loa.engine, "quantri", actor="test")
+    port = free_port()
+    with ThreadedServer(create_app(console_loa), host="127.0.0.1", port=port):
+        for path, extra in (("/api/posts", f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"),
+                            ("/login", "Content-Type: application/x-www-form-urlencoded\r\n")):  # fmt: skip
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                started = time.monotonic()
+                connection.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: 1000000000\r\n\r\n".encode()
+                    + b"0123456789"
+                )
+                answer = connection.recv(4096).decode("latin-1")
+                assert answer.startswith("HTTP/1.1 413"), (path, answer[:200])
+                assert time.monotonic() - started < 5
