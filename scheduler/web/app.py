@@ -76,6 +76,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
     ]
     api = create_api(loa)
+    # ApiPaths (below) sends every /api/… path to the API; the mount lists it among the routes
+    # and answers the bare prefix.
     routes.append(Mount(PREFIX, app=api))
     app = Starlette(lifespan=lifespan, routes=routes)
     app.add_middleware(ApiPaths, api=api)
