@@ -416,6 +416,10 @@ def test_charts_files_and_reports_wait_for_a_slot_or_answer_busy(busy_loa: Loa) 
         api = http.get("/api/reports/shares?from=2026-05-01&to=2026-05-31", headers=headers)
         assert api.status_code == 503 and api.headers["retry-after"]
         assert set(api.json()["error"]) == {"message", "hint", "field"}
+        admin = _tolerant(logged_in(busy_loa, "quantri"))
+        roster = "ho_ten,don_vi,email\nTrần Văn Nam,BHXH thành phố Vinh,nam@example.vn\n".encode()
+        upload = admin.post("/staff/import", files={"file": ("ds.csv", roster, "text/csv")}, page="/staff")
+        assert upload.status_code == 503, upload.text[:300]
         # Tracked links, share pages and health never wait for a slot.
         assert Person(busy_loa).get(f"/s/{_share_token(busy_loa)}").status_code == 200
     assert approver.get(f"/reports?{asked}").status_code == 200
