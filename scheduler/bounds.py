@@ -44,11 +44,12 @@ MAX_JSON_DEPTH = 16
 
 DEFAULT_REQUEST_BODY_KIB = 1024  # an API JSON body, a form without files (a 63.206-character post fits)
 DEFAULT_UPLOAD_MIB = 5  # a console form with a file (staff list, posts sheet)
-DEFAULT_SHEET_MAX_ROWS = 10_000  # data rows of one imported CSV/XLSX
-DEFAULT_SHEET_MAX_COLUMNS = 64
-DEFAULT_SHEET_MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
-DEFAULT_SHEET_MAX_UNCOMPRESSED_MIB = 64  # an XLSX's parts once unzipped
-DEFAULT_SHEET_MAX_COMPRESSION_RATIO = 100  # unzipped size ÷ zipped size of an XLSX part
+DEFAULT_SHEET_MAX_ROWS = 5_000  # data rows under the header of one imported CSV/XLSX
+DEFAULT_SHEET_MAX_COLUMNS = 100
+DEFAULT_SHEET_MAX_CELL_CHARS = 20_000  # one cell's text (a Facebook post is at most ~63.000)
+DEFAULT_SHEET_MAX_UNCOMPRESSED_MIB = 32  # a CSV file, or all parts of an XLSX once unzipped
+DEFAULT_SHEET_MAX_COMPRESSION_RATIO = 100  # unzipped ÷ zipped size of an XLSX part (real sheets: ~30)
+DEFAULT_SHEET_MAX_ZIP_MEMBERS = 1_000  # parts of an XLSX (a workbook has a few dozen)
 DEFAULT_REPORT_MAX_DAYS = 1_096  # three years
 DEFAULT_REPORT_MAX_ROWS = 20_000
 DEFAULT_CHART_MAX_BARS = 366  # a year by day

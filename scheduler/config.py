@@ -153,6 +153,7 @@ class LimitsSettings(_Section):
     sheet_max_cell_chars: int = Field(default=bounds.DEFAULT_SHEET_MAX_CELL_CHARS, ge=1, le=1_048_576)
     sheet_max_uncompressed_mib: int = Field(default=bounds.DEFAULT_SHEET_MAX_UNCOMPRESSED_MIB, ge=1, le=4096)
     sheet_max_compression_ratio: int = Field(default=bounds.DEFAULT_SHEET_MAX_COMPRESSION_RATIO, ge=1, le=10_000)
+    sheet_max_zip_members: int = Field(default=bounds.DEFAULT_SHEET_MAX_ZIP_MEMBERS, ge=1, le=100_000)
     report_max_days: int = Field(default=bounds.DEFAULT_REPORT_MAX_DAYS, ge=31, le=36_525)
     report_max_rows: int = Field(default=bounds.DEFAULT_REPORT_MAX_ROWS, ge=100, le=1_000_000)
     chart_max_bars: int = Field(default=bounds.DEFAULT_CHART_MAX_BARS, ge=31, le=5_000)

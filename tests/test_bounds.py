@@ -195,7 +195,7 @@ def test_deeply_nested_json_and_lone_surrogates_are_bad_input(console_loa: Loa) 
     ):
         answer = http.post("/api/posts", headers=json_headers, content=body)
         assert answer.status_code == 400, (body[:60], answer.text[:200])
-        assert set(answer.json()["error"]) == {"message", "hint", "field"}
+        assert {"message", "hint", "field"} <= set(answer.json()["error"])
 
 
 def test_an_api_call_without_a_body_needs_no_content_type(console_loa: Loa) -> None:
@@ -210,7 +210,7 @@ def test_an_api_path_with_a_trailing_slash_is_no_route_not_a_redirect(console_lo
     http, headers = _api(console_loa)
     answer = http.get("/api/posts/", headers={**headers, "host": "evil.example"})
     assert answer.status_code == 404 and "location" not in answer.headers
-    assert set(answer.json()["error"]) == {"message", "hint", "field"}
+    assert {"message", "hint", "field"} <= set(answer.json()["error"])
 
 
 # -- request bodies ----------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def test_charts_files_and_reports_wait_for_a_slot_or_answer_busy(busy_loa: Loa) 
             assert "thử lại" in answer.text
         api = http.get("/api/reports/shares?from=2026-05-01&to=2026-05-31", headers=headers)
         assert api.status_code == 503 and api.headers["retry-after"]
-        assert set(api.json()["error"]) == {"message", "hint", "field"}
+        assert {"message", "hint", "field"} <= set(api.json()["error"])
         admin = _tolerant(logged_in(busy_loa, "quantri"))
         roster = "ho_ten,don_vi,email\nTrần Văn Nam,BHXH thành phố Vinh,nam@example.vn\n".encode()
         upload = admin.post("/staff/import", files={"file": ("ds.csv", roster, "text/csv")}, page="/staff")
