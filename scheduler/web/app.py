@@ -6,13 +6,15 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scheduler.bounds import BodyLimit
@@ -21,6 +23,7 @@ from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
+from scheduler.web.proxy import ProxyWatch
 from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
@@ -76,18 +79,47 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
     ]
     api = create_api(loa)
-    # ApiPaths (below) sends every /api/… path to the API; the mount lists it among the routes
-    # and answers the bare prefix.
+    # ApiPaths sends every /api/… path to the API; the mount lists it among the routes and
+    # answers the bare prefix.
     routes.append(Mount(PREFIX, app=api))
-    app = Starlette(lifespan=lifespan, routes=routes)
-    app.add_middleware(ApiPaths, api=api)
     limits = settings.limits
-    # Every body is bounded before any of it is parsed; the API words its own 413 (and its
-    # bound is the same setting).
-    app.add_middleware(
-        BodyLimit, body_bytes=limits.request_body_bytes, upload_bytes=limits.upload_bytes, own_prefixes=(PREFIX,)
-    )
+    middleware = [
+        Middleware(ProxyWatch, settings=settings),
+        # Every body is bounded before any of it is parsed; the API words its own 413 (its
+        # bound is the same setting).
+        Middleware(
+            BodyLimit, body_bytes=limits.request_body_bytes, upload_bytes=limits.upload_bytes, own_prefixes=(PREFIX,)
+        ),
+        Middleware(ApiPaths, api=api),
+    ]
+    app = Starlette(lifespan=lifespan, routes=routes, middleware=middleware)
+    relative_slash_redirects(app.router)
     return app
+
+
+def relative_slash_redirects(router: Router) -> None:
+    """``/queue/`` → ``/queue`` with a relative Location.
+
+    Starlette's own redirect builds an absolute URL from the Host header the client sent,
+    which a cache or a careless proxy may then hand to others; a path alone names no host.
+    """
+    fallback = router.default
+    router.redirect_slashes = False
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path != "/" and not path.startswith("//"):
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            if other and not other.startswith("//"):
+                candidate = {**scope, "path": other}
+                if any(route.matches(candidate)[0] is not Match.NONE for route in router.routes):
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    location = quote(other) + (f"?{query}" if query else "")
+                    await RedirectResponse(location, status_code=307)(scope, receive, send)
+                    return
+        await fallback(scope, receive, send)
+
+    router.default = default
 
 
 class ApiPaths:
