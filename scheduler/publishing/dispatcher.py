@@ -33,8 +33,9 @@ from scheduler.errors import (
     RateLimited,
     TransientError,
     UnknownOutcome,
+    stored_error,
 )
-from scheduler.i18n import process_text
+from scheduler.i18n import msg, process_text
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -215,9 +216,7 @@ class Dispatcher:
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
-            missing = PermanentError(
-                f"the cover image of this post cannot be read: {exc}", hint="queue the post again with its cover"
-            )
+            missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))
             return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
         if self._stopping.is_set():
             return self._hand_back(claim), publication_id
@@ -231,7 +230,8 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, exc), publication_id
             except Exception as exc:  # a bug must not leave the row stuck in "publishing"
                 log.exception("publication %s: unexpected error while publishing", publication_id)
-                unknown = UnknownOutcome(f"internal error while publishing: {exc!r}", hint="check the page")
+                internal = msg("error.internal_publishing", reason=repr(exc))
+                unknown = UnknownOutcome(internal, hint=msg("hint.check_page"))
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
@@ -268,7 +268,7 @@ class Dispatcher:
             publication.lease_owner = None
             publication.lease_until = None
             publication.updated_at = utcnow()
-            publication.last_error = str(error)
+            publication.last_error = stored_error(error)
             if isinstance(error, UnknownOutcome):
                 publication.status = status_after(Event.outcome_unknown)
                 publication.next_attempt_at = now + RECONCILE_DELAY
@@ -299,7 +299,7 @@ class Dispatcher:
                     else AttemptOutcome.permanent_error
                 )
             if not isinstance(error, PermanentError | UnknownOutcome):
-                state.last_error = str(error)
+                state.last_error = stored_error(error)
                 state.last_error_at = now
             session.add_all([publication, state])
             self.attempts.finish(session, attempt_id, outcome, error)

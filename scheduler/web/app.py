@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scheduler.bounds import BodyLimit
-from scheduler.i18n import process_text, translate
+from scheduler.i18n import process_lang, process_text, render_stored, translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
@@ -55,7 +55,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
             with session_scope(engine, read_only=True) as session:
                 tick = session.get(SchedulerTick, (own.role, own.instance)) if own is not None else None
                 attention = [
-                    {"id": s.id, "status": s.status.value, "last_error": s.last_error}
+                    {"id": s.id, "status": s.status.value, "last_error": render_stored(process_lang(), s.last_error)}
                     for s in session.exec(select(ChannelState).where(ChannelState.status != ChannelStatus.ok))
                 ]
         except (OperationalError, Exception) as exc:  # any store failure makes the check red

@@ -23,7 +23,7 @@ from scheduler.auth import may_manage_post
 from scheduler.bounds import parse_id
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import msg
+from scheduler.i18n import N_, msg
 from scheduler.models import utcnow
 from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
 from scheduler.posts.service import platform_limits
@@ -315,7 +315,7 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
             asked = parse_id(post_param)
             if asked is None:
                 raise NotFound(msg("error.no_such_post", value=post_param))
-            draft = ctx.loa.posts.show(asked)
+            draft = ctx.loa.posts.show(asked, lang=ctx.lang)
             try:
                 _check_editable(ctx, draft)
             except InputError:
@@ -334,7 +334,7 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
     post: dict[str, Any] | None = None
     try:
         if form.post_id is not None:
-            post = ctx.loa.posts.show(form.post_id)
+            post = ctx.loa.posts.show(form.post_id, lang=ctx.lang)
             # It may have been submitted or approved since the form was opened: say so beside
             # the form, which keeps what was typed.
             _check_editable(ctx, post)
@@ -356,7 +356,8 @@ def _check_editable(ctx: Ctx, post: dict[str, Any]) -> None:
     ctx.require(
         may_manage_post(ctx.user, post["created_by"]),
         f"post:{post['id']}",
-        f"{ctx.user.username} may not edit a post by {post['created_by']}",
+        N_("audit_reason.not_author"),
+        author=post["created_by"],
     )
     if any(p["status"] != "draft" for p in post["publications"]):
         refused = msg("error.post_not_draft", post=post["id"])
