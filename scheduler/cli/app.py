@@ -86,6 +86,7 @@ def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
     from scheduler.dbfaults import require_writable
     from scheduler.instance import hold_database
+    from scheduler.posts.service import check_default_covers
     from scheduler.runner import run_foreground
 
     loa = loa_app(ctx)
@@ -93,6 +94,7 @@ def run(ctx: typer.Context) -> None:
     try:
         require_writable(loa.engine)  # after the schema check inside, which says `loa init` first
         loa = ready(ctx)
+        check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
         _configure_logging()
         run_foreground(loa, out)
     finally:
@@ -104,10 +106,12 @@ def run(ctx: typer.Context) -> None:
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
     from scheduler.dbfaults import require_writable
+    from scheduler.posts.service import check_default_covers
     from scheduler.runner import run_worker
 
     require_writable(loa_app(ctx).engine)  # after the schema check inside, which says `loa init` first
     loa = ready(ctx)
+    check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
     _configure_logging()
     run_worker(loa, out)
 
