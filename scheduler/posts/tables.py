@@ -11,7 +11,12 @@ from typing import Any
 from scheduler.errors import InputError
 from scheduler.render.messages import nfc
 
-IMPORT_MAX_ROWS = 5_000
+# -- Bounds on an imported table (CSV or XLSX), checked before and while it is read ------
+IMPORT_MAX_ROWS = 5_000  # rows under the header
+IMPORT_MAX_COLUMNS = 100
+IMPORT_MAX_CELL_CHARS = 20_000  # one cell's text; a Facebook post is at most ~63.000
+IMPORT_MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024  # a CSV file, or all members of an XLSX unpacked
+IMPORT_MAX_COMPRESSION_RATIO = 100  # per XLSX member above 1 MB unpacked; real sheets stay under ~30
 
 
 def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
