@@ -156,6 +156,11 @@ def post_count(config: Path) -> int:
         return int(db.execute("SELECT count(*) FROM post").fetchone()[0])
 
 
+def figure(n: int) -> str:
+    """A whole number as the Vietnamese messages write it (20.000)."""
+    return f"{n:,}".replace(",", ".")
+
+
 def future_local(hours: int = 3) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
@@ -254,7 +259,7 @@ def test_a_long_csv_is_refused_at_the_row_cap_with_memory_bounded_by_it(
     with at_most(60), peak_memory() as peak:
         result = offline_loa("post", "import", str(path))
     assert result.code == 2, result.stderr
-    assert f"{IMPORT_MAX_ROWS}".replace("000", ".000") in result.stderr
+    assert figure(IMPORT_MAX_ROWS) in result.stderr
     assert peak[0] < 25 * 1024 * 1024, f"the refusal took {peak[0] // 1024 // 1024} MB"
     assert post_count(offline_config) == 0
 
@@ -311,14 +316,16 @@ def test_a_csv_field_over_the_csv_module_limit_names_its_row(offline_loa: Cli, t
     )
     result = offline_loa("staff", "import", str(path))
     assert result.code == 2, result.stderr
-    assert "3" in result.stderr and f"{IMPORT_MAX_CELL_CHARS}".replace("000", ".000") in result.stderr
+    assert "3" in result.stderr and figure(IMPORT_MAX_CELL_CHARS) in result.stderr
 
 
 # -- odd cells and rows: refused with their row, never dropped ---------------------------
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_odd_cells_are_refused_with_their_row(offline_loa: Cli, offline_config: Path, tmp_path: Path, kind: str) -> None:
+def test_odd_cells_are_refused_with_their_row(
+    offline_loa: Cli, offline_config: Path, tmp_path: Path, kind: str
+) -> None:
     long_name = "Nguyễn " * (IMPORT_MAX_CELL_CHARS // 7 + 1)
     cases = {
         "long": [STAFF_ROW, [long_name, "Tổ 1", "0987654321", ""]],
@@ -366,9 +373,7 @@ def test_duplicate_headers_are_refused(offline_loa: Cli, tmp_path: Path) -> None
 
 def test_unknown_columns_are_refused(offline_loa: Cli, offline_config: Path, tmp_path: Path) -> None:
     staff = tmp_path / "can-bo.csv"
-    staff.write_text(
-        "ho_ten,don_vi,so_dien_thoai,chuc_vu\nLê Thị Hoa,Tổ 1,0987654321,chuyên viên\n", encoding="utf-8"
-    )
+    staff.write_text("ho_ten,don_vi,so_dien_thoai,chuc_vu\nLê Thị Hoa,Tổ 1,0987654321,chuyên viên\n", encoding="utf-8")
     result = offline_loa("staff", "import", str(staff))
     assert result.code == 2 and "chuc_vu" in result.stderr, result.stderr
     posts = tmp_path / "bai.csv"

@@ -48,10 +48,12 @@ def post_add(
     loa = ready(ctx)
     if (at is None) == (not now):
         raise InputError("give exactly one of --at and --now", hint="--at 2026-05-06T08:00 or --now", field="at")
+    variables = parse_variables(var)
+    loa.posts.check_variables(template, variables, cover)
     request = PostRequest(
         template=template,
         channels=channel,
-        variables=parse_variables(var),
+        variables=variables,
         at=parse_when(at, loa.settings) if at else None,
         campaign=campaign,
         link=link,

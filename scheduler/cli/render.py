@@ -50,8 +50,12 @@ def render_message(
         row = loa.posts._campaign(campaign)
         assert row is not None
         campaign_vars = {"slug": row.slug, "name": row.name, "theme": row.theme}
+    from scheduler.posts.requests import refuse_unused_variables
+
+    variables = parse_variables(var)
+    refuse_unused_variables(variables, loa.renderer.variables(template), template=template)
     message = loa.renderer.render(
-        template, parse_variables(var), platform=platform, limits=platform_limits(platform), campaign=campaign_vars
+        template, variables, platform=platform, limits=platform_limits(platform), campaign=campaign_vars
     )
     if as_json:
         print_json(
@@ -121,9 +125,13 @@ def render_cover(
         raise InputError(f"cannot tell the image format from {output.name!r}", hint="name the file .jpg or .png")
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)
+    from scheduler.posts.requests import refuse_unused_variables
+
+    variables = parse_variables(var)
+    refuse_unused_variables(variables, renderer.variables(layout), template=layout)
     data = renderer.render(
         layout,
-        parse_variables(var),
+        variables,
         target=platform,
         campaign=_campaignparse_variables(ctx, campaign),
         fmt=suffix,
@@ -188,4 +196,3 @@ def render_covers(
             source=csv_file.name,
         )
     out.print(f"Đã ghi {len(files)} ảnh bìa vào {output} ({files[0].name} … {files[-1].name}).")
-

@@ -32,7 +32,7 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when
+from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when, refuse_unused_variables
 from scheduler.posts.status import post_status
 from scheduler.posts.tables import read_table
 from scheduler.publishing.outcomes import Event, may, queued, rescheduled, status_after, transition
@@ -77,6 +77,16 @@ class PostService:
         from scheduler.render.covers import CoverRenderer
 
         return CoverRenderer(self.settings.templates_path, self.settings.assets_path)
+
+    def variables_used(self, template: str, cover: str | None = None) -> set[str]:
+        """What the template reads and, with a cover, what its layout reads (and its title)."""
+        used = set(self.renderer.variables(template))
+        if cover:
+            used |= set(self.covers.variables(cover)) | {"title", "description"}
+        return used
+
+    def check_variables(self, template: str, variables: Mapping[str, str], cover: str | None = None) -> None:
+        refuse_unused_variables(variables, self.variables_used(template, cover), template=template)
 
     # -- queueing -------------------------------------------------------------------------
 
@@ -282,6 +292,8 @@ class PostService:
         for line, row in rows:
             try:
                 variables = {k: v for k, v in row.items() if k not in IMPORT_RESERVED_COLUMNS and v != ""}
+                if row.get("template", "").strip():
+                    self.check_variables(row["template"].strip(), variables, row.get("cover") or None)
                 if not row.get("at"):
                     raise InputError("the time is empty", field="at")
                 request = PostRequest(

@@ -1,14 +1,26 @@
-"""Reading CSV and XLSX tables of rows to import (posts, staff): header row, then one dict a row."""
+"""Reading CSV and XLSX tables of rows to import (posts, staff): header row, then one dict a row.
+
+A table comes from a person's file, careless or hostile, so its cost is bounded before and
+while it is read: the file's size, every XLSX member's unpacked size and compression ratio
+(read from the zip's directory, before anything is unpacked), no DTD in any XML member, at
+most so many columns, rows and characters a cell. The declared used range of a sheet is
+never trusted: only the rows the sheet really holds are visited, only as wide as the
+header. A row that cannot be read is an error naming its row; no row is dropped silently.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from datetime import datetime
+import struct
+import zipfile
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from scheduler.errors import InputError
+from scheduler.i18n import Number, msg
 from scheduler.render.messages import nfc
 
 # -- Bounds on an imported table (CSV or XLSX), checked before and while it is read ------
@@ -17,68 +29,433 @@ IMPORT_MAX_COLUMNS = 100
 IMPORT_MAX_CELL_CHARS = 20_000  # one cell's text; a Facebook post is at most ~63.000
 IMPORT_MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024  # a CSV file, or all members of an XLSX unpacked
 IMPORT_MAX_COMPRESSION_RATIO = 100  # per XLSX member above 1 MB unpacked; real sheets stay under ~30
+IMPORT_RATIO_FLOOR_BYTES = 1024 * 1024  # small members (styles, rels) compress well and cost nothing
+IMPORT_MAX_ZIP_MEMBERS = 1_000  # a workbook has a few dozen parts; the zip directory is read whole
+
+Row = tuple[int, dict[str, str]]
 
 
-def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file as (line number, row) pairs."""
+def read_table(path: Path) -> list[Row]:
+    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file as (line number, row) pairs.
+
+    Every row has every header column (an empty cell is ""); blank rows are left out."""
     if not path.is_file():
-        raise InputError(f"there is no file {path}", hint="check the path")
+        raise InputError(msg("error.import_no_file", path=str(path)), hint=msg("hint.check_path"), field="file")
     suffix = path.suffix.lower()
+    if suffix not in {".csv", ".txt", ".xlsx"}:
+        raise InputError(msg("error.not_csv_or_xlsx", name=path.name), hint=msg("hint.save_as_csv"), field="file")
+    if path.stat().st_size > IMPORT_MAX_UNCOMPRESSED_BYTES:
+        raise InputError(
+            msg("error.file_too_large", name=path.name, megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024),
+            hint=msg("hint.split_file"),
+            field="file",
+        )
     if suffix == ".xlsx":
         return _read_xlsx(path)
-    if suffix not in {".csv", ".txt"}:
-        raise InputError(f"{path.name} is neither CSV nor XLSX", hint="save the sheet as .csv (UTF-8) or .xlsx")
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path.name} is not UTF-8 text", hint="save it as 'CSV UTF-8' from Excel") from None
-    reader = csv.reader(io.StringIO(content))
-    try:
-        header = [nfc(h).strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise InputError(f"{path.name} is empty", hint="the first line must be the header") from None
-    rows: list[tuple[int, dict[str, str]]] = []
-    for number, values in enumerate(reader, start=2):
-        if not any(v.strip() for v in values):
-            continue
-        if len(rows) >= IMPORT_MAX_ROWS:
-            raise InputError(f"{path.name} has more than {IMPORT_MAX_ROWS} rows", hint="split the file")
-        rows.append((number, {h: nfc(v).strip() for h, v in zip(header, values, strict=False) if h}))
-    return rows
+    return _read_csv(path)
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, dict[str, str]]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+# -- CSV ----------------------------------------------------------------------------------
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise InputError(
-            f"{path.name} cannot be read as an Excel workbook: {exc}", hint="save it again as .xlsx"
-        ) from None
-    sheet = workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
-    try:
-        header = [nfc(str(h or "")).strip().lower() for h in next(iterator)]
-    except StopIteration:
-        raise InputError(f"{path.name} is empty", hint="the first row must be the header") from None
-    rows: list[tuple[int, dict[str, str]]] = []
-    for number, values in enumerate(iterator, start=2):
-        cells = ["" if v is None else _cell_text(v) for v in values]
+
+def _read_csv(path: Path) -> list[Row]:
+    name = path.name
+    with path.open("rb") as raw:
+        reader = csv.reader(_decoded_lines(raw, name))
+        lines = _csv_records(reader, name)
+        try:
+            header_values = next(lines)
+        except StopIteration:
+            raise InputError(
+                msg("error.import_empty", name=name), hint=msg("hint.import_header_first"), field="file"
+            ) from None
+        table = _Table(name, header_values)
+        for number, values in lines:
+            table.add(number, values)
+        return table.rows
+
+
+def _decoded_lines(raw: IO[bytes], name: str) -> Iterator[str]:
+    """The file's lines decoded one at a time: memory follows the rows kept, not the file,
+    and a byte that is not UTF-8 is named by its line."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for number, line in enumerate(raw, start=1):
+        try:
+            yield decoder.decode(line)
+        except UnicodeDecodeError:
+            raise InputError(
+                msg("error.import_not_utf8", name=name, row=number), hint=msg("hint.save_csv_utf8"), field="file"
+            ) from None
+
+
+def _csv_records(reader: Any, name: str) -> Iterator[Any]:
+    """The header's cells first, then (line number, cells) of each record."""
+    first = True
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # The csv module's own limit on a field (131.072 characters) is above ours.
+            raise InputError(
+                msg(
+                    "error.import_cell_too_long",
+                    name=name,
+                    row=reader.line_num,
+                    column="?",
+                    chars=Number(IMPORT_MAX_CELL_CHARS, 0),
+                ),
+                hint=msg("hint.import_shorten_cell"),
+                field="file",
+            ) from None
+        if first:
+            first = False
+            yield values
+        else:
+            yield reader.line_num, values
+
+
+# -- one table, whatever the format -------------------------------------------------------
+
+
+class _Table:
+    """Header and rows as they are read, each cell checked against the bounds."""
+
+    def __init__(self, name: str, header_values: Iterable[Any], *, last_row: int | None = None) -> None:
+        self.name = name
+        self.last_row = last_row  # the highest row number a row with content may have
+        cells = [_text(v) for v in header_values]
+        while cells and not cells[-1].strip():
+            cells.pop()
         if not any(c.strip() for c in cells):
-            continue
-        if len(rows) >= IMPORT_MAX_ROWS:
-            raise InputError(f"{path.name} has more than {IMPORT_MAX_ROWS} rows", hint="split the file")
-        rows.append((number, {h: nfc(c).strip() for h, c in zip(header, cells, strict=False) if h}))
-    workbook.close()
-    return rows
+            raise InputError(msg("error.import_empty", name=name), hint=msg("hint.import_header_first"), field="file")
+        if len(cells) > IMPORT_MAX_COLUMNS:
+            raise InputError(
+                msg("error.import_too_many_columns", name=name, found=len(cells), columns=IMPORT_MAX_COLUMNS),
+                hint=msg("hint.import_drop_columns"),
+                field="file",
+            )
+        self.header = [nfc(c).strip().lower() for c in cells]
+        seen: set[str] = set()
+        for index, column in enumerate(self.header):
+            if not column:
+                continue
+            _check_cell(name, 1, column_name(index), column)
+            if column in seen:
+                raise InputError(
+                    msg("error.import_duplicate_column", name=name, column=column),
+                    hint=msg("hint.import_one_column_each"),
+                    field="file",
+                )
+            seen.add(column)
+        self.rows: list[Row] = []
+        self.chars = 0
+
+    def add(self, number: int, values: Iterable[Any]) -> None:
+        cells = [_text(v) for v in values]
+        if not any(c.strip() for c in cells):
+            return
+        if len(self.rows) >= IMPORT_MAX_ROWS or (self.last_row is not None and number > self.last_row):
+            raise InputError(
+                msg(
+                    "error.import_too_many_rows", name=self.name, row=Number(number, 0), rows=Number(IMPORT_MAX_ROWS, 0)
+                ),
+                hint=msg("hint.split_file"),
+                field="file",
+            )
+        row: dict[str, str] = {}
+        for index, cell in enumerate(cells):
+            column = self.header[index] if index < len(self.header) else ""
+            if not column:
+                if cell.strip():
+                    raise InputError(
+                        msg("error.import_value_without_header", name=self.name, row=number, column=column_name(index)),
+                        hint=msg("hint.import_value_without_header"),
+                        field="file",
+                    )
+                continue
+            _check_cell(self.name, number, column, cell)
+            row[column] = nfc(cell).strip()
+            self.chars += len(cell)
+        if self.chars > IMPORT_MAX_UNCOMPRESSED_BYTES:
+            # Shared strings let a small sheet repeat one long text in every cell.
+            raise InputError(
+                msg(
+                    "error.import_unpacked_too_large",
+                    name=self.name,
+                    megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024,
+                ),
+                hint=msg("hint.split_file"),
+                field="file",
+            )
+        for column in self.header:
+            if column:
+                row.setdefault(column, "")
+        self.rows.append((number, row))
 
 
-def _cell_text(value: Any) -> str:
+# Blank rows between the header and the last row are allowed up to this many, so the rows a
+# sheet holds are bounded by its row numbers, not only by the rows that have content.
+_BLANK_ROWS_ALLOWED = 1_000
+
+
+def _check_cell(name: str, row: int, column: str, cell: str) -> None:
+    if len(cell) > IMPORT_MAX_CELL_CHARS:
+        raise InputError(
+            msg(
+                "error.import_cell_too_long", name=name, row=row, column=column, chars=Number(IMPORT_MAX_CELL_CHARS, 0)
+            ),
+            hint=msg("hint.import_shorten_cell"),
+            field="file",
+        )
+    if "\x00" in cell:
+        raise InputError(
+            msg("error.import_cell_nul", name=name, row=row, column=column),
+            hint=msg("hint.import_cell_nul"),
+            field="file",
+        )
+
+
+def column_name(index: int) -> str:
+    """The spreadsheet letters of a 0-based column (0 → A, 26 → AA)."""
+    letters = ""
+    n = index + 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, date):
+        # A day without a time: given as a date, so that a time column refuses it.
+        return value.isoformat()
+    if isinstance(value, time | timedelta):
+        return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
+
+# -- XLSX ---------------------------------------------------------------------------------
+
+
+def _read_xlsx(path: Path) -> list[Row]:
+    name = path.name
+    _check_zip_directory(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _unreadable(name, exc) from None
+    with archive:
+        _check_members(name, archive)
+        _refuse_dtd(name, archive)
+    return _read_sheet(path)
+
+
+def _check_zip_directory(path: Path) -> None:
+    """Refuse what is no zip, or a zip with too many members, from its last bytes alone."""
+    name = path.name
+    with path.open("rb") as handle:
+        start = handle.read(4)
+        if start != b"PK\x03\x04":
+            raise InputError(
+                msg("error.import_not_a_workbook", name=name),
+                hint=msg("hint.import_rename_csv") if _looks_like_text(path) else msg("hint.save_as_xlsx"),
+                field="file",
+            )
+        size = path.stat().st_size
+        tail = min(size, 22 + 65_535)
+        handle.seek(size - tail)
+        end = handle.read(tail)
+    at = end.rfind(b"PK\x05\x06")
+    if at < 0 or len(end) < at + 22:
+        raise InputError(msg("error.import_not_a_workbook", name=name), hint=msg("hint.save_as_xlsx"), field="file")
+    (members,) = struct.unpack("<H", end[at + 10 : at + 12])
+    if members > IMPORT_MAX_ZIP_MEMBERS:
+        raise InputError(
+            msg("error.import_too_many_members", name=name, members=IMPORT_MAX_ZIP_MEMBERS),
+            hint=msg("hint.save_as_xlsx"),
+            field="file",
+        )
+
+
+def _looks_like_text(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4  # cut inside a character at the end of the sample
+    return b"\x00" not in head
+
+
+def _check_members(name: str, archive: zipfile.ZipFile) -> None:
+    """Sizes and ratios as the zip directory declares them; zipfile never unpacks past them."""
+    infos = archive.infolist()
+    if len(infos) > IMPORT_MAX_ZIP_MEMBERS:
+        raise InputError(
+            msg("error.import_too_many_members", name=name, members=IMPORT_MAX_ZIP_MEMBERS),
+            hint=msg("hint.save_as_xlsx"),
+            field="file",
+        )
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if total > IMPORT_MAX_UNCOMPRESSED_BYTES:
+            raise InputError(
+                msg(
+                    "error.import_unpacked_too_large",
+                    name=name,
+                    megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024,
+                ),
+                hint=msg("hint.split_file"),
+                field="file",
+            )
+        if info.file_size > IMPORT_RATIO_FLOOR_BYTES:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > IMPORT_MAX_COMPRESSION_RATIO:
+                raise InputError(
+                    msg(
+                        "error.import_compression_ratio",
+                        name=name,
+                        member=info.filename,
+                        ratio=int(ratio),
+                        limit=IMPORT_MAX_COMPRESSION_RATIO,
+                    ),
+                    hint=msg("hint.save_as_xlsx"),
+                    field="file",
+                )
+
+
+_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+def _refuse_dtd(name: str, archive: zipfile.ZipFile) -> None:
+    """No XML member may declare a DTD: entities are how an XML file expands past its size."""
+    keep = max(len(m) for m in _DTD_MARKERS) - 1
+    for info in archive.infolist():
+        if info.is_dir() or not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            with archive.open(info) as member:
+                carried = b""
+                while chunk := member.read(256 * 1024):
+                    window = (carried + chunk).upper()
+                    if any(marker in window for marker in _DTD_MARKERS):
+                        raise InputError(
+                            msg("error.import_xml_dtd", name=name, member=info.filename),
+                            hint=msg("hint.save_as_xlsx"),
+                            field="file",
+                        )
+                    carried = window[-keep:]
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            raise _unreadable(name, exc) from None
+
+
+def _read_sheet(path: Path) -> list[Row]:
+    from openpyxl import load_workbook
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    name = path.name
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except InputError:
+        raise
+    except Exception as exc:  # a malformed workbook fails anywhere in the parser: it is bad input
+        raise _unreadable(name, exc) from None
+    try:
+        if not workbook.worksheets:
+            raise InputError(
+                msg("error.import_no_worksheet", name=name), hint=msg("hint.import_first_sheet"), field="file"
+            )
+        sheet = workbook.worksheets[0]
+        try:
+            day_only = _day_only_styles(workbook)
+            with sheet._get_source() as source:
+                # openpyxl's own row iterator fills every row and column of the declared used
+                # range; its parser gives only the rows the sheet holds, each with its number.
+                parser = WorkSheetParser(
+                    source,
+                    sheet._shared_strings,
+                    data_only=True,
+                    epoch=workbook.epoch,
+                    date_formats=workbook._date_formats,
+                    timedelta_formats=workbook._timedelta_formats,
+                )
+                return _rows_from(name, parser.parse(), day_only)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise _unreadable(name, exc) from None
+    finally:
+        workbook.close()
+
+
+def _day_only_styles(workbook: Any) -> set[int]:
+    """Style ids whose number format is a date with no time of day (dd/mm/yyyy)."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE, builtin_format_code, is_datetime
+
+    found: set[int] = set()
+    for index, style in enumerate(workbook._cell_styles):
+        number = style.numFmtId
+        if number >= BUILTIN_FORMATS_MAX_SIZE:
+            code = workbook._number_formats[number - BUILTIN_FORMATS_MAX_SIZE]
+        else:
+            code = builtin_format_code(number)
+        if code and is_datetime(code.lower()) == "date":  # format codes ignore case; is_datetime does not
+            found.add(index)
+    return found
+
+
+def _rows_from(name: str, parsed: Iterator[tuple[int, list[dict[str, Any]]]], day_only: set[int]) -> list[Row]:
+    table: _Table | None = None
+    width = IMPORT_MAX_COLUMNS + 1
+    for number, cells in parsed:
+        values: list[Any] = []
+        for cell in cells:
+            column = cell["column"]
+            if column > width:
+                if table is None:
+                    raise InputError(
+                        msg("error.import_too_many_columns", name=name, found=column, columns=IMPORT_MAX_COLUMNS),
+                        hint=msg("hint.import_drop_columns"),
+                        field="file",
+                    )
+                if cell["value"] not in (None, ""):
+                    raise InputError(
+                        msg("error.import_value_without_header", name=name, row=number, column=column_name(column - 1)),
+                        hint=msg("hint.import_value_without_header"),
+                        field="file",
+                    )
+                continue
+            while len(values) < column - 1:
+                values.append(None)
+            value = cell["value"]
+            if isinstance(value, datetime) and cell.get("style_id") in day_only:
+                value = value.date()
+            values.append(value)
+        if table is None:
+            if not any(_text(v).strip() for v in values):
+                if number > _BLANK_ROWS_ALLOWED:
+                    break
+                continue
+            table = _Table(name, values, last_row=number + IMPORT_MAX_ROWS + _BLANK_ROWS_ALLOWED)
+            width = len(table.header)
+        else:
+            table.add(number, values)
+    if table is None:
+        raise InputError(msg("error.import_empty", name=name), hint=msg("hint.import_header_first"), field="file")
+    return table.rows
+
+
+def _unreadable(name: str, exc: BaseException) -> InputError:
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return InputError(
+        msg("error.import_workbook_unreadable", name=name, reason=reason), hint=msg("hint.save_as_xlsx"), field="file"
+    )

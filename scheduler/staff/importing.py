@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.errors import InputError
-from scheduler.posts.tables import read_table
+from scheduler.i18n import msg
+from scheduler.posts.tables import IMPORT_MAX_UNCOMPRESSED_BYTES, read_table
 from scheduler.render.messages import nfc
-
-STAFF_IMPORT_MAX_BYTES = 20 * 1024 * 1024
-
 
 # Header names are compared without accents, case or punctuation: "Họ tên" is ho_ten.
 HEADER_ALIASES = {
@@ -121,8 +119,12 @@ def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
     Returns the rows and the file's own name for each column (full_name, unit, phone, email)."""
     if not path.is_file():
         raise InputError(f"there is no file {path}", hint="check the path", field="file")
-    if path.stat().st_size > STAFF_IMPORT_MAX_BYTES:
-        raise InputError(f"{path.name} is larger than 20 MB", hint="split the file", field="file")
+    if path.stat().st_size > IMPORT_MAX_UNCOMPRESSED_BYTES:
+        raise InputError(
+            msg("error.file_too_large", name=path.name, megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024),
+            hint=msg("hint.split_file"),
+            field="file",
+        )
     if path.suffix.lower() in {".csv", ".txt"}:
         _check_csv_encoding(path)
     table = read_table(path)
@@ -132,8 +134,25 @@ def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
     seen_phone: dict[str, int] = {}
     if not table:
         raise InputError(f"{path.name} has no staff rows", hint="the header is ho_ten,don_vi,so_dien_thoai,email")
+    mapped: dict[str, str] = {}
+    for header in table[0][1]:
+        key = header_key(header)
+        if key not in HEADER_ALIASES:
+            # A column Loa does not read would be dropped without a word: name it instead.
+            raise InputError(
+                msg("error.staff_unknown_column", name=path.name, column=header),
+                hint=msg("hint.staff_columns"),
+                field="file",
+            )
+        known = HEADER_ALIASES[key]
+        if known in mapped:
+            raise InputError(
+                msg("error.staff_column_twice", name=path.name, column=header, other=mapped[known]),
+                hint=msg("hint.staff_columns"),
+                field="file",
+            )
+        mapped[known] = header
     columns = {header_key(h): h for h in table[0][1]}
-    mapped = {HEADER_ALIASES[k]: h for k, h in columns.items() if k in HEADER_ALIASES}
     missing = [c for c in ("full_name", "unit") if c not in mapped]
     if missing:
         raise InputError(
@@ -198,4 +217,3 @@ class ImportSummary:
             "unchanged": self.unchanged,
             "units_created": self.units_created,
         }
-
