@@ -443,3 +443,61 @@ def test_an_excel_date_cell_without_a_time_is_refused(offline_loa: Cli, offline_
     result = offline_loa("post", "import", str(tmp_path / "bai.xlsx"))
     assert result.code == 2, result.stderr
     assert post_count(offline_config) == 0
+
+
+def test_a_csv_with_a_bad_byte_or_lone_cr_lines(offline_loa: Cli, offline_config: Path, tmp_path: Path) -> None:
+    latin = tmp_path / "bai.csv"
+    latin.write_bytes(
+        f"template,channels,at\nbhyt-ho-gia-dinh,fb-bhxh-nghean,{future_local()}\nB\xe1o\n".encode("latin-1")
+    )
+    result = offline_loa("post", "import", str(latin))
+    assert result.code == 2 and "UTF-8" in result.stderr and ("dòng 3" in result.stderr or "row 3" in result.stderr)
+    # Lines ended by a lone CR, as old spreadsheets wrote them, are read as lines.
+    staff = tmp_path / "can-bo.csv"
+    staff.write_bytes(("\r".join([",".join(STAFF_HEADER), ",".join(STAFF_ROW)]) + "\r").encode("utf-8"))
+    imported = offline_loa("staff", "import", str(staff), "--json")
+    assert imported.code == 0, imported.stderr
+    assert imported.json()["created"] == 1
+
+
+# -- the console's upload ----------------------------------------------------------------
+
+
+def test_the_console_upload_refuses_bombs_and_odd_files_next_to_the_field(console_loa: object, tmp_path: Path) -> None:
+    pytest.importorskip("scheduler.sharing.service", reason="the staff-sharing room is not in this tree")
+    from tests.console_support import errors_on, logged_in
+
+    admin = logged_in(console_loa, "quantri")
+    wide = "".join(cell_xml(1 + i % 4, 2, "x") for i in range(400_000))
+    bomb = write_xlsx(tmp_path / "bom.xlsx", [STAFF_HEADER], sheet_tail=f'<row r="2">{wide}</row>')
+    renamed = tmp_path / "ds.xlsx"
+    renamed.write_text(",".join(STAFF_HEADER) + "\n" + ",".join(STAFF_ROW) + "\n", encoding="utf-8")
+    chart = tmp_path / "bieu-do.xlsx"
+    with zipfile.ZipFile(chart, "w") as book:
+        book.writestr("[Content_Types].xml", CONTENT_TYPES.format(parts=CHART_PART))
+        book.writestr("_rels/.rels", ROOT_RELS)
+        book.writestr("xl/workbook.xml", WORKBOOK)
+        book.writestr(
+            "xl/_rels/workbook.xml.rels", WORKBOOK_RELS.format(kind="chartsheet", target="chartsheets/sheet1.xml")
+        )
+    far = write_xlsx(
+        tmp_path / "xa.xlsx",
+        [STAFF_HEADER, STAFF_ROW],
+        dimension="A1:XFD1048576",
+        sheet_tail=row_xml(900_000, STAFF_ROW),
+    )
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    for path in (bomb, renamed, chart, far):
+        with at_most(30):
+            page = admin.post("/staff/import", files={"file": (path.name, path.read_bytes(), mime)}, page="/staff")
+        assert page.status_code == 400, (path.name, page.status_code)
+        assert path.name in errors_on(page.text).get("file", ""), (path.name, errors_on(page.text))
+    ghost = write_xlsx(
+        tmp_path / "ma.xlsx",
+        [STAFF_HEADER, STAFF_ROW],
+        dimension="A1:XFD1048576",
+        sheet_tail='<row r="1048576" s="1" customFormat="1"/>',
+    )
+    with at_most(30):
+        done = admin.post("/staff/import", files={"file": (ghost.name, ghost.read_bytes(), mime)}, page="/staff")
+    assert done.status_code == 200 and "1 mới" in done.text

@@ -81,11 +81,16 @@ def _decoded_lines(raw: IO[bytes], name: str) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     for number, line in enumerate(raw, start=1):
         try:
-            yield decoder.decode(line)
+            text = decoder.decode(line)
         except UnicodeDecodeError:
             raise InputError(
                 msg("error.import_not_utf8", name=name, row=number), hint=msg("hint.save_csv_utf8"), field="file"
             ) from None
+        if "\r" in text.rstrip("\r\n"):
+            # Lines ended by a lone CR (old Mac exports) are lines too, as text mode reads them.
+            yield from text.replace("\r\n", "\n").replace("\r", "\n").splitlines(keepends=True)
+        else:
+            yield text
 
 
 def _csv_records(reader: Any, name: str) -> Iterator[Any]:
@@ -96,7 +101,13 @@ def _csv_records(reader: Any, name: str) -> Iterator[Any]:
             values = next(reader)
         except StopIteration:
             return
-        except csv.Error:
+        except csv.Error as exc:
+            if "field limit" not in str(exc):
+                raise InputError(
+                    msg("error.import_csv_unreadable", name=name, row=reader.line_num + 1, reason=str(exc)),
+                    hint=msg("hint.save_csv_utf8"),
+                    field="file",
+                ) from None
             # The csv module's own limit on a field (131.072 characters) is above ours.
             raise InputError(
                 msg(
