@@ -15,6 +15,7 @@ import csv
 import struct
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -32,10 +33,24 @@ IMPORT_MAX_COMPRESSION_RATIO = 100  # per XLSX member above 1 MB unpacked; real 
 IMPORT_RATIO_FLOOR_BYTES = 1024 * 1024  # small members (styles, rels) compress well and cost nothing
 IMPORT_MAX_ZIP_MEMBERS = 1_000  # a workbook has a few dozen parts; the zip directory is read whole
 
+
+@dataclass(frozen=True)
+class SheetBounds:
+    """The bounds one import is read under (an office may raise them)."""
+
+    max_rows: int = IMPORT_MAX_ROWS
+    max_columns: int = IMPORT_MAX_COLUMNS
+    max_cell_chars: int = IMPORT_MAX_CELL_CHARS
+    max_uncompressed_bytes: int = IMPORT_MAX_UNCOMPRESSED_BYTES
+    max_compression_ratio: int = IMPORT_MAX_COMPRESSION_RATIO
+
+
+SHEET_BOUNDS = SheetBounds()
+
 Row = tuple[int, dict[str, str]]
 
 
-def read_table(path: Path) -> list[Row]:
+def read_table(path: Path, bounds: SheetBounds = SHEET_BOUNDS) -> list[Row]:
     """Rows of a CSV (UTF-8, with or without BOM) or XLSX file as (line number, row) pairs.
 
     Every row has every header column (an empty cell is ""); blank rows are left out."""
@@ -44,32 +59,32 @@ def read_table(path: Path) -> list[Row]:
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".txt", ".xlsx"}:
         raise InputError(msg("error.not_csv_or_xlsx", name=path.name), hint=msg("hint.save_as_csv"), field="file")
-    if path.stat().st_size > IMPORT_MAX_UNCOMPRESSED_BYTES:
+    if path.stat().st_size > bounds.max_uncompressed_bytes:
         raise InputError(
-            msg("error.file_too_large", name=path.name, megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024),
+            msg("error.file_too_large", name=path.name, megabytes=bounds.max_uncompressed_bytes // 1024 // 1024),
             hint=msg("hint.split_file"),
             field="file",
         )
     if suffix == ".xlsx":
-        return _read_xlsx(path)
-    return _read_csv(path)
+        return _read_xlsx(path, bounds)
+    return _read_csv(path, bounds)
 
 
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path) -> list[Row]:
+def _read_csv(path: Path, bounds: SheetBounds) -> list[Row]:
     name = path.name
     with path.open("rb") as raw:
         reader = csv.reader(_decoded_lines(raw, name))
-        lines = _csv_records(reader, name)
+        lines = _csv_records(reader, name, bounds)
         try:
             header_values = next(lines)
         except StopIteration:
             raise InputError(
                 msg("error.import_empty", name=name), hint=msg("hint.import_header_first"), field="file"
             ) from None
-        table = _Table(name, header_values)
+        table = _Table(name, header_values, bounds)
         for number, values in lines:
             table.add(number, values)
         return table.rows
@@ -93,7 +108,7 @@ def _decoded_lines(raw: IO[bytes], name: str) -> Iterator[str]:
             yield text
 
 
-def _csv_records(reader: Any, name: str) -> Iterator[Any]:
+def _csv_records(reader: Any, name: str, bounds: SheetBounds) -> Iterator[Any]:
     """The header's cells first, then (line number, cells) of each record."""
     first = True
     while True:
@@ -115,7 +130,7 @@ def _csv_records(reader: Any, name: str) -> Iterator[Any]:
                     name=name,
                     row=reader.line_num,
                     column="?",
-                    chars=Number(IMPORT_MAX_CELL_CHARS, 0),
+                    chars=Number(bounds.max_cell_chars, 0),
                 ),
                 hint=msg("hint.import_shorten_cell"),
                 field="file",
@@ -133,17 +148,20 @@ def _csv_records(reader: Any, name: str) -> Iterator[Any]:
 class _Table:
     """Header and rows as they are read, each cell checked against the bounds."""
 
-    def __init__(self, name: str, header_values: Iterable[Any], *, last_row: int | None = None) -> None:
+    def __init__(
+        self, name: str, header_values: Iterable[Any], bounds: SheetBounds, *, last_row: int | None = None
+    ) -> None:
         self.name = name
+        self.bounds = bounds
         self.last_row = last_row  # the highest row number a row with content may have
         cells = [_text(v) for v in header_values]
         while cells and not cells[-1].strip():
             cells.pop()
         if not any(c.strip() for c in cells):
             raise InputError(msg("error.import_empty", name=name), hint=msg("hint.import_header_first"), field="file")
-        if len(cells) > IMPORT_MAX_COLUMNS:
+        if len(cells) > self.bounds.max_columns:
             raise InputError(
-                msg("error.import_too_many_columns", name=name, found=len(cells), columns=IMPORT_MAX_COLUMNS),
+                msg("error.import_too_many_columns", name=name, found=len(cells), columns=self.bounds.max_columns),
                 hint=msg("hint.import_drop_columns"),
                 field="file",
             )
@@ -152,7 +170,7 @@ class _Table:
         for index, column in enumerate(self.header):
             if not column:
                 continue
-            _check_cell(name, 1, column_name(index), column)
+            _check_cell(name, 1, column_name(index), column, bounds)
             if column in seen:
                 raise InputError(
                     msg("error.import_duplicate_column", name=name, column=column),
@@ -167,10 +185,13 @@ class _Table:
         cells = [_text(v) for v in values]
         if not any(c.strip() for c in cells):
             return
-        if len(self.rows) >= IMPORT_MAX_ROWS or (self.last_row is not None and number > self.last_row):
+        if len(self.rows) >= self.bounds.max_rows or (self.last_row is not None and number > self.last_row):
             raise InputError(
                 msg(
-                    "error.import_too_many_rows", name=self.name, row=Number(number, 0), rows=Number(IMPORT_MAX_ROWS, 0)
+                    "error.import_too_many_rows",
+                    name=self.name,
+                    row=Number(number, 0),
+                    rows=Number(self.bounds.max_rows, 0),
                 ),
                 hint=msg("hint.split_file"),
                 field="file",
@@ -186,16 +207,16 @@ class _Table:
                         field="file",
                     )
                 continue
-            _check_cell(self.name, number, column, cell)
+            _check_cell(self.name, number, column, cell, self.bounds)
             row[column] = nfc(cell).strip()
             self.chars += len(cell)
-        if self.chars > IMPORT_MAX_UNCOMPRESSED_BYTES:
+        if self.chars > self.bounds.max_uncompressed_bytes:
             # Shared strings let a small sheet repeat one long text in every cell.
             raise InputError(
                 msg(
                     "error.import_unpacked_too_large",
                     name=self.name,
-                    megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024,
+                    megabytes=self.bounds.max_uncompressed_bytes // 1024 // 1024,
                 ),
                 hint=msg("hint.split_file"),
                 field="file",
@@ -211,11 +232,11 @@ class _Table:
 _BLANK_ROWS_ALLOWED = 1_000
 
 
-def _check_cell(name: str, row: int, column: str, cell: str) -> None:
-    if len(cell) > IMPORT_MAX_CELL_CHARS:
+def _check_cell(name: str, row: int, column: str, cell: str, bounds: SheetBounds) -> None:
+    if len(cell) > bounds.max_cell_chars:
         raise InputError(
             msg(
-                "error.import_cell_too_long", name=name, row=row, column=column, chars=Number(IMPORT_MAX_CELL_CHARS, 0)
+                "error.import_cell_too_long", name=name, row=row, column=column, chars=Number(bounds.max_cell_chars, 0)
             ),
             hint=msg("hint.import_shorten_cell"),
             field="file",
@@ -256,7 +277,7 @@ def _text(value: Any) -> str:
 # -- XLSX ---------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path) -> list[Row]:
+def _read_xlsx(path: Path, bounds: SheetBounds) -> list[Row]:
     name = path.name
     _check_zip_directory(path)
     try:
@@ -264,9 +285,9 @@ def _read_xlsx(path: Path) -> list[Row]:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _unreadable(name, exc) from None
     with archive:
-        _check_members(name, archive)
+        _check_members(name, archive, bounds)
         _refuse_dtd(name, archive)
-    return _read_sheet(path)
+    return _read_sheet(path, bounds)
 
 
 def _check_zip_directory(path: Path) -> None:
@@ -306,7 +327,7 @@ def _looks_like_text(path: Path) -> bool:
     return b"\x00" not in head
 
 
-def _check_members(name: str, archive: zipfile.ZipFile) -> None:
+def _check_members(name: str, archive: zipfile.ZipFile, bounds: SheetBounds) -> None:
     """Sizes and ratios as the zip directory declares them; zipfile never unpacks past them."""
     infos = archive.infolist()
     if len(infos) > IMPORT_MAX_ZIP_MEMBERS:
@@ -318,26 +339,26 @@ def _check_members(name: str, archive: zipfile.ZipFile) -> None:
     total = 0
     for info in infos:
         total += info.file_size
-        if total > IMPORT_MAX_UNCOMPRESSED_BYTES:
+        if total > bounds.max_uncompressed_bytes:
             raise InputError(
                 msg(
                     "error.import_unpacked_too_large",
                     name=name,
-                    megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024,
+                    megabytes=bounds.max_uncompressed_bytes // 1024 // 1024,
                 ),
                 hint=msg("hint.split_file"),
                 field="file",
             )
         if info.file_size > IMPORT_RATIO_FLOOR_BYTES:
             ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > IMPORT_MAX_COMPRESSION_RATIO:
+            if ratio > bounds.max_compression_ratio:
                 raise InputError(
                     msg(
                         "error.import_compression_ratio",
                         name=name,
                         member=info.filename,
                         ratio=int(ratio),
-                        limit=IMPORT_MAX_COMPRESSION_RATIO,
+                        limit=bounds.max_compression_ratio,
                     ),
                     hint=msg("hint.save_as_xlsx"),
                     field="file",
@@ -369,7 +390,7 @@ def _refuse_dtd(name: str, archive: zipfile.ZipFile) -> None:
             raise _unreadable(name, exc) from None
 
 
-def _read_sheet(path: Path) -> list[Row]:
+def _read_sheet(path: Path, bounds: SheetBounds) -> list[Row]:
     from openpyxl import load_workbook
     from openpyxl.worksheet._reader import WorkSheetParser
 
@@ -399,7 +420,7 @@ def _read_sheet(path: Path) -> list[Row]:
                     date_formats=workbook._date_formats,
                     timedelta_formats=workbook._timedelta_formats,
                 )
-                return _rows_from(name, parser.parse(), day_only)
+                return _rows_from(name, parser.parse(), day_only, bounds)
         except InputError:
             raise
         except Exception as exc:
@@ -424,9 +445,11 @@ def _day_only_styles(workbook: Any) -> set[int]:
     return found
 
 
-def _rows_from(name: str, parsed: Iterator[tuple[int, list[dict[str, Any]]]], day_only: set[int]) -> list[Row]:
+def _rows_from(
+    name: str, parsed: Iterator[tuple[int, list[dict[str, Any]]]], day_only: set[int], bounds: SheetBounds
+) -> list[Row]:
     table: _Table | None = None
-    width = IMPORT_MAX_COLUMNS + 1
+    width = bounds.max_columns + 1
     for number, cells in parsed:
         values: list[Any] = []
         for cell in cells:
@@ -434,7 +457,7 @@ def _rows_from(name: str, parsed: Iterator[tuple[int, list[dict[str, Any]]]], da
             if column > width:
                 if table is None:
                     raise InputError(
-                        msg("error.import_too_many_columns", name=name, found=column, columns=IMPORT_MAX_COLUMNS),
+                        msg("error.import_too_many_columns", name=name, found=column, columns=bounds.max_columns),
                         hint=msg("hint.import_drop_columns"),
                         field="file",
                     )
@@ -456,7 +479,7 @@ def _rows_from(name: str, parsed: Iterator[tuple[int, list[dict[str, Any]]]], da
                 if number > _BLANK_ROWS_ALLOWED:
                     break
                 continue
-            table = _Table(name, values, last_row=number + IMPORT_MAX_ROWS + _BLANK_ROWS_ALLOWED)
+            table = _Table(name, values, bounds, last_row=number + bounds.max_rows + _BLANK_ROWS_ALLOWED)
             width = len(table.header)
         else:
             table.add(number, values)

@@ -10,7 +10,7 @@ from typing import Any
 
 from scheduler.errors import InputError
 from scheduler.i18n import msg
-from scheduler.posts.tables import IMPORT_MAX_UNCOMPRESSED_BYTES, read_table
+from scheduler.posts.tables import SHEET_BOUNDS, SheetBounds, read_table
 from scheduler.render.messages import nfc
 
 # Header names are compared without accents, case or punctuation: "Họ tên" is ho_ten.
@@ -113,21 +113,21 @@ def _check_csv_encoding(path: Path) -> None:
         ) from None
 
 
-def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
+def read_staff_file(path: Path, bounds: SheetBounds = SHEET_BOUNDS) -> tuple[list[StaffRow], dict[str, str]]:
     """Parse and check every row; raise one InputError naming every bad row and column.
 
     Returns the rows and the file's own name for each column (full_name, unit, phone, email)."""
     if not path.is_file():
         raise InputError(f"there is no file {path}", hint="check the path", field="file")
-    if path.stat().st_size > IMPORT_MAX_UNCOMPRESSED_BYTES:
+    if path.stat().st_size > bounds.max_uncompressed_bytes:
         raise InputError(
-            msg("error.file_too_large", name=path.name, megabytes=IMPORT_MAX_UNCOMPRESSED_BYTES // 1024 // 1024),
+            msg("error.file_too_large", name=path.name, megabytes=bounds.max_uncompressed_bytes // 1024 // 1024),
             hint=msg("hint.split_file"),
             field="file",
         )
     if path.suffix.lower() in {".csv", ".txt"}:
         _check_csv_encoding(path)
-    table = read_table(path)
+    table = read_table(path, bounds)
     problems = ImportProblems(path.name)
     rows: list[StaffRow] = []
     seen_email: dict[str, int] = {}
