@@ -501,3 +501,36 @@ def test_the_console_upload_refuses_bombs_and_odd_files_next_to_the_field(consol
     with at_most(30):
         done = admin.post("/staff/import", files={"file": (ghost.name, ghost.read_bytes(), mime)}, page="/staff")
     assert done.status_code == 200 and "1 mới" in done.text
+
+
+def declare_size(path: Path, member: str, size: int) -> None:
+    """Rewrite the unpacked size a zip declares for ``member`` (local header and directory)."""
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    local = data.find(b"PK\x03\x04")
+    while local >= 0:
+        if data[local + 30 : local + 30 + len(name)] == name:
+            data[local + 22 : local + 26] = size.to_bytes(4, "little")
+        local = data.find(b"PK\x03\x04", local + 4)
+    central = data.find(b"PK\x01\x02")
+    while central >= 0:
+        if data[central + 46 : central + 46 + len(name)] == name:
+            data[central + 24 : central + 28] = size.to_bytes(4, "little")
+        central = data.find(b"PK\x01\x02", central + 4)
+    path.write_bytes(bytes(data))
+
+
+def test_a_workbook_that_lies_about_its_sizes_is_refused(
+    offline_loa: Cli, offline_config: Path, tmp_path: Path
+) -> None:
+    # The directory says the sheet unpacks to 2 KB; it unpacks to ~16 MB. Nothing past the
+    # declared size is ever unpacked: the read stops there and the checksum fails.
+    wide = "".join(cell_xml(1 + i % 4, 2, "x") for i in range(400_000))
+    path = write_xlsx(tmp_path / "doi.xlsx", [STAFF_HEADER], sheet_tail=f'<row r="2">{wide}</row>')
+    declare_size(path, "xl/worksheets/sheet1.xml", 2_000)
+    with at_most(30), peak_memory() as peak:
+        result = offline_loa("staff", "import", str(path))
+    assert result.code == 2, result.stderr
+    assert "doi.xlsx" in result.stderr
+    assert peak[0] < 20 * 1024 * 1024
+    assert staff_count(offline_config) == 0

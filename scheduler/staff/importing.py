@@ -96,21 +96,25 @@ class ImportProblems:
 
 
 def _check_csv_encoding(path: Path) -> None:
-    """Name the row and column of the first byte that is not UTF-8 (Excel's 'CSV' is cp1258)."""
-    raw = path.read_bytes()
-    try:
-        raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        index = raw[line_start : exc.start].count(b",")
-        header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").split(",")
-        column = header[index].strip() if index < len(header) else f"#{index + 1}"
-        raise InputError(
-            f"{path.name}: row {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); nothing imported",
-            hint="save the sheet as 'CSV UTF-8 (Comma delimited)' or as .xlsx",
-            field="file",
-        ) from None
+    """Name the row and column of the first byte that is not UTF-8 (Excel's 'CSV' is cp1258).
+
+    Read a line at a time: memory follows one line, not the file."""
+    header: list[str] = []
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if line == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                index = raw[: exc.start].count(b",")
+                column = header[index].strip() if index < len(header) else f"#{index + 1}"
+                raise InputError(
+                    f"{path.name}: row {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                    "nothing imported",
+                    hint="save the sheet as 'CSV UTF-8 (Comma delimited)' or as .xlsx",
+                    field="file",
+                ) from None
+            if line == 1:
+                header = text.rstrip("\r\n").split(",")
 
 
 def read_staff_file(path: Path, bounds: SheetBounds = SHEET_BOUNDS) -> tuple[list[StaffRow], dict[str, str]]:
