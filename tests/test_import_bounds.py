@@ -76,13 +76,17 @@ SHEET_OPEN = (
 SHEET_CLOSE = "</sheetData></worksheet>"
 
 
-def cell_xml(column: int, row: int, value: str) -> str:
-    letters = ""
+def letters(column: int) -> str:
+    found = ""
     n = column
     while n:
         n, rest = divmod(n - 1, 26)
-        letters = chr(65 + rest) + letters
-    return f'<c r="{letters}{row}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+        found = chr(65 + rest) + found
+    return found
+
+
+def cell_xml(column: int, row: int, value: str) -> str:
+    return f'<c r="{letters(column)}{row}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
 
 
 def row_xml(number: int, values: list[str]) -> str:
@@ -97,10 +101,11 @@ def write_xlsx(
     doctype: str = "",
     sheet_tail: str = "",
     extra: Callable[[zipfile.ZipFile], None] | None = None,
+    compression: int = zipfile.ZIP_DEFLATED,
 ) -> Path:
     """A workbook of one sheet with these rows as inline strings, written member by member."""
     ref = dimension or f"A1:{'D' if not rows else chr(64 + max(len(r) for r in rows))}{max(len(rows), 1)}"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as book:
+    with zipfile.ZipFile(path, "w", compression=compression) as book:
         book.writestr("[Content_Types].xml", CONTENT_TYPES.format(parts=SHEET_PART))
         book.writestr("_rels/.rels", ROOT_RELS)
         book.writestr("xl/workbook.xml", WORKBOOK)
@@ -235,6 +240,25 @@ def test_more_uncompressed_bytes_than_the_bound_are_refused(
     assert "lon.xlsx" in result.stderr and "MB" in result.stderr
     assert peak[0] < 20 * 1024 * 1024
     assert staff_count(offline_config) == 0
+
+
+def test_memory_follows_the_rows_kept_not_the_sheet(offline_loa: Cli, offline_config: Path, tmp_path: Path) -> None:
+    # Stored without compression (no ratio to refuse): one person, and 10 rows formatted
+    # across the whole width of the grid with no value: ~3 MB of XML that holds one row.
+    # The declared used range (A1:D1) is wrong too: the person is below it.
+    def formatted(row: int, first: int) -> str:
+        return "".join(f'<c r="{letters(column)}{row}" s="1"/>' for column in range(first, 16_385))
+
+    person = "".join(cell_xml(i, 2, v) for i, v in enumerate(STAFF_ROW, 1))
+    tail = f'<row r="2">{person}{formatted(2, 5)}</row>'
+    tail += "".join(f'<row r="{row}">{formatted(row, 1)}</row>' for row in range(3, 13))
+    path = write_xlsx(tmp_path / "rong.xlsx", [STAFF_HEADER], sheet_tail=tail, compression=zipfile.ZIP_STORED)
+    assert path.stat().st_size > 3 * 1024 * 1024
+    with at_most(60), peak_memory() as peak:
+        result = offline_loa("staff", "import", str(path), "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["created"] == 1
+    assert peak[0] < 30 * 1024 * 1024, f"the import took {peak[0] // 1024 // 1024} MB"
 
 
 def test_post_import_refuses_the_bomb_too(offline_loa: Cli, offline_config: Path, tmp_path: Path) -> None:

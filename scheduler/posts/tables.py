@@ -392,10 +392,10 @@ def _refuse_dtd(name: str, archive: zipfile.ZipFile) -> None:
 
 def _read_sheet(path: Path, bounds: SheetBounds) -> list[Row]:
     from openpyxl import load_workbook
-    from openpyxl.worksheet._reader import WorkSheetParser
 
     name = path.name
     try:
+        # Read-only: the workbook's parts (sheets list, styles, shared strings), no sheet yet.
         workbook = load_workbook(path, read_only=True, data_only=True)
     except InputError:
         raise
@@ -408,19 +408,9 @@ def _read_sheet(path: Path, bounds: SheetBounds) -> list[Row]:
             )
         sheet = workbook.worksheets[0]
         try:
-            day_only = _day_only_styles(workbook)
+            styles = _Styles(workbook)
             with sheet._get_source() as source:
-                # openpyxl's own row iterator fills every row and column of the declared used
-                # range; its parser gives only the rows the sheet holds, each with its number.
-                parser = WorkSheetParser(
-                    source,
-                    sheet._shared_strings,
-                    data_only=True,
-                    epoch=workbook.epoch,
-                    date_formats=workbook._date_formats,
-                    timedelta_formats=workbook._timedelta_formats,
-                )
-                return _rows_from(name, parser.parse(), day_only, bounds)
+                return _rows_from(name, _sheet_cells(source, sheet._shared_strings, styles), bounds)
         except InputError:
             raise
         except Exception as exc:
@@ -429,60 +419,141 @@ def _read_sheet(path: Path, bounds: SheetBounds) -> list[Row]:
         workbook.close()
 
 
-def _day_only_styles(workbook: Any) -> set[int]:
-    """Style ids whose number format is a date with no time of day (dd/mm/yyyy)."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE, builtin_format_code, is_datetime
+class _Styles:
+    """Which style ids make a number a date, a duration, or a day without a time."""
 
-    found: set[int] = set()
-    for index, style in enumerate(workbook._cell_styles):
-        number = style.numFmtId
-        if number >= BUILTIN_FORMATS_MAX_SIZE:
-            code = workbook._number_formats[number - BUILTIN_FORMATS_MAX_SIZE]
-        else:
-            code = builtin_format_code(number)
-        if code and is_datetime(code.lower()) == "date":  # format codes ignore case; is_datetime does not
-            found.add(index)
-    return found
+    def __init__(self, workbook: Any) -> None:
+        from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE, builtin_format_code, is_datetime
+
+        self.epoch = workbook.epoch
+        self.dates: set[int] = set(workbook._date_formats)
+        self.durations: set[int] = set(workbook._timedelta_formats)
+        self.days: set[int] = set()
+        for index, style in enumerate(workbook._cell_styles):
+            number = style.numFmtId
+            if number >= BUILTIN_FORMATS_MAX_SIZE:
+                code = workbook._number_formats[number - BUILTIN_FORMATS_MAX_SIZE]
+            else:
+                code = builtin_format_code(number)
+            if code and is_datetime(code.lower()) == "date":  # format codes ignore case; is_datetime does not
+                self.days.add(index)
+
+    def number(self, text: str, style: int) -> Any:
+        from openpyxl.utils.datetime import from_excel
+
+        value: float | int = float(text) if any(c in text for c in ".eE") else int(text)
+        if style not in self.dates:
+            return value
+        moment = from_excel(value, self.epoch, timedelta=style in self.durations)
+        return moment.date() if isinstance(moment, datetime) and style in self.days else moment
 
 
-def _rows_from(
-    name: str, parsed: Iterator[tuple[int, list[dict[str, Any]]]], day_only: set[int], bounds: SheetBounds
-) -> list[Row]:
+_ROW_END = -1
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _sheet_cells(source: IO[bytes], shared: Any, styles: _Styles) -> Iterator[tuple[int, int, Any]]:
+    """(row, column, value) of each cell the sheet holds, in order, and (row, _ROW_END, None)
+    after each row. Streamed: each cell and row is dropped from the tree once read, so memory
+    follows one cell, not the sheet, whatever range the sheet declares."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+    from openpyxl.utils.datetime import from_ISO8601
+
+    path: list[Any] = []  # the open elements, root first
+    row_number = 0
+    column = 0
+    for event, element in iterparse(source, events=("start", "end")):
+        if event == "start":
+            path.append(element)
+            if len(path) == 3 and _local(element.tag) == "row":
+                row_number = int(float(element.get("r") or row_number + 1))
+                column = 0
+            continue
+        path.pop()
+        depth = len(path)
+        tag = _local(element.tag)
+        if depth == 3 and tag == "c":
+            reference = element.get("r")
+            column = column_index_from_string(coordinate_from_string(reference)[0]) if reference else column + 1
+            kind = element.get("t", "n")
+            style = int(element.get("s") or 0)
+            value: Any = None
+            if kind == "inlineStr":
+                value = _inline_text(element)
+            else:
+                text = next((child.text for child in element if _local(child.tag) == "v"), None)
+                if text is not None:
+                    if kind == "s":
+                        value = shared[int(text)]
+                    elif kind == "b":
+                        value = bool(int(text))
+                    elif kind == "d":
+                        value = from_ISO8601(text)
+                    elif kind == "n":
+                        value = styles.number(text, style)
+                    else:  # str (a formula's text), e (an error such as #N/A)
+                        value = text
+            yield row_number, column, value
+        elif depth == 2 and tag == "row":
+            yield row_number, _ROW_END, None
+        if 1 <= depth <= 3:
+            del path[-1][-1]  # the element just read is its parent's last child
+
+
+def _inline_text(cell: Any) -> str | None:
+    """An inline string's text: its plain run or its rich-text runs (phonetic guides left out)."""
+    for part in cell:
+        if _local(part.tag) == "is":
+            texts: list[str] = []
+            for piece in part:
+                kind = _local(piece.tag)
+                if kind == "t":
+                    texts.append(piece.text or "")
+                elif kind == "r":
+                    texts.extend(t.text or "" for t in piece if _local(t.tag) == "t")
+            return "".join(texts)
+    return None
+
+
+def _rows_from(name: str, cells: Iterator[tuple[int, int, Any]], bounds: SheetBounds) -> list[Row]:
     table: _Table | None = None
-    width = bounds.max_columns + 1
-    for number, cells in parsed:
-        values: list[Any] = []
-        for cell in cells:
-            column = cell["column"]
+    width = bounds.max_columns
+    values: list[Any] = []
+    for number, column, value in cells:
+        if column != _ROW_END:
             if column > width:
-                if table is None:
-                    raise InputError(
-                        msg("error.import_too_many_columns", name=name, found=column, columns=bounds.max_columns),
-                        hint=msg("hint.import_drop_columns"),
-                        field="file",
-                    )
-                if cell["value"] not in (None, ""):
+                if value not in (None, ""):
+                    if table is None:
+                        raise InputError(
+                            msg("error.import_too_many_columns", name=name, found=column, columns=bounds.max_columns),
+                            hint=msg("hint.import_drop_columns"),
+                            field="file",
+                        )
                     raise InputError(
                         msg("error.import_value_without_header", name=name, row=number, column=column_name(column - 1)),
                         hint=msg("hint.import_value_without_header"),
                         field="file",
                     )
                 continue
-            while len(values) < column - 1:
-                values.append(None)
-            value = cell["value"]
-            if isinstance(value, datetime) and cell.get("style_id") in day_only:
-                value = value.date()
-            values.append(value)
+            if column > len(values):
+                values.extend([None] * (column - len(values)))
+            values[column - 1] = value
+            continue
+        row, values = values, []
         if table is None:
-            if not any(_text(v).strip() for v in values):
+            if not any(_text(v).strip() for v in row):
                 if number > _BLANK_ROWS_ALLOWED:
                     break
                 continue
-            table = _Table(name, values, bounds, last_row=number + bounds.max_rows + _BLANK_ROWS_ALLOWED)
+            table = _Table(name, row, bounds, last_row=number + bounds.max_rows + _BLANK_ROWS_ALLOWED)
             width = len(table.header)
         else:
-            table.add(number, values)
+            table.add(number, row)
     if table is None:
         raise InputError(msg("error.import_empty", name=name), hint=msg("hint.import_header_first"), field="file")
     return table.rows
