@@ -449,75 +449,130 @@ class _Styles:
 
 
 _ROW_END = -1
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+_CHUNK = 64 * 1024
 
 
 def _sheet_cells(source: IO[bytes], shared: Any, styles: _Styles) -> Iterator[tuple[int, int, Any]]:
-    """(row, column, value) of each cell the sheet holds, in order, and (row, _ROW_END, None)
-    after each row. Streamed: each cell and row is dropped from the tree once read, so memory
-    follows one cell, not the sheet, whatever range the sheet declares."""
-    from xml.etree.ElementTree import iterparse
+    """(row, column, value) of each cell with a value, in order, and (row, _ROW_END, None)
+    after each row. Streamed with expat, no tree kept: memory follows one chunk of the file,
+    not the sheet, whatever range the sheet declares or however many empty cells it holds."""
+    from xml.parsers import expat
 
-    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
-    from openpyxl.utils.datetime import from_ISO8601
+    reader = _SheetReader(shared, styles)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.text
+    parser.EntityDeclHandler = reader.entity
+    while chunk := source.read(_CHUNK):
+        parser.Parse(chunk, False)
+        yield from reader.found
+        reader.found.clear()
+    parser.Parse(b"", True)
+    yield from reader.found
 
-    path: list[Any] = []  # the open elements, root first
-    row_number = 0
-    column = 0
-    for event, element in iterparse(source, events=("start", "end")):
-        if event == "start":
-            path.append(element)
-            if len(path) == 3 and _local(element.tag) == "row":
-                row_number = int(float(element.get("r") or row_number + 1))
-                column = 0
-            continue
-        path.pop()
-        depth = len(path)
-        tag = _local(element.tag)
-        if depth == 3 and tag == "c":
-            reference = element.get("r")
-            column = column_index_from_string(coordinate_from_string(reference)[0]) if reference else column + 1
-            kind = element.get("t", "n")
-            style = int(element.get("s") or 0)
-            value: Any = None
-            if kind == "inlineStr":
-                value = _inline_text(element)
+
+class _SheetReader:
+    """expat's handlers for a worksheet: the cells' values, each row's end."""
+
+    def __init__(self, shared: Any, styles: _Styles) -> None:
+        self.shared = shared
+        self.styles = styles
+        self.found: list[tuple[int, int, Any]] = []
+        self.row = 0
+        # The column of a cell is its reference, or the one after the last cell's. A
+        # reference is read only when needed: most cells of a formatted sheet are empty.
+        self.last_column = 0
+        self.last_reference: str | None = None
+        self.column: int | None = None
+        self.reference: str | None = None
+        self.kind = "n"
+        self.style = 0
+        self.parts: list[str] = []
+        self.valued = False
+        self.inline = False
+        self.phonetic = False
+        self.capture = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        tag = name.rsplit(" ", 1)[-1]
+        if tag == "c":
+            self.reference = attrs.get("r")
+            self.column = None if self.reference else self._last() + 1
+            self.kind = attrs.get("t", "n")
+            self.style = int(attrs.get("s") or 0)
+            self.parts = []
+            self.valued = False
+        elif tag == "v":
+            self.capture = self.valued = True
+        elif tag == "is":
+            self.inline = self.valued = True
+        elif tag == "t":
+            self.capture = self.inline and not self.phonetic
+        elif tag == "rPh":
+            self.phonetic = True
+        elif tag == "row":
+            self.row = int(float(attrs.get("r") or self.row + 1))
+            self.last_column, self.last_reference = 0, None
+
+    def end(self, name: str) -> None:
+        tag = name.rsplit(" ", 1)[-1]
+        if tag in ("v", "t"):
+            self.capture = False
+        elif tag == "rPh":
+            self.phonetic = False
+        elif tag == "is":
+            self.inline = False
+        elif tag == "c":
+            if self.valued:
+                column = self.column if self.column is not None else _column_of(self.reference or "")
+                self.column = column
+                value = self._value("".join(self.parts))
+                if value is not None:
+                    self.found.append((self.row, column, value))
+            if self.column is None:
+                self.last_reference = self.reference
             else:
-                text = next((child.text for child in element if _local(child.tag) == "v"), None)
-                if text is not None:
-                    if kind == "s":
-                        value = shared[int(text)]
-                    elif kind == "b":
-                        value = bool(int(text))
-                    elif kind == "d":
-                        value = from_ISO8601(text)
-                    elif kind == "n":
-                        value = styles.number(text, style)
-                    else:  # str (a formula's text), e (an error such as #N/A)
-                        value = text
-            yield row_number, column, value
-        elif depth == 2 and tag == "row":
-            yield row_number, _ROW_END, None
-        if 1 <= depth <= 3:
-            del path[-1][-1]  # the element just read is its parent's last child
+                self.last_column, self.last_reference = self.column, None
+        elif tag == "row":
+            self.found.append((self.row, _ROW_END, None))
+
+    def text(self, data: str) -> None:
+        if self.capture:
+            self.parts.append(data)
+
+    def entity(self, *_: object) -> None:
+        raise ValueError("the sheet declares an entity")
+
+    def _last(self) -> int:
+        if self.last_reference is not None:
+            self.last_column, self.last_reference = _column_of(self.last_reference), None
+        return self.last_column
+
+    def _value(self, text: str) -> Any:
+        kind = self.kind
+        if kind == "inlineStr":
+            return text
+        if not text:
+            return None
+        if kind == "s":
+            return self.shared[int(text)]
+        if kind == "b":
+            return bool(int(text))
+        if kind == "d":
+            from openpyxl.utils.datetime import from_ISO8601
+
+            return from_ISO8601(text)
+        if kind == "n":
+            return self.styles.number(text, self.style)
+        return text  # str (a formula's text), e (an error such as #N/A)
 
 
-def _inline_text(cell: Any) -> str | None:
-    """An inline string's text: its plain run or its rich-text runs (phonetic guides left out)."""
-    for part in cell:
-        if _local(part.tag) == "is":
-            texts: list[str] = []
-            for piece in part:
-                kind = _local(piece.tag)
-                if kind == "t":
-                    texts.append(piece.text or "")
-                elif kind == "r":
-                    texts.extend(t.text or "" for t in piece if _local(t.tag) == "t")
-            return "".join(texts)
-    return None
+def _column_of(reference: str) -> int:
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    return int(column_index_from_string(coordinate_from_string(reference)[0]))
 
 
 def _rows_from(name: str, cells: Iterator[tuple[int, int, Any]], bounds: SheetBounds) -> list[Row]:
