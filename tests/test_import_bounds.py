@@ -558,3 +558,13 @@ def test_a_workbook_that_lies_about_its_sizes_is_refused(
     assert "doi.xlsx" in result.stderr
     assert peak[0] < 20 * 1024 * 1024
     assert staff_count(offline_config) == 0
+
+
+def test_a_line_of_a_million_commas_is_refused_with_its_row(offline_loa: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "phay.csv"
+    path.write_text(",".join(STAFF_HEADER) + "\n" + ",".join(STAFF_ROW) + "\n" + "," * 3_000_000 + "\n")
+    with at_most(30), peak_memory() as peak:
+        result = offline_loa("staff", "import", str(path))
+    assert result.code == 2, result.stderr
+    assert "phay.csv" in result.stderr and ("dòng 3" in result.stderr or "row 3" in result.stderr)
+    assert peak[0] < 20 * 1024 * 1024, f"the refusal took {peak[0] // 1024 // 1024} MB"

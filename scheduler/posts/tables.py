@@ -76,7 +76,7 @@ def read_table(path: Path, bounds: SheetBounds = SHEET_BOUNDS) -> list[Row]:
 def _read_csv(path: Path, bounds: SheetBounds) -> list[Row]:
     name = path.name
     with path.open("rb") as raw:
-        reader = csv.reader(_decoded_lines(raw, name))
+        reader = csv.reader(_decoded_lines(raw, name, bounds))
         lines = _csv_records(reader, name, bounds)
         try:
             header_values = next(lines)
@@ -90,11 +90,23 @@ def _read_csv(path: Path, bounds: SheetBounds) -> list[Row]:
         return table.rows
 
 
-def _decoded_lines(raw: IO[bytes], name: str) -> Iterator[str]:
+def _decoded_lines(raw: IO[bytes], name: str, bounds: SheetBounds) -> Iterator[str]:
     """The file's lines decoded one at a time: memory follows the rows kept, not the file,
     and a byte that is not UTF-8 is named by its line."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    for number, line in enumerate(raw, start=1):
+    # A physical line holds a few full cells at most (Vietnamese takes ~3 bytes a letter; a
+    # cell over several lines is several lines). A longer line is no row of a table, and the
+    # csv module would hold all of it, a field for every comma, as one record.
+    longest = max(1024 * 1024, 12 * bounds.max_cell_chars)
+    number = 0
+    while line := raw.readline(longest + 1):
+        number += 1
+        if len(line) > longest:
+            raise InputError(
+                msg("error.import_line_too_long", name=name, row=number, megabytes=longest // 1024 // 1024),
+                hint=msg("hint.save_csv_utf8"),
+                field="file",
+            )
         try:
             text = decoder.decode(line)
         except UnicodeDecodeError:
