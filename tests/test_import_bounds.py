@@ -568,3 +568,14 @@ def test_a_line_of_a_million_commas_is_refused_with_its_row(offline_loa: Cli, tm
     assert result.code == 2, result.stderr
     assert "phay.csv" in result.stderr and ("dòng 3" in result.stderr or "row 3" in result.stderr)
     assert peak[0] < 20 * 1024 * 1024, f"the refusal took {peak[0] // 1024 // 1024} MB"
+
+
+def test_a_formula_error_cell_is_refused_with_its_row(offline_loa: Cli, offline_config: Path, tmp_path: Path) -> None:
+    # The unit is a lookup that failed: "#N/A" would otherwise become a unit of its own.
+    failed = '<row r="3">' + cell_xml(1, 3, "Lê Thị Hoa")
+    failed += '<c r="B3" t="e"><f>VLOOKUP(A3,X:Y,2,0)</f><v>#N/A</v></c>' + cell_xml(3, 3, "0987654321") + "</row>"
+    path = write_xlsx(tmp_path / "loi.xlsx", [STAFF_HEADER, STAFF_ROW], sheet_tail=failed)
+    result = offline_loa("staff", "import", str(path))
+    assert result.code == 2, result.stderr
+    assert "#N/A" in result.stderr and "don_vi" in result.stderr and "3" in result.stderr
+    assert staff_count(offline_config) == 0

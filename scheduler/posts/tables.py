@@ -194,9 +194,18 @@ class _Table:
         self.chars = 0
 
     def add(self, number: int, values: Iterable[Any]) -> None:
+        values = list(values)
         cells = [_text(v) for v in values]
         if not any(c.strip() for c in cells):
             return
+        for index, value in enumerate(values):
+            if isinstance(value, SheetError):
+                column = self.header[index] if index < len(self.header) and self.header[index] else column_name(index)
+                raise InputError(
+                    msg("error.import_cell_error", name=self.name, row=number, column=column, value=str(value)),
+                    hint=msg("hint.import_cell_error"),
+                    field="file",
+                )
         if len(self.rows) >= self.bounds.max_rows or (self.last_row is not None and number > self.last_row):
             raise InputError(
                 msg(
@@ -237,6 +246,10 @@ class _Table:
             if column:
                 row.setdefault(column, "")
         self.rows.append((number, row))
+
+
+class SheetError(str):
+    """A cell holding a spreadsheet error (#N/A, #REF!): a formula failed, its text is no value."""
 
 
 # Blank rows between the header and the last row are allowed up to this many, so the rows a
@@ -578,7 +591,9 @@ class _SheetReader:
             return from_ISO8601(text)
         if kind == "n":
             return self.styles.number(text, self.style)
-        return text  # str (a formula's text), e (an error such as #N/A)
+        if kind == "e":
+            return SheetError(text)
+        return text  # str: a formula's text
 
 
 def _column_of(reference: str) -> int:
