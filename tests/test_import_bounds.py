@@ -579,3 +579,11 @@ def test_a_formula_error_cell_is_refused_with_its_row(offline_loa: Cli, offline_
     assert result.code == 2, result.stderr
     assert "#N/A" in result.stderr and "don_vi" in result.stderr and "3" in result.stderr
     assert staff_count(offline_config) == 0
+
+
+def test_render_covers_names_the_row_of_a_field_past_the_csv_limit(offline_loa: Cli, tmp_path: Path) -> None:
+    rows = tmp_path / "bia.csv"
+    rows.write_text(f'title,subtitle\nMột,Hai\n"{"A" * 140_000}",Ba\n', encoding="utf-8")
+    result = offline_loa("render", "covers", "--csv", str(rows), "-o", str(tmp_path / "out"), "--jobs", "1")
+    assert result.code == 2, result.stderr
+    assert "bia.csv" in result.stderr and ("dòng 3" in result.stderr or "row 3" in result.stderr)
