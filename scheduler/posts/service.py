@@ -289,11 +289,16 @@ class PostService:
             )
         prepared: list[PreparedPost] = []
         problems: list[str] = []
+        uses: dict[tuple[str, str | None], set[str]] = {}
         for line, row in rows:
             try:
                 variables = {k: v for k, v in row.items() if k not in IMPORT_RESERVED_COLUMNS and v != ""}
-                if row.get("template", "").strip():
-                    self.check_variables(row["template"].strip(), variables, row.get("cover") or None)
+                template = row.get("template", "").strip()
+                if template:
+                    key = (template, row.get("cover") or None)
+                    if key not in uses:  # parsed once per template and cover, not once per row
+                        uses[key] = self.variables_used(*key)
+                    refuse_unused_variables(variables, uses[key], template=template)
                 if not row.get("at"):
                     raise InputError("the time is empty", field="at")
                 request = PostRequest(

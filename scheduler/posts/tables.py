@@ -391,13 +391,16 @@ def _check_members(name: str, archive: zipfile.ZipFile, bounds: SheetBounds) -> 
 
 
 _DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+# Pictures in a sheet (an SVG may carry a DOCTYPE of its own); the import never opens them.
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf", ".svg", ".bin")
 
 
 def _refuse_dtd(name: str, archive: zipfile.ZipFile) -> None:
     """No XML member may declare a DTD: entities are how an XML file expands past its size."""
     keep = max(len(m) for m in _DTD_MARKERS) - 1
     for info in archive.infolist():
-        if info.is_dir() or not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+        # Every part but images: a workbook's relationships may give a sheet any name.
+        if info.is_dir() or info.filename.lower().endswith(_IMAGE_SUFFIXES):
             continue
         try:
             with archive.open(info) as member:
