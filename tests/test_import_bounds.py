@@ -587,3 +587,21 @@ def test_render_covers_names_the_row_of_a_field_past_the_csv_limit(offline_loa: 
     result = offline_loa("render", "covers", "--csv", str(rows), "-o", str(tmp_path / "out"), "--jobs", "1")
     assert result.code == 2, result.stderr
     assert "bia.csv" in result.stderr and ("dòng 3" in result.stderr or "row 3" in result.stderr)
+
+
+def test_the_bounds_are_the_ones_given(tmp_path: Path) -> None:
+    from scheduler.errors import InputError
+    from scheduler.posts.tables import SheetBounds, read_table
+
+    path = tmp_path / "can-bo.csv"
+    path.write_text("\n".join(",".join(r) for r in [STAFF_HEADER, STAFF_ROW, STAFF_ROW, STAFF_ROW]) + "\n")
+    assert len(read_table(path)) == 3
+    for bounds in (SheetBounds(max_rows=2), SheetBounds(max_columns=3), SheetBounds(max_cell_chars=10)):
+        with pytest.raises(InputError):
+            read_table(path, bounds)
+    book = write_xlsx(tmp_path / "can-bo.xlsx", [STAFF_HEADER, STAFF_ROW, STAFF_ROW])
+    assert len(read_table(book)) == 2
+    with pytest.raises(InputError):
+        read_table(book, SheetBounds(max_rows=1))
+    with pytest.raises(InputError):
+        read_table(book, SheetBounds(max_uncompressed_bytes=500))

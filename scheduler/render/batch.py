@@ -69,9 +69,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
                 raise InputError(too_many, hint=msg("hint.split_file"))
     except csv.Error:
         # Past the csv module's own bound on one field (131.072 characters): no cover's text.
-        too_long = msg(
-            "error.import_cell_too_long", name=path.name, row=reader.reader.line_num, column="?", chars=_FIELD
-        )
+        too_long = msg("error.csv_field_too_long", file=path.name, row=reader.reader.line_num, chars=_FIELD)
         raise InputError(too_long, hint=msg("hint.import_shorten_cell"), field="csv") from None
     # Spreadsheets often save empty rows after the data; a blank row inside it stays, and fails.
     while rows and not any(value.strip() for value in rows[-1].values()):
