@@ -43,6 +43,7 @@ class SheetBounds:
     max_cell_chars: int = IMPORT_MAX_CELL_CHARS
     max_uncompressed_bytes: int = IMPORT_MAX_UNCOMPRESSED_BYTES
     max_compression_ratio: int = IMPORT_MAX_COMPRESSION_RATIO
+    max_zip_members: int = IMPORT_MAX_ZIP_MEMBERS
 
 
 SHEET_BOUNDS = SheetBounds()
@@ -304,7 +305,7 @@ def _text(value: Any) -> str:
 
 def _read_xlsx(path: Path, bounds: SheetBounds) -> list[Row]:
     name = path.name
-    _check_zip_directory(path)
+    _check_zip_directory(path, bounds)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -315,7 +316,7 @@ def _read_xlsx(path: Path, bounds: SheetBounds) -> list[Row]:
     return _read_sheet(path, bounds)
 
 
-def _check_zip_directory(path: Path) -> None:
+def _check_zip_directory(path: Path, bounds: SheetBounds) -> None:
     """Refuse what is no zip, or a zip with too many members, from its last bytes alone."""
     name = path.name
     with path.open("rb") as handle:
@@ -334,9 +335,9 @@ def _check_zip_directory(path: Path) -> None:
     if at < 0 or len(end) < at + 22:
         raise InputError(msg("error.import_not_a_workbook", name=name), hint=msg("hint.save_as_xlsx"), field="file")
     (members,) = struct.unpack("<H", end[at + 10 : at + 12])
-    if members > IMPORT_MAX_ZIP_MEMBERS:
+    if members > bounds.max_zip_members:
         raise InputError(
-            msg("error.import_too_many_members", name=name, members=IMPORT_MAX_ZIP_MEMBERS),
+            msg("error.import_too_many_members", name=name, members=bounds.max_zip_members),
             hint=msg("hint.save_as_xlsx"),
             field="file",
         )
@@ -355,9 +356,9 @@ def _looks_like_text(path: Path) -> bool:
 def _check_members(name: str, archive: zipfile.ZipFile, bounds: SheetBounds) -> None:
     """Sizes and ratios as the zip directory declares them; zipfile never unpacks past them."""
     infos = archive.infolist()
-    if len(infos) > IMPORT_MAX_ZIP_MEMBERS:
+    if len(infos) > bounds.max_zip_members:
         raise InputError(
-            msg("error.import_too_many_members", name=name, members=IMPORT_MAX_ZIP_MEMBERS),
+            msg("error.import_too_many_members", name=name, members=bounds.max_zip_members),
             hint=msg("hint.save_as_xlsx"),
             field="file",
         )
