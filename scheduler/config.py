@@ -107,6 +107,9 @@ class PublishingSettings(_Section):
     lease_seconds: int = Field(default=120, ge=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     tick_seconds: int = Field(default=30, ge=1)
+    # A jump of the host's clock forward is believed once it has held this long: until then
+    # nothing is published early or marked missed on its account (scheduler/clock.py).
+    clock_jump_confirm_seconds: int = Field(default=120, ge=0)
     per_channel_concurrency: int = Field(default=4, ge=1, le=32)
     # Publishing threads in one process: each waits on a platform most of the time.
     max_parallel: int = Field(default=128, ge=1, le=1024)

@@ -271,8 +271,8 @@ def test_loa_run_engine_schedules_the_metrics_job(app: Loa) -> None:
     engine = PublishingEngine(app.settings, app.engine, app.vault)
     engine.start()
     try:
-        job = engine.scheduler.get_job(METRICS_JOB)
-        assert job is not None
-        assert job.trigger.interval == timedelta(minutes=app.settings.metrics.tick_minutes)
+        alarm = engine.alarms.get(METRICS_JOB)
+        assert alarm is not None
+        assert alarm.every == timedelta(minutes=app.settings.metrics.tick_minutes)
     finally:
         engine.shutdown()

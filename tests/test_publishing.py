@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -228,16 +229,24 @@ def test_permanent_error_fails_with_the_platform_reason(app: Loa, sandbox: Any) 
 
 
 def test_healthz_reports_the_dispatcher(app: Loa) -> None:
+    from scheduler.engine import PublishingEngine
     from scheduler.serving import ThreadedServer
     from scheduler.web.app import create_app
 
     with ThreadedServer(create_app(app)) as server:
         before = requests.get(f"{server.url}/healthz", timeout=5)
         assert before.status_code == 503
-        dispatcher(app).run_once()
-        after = requests.get(f"{server.url}/healthz", timeout=5)
-        assert after.status_code == 200
+        app.publishing_engine = engine = PublishingEngine(app.settings, app.engine, app.vault, role="run")
+        engine.start()
+        try:
+            deadline = time.monotonic() + 10
+            while (after := requests.get(f"{server.url}/healthz", timeout=5)).status_code != 200:
+                assert time.monotonic() < deadline, after.json()
+                time.sleep(0.05)
+        finally:
+            engine.shutdown()
         assert after.json()["database"] == "ok" and after.json()["last_tick_age_seconds"] < 5
+        assert after.json()["role"] == "run" and after.json()["instance"] == engine.instance
 
 
 def test_reconnect_releases_held_publications(app: Loa, sandbox: Any) -> None:

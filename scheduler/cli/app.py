@@ -242,10 +242,14 @@ def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where 
 def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
     from scheduler.publishing.dispatcher import Dispatcher
+    from scheduler.serving import signals_call
 
     loa = ready(ctx)
     _configure_logging(quiet=as_json)
-    summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
+    dispatcher = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True)
+    # Stopped by cron's time limit or a shutdown: claim nothing more, hand back what has not started.
+    with signals_call(dispatcher.stop):
+        summary = dispatcher.run_once()
     if as_json:
         print_json(summary.as_json())
         return

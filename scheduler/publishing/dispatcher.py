@@ -34,6 +34,7 @@ from scheduler.errors import (
     TransientError,
     UnknownOutcome,
 )
+from scheduler.i18n import process_text
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -43,7 +44,9 @@ from scheduler.models import (
 )
 from scheduler.posts.service import cover_url
 from scheduler.publishing.housekeeping import (
+    ONE_SHOT_ROLE,
     expire_leases,
+    hand_back,
     hold_blocked_channels,
     hold_housekeeping,
     mark_missed,
@@ -80,6 +83,7 @@ class Dispatcher:
         environ: Mapping[str, str] | None = None,
         owner: str | None = None,
         one_shot: bool = False,
+        role: str | None = None,
     ) -> None:
         self.settings = settings
         # A one-shot pass (`loa publish-due`) gives the housekeeping lease back when done.
@@ -88,6 +92,9 @@ class Dispatcher:
         self.vault = vault
         self.clock = clock
         self.owner = owner or lease_owner_id()
+        # Whose health a tick tells: `loa run`, `loa worker` or `loa publish-due` (one row per host).
+        self.role = role or (ONE_SHOT_ROLE if one_shot else "worker")
+        self._stopping = threading.Event()
         self.publishers = PublisherFactory(settings, vault, environ=environ)
         self.attempts = AttemptLog(engine, clock)
         self.reconciler = Reconciler(settings, engine, self.publishers, self.attempts)
@@ -117,7 +124,7 @@ class Dispatcher:
 
     def run_once(self) -> DispatchSummary:
         summary = DispatchSummary()
-        if not self._schema_matches():
+        if self._stopping.is_set() or not self._schema_matches():
             return summary
         now = self.clock()
         self.publishers.forget_credentials()  # credentials may have changed since the last pass (reconnect)
@@ -136,9 +143,12 @@ class Dispatcher:
         # than waiting for a whole batch (one slow call would hold back the next claims).
         in_flight: set[Future[tuple[str, int]]] = set()
         exhausted = False
+        handed_back = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loa-publish") as pool:
             while True:
                 free = workers - len(in_flight)
+                if self._stopping.is_set():
+                    exhausted = True  # a stop claims nothing more; what is in flight finishes
                 if not exhausted and (free >= max(1, workers // 4) or not in_flight):
                     claimed = claim_due(
                         self.engine,
@@ -157,10 +167,15 @@ class Dispatcher:
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     outcome, publication_id = future.result()
+                    if outcome == "handed_back":
+                        handed_back += 1
+                        continue
                     getattr(summary, outcome).append(publication_id)
                     if outcome == "deferred":
                         unavailable = unavailable_channels(self.engine, now)
-        record_tick(self.engine)
+        if handed_back:
+            log.info(process_text("log.handed_back", count=handed_back))
+        record_tick(self.engine, self.role, self._tick_instance(), self.clock())
         if self.one_shot:
             self.release()
             self.close()
@@ -169,6 +184,14 @@ class Dispatcher:
     def hold_housekeeping(self, now: datetime) -> bool:
         """Take or extend the housekeeping lease; True while this process holds it."""
         return hold_housekeeping(self.engine, self.settings, self.owner, now)
+
+    def stop(self) -> None:
+        """Claim nothing more; claims not yet started are handed back (a process stopping)."""
+        self._stopping.set()
+
+    def _tick_instance(self) -> str:
+        # A cron job's processes follow one another: one row per host, not one per run.
+        return self.owner.partition(":")[0] if self.role == ONE_SHOT_ROLE else self.owner
 
     def release(self) -> None:
         """Give up the housekeeping lease at a clean stop, so another worker takes over at once."""
@@ -196,7 +219,11 @@ class Dispatcher:
                 f"the cover image of this post cannot be read: {exc}", hint="queue the post again with its cover"
             )
             return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
+        if self._stopping.is_set():
+            return self._hand_back(claim), publication_id
         with self._channel_slots[channel.id]:
+            if self._stopping.is_set():  # it waited for its channel's slot: not started yet
+                return self._hand_back(claim), publication_id
             publisher = self.publishers.build(channel)
             try:
                 result = publisher.publish(outgoing)
@@ -210,6 +237,11 @@ class Dispatcher:
                 publisher.close()
         self.attempts.record_success(publication_id, attempt_id, result, AttemptOutcome.published)
         return "published", publication_id
+
+    def _hand_back(self, claim: Claim) -> str:
+        """A claim whose call never started goes back to the queue as if never claimed."""
+        hand_back(self.engine, claim.publication_id, claim.attempt_id, self.owner)
+        return "handed_back"
 
     def _cover_bytes(self, name: str) -> bytes:
         return (self.settings.media_path / name).read_bytes()

@@ -44,6 +44,7 @@ class Event(StrEnum):
     throttled = "throttled"
     failed_transiently = "failed_transiently"  # retried later with backoff
     failed = "failed"  # refused for good, or out of retries
+    handed_back = "handed_back"  # claimed by a process that stopped before calling the platform
     # Housekeeping and reconciliation.
     lease_lost = "lease_lost"  # the process holding it stopped during the call
     overdue = "overdue"  # due longer ago than the grace
@@ -76,6 +77,7 @@ TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
     Event.throttled: {S.publishing: S.scheduled},
     Event.failed_transiently: {S.publishing: S.scheduled},
     Event.failed: {S.publishing: S.failed},
+    Event.handed_back: {S.publishing: S.scheduled},
     Event.lease_lost: {S.publishing: S.unknown},
     Event.overdue: {S.scheduled: S.missed},
     Event.held: {S.scheduled: S.blocked},
