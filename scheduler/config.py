@@ -359,12 +359,11 @@ def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
 
 
 def _describe(error: dict[str, Any]) -> Message:
-    """One validation problem as a message; pydantic's own wording (type errors) stays as it is."""
+    """One validation problem as a message, pydantic's type errors in the reader's language."""
+    from scheduler.i18n.validation import validation_problem
+
     location = ".".join(str(part) for part in error["loc"])
-    raised = (error.get("ctx") or {}).get("error")
-    problem: Text = str(error["msg"]).removeprefix("Value error, ")
-    if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Message):
-        problem = raised.args[0]
+    problem: Text = validation_problem(error)
     if error["type"] == "extra_forbidden":
         problem = msg("config.unknown_key")
     elif error["type"] == "missing":

@@ -203,7 +203,7 @@ def test_a_throttle_pauses_that_channel_until_regain_and_the_others_go_on(app: L
     second = MetricsCollector(app.settings, app.engine, app.vault).run_once(only_due=False)
     assert [s["channel"] for s in second.snapshots] == [ZALO]
     assert [s["publication"] for s in second.skipped] == [pubs[FB]["id"]]
-    assert "paused" in second.skipped[0]["reason"]
+    assert "kênh đang tạm dừng" in second.skipped[0]["reason"]
     assert not [r for r in requests_log(sandbox)[seen:] if r["platform"] == "facebook"]
     with session_scope(app.engine, read_only=True) as session:
         stored = session.get(MetricPause, FB)

@@ -105,14 +105,16 @@ def _decoded_lines(raw: IO[bytes], name: str, bounds: SheetBounds) -> Iterator[s
         if len(line) > longest:
             raise InputError(
                 msg("error.import_line_too_long", name=name, row=number, megabytes=longest // 1024 // 1024),
-                hint=msg("hint.save_csv_utf8"),
+                hint=msg("hint.save_csv_utf8_or_xlsx"),
                 field="file",
             )
         try:
             text = decoder.decode(line)
         except UnicodeDecodeError:
             raise InputError(
-                msg("error.import_not_utf8", name=name, row=number), hint=msg("hint.save_csv_utf8"), field="file"
+                msg("error.import_not_utf8", name=name, row=number),
+                hint=msg("hint.save_csv_utf8_or_xlsx"),
+                field="file",
             ) from None
         if "\r" in text.rstrip("\r\n"):
             # Lines ended by a lone CR (old Mac exports) are lines too, as text mode reads them.
@@ -133,7 +135,7 @@ def _csv_records(reader: Any, name: str, bounds: SheetBounds) -> Iterator[Any]:
             if "field limit" not in str(exc):
                 raise InputError(
                     msg("error.import_csv_unreadable", name=name, row=reader.line_num + 1, reason=str(exc)),
-                    hint=msg("hint.save_csv_utf8"),
+                    hint=msg("hint.save_csv_utf8_or_xlsx"),
                     field="file",
                 ) from None
             # The csv module's own limit on a field (131.072 characters) is above ours.

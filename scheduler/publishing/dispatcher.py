@@ -33,8 +33,9 @@ from scheduler.errors import (
     RateLimited,
     TransientError,
     UnknownOutcome,
+    stored_error,
 )
-from scheduler.i18n import process_text
+from scheduler.i18n import msg, process_text
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -99,6 +100,9 @@ class Dispatcher:
         self.attempts = AttemptLog(engine, clock)
         self.reconciler = Reconciler(settings, engine, self.publishers, self.attempts)
         self._schema_warned: str | None = None
+        # Pauses asked for by successful replies (usage headers), until the channel's row says so
+        # too: publications of that channel already claimed in this pass must wait as well.
+        self._held_until: dict[str, datetime] = {}
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
@@ -128,6 +132,7 @@ class Dispatcher:
             return summary
         now = self.clock()
         self.publishers.forget_credentials()  # credentials may have changed since the last pass (reconnect)
+        self._held_until.clear()  # across passes the channel's row holds the pause (a person may lift it)
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
         # one process at a time holds it, whichever host it is on.
         if self.hold_housekeeping(now):
@@ -158,7 +163,7 @@ class Dispatcher:
                         owner=self.owner,
                         lease=lease,
                         limit=free,
-                        exclude_channels=sorted(unavailable),
+                        exclude_channels=sorted(unavailable | self._held_channels()),
                     )
                     exhausted = not claimed
                     in_flight.update(pool.submit(self.publish_claimed, claim) for claim in claimed)
@@ -215,15 +220,18 @@ class Dispatcher:
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
-            missing = PermanentError(
-                f"the cover image of this post cannot be read: {exc}", hint="queue the post again with its cover"
-            )
+            missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))
             return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
         if self._stopping.is_set():
             return self._hand_back(claim), publication_id
         with self._channel_slots[channel.id]:
             if self._stopping.is_set():  # it waited for its channel's slot: not started yet
                 return self._hand_back(claim), publication_id
+            held = self._held_until.get(channel.id)
+            if held is not None and held > self.clock():
+                wait_s = (held - self.clock()).total_seconds()
+                throttled = RateLimited(msg("publishing.held_by_quota"), retry_after=wait_s, platform=channel.platform)
+                return self._record_failure(publication_id, attempt_id, channel, throttled), publication_id
             publisher = self.publishers.build(channel)
             try:
                 result = publisher.publish(outgoing)
@@ -231,12 +239,21 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, exc), publication_id
             except Exception as exc:  # a bug must not leave the row stuck in "publishing"
                 log.exception("publication %s: unexpected error while publishing", publication_id)
-                unknown = UnknownOutcome(f"internal error while publishing: {exc!r}", hint="check the page")
+                internal = msg("error.internal_publishing", reason=repr(exc))
+                unknown = UnknownOutcome(internal, hint=msg("hint.check_page"))
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
-        self.attempts.record_success(publication_id, attempt_id, result, AttemptOutcome.published)
+            if result.pause_seconds:  # before the slot is free: the next publication must see it
+                self._held_until[channel.id] = self.clock() + timedelta(seconds=result.pause_seconds)
+        self.attempts.record_success(
+            publication_id, attempt_id, result, AttemptOutcome.published, channel_id=channel.id
+        )
         return "published", publication_id
+
+    def _held_channels(self) -> set[str]:
+        now = self.clock()
+        return {channel_id for channel_id, until in self._held_until.items() if until > now}
 
     def _hand_back(self, claim: Claim) -> str:
         """A claim whose call never started goes back to the queue as if never claimed."""
@@ -268,7 +285,7 @@ class Dispatcher:
             publication.lease_owner = None
             publication.lease_until = None
             publication.updated_at = utcnow()
-            publication.last_error = str(error)
+            publication.last_error = stored_error(error)
             if isinstance(error, UnknownOutcome):
                 publication.status = status_after(Event.outcome_unknown)
                 publication.next_attempt_at = now + RECONCILE_DELAY
@@ -299,7 +316,7 @@ class Dispatcher:
                     else AttemptOutcome.permanent_error
                 )
             if not isinstance(error, PermanentError | UnknownOutcome):
-                state.last_error = str(error)
+                state.last_error = stored_error(error)
                 state.last_error_at = now
             session.add_all([publication, state])
             self.attempts.finish(session, attempt_id, outcome, error)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from scheduler.config import Settings
+from scheduler.i18n import msg, stored
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublishAttempt, SchedulerTick, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.store import acquire_lease, holder_is_gone, release_lease, session_scope
@@ -45,7 +46,7 @@ def expire_leases(engine: Engine, now: datetime) -> None:
             if not expired and not holder_is_gone(row.lease_owner or ""):
                 continue
             row.status = transition(row.status, Event.lease_lost)
-            row.last_error = "the publishing process stopped during the call; checking the platform"
+            row.last_error = stored(msg("reason.lease_lost"))
             row.lease_owner = None
             row.lease_until = None
             row.next_attempt_at = now
@@ -69,10 +70,7 @@ def mark_missed(engine: Engine, settings: Settings, now: datetime) -> list[int]:
         for row in rows:
             local = row.due_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
             row.status = transition(row.status, Event.overdue)
-            row.last_error = (
-                f"not published: it was due at {local}, more than "
-                f"{settings.publishing.grace_minutes} minutes ago, while Loa was not running"
-            )
+            row.last_error = stored(msg("reason.missed", due=local, minutes=settings.publishing.grace_minutes))
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]
@@ -112,7 +110,7 @@ def hold_blocked_channels(engine: Engine, now: datetime) -> list[int]:
         )
         for row in rows:
             row.status = transition(row.status, Event.held)
-            row.last_error = f"channel {row.channel_id} must be reconnected before it can publish"
+            row.last_error = stored(msg("reason.held", channel=row.channel_id))
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]

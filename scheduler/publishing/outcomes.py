@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.models import PublicationStatus
 
 S = PublicationStatus
@@ -106,10 +107,11 @@ def transition(status: PublicationStatus | str, event: Event) -> PublicationStat
     current = PublicationStatus(status)
     after = TRANSITIONS[event].get(current)
     if after is None:
-        allowed = ", ".join(s.value for s in TRANSITIONS[event])
+        # The event is named by its code: it is what a developer reads in the transition table.
+        allowed = [msg(f"status.{s.value}") for s in TRANSITIONS[event]]
         raise IllegalTransition(
-            f"a {current.value} publication cannot be {event.value.replace('_', ' ')}",
-            hint=f"only {allowed} ones can",
+            msg("error.illegal_transition", status=msg(f"status.{current.value}"), event=event.value),
+            hint=msg("hint.allowed_statuses", statuses=allowed),
         )
     return after
 

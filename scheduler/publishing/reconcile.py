@@ -16,7 +16,8 @@ from sqlmodel import col, select
 from scheduler.channels.base import PublishResult
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
-from scheduler.errors import AuthError, PublishError
+from scheduler.errors import AuthError, PublishError, stored_error
+from scheduler.i18n import msg, stored
 from scheduler.models import AttemptOutcome, ChannelState, ChannelStatus, Publication, PublishAttempt, utcnow
 from scheduler.publishing.outcomes import Event, sources, status_after
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
@@ -113,14 +114,14 @@ class Reconciler:
                 assert row is not None
                 row.status = status_after(Event.check_failed)
                 row.next_attempt_at = now + backoff(unknown_count + 1)
-                row.last_error = f"could not check the platform yet: {exc.message}"
+                row.last_error = stored(msg("reason.check_failed", reason=msg(exc.msgid, **exc.params)))
                 row.lease_owner = row.lease_until = None
                 session.add(row)
                 if isinstance(exc, AuthError):
                     state = session.get(ChannelState, channel.id)
                     assert state is not None
                     state.status = ChannelStatus.needs_reauth
-                    state.last_error = str(exc)
+                    state.last_error = stored_error(exc)
                     state.last_error_at = now
                     session.add(state)
                 self.attempts.finish(session, attempt_id, AttemptOutcome.check_failed, exc)
@@ -143,14 +144,14 @@ class Reconciler:
                 # attempt was lost too: only a person can tell now.
                 row.status = status_after(Event.undecidable)
                 row.next_attempt_at = None
-                row.last_error = "Loa cannot tell whether this post went out: check the page, then confirm or retry it"
+                row.last_error = stored(msg("reason.undecidable"))
                 self.attempts.finish(session, attempt_id, AttemptOutcome.unknown)
                 session.add(row)
                 return "unknown"
             # Searched and absent: one more publish is safe.
             row.status = status_after(Event.found_absent)
             row.next_attempt_at = now
-            row.last_error = "not found on the platform after an unknown outcome; publishing again"
+            row.last_error = stored(msg("reason.found_absent"))
             session.add(row)
             self.attempts.finish(session, attempt_id, AttemptOutcome.checked_absent)
         return "deferred"

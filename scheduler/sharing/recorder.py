@@ -15,9 +15,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from scheduler.errors import StoreError
+from scheduler.i18n import msg
+from scheduler.logs import Throttle
 from scheduler.sharing.counting import ClickEvent, ClickReason, store_clicks
 
 log = logging.getLogger("loa.sharing")
+# Store failures repeat with every batch while they last: logged once per half minute, counted.
+_store_trouble = Throttle(log)
 
 
 class RecorderOverloaded(StoreError):
@@ -72,7 +76,7 @@ class ClickRecorder:
 
     def _submit(self, event: ClickEvent, waiter: Waiter) -> None:
         if self._queue.qsize() >= self.max_pending:
-            raise RecorderOverloaded(f"{self.max_pending} clicks are already waiting for the database")
+            raise RecorderOverloaded(msg("error.clicks_waiting", count=self.max_pending))
         self._ensure_thread()
         self._queue.put((event, waiter))
 
@@ -93,7 +97,7 @@ class ClickRecorder:
 
         self._submit(event, settle)
         if not done.wait(timeout):
-            raise StoreError("the click was not stored in time")
+            raise StoreError(msg("error.click_not_stored_in_time"))
         result = box[0]
         if isinstance(result, BaseException):
             raise result
@@ -149,7 +153,7 @@ class ClickRecorder:
                     raw.close()
                 self.checkpoints += 1
             except OperationalError as exc:  # busy or disk trouble: the next round tries again
-                log.warning("WAL checkpoint failed: %s", exc)
+                _store_trouble.log(logging.WARNING, "checkpoint", "WAL checkpoint failed: %s", exc)
 
     def _run(self) -> None:
         while True:
@@ -183,8 +187,8 @@ class ClickRecorder:
                 # A long recount or backup can hold the write lock beyond busy_timeout: wait it
                 # out rather than lose the clicks; the requests simply wait a little longer.
                 if time.monotonic() + delay > deadline:
-                    log.error("could not store %d clicks: %s", len(events), exc)
-                    return [StoreError(f"the click could not be stored: {exc.orig}")] * len(events)
+                    _store_trouble.log(logging.ERROR, "store", "could not store %d clicks: %s", len(events), exc)
+                    return [StoreError(msg("error.click_not_stored", reason=str(exc.orig)))] * len(events)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
