@@ -19,6 +19,7 @@ from scheduler.cli.sharing import share_app, staff_app
 from scheduler.cli.support import (
     ConfigOption,
     JsonOption,
+    actor,
     err,
     loa_app,
     out,
@@ -217,6 +218,29 @@ def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where 
 
     size = backup_database(ready(ctx).engine, file)
     out.print(f"Đã sao lưu cơ sở dữ liệu vào {file} ({size:,} bytes).".replace(",", "."))
+
+
+@app.command()
+def restore(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="the `loa backup` copy to put back")]
+) -> None:
+    """Restore a backup (refused while Loa runs); what may have gone out since is checked on the platform first."""
+    from scheduler.restore import restore_database
+
+    loa = loa_app(ctx)
+    result = restore_database(loa.engine, file, actor=actor())
+    if result.set_aside is not None:
+        out.print(process_text("cli.restore_set_aside", file=str(result.set_aside)))
+    out.print(process_text("cli.restore_done", file=str(result.source), database=str(result.database)))
+    if result.upgraded:
+        out.print(process_text("cli.restore_upgraded", before=result.schema_before or "0.1"))
+    out.print(process_text("cli.restore_held", n=result.held))
+    from scheduler.channels.registry import publisher_class
+
+    # A refresh token used once and renewed since the copy was made is dead in the copy.
+    single_use = [c.id for c in loa.settings.channels if publisher_class(c.platform).single_use_refresh_token]
+    if single_use:
+        out.print(process_text("cli.restore_single_use_tokens", channels=", ".join(single_use)))
 
 
 @app.command("publish-due")

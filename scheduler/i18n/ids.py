@@ -139,6 +139,7 @@ AUDIT_ACTIONS = (
     N_("audit_action.channel.reconnect"),
     N_("audit_action.channel.resume"),
     N_("audit_action.clicks.recount"),
+    N_("audit_action.database.restore"),
     N_("audit_action.post.approve"),
     N_("audit_action.post.cancel"),
     N_("audit_action.post.edit"),
@@ -163,6 +164,8 @@ AUDIT_ACTIONS = (
 )
 AUDIT_DETAILS = (
     N_("audit_detail.reason"),
+    N_("audit_detail.held"),
+    N_("audit_detail.set_aside"),
     N_("audit_detail.ip"),
     N_("audit_detail.via"),
     N_("audit_detail.staff"),

@@ -24,6 +24,7 @@ from scheduler.audit import record
 from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
+from scheduler.i18n import process_text
 from scheduler.models import (
     Campaign,
     MetricSnapshot,
@@ -589,7 +590,12 @@ class PostService:
                     "remote_id": p.remote_id,
                     "permalink": p.permalink,
                     "published_at": p.published_at.isoformat() if p.published_at else None,
-                    "error": p.last_error if p.status != PublicationStatus.published else None,
+                    # A reason may be a catalogue id (reason.…): shown in the reader's words.
+                    "error": (
+                        process_text(p.last_error)
+                        if p.last_error and p.status != PublicationStatus.published
+                        else None
+                    ),
                     "metrics": latest_metrics(session, p.id),
                 }
                 for p in publications

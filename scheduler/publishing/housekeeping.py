@@ -1,7 +1,8 @@
 """Housekeeping: the time-based work of a dispatcher pass, done by the holder of its lease only.
 
 Leases that ran out become ``unknown`` (the call may have happened), publications overdue
-beyond the grace become ``missed``, due publications of channels needing re-authorisation
+beyond the grace become ``missed``, those overdue by more than a short window are checked on
+the platform first, due publications of channels needing re-authorisation
 wait as ``blocked``; and the end of each pass is recorded for ``/healthz``.
 """
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from scheduler.config import Settings
+from scheduler.i18n import N_
 from scheduler.models import ChannelState, ChannelStatus, Publication, SchedulerTick, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.store import acquire_lease, holder_is_gone, release_lease, session_scope
@@ -68,6 +70,36 @@ def mark_missed(engine: Engine, settings: Settings, now: datetime) -> list[int]:
                 f"not published: it was due at {local}, more than "
                 f"{settings.publishing.grace_minutes} minutes ago, while Loa was not running"
             )
+            row.updated_at = utcnow()
+            session.add(row)
+        return [row.id for row in rows if row.id is not None]
+
+
+OVERDUE_CHECK_REASON = N_("reason.overdue_check")
+
+
+def check_overdue(engine: Engine, settings: Settings, now: datetime) -> list[int]:
+    """Publications due a while ago are looked for on the platform before they are published.
+
+    A database that was put back (a restore, a rewound PostgreSQL) still calls ``scheduled``
+    what may have gone out since; only a search can tell. The reconciler does it next; until
+    then no process claims them (``claim_due``'s ``check_before``).
+    """
+    cutoff = now - timedelta(minutes=settings.publishing.check_overdue_minutes)
+    with session_scope(engine) as session:
+        rows = list(
+            session.exec(
+                select(Publication).where(
+                    col(Publication.status).in_(sources(Event.overdue_check)),
+                    Publication.due_at < cutoff,
+                    col(Publication.next_attempt_at).is_(None),
+                )
+            )
+        )
+        for row in rows:
+            row.status = transition(row.status, Event.overdue_check)
+            row.last_error = OVERDUE_CHECK_REASON
+            row.next_attempt_at = now
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]
