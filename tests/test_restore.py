@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from scheduler.i18n import translate
 from scheduler.models import Lease, Restore
 from scheduler.schema import head_revision
 from scheduler.store import session_scope
-from tests.conftest import Cli, cli_for, free_port, write_config
+from tests.conftest import Cli, cli_for, free_port, served_config, write_config
 from tests.test_publishing import articles, fault, page_posts, queue
 
 FB = ["fb-bhxh-nghean"]
@@ -278,3 +279,29 @@ def test_a_person_sees_why_a_restored_post_is_held(
     assert row["status"] == "unknown"
     assert row["error"] == translate("vi", "reason.checks_exhausted")
     assert len(page_posts(sandbox)) == 1
+
+
+def test_a_rewound_postgresql_database_publishes_nothing_twice(tmp_path: Path, sandbox: Any, postgres_url: str) -> None:
+    # The general rule behind restores: whatever put the database back (pg_restore here), a
+    # publication overdue by more than publishing.check_overdue_minutes is looked for first.
+    with served_config(tmp_path, sandbox.url, database_url=postgres_url) as config:
+        app = Loa(load_settings(config))
+        late = datetime.now(UTC) - timedelta(minutes=15)  # Loa was down; within the grace
+        post_ids = [queue(app, channels=FB, at=late, hoat_dong=f"tin trễ {n}") for n in range(3)]
+        app.close()
+        dump = tmp_path / "loa.dump"
+        subprocess.run(["pg_dump", "-Fc", "-f", str(dump), postgres_url], check=True, capture_output=True)
+        first = loa_command(config, "publish-due", "--json")
+        assert first.returncode == 0, first.stderr
+        assert len(page_posts(sandbox)) == 3
+        restored = subprocess.run(
+            ["pg_restore", "--clean", "--if-exists", "-d", postgres_url, str(dump)], capture_output=True, text=True
+        )
+        assert restored.returncode == 0, restored.stderr
+        assert statuses(app, post_ids) == ["scheduled"] * 3  # the rewound database knows nothing
+        again = loa_command(config, "publish-due", "--json")
+        assert again.returncode == 0, again.stderr
+        assert statuses(app, post_ids) == ["published"] * 3
+        assert len(page_posts(sandbox)) == 3
+        assert all(count == 1 for count in sandbox_messages(sandbox).values())
+        app.close()
