@@ -305,3 +305,24 @@ def test_a_rewound_postgresql_database_publishes_nothing_twice(tmp_path: Path, s
         assert len(page_posts(sandbox)) == 3
         assert all(count == 1 for count in sandbox_messages(sandbox).values())
         app.close()
+
+
+def test_a_restored_post_long_overdue_and_absent_waits_for_a_person(app: Loa, sandbox: Any, tmp_path: Path) -> None:
+    from scheduler.backup import backup_database
+    from scheduler.publishing.dispatcher import Dispatcher
+    from scheduler.restore import restore_database
+
+    post_id = queue(app, channels=FB, hoat_dong="bị từ chối sau khi sao lưu")
+    backup = tmp_path / "copy.db"
+    backup_database(app.engine, backup)
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", times=1, status=400, error={"code": 100})
+    Dispatcher(app.settings, app.engine, app.vault, one_shot=True).run_once()
+    assert statuses(app, [post_id]) == ["failed"] and page_posts(sandbox) == []
+    # Put back two hours later: absent, and far later than the grace — never a late burst.
+    two_hours = datetime.now(UTC) + timedelta(hours=2)
+    assert restore_database(app.engine, backup, now=two_hours).held == 1
+    summary = Dispatcher(app.settings, app.engine, app.vault, one_shot=True, clock=lambda: two_hours).run_once()
+    assert summary.missed == [app.posts.show(post_id)["publications"][0]["id"]]
+    (row,) = app.posts.show(post_id)["publications"]
+    assert row["status"] == "missed" and row["error"] == translate("vi", "reason.absent_past_grace")
+    assert page_posts(sandbox) == []

@@ -175,6 +175,7 @@ class Dispatcher:
                         result: ChannelChecks = future.result()
                         summary.reconciled.extend(result.published)
                         summary.deferred.extend(result.deferred)
+                        summary.missed.extend(result.missed)
                         if result.deferred:  # surely absent: publish once more, in this pass
                             exhausted = False
                         continue

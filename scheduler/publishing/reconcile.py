@@ -40,6 +40,7 @@ RECONCILE_LOOKBACK = timedelta(minutes=10)
 # Reasons a person reads on a publication (catalogue ids, shown in the reader's language).
 CHECKS_EXHAUSTED_REASON = N_("reason.checks_exhausted")
 UNDECIDABLE_REASON = N_("reason.undecidable")
+ABSENT_PAST_GRACE_REASON = N_("reason.absent_past_grace")
 
 
 def _normalised(text: str | None) -> str:
@@ -54,6 +55,7 @@ class ChannelChecks:
     published: list[int] = field(default_factory=list)  # found on the platform
     deferred: list[int] = field(default_factory=list)  # surely absent: publishing once more
     unknown: list[int] = field(default_factory=list)  # not yet, or left for a person
+    missed: list[int] = field(default_factory=list)  # absent, and later than the grace: a person decides
 
 
 @dataclass
@@ -81,6 +83,10 @@ class Reconciler:
         self.engine = engine
         self.publishers = publishers
         self.attempts = attempts
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self.settings.publishing.grace_minutes)
 
     def pending(self, now: datetime) -> dict[str, list[int]]:
         """The publications whose check is due, by channel."""
@@ -110,6 +116,7 @@ class Reconciler:
             checks = self.reconcile_channel(channel_id, ids, now)
             reconciled.extend(checks.published)
             summary.deferred.extend(checks.deferred)
+            summary.missed.extend(checks.missed)
         return reconciled
 
     def reconcile_channel(self, channel_id: str, publication_ids: Sequence[int], now: datetime) -> ChannelChecks:
@@ -249,6 +256,16 @@ class Reconciler:
                 self.attempts.finish(session, attempt_id, AttemptOutcome.unknown)
                 session.add(row)
                 return "unknown"
+            if waiting.unknown_outcomes == 0 and waiting.due_at < now - self.grace:
+                # Never sent as far as this database knows (a restored copy, a process that
+                # died before its call) and later than the grace: as after downtime, no burst
+                # of old posts; a person decides.
+                row.status = transition(transition(row.status, Event.found_absent), Event.overdue)
+                row.next_attempt_at = None
+                row.last_error = ABSENT_PAST_GRACE_REASON
+                session.add(row)
+                self.attempts.finish(session, attempt_id, AttemptOutcome.checked_absent)
+                return "missed"
             # Searched and absent: one more publish is safe.
             row.status = status_after(Event.found_absent)
             row.next_attempt_at = now
