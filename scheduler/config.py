@@ -124,6 +124,13 @@ class PublishingSettings(_Section):
     zalo_verify_polls: int = Field(default=8, ge=1, le=100)
     zalo_verify_interval_seconds: float = Field(default=3.0, ge=0)
 
+    @model_validator(mode="after")
+    def _check_before_missed(self) -> PublishingSettings:
+        # Beyond the grace a publication is missed: a check window past it would never apply.
+        if self.grace_minutes and self.check_overdue_minutes >= self.grace_minutes:
+            raise ValueError(msg("config.check_overdue_within_grace", grace=self.grace_minutes))
+        return self
+
 
 class MetricsSettings(_Section):
     """When the collector asks the platforms for a publication's counters.
