@@ -60,22 +60,28 @@ def restore_database(engine: Engine, source: Path, *, actor: str = "cli", now: d
     if source.resolve() == target:
         raise InputError(msg("error.restore_same_file", file=str(source)), hint=msg("hint.restore_file"))
     schema_before = _check_copy(source)
-    busy = running_loa(engine, now or utcnow())
-    if busy:
-        raise InputError(msg("error.restore_loa_running", holders=busy), hint=msg("hint.stop_loa_first"))
-    set_aside = _set_aside(engine, target, now or utcnow()) if target.exists() else None
-    engine.dispose()  # no connection of this process keeps the old file's pages
-    _copy_into_place(source, target)
-    restored = make_engine(engine.url.render_as_string(hide_password=False))
-    try:
-        from scheduler.schema import head_revision, upgrade
+    from scheduler.presence import alone
 
-        upgraded = schema_before != head_revision()
-        if upgraded:
-            upgrade(restored, now=now)
-        held = _mark(restored, source, set_aside, schema_before, actor, now or utcnow())
-    finally:
-        restored.dispose()
+    # Held to the end: no Loa process can start on the database while it is being replaced.
+    with alone(engine) as nobody_else:
+        busy = running_loa(engine, now or utcnow())
+        if not nobody_else:
+            busy.append(msg("where.restore_process"))
+        if busy:
+            raise InputError(msg("error.restore_loa_running", holders=busy), hint=msg("hint.stop_loa_first"))
+        set_aside = _set_aside(engine, target, now or utcnow()) if target.exists() else None
+        engine.dispose()  # no connection of this process keeps the old file's pages
+        _copy_into_place(source, target)
+        restored = make_engine(engine.url.render_as_string(hide_password=False))
+        try:
+            from scheduler.schema import head_revision, upgrade
+
+            upgraded = schema_before != head_revision()
+            if upgraded:
+                upgrade(restored, now=now)
+            held = _mark(restored, source, set_aside, schema_before, actor, now or utcnow())
+        finally:
+            restored.dispose()
     return Restored(source, target, set_aside, schema_before, upgraded, held)
 
 

@@ -326,3 +326,42 @@ def test_a_restored_post_long_overdue_and_absent_waits_for_a_person(app: Loa, sa
     (row,) = app.posts.show(post_id)["publications"]
     assert row["status"] == "missed" and row["error"] == translate("vi", "reason.absent_past_grace")
     assert page_posts(sandbox) == []
+
+
+def test_a_worker_without_any_lease_still_blocks_a_restore(app: Loa, config_path: Path, tmp_path: Path) -> None:
+    from scheduler.models import utcnow
+
+    backup = tmp_path / "copy.db"
+    assert loa_command(config_path, "backup", str(backup)).returncode == 0
+    # Another host's worker holds the time-based work, so this one holds no lease at all.
+    with session_scope(app.engine) as session:
+        session.add(Lease(name="housekeeping", owner="may-chu-khac:4242:abcd", until=utcnow() + timedelta(hours=1)))
+    env = {**os.environ, "LOA_LANG": "en", "LOA_PUBLISHING_TICK_SECONDS": "1"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "--config", str(config_path), "worker"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        lock = Path(f"{app.settings.database_url.removeprefix('sqlite:///')}.loa-lock")
+        wait_until(lock.exists, 20, "the worker marks the database as in use")
+        time.sleep(1.5)  # a pass or two
+        refused = loa_command(config_path, "restore", str(backup))
+        assert refused.returncode == 2, refused.stdout
+        assert "`loa worker`" in refused.stderr and "Loa is running" in refused.stderr
+        assert "pid 4242 @ may-chu-khac" in refused.stderr  # the other host's lease, named
+    finally:
+        stderr = stop(worker)
+    assert worker.returncode == 0, stderr
+    with session_scope(app.engine) as session:  # that host's worker has stopped too
+        session.delete(session.get(Lease, "housekeeping"))
+    assert loa_command(config_path, "restore", str(backup)).returncode == 0
+
+
+def test_no_loa_process_starts_during_a_restore(app: Loa, config_path: Path) -> None:
+    from scheduler.presence import alone
+
+    with alone(app.engine) as only_us:
+        assert only_us
+        started = loa_command(config_path, "publish-due")
+    assert started.returncode == 1 and "being restored" in started.stderr
+    assert loa_command(config_path, "publish-due").returncode == 0

@@ -83,21 +83,25 @@ def init(
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
+    from scheduler.presence import working
     from scheduler.runner import run_foreground
 
     loa = ready(ctx)
     _configure_logging()
-    run_foreground(loa, out)
+    with working(loa.engine):  # `loa restore` waits for no one: it refuses while this runs
+        run_foreground(loa, out)
 
 
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
+    from scheduler.presence import working
     from scheduler.runner import run_worker
 
     loa = ready(ctx)
     _configure_logging()
-    run_worker(loa, out)
+    with working(loa.engine):
+        run_worker(loa, out)
 
 
 @app.command()
@@ -246,11 +250,13 @@ def restore(
 @app.command("publish-due")
 def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
+    from scheduler.presence import working
     from scheduler.publishing.dispatcher import Dispatcher
 
     loa = ready(ctx)
     _configure_logging(quiet=as_json)
-    summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
+    with working(loa.engine):
+        summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
     if as_json:
         print_json(summary.as_json())
         return
