@@ -47,6 +47,8 @@ messages: install
 		--omit-header --sort-output -o $(POT) scheduler
 	$(BIN)/pybabel -q update -D loa -i $(POT) -d scheduler/i18n/locales --no-fuzzy-matching --no-wrap
 	rm -f $(POT)
+	# The extraction time would make every branch's catalogues differ on one line.
+	sed -i '/^"POT-Creation-Date: /d' scheduler/i18n/locales/*/LC_MESSAGES/loa.po
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, delete, func, text
 from sqlmodel import Session, col, select
 
 from scheduler.audit import record
@@ -35,7 +35,7 @@ from scheduler.errors import InputError, NotFound
 from scheduler.i18n import msg
 from scheduler.models import ApiToken, LoginFailure, Role, Staff, User, UserSession, utcnow
 from scheduler.render.messages import nfc
-from scheduler.store import session_scope
+from scheduler.store import is_sqlite, session_scope
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -123,6 +123,11 @@ class LoginRefused(InputError):
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def masked_name(typed: str) -> str:
+    """How a typed name that is no account is kept: ``?`` and 8 hex digits of its SHA-256."""
+    return "?" + _sha256(typed)[:8]
 
 
 def _snapshot(user: User) -> AuthUser:
@@ -427,14 +432,16 @@ def login(
     typed = nfc(username).strip().lower()[:64]
     since = now - THROTTLE_WINDOW
     with session_scope(engine, read_only=True) as session:
-        per_pair = _count_failures(session, since, username=typed, ip=ip)
-        per_ip = _count_failures(session, since, ip=ip)
         user = session.exec(select(User).where(User.username == typed)).first()
         stored_hash = user.password_hash if user is not None else None
         active = bool(user is not None and user.active)
-    if per_pair >= THROTTLE_PER_USER_IP or per_ip >= THROTTLE_PER_IP:
+    # What is typed as a username may be a password typed in the wrong field: a name that is
+    # no account is kept only as a short digest (enough to see repeats, not to read it back).
+    who = typed if user is not None else masked_name(typed)
+    reserved = _reserve_try(engine, username=who, ip=ip, now=now, per_ip=True)
+    if reserved is None:
         with session_scope(engine) as session:
-            record(session, actor=typed or "?", action="auth.throttled", object=f"user:{typed}", details={"ip": ip})
+            record(session, actor=who, action="auth.throttled", object=f"user:{who}", details={"ip": ip})
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
         raise LoginRefused(
             f"too many failed logins; try again in {minutes} minutes", throttled=True, retry_minutes=minutes
@@ -445,14 +452,14 @@ def login(
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         verified = False
     if not (verified and active and stored_hash is not None and user is not None):
+        # The reserved try stays: it is this failure's row.
         with session_scope(engine) as session:
-            session.add(LoginFailure(username=typed, ip=ip, at=now))
             reason = "disabled" if user is not None and not active and verified else "bad credentials"
             record(
                 session,
-                actor=typed or "?",
+                actor=who,
                 action="auth.login_failed",
-                object=f"user:{typed}",
+                object=f"user:{who}",
                 details={"ip": ip, "reason": reason},
             )
         raise LoginRefused("wrong username or password")
@@ -488,6 +495,30 @@ def login(
         cookie_value=value,
         session=SessionInfo(id_hash=row.id_hash, csrf_token=row.csrf_token, user=snapshot),
     )
+
+
+def _reserve_try(engine: Engine, *, username: str, ip: str, now: datetime, per_ip: bool) -> int | None:
+    """Count recent failures and, under the limits, book this try as one — in one write transaction.
+
+    The password is checked only after the booking commits, and a right password deletes it,
+    so however many tries arrive at once no more passwords are checked than the limit allows.
+    Counting and booking must not interleave between two tries from the same address: SQLite
+    write transactions are one at a time (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped
+    advisory lock on the address serialises them. Returns the booking's id, or None when throttled.
+    """
+    since = now - THROTTLE_WINDOW
+    with session_scope(engine) as session:
+        if not is_sqlite(engine):
+            key = f"loa/login/{ip}"
+            session.connection().execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        if _count_failures(session, since, username=username, ip=ip) >= THROTTLE_PER_USER_IP:
+            return None
+        if per_ip and _count_failures(session, since, ip=ip) >= THROTTLE_PER_IP:
+            return None
+        booking = LoginFailure(username=username, ip=ip, at=now)
+        session.add(booking)
+        session.flush()
+        return booking.id
 
 
 def _count_failures(session: Session, since: datetime, *, ip: str, username: str | None = None) -> int:
@@ -541,11 +572,10 @@ def change_password(
     username = info.user.username
     new = nfc(new)
     check_password(new, username=username)
-    since = now - THROTTLE_WINDOW
+    if _reserve_try(engine, username=username, ip=ip, now=now, per_ip=False) is None:
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise InputError(msg("error.password_throttled", minutes=minutes), field="current_password")
     with session_scope(engine, read_only=True) as session:
-        if _count_failures(session, since, username=username, ip=ip) >= THROTTLE_PER_USER_IP:
-            minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-            raise InputError(msg("error.password_throttled", minutes=minutes), field="current_password")
         user = session.get(User, info.user.id)
         stored_hash = user.password_hash if user is not None else None
     try:
@@ -553,8 +583,7 @@ def change_password(
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         verified = False
     if not verified:
-        with session_scope(engine) as session:
-            session.add(LoginFailure(username=username, ip=ip, at=now))
+        with session_scope(engine) as session:  # the reserved try stays as this failure
             record(session, actor=username, action="auth.password_change_failed", object=f"user:{username}")
         raise InputError(msg("error.current_password_wrong"), field="current_password")
     value = secrets.token_urlsafe(32)

@@ -303,7 +303,8 @@ class Settings(_Section):
         """The database URL with a relative SQLite path made relative to the config file."""
         url = self.database.url
         prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        plain = not url.startswith(("sqlite:////", "sqlite:///file:")) and url != "sqlite:///:memory:"
+        if url.startswith(prefix) and plain:
             return prefix + str(self.path(url[len(prefix) :]))
         return url
 

@@ -7,6 +7,8 @@ import os
 import re
 import sys
 
+from scheduler.terminal import printable
+
 # Tokens travel as access_token=…, "access_token": "…" or a Bearer header; mask all three.
 _SECRET_PATTERNS = [
     re.compile(r"(access_token[\"']?\s*[:=]\s*[\"']?)([^\s&\"',]+)", re.IGNORECASE),
@@ -32,7 +34,7 @@ class _CurrentStderr(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.write(printable(self.format(record)) + "\n")
         except (OSError, ValueError):
             self.handleError(record)
 

@@ -20,14 +20,12 @@ from sqlalchemy import Engine
 
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
-from scheduler.store import is_sqlite
+from scheduler.store import is_sqlite, sqlite_file
 
 
 def lock_path(engine: Engine) -> Path | None:
-    database = engine.url.database
-    if not is_sqlite(engine) or not database or database == ":memory:":
-        return None
-    return Path(f"{database}.loa-lock")
+    database = sqlite_file(engine.url.database) if is_sqlite(engine) else None
+    return None if database is None else database.with_name(database.name + ".loa-lock")
 
 
 @contextmanager

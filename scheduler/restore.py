@@ -29,7 +29,7 @@ from scheduler.errors import InputError, StoreError
 from scheduler.i18n import N_, Message, msg
 from scheduler.models import Lease, Publication, PublicationStatus, Restore, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
-from scheduler.store import holder_is_gone, is_sqlite, make_engine, session_scope
+from scheduler.store import holder_is_gone, is_sqlite, make_engine, session_scope, sqlite_file
 
 RESTORED_CHECK_REASON = N_("reason.restored_check")
 # The table every Loa database has had since 0.1 (scheduler.schema's legacy marker).
@@ -50,10 +50,10 @@ def restore_database(engine: Engine, source: Path, *, actor: str = "cli", now: d
     """Replace the database of ``engine`` with the backup ``source``; see the module's steps."""
     if not is_sqlite(engine):
         raise InputError(msg("error.restore_needs_sqlite"), hint=msg("hint.use_pg_restore"))
-    database = engine.url.database
-    if not database or database == ":memory:":
+    database = sqlite_file(engine.url.database)
+    if database is None:
         raise InputError(msg("error.backup_in_memory"))
-    target = Path(database).resolve()
+    target = database.resolve()
     source = source.expanduser()
     if not source.is_file():
         raise InputError(msg("error.restore_no_file", file=str(source)), hint=msg("hint.restore_file"))
@@ -139,8 +139,8 @@ def running_loa(engine: Engine, now: datetime) -> list[Message]:
     owners = {p.lease_owner for p in flights if p.lease_owner and not holder_is_gone(p.lease_owner)}
     for owner in sorted(owners):
         found.append(msg("where.restore_in_flight", owner=_process(owner)))
-    database = engine.url.database
-    if database and Path(database).exists() and _write_locked(Path(database)):
+    database = sqlite_file(engine.url.database)
+    if database is not None and database.exists() and _write_locked(database):
         found.append(msg("where.restore_locked"))
     return found
 

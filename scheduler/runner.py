@@ -8,11 +8,30 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from scheduler.engine import PublishingEngine
+from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.serving import ThreadedServer, stop_on_signals
 from scheduler.web.app import create_app
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
+
+
+def listen(server: ThreadedServer, setting: str) -> None:
+    """Start ``server``; a port another program holds is the setting's fault (exit 2), said so."""
+    try:
+        server.start()
+    except OSError as exc:
+        raise port_refused(server, setting, exc) from None
+
+
+def port_refused(server: ThreadedServer, setting: str, exc: OSError) -> InputError:
+    """The refusal for a port that cannot be listened on, naming the address and the setting."""
+    reason = getattr(exc.__cause__, "strerror", None) or exc.strerror or str(exc)
+    return InputError(
+        msg("error.port_busy", address=f"{server.host}:{server.port}", reason=reason),
+        hint=msg("hint.port_busy", setting=setting),
+    )
 
 
 def run_worker(loa: Loa, console: Console) -> None:
@@ -44,10 +63,16 @@ def run_foreground(loa: Loa, console: Console) -> None:
             settings=settings.sandbox,
             state_file=settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None,
         )
-        sandbox.start()
+        listen(sandbox, "sandbox.port")
         console.print(f"Sandbox Facebook + Zalo: {sandbox.url}/_sandbox/state")
     # The web server listens before the engine's first pass: Zalo fetches covers from it.
-    web = ThreadedServer(create_app(loa), host=settings.web.host, port=settings.web.port, name="web server").start()
+    web = ThreadedServer(create_app(loa), host=settings.web.host, port=settings.web.port, name="web server")
+    try:
+        listen(web, "web.port")
+    except BaseException:
+        if sandbox is not None:
+            sandbox.stop()
+        raise
     engine = PublishingEngine(settings, loa.engine, loa.vault)
     engine.start()
     loa.queue_listeners.append(engine.wake)

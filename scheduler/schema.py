@@ -20,7 +20,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
+from scheduler.dbfaults import refusal
 from scheduler.errors import SchemaMismatch, StoreError
+from scheduler.i18n import msg
 
 # A table every Loa database has had since 0.1: its presence without a stamp means 0.1.
 _LEGACY_MARKER = "publication"
@@ -91,9 +93,11 @@ def schema_state(engine: Engine) -> SchemaState:
         with engine.connect() as connection:
             return _read_state(connection)
     except OperationalError as exc:
-        raise StoreError(
-            f"cannot open the database at {_where(engine)}: {exc.orig}",
-            hint="check database.url in config.toml and that the database server is running",
+        raise refusal(
+            exc,
+            engine,
+            fallback=msg("error.database_cannot_open", database=_where(engine), detail=str(exc.orig)),
+            fallback_hint=msg("hint.database_url"),
         ) from exc
 
 

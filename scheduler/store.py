@@ -13,14 +13,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Engine, and_, event, or_, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, and_, event, make_url, or_, text
+from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.errors import StoreError
+from scheduler.dbfaults import refusal
+from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
     ChannelState,
@@ -61,6 +63,7 @@ def _sqlite_begin(connection: Any) -> None:
 def make_engine(url: str) -> Engine:
     """Build the engine for ``url``; SQLite gets WAL, FULL sync, busy timeout, foreign keys."""
     if url.startswith("sqlite"):
+        _create_private(make_url(url).database)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -75,6 +78,29 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_file(database: str | None) -> Path | None:
+    """The file behind a SQLite URL's database part (a plain path or a ``file:`` URI), if any."""
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        path, _, query = database.removeprefix("file:").partition("?")
+        return None if "mode=memory" in query or not path else Path(path)
+    return Path(database)
+
+
+def _create_private(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner alone; SQLite gives its WAL the same mode."""
+    path = sqlite_file(database)
+    if path is None or path.exists() or not path.parent.is_dir():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:  # another process made it a moment ago
+        pass
+    except OSError:  # an unwritable folder: SQLite's own error says more when it opens the file
+        pass
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -117,11 +143,13 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         yield session
         if not read_only:
             session.commit()
-    except OperationalError as exc:
+    except (OperationalError, InternalError) as exc:
         session.rollback()
-        raise StoreError(
-            f"the database refused the change: {exc.orig}",
-            hint="check that the disk is not full and that no other program holds a lock",
+        raise refusal(
+            exc,
+            session.get_bind().engine,
+            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:
         session.rollback()

@@ -483,7 +483,7 @@ def test_table_uses_vietnamese_numbers(tmp_path: Path) -> None:
         (("--from", "2026-02-30", "--to", "2026-03-01"), "không phải ngày"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "--by", "province"), "province"),
         (("--from", "2026-05-01", "--to", "2026-05-31", "--format", "pdf"), "pdf"),
-        (("--from", "2026-05-01", "--to", "2026-05-31", "-o", "/nonexistent-folder/x.csv"), "does not exist"),
+        (("--from", "2026-05-01", "--to", "2026-05-31", "-o", "/nonexistent-folder/x.csv"), "không tồn tại"),
     ],
 )
 @sqlite_only  # refused before any query is made: nothing here depends on the backend
@@ -495,7 +495,7 @@ def test_bad_share_report_input_is_exit_2(loa: Cli, args: tuple[str, ...], needl
 
 def test_bad_output_and_months_are_exit_2(loa: Cli, tmp_path: Path) -> None:
     folder = loa("report", "shares", *MAY, "-o", str(tmp_path))
-    assert folder.code == 2 and "folder" in folder.stderr
+    assert folder.code == 2 and "thư mục" in folder.stderr
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
@@ -504,7 +504,7 @@ def test_bad_output_and_months_are_exit_2(loa: Cli, tmp_path: Path) -> None:
         import os
 
         if os.geteuid() != 0:  # root writes anywhere
-            assert refused.code == 2 and "cannot be written" in refused.stderr
+            assert refused.code == 2 and "không ghi được" in refused.stderr
     finally:
         locked.chmod(0o700)
     today = datetime.now(UTC).astimezone(VN).date()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -28,7 +29,7 @@ from scheduler.cli.support import (
 )
 from scheduler.cli.users import user_app
 from scheduler.errors import InputError, LoaError
-from scheduler.i18n import dispatch_summary, process_lang, process_text
+from scheduler.i18n import dispatch_summary, msg, process_lang, process_text
 
 app = typer.Typer(
     name="loa",
@@ -83,21 +84,32 @@ def init(
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
+    from scheduler.dbfaults import require_writable
+    from scheduler.instance import hold_database
     from scheduler.presence import working
     from scheduler.runner import run_foreground
 
-    loa = ready(ctx)
-    _configure_logging()
-    with working(loa.engine):  # `loa restore` waits for no one: it refuses while this runs
-        run_foreground(loa, out)
+    loa = loa_app(ctx)
+    lock = hold_database(loa.engine)  # before anything else touches the file
+    try:
+        require_writable(loa.engine)  # after the schema check inside, which says `loa init` first
+        loa = ready(ctx)
+        _configure_logging()
+        with working(loa.engine):  # `loa restore` refuses while this runs
+            run_foreground(loa, out)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
+    from scheduler.dbfaults import require_writable
     from scheduler.presence import working
     from scheduler.runner import run_worker
 
+    require_writable(loa_app(ctx).engine)  # after the schema check inside, which says `loa init` first
     loa = ready(ctx)
     _configure_logging()
     with working(loa.engine):
@@ -122,8 +134,15 @@ def sandbox(
         settings=settings.sandbox,
         state_file=state or (settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None),
     )
-    out.print(f"Sandbox Facebook + Zalo đang chạy tại {server.url} (Ctrl-C để dừng)")
-    server.serve_forever()
+    def announce(ready: SandboxServer) -> None:  # once it listens: a busy port never says "running"
+        out.print(f"Sandbox Facebook + Zalo đang chạy tại {ready.url} (Ctrl-C để dừng)")
+
+    try:
+        server.serve_forever(on_ready=announce)
+    except OSError as exc:
+        from scheduler.runner import port_refused
+
+        raise port_refused(server, "--port" if port is not None else "sandbox.port", exc) from None
 
 
 # -- channels and templates --------------------------------------------------------------
@@ -281,6 +300,10 @@ def _fail(code: int, message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # The database, its WAL, rendered covers and exports hold people's names and the office's
+    # posts: what this process creates is for its owner alone.
+    os.umask(0o077)
+    _require_utf8(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
         # Standalone mode: the command-line parser reports its own usage errors (exit 2).
@@ -295,6 +318,17 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("LOA_DEBUG"):
             raise
         _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
+
+
+def _require_utf8(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8 (Python keeps its bytes as lone surrogates) before any use."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            refused = InputError(msg("error.argument_not_utf8", argument=shown), hint=msg("hint.argument_utf8"))
+            _fail(2, _escape(str(refused)))
 
 
 def _escape(text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +17,7 @@ from scheduler.cli.support import (
     parse_variables,
     print_json,
     ready,
+    write_text,
 )
 from scheduler.errors import InputError
 
@@ -126,7 +126,7 @@ def post_show(
         + (f" — chiến dịch {post['campaign']}" if post["campaign"] else ""),
         markup=True,
     )
-    sys.stdout.write(post["text"] + "\n\n")
+    write_text(post["text"] + "\n\n")
     table = Table("kênh", "trạng thái", "lần thử", "đăng lúc", "liên kết", "lượt xem", "tiếp cận", "chia sẻ", "lỗi")
     for p in post["publications"]:
         m = p["metrics"]

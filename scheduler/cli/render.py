@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,11 +10,14 @@ import typer
 from scheduler.cli.support import (
     JsonOption,
     VarOption,
+    check_output,
     err,
     loa_app,
     out,
     parse_variables,
     print_json,
+    write_output,
+    write_text,
 )
 from scheduler.errors import InputError
 
@@ -61,7 +63,7 @@ def render_message(
     if message.title:
         out.print(f"[bold]Tiêu đề:[/bold] {message.title}", markup=True)
         out.print(f"[bold]Mô tả:[/bold] {message.description}\n", markup=True)
-    sys.stdout.write(message.text + "\n")
+    write_text(message.text + "\n")
 
 
 CoverTargetOption = Annotated[
@@ -119,6 +121,7 @@ def render_cover(
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in {"jpg", "jpeg", "png"}:
         raise InputError(f"cannot tell the image format from {output.name!r}", hint="name the file .jpg or .png")
+    check_output(output, make_parents=True)
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)
     data = renderer.render(
@@ -129,10 +132,7 @@ def render_cover(
         fmt=suffix,
         max_bytes=max_bytes_for(platform, suffix),
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(output)
+    write_output(output, data)
     width, height = renderer.describe(layout)["targets"][platform]
     out.print(f"Đã ghi ảnh bìa {output} ({width}×{height}, {len(data) / 1024:.0f} KB).")
 
@@ -156,6 +156,7 @@ def render_covers(
 
     if fmt.lower() not in {"jpg", "jpeg", "png"}:
         raise InputError(f"unknown format {fmt!r}", hint="use --format jpg or --format png", field="format")
+    check_output(output, folder=True)
     settings = loa_app(ctx).settings
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)

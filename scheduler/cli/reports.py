@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from scheduler.cli.support import JsonOption, out, print_json, ready
+from scheduler.cli.support import JsonOption, check_output, out, print_json, ready, write_output
 from scheduler.errors import InputError
 from scheduler.formatting import vn_int
 
@@ -107,32 +106,6 @@ def _format(value: str | None, output: Path | None, allowed: tuple[str, ...], de
             f"--format {value!r} is not known here", hint=f"use one of: {', '.join(allowed)}", field="format"
         )
     return chosen
-
-
-def check_output(path: Path) -> Path:
-    """Refuse early an output path that cannot be written (exit 2), before any work is done."""
-    if path.exists() and path.is_dir():
-        raise InputError(f"-o {path} is a folder", hint="give a file name, e.g. -o bao-cao.xlsx", field="output")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"-o {path}: the folder {parent} does not exist", hint="create it first", field="output")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"-o {path} cannot be written (no permission)", hint="choose another place", field="output")
-    return path
-
-
-def write_output(path: Path, data: bytes | str) -> None:
-    """Write whole or not at all: a half-written report must never be opened as the real one."""
-    payload = data.encode("utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8") if isinstance(data, str) else data
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(payload)
-        partial.replace(path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise InputError(
-            f"-o {path} cannot be written: {exc.strerror}", hint="choose another place", field="output"
-        ) from None
 
 
 def _emit(data: bytes | str, output: Path | None, what: str) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli.support import JsonOption, actor, out, print_json, ready
+from scheduler.cli.support import JsonOption, actor, check_output, out, print_json, ready
 from scheduler.sharing.counting import recount
 from scheduler.sharing.service import SharingService, report_platforms
 
@@ -150,6 +150,7 @@ def share_export(
     as_json: JsonOption = False,
 ) -> None:
     """Every active staff member's tracked link(s) to a post, as CSV or XLSX to send round."""
+    check_output(output)
     result = _service(ctx).export_links(post_id=post, path=output, channel=channel, actor=actor())
     if as_json:
         print_json(result)

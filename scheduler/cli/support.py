@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from scheduler.app import Loa
 from scheduler.config import Settings, load_settings
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.render.messages import nfc
+from scheduler.terminal import SafeConsole, printable, printable_json
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="config.toml to use (else $LOA_CONFIG, else ./config.toml)")
@@ -66,4 +68,64 @@ def local_time(value: str | datetime | None, settings: Settings) -> str:
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(printable_json(json.dumps(document, ensure_ascii=False, indent=2)) + "\n")
+
+
+def write_text(text: str) -> None:
+    """Plain text on stdout (a rendered message, a token), its control characters made visible."""
+    sys.stdout.write(printable(text))
+
+
+def check_output(path: Path, *, folder: bool = False, make_parents: bool = False) -> Path:
+    """Refuse early an ``-o`` that cannot be written (exit 2), before any work is done.
+
+    ``folder``: the option names a folder to fill (made when missing) rather than a file;
+    ``make_parents``: missing folders on the way are made (as `loa render cover` always did).
+    """
+    shown = str(path)
+    if make_parents:
+        try:
+            (path if folder else path.parent).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                msg("error.output_write_failed", path=shown, reason=exc.strerror or str(exc)),
+                hint=msg("hint.output_elsewhere"),
+                field="output",
+            ) from None
+    if folder:
+        # A folder made later, when there is something to write: what matters now is the
+        # nearest folder that exists on the way, where it will be made.
+        target = path.absolute()
+        while not target.exists() and target != target.parent:
+            target = target.parent
+        if path.exists() and not path.is_dir():
+            raise InputError(msg("error.output_not_folder", path=shown), hint=msg("hint.output_folder"), field="output")
+    else:
+        if path.is_dir():
+            raise InputError(msg("error.output_is_folder", path=shown), hint=msg("hint.output_file"), field="output")
+        target = path.parent if str(path.parent) else Path(".")
+    if not target.is_dir():
+        raise InputError(
+            msg("error.output_no_folder", path=shown, folder=str(target)), hint=msg("hint.output_mkdir"), field="output"
+        )
+    writable = os.access(target, os.W_OK | os.X_OK) and (folder or not path.exists() or os.access(path, os.W_OK))
+    if not writable:
+        refused = msg("error.output_not_writable", path=shown)
+        raise InputError(refused, hint=msg("hint.output_elsewhere"), field="output")
+    return path
+
+
+def write_output(path: Path, data: bytes | str) -> None:
+    """Write whole or not at all: a half-written file must never be opened as the real one."""
+    payload = data.encode("utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8") if isinstance(data, str) else data
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(payload)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(
+            msg("error.output_write_failed", path=str(path), reason=exc.strerror or str(exc)),
+            hint=msg("hint.output_elsewhere"),
+            field="output",
+        ) from None

@@ -180,7 +180,7 @@ class PostService:
         """Write a cover under media_dir, named by its content (the same cover is stored once)."""
         name = hashlib.sha256(image).hexdigest()[:32] + ".jpg"
         folder = self.settings.media_path
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # covers of unpublished posts: not for others
         path = folder / name
         if not path.exists():
             temporary = path.with_suffix(".part")

@@ -6,19 +6,23 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from scheduler.i18n import translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
+from scheduler.web.proxy import ProxyWatch
 from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
@@ -74,7 +78,34 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
         Mount(PREFIX, app=create_api(loa)),
     ]
-    return Starlette(lifespan=lifespan, routes=routes)
+    app = Starlette(lifespan=lifespan, routes=routes, middleware=[Middleware(ProxyWatch, settings=settings)])
+    relative_slash_redirects(app.router)
+    return app
+
+
+def relative_slash_redirects(router: Router) -> None:
+    """``/queue/`` → ``/queue`` with a relative Location.
+
+    Starlette's own redirect builds an absolute URL from the Host header the client sent,
+    which a cache or a careless proxy may then hand to others; a path alone names no host.
+    """
+    fallback = router.default
+    router.redirect_slashes = False
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path != "/" and not path.startswith("//"):
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            if other and not other.startswith("//"):
+                candidate = {**scope, "path": other}
+                if any(route.matches(candidate)[0] is not Match.NONE for route in router.routes):
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    location = quote(other) + (f"?{query}" if query else "")
+                    await RedirectResponse(location, status_code=307)(scope, receive, send)
+                    return
+        await fallback(scope, receive, send)
+
+    router.default = default
 
 
 def _public_image(folder: Path, name: str) -> Response:

@@ -26,6 +26,7 @@ from scheduler.posts.requests import parse_when
 from scheduler.publishing.outcomes import Event, sources
 from scheduler.store import session_scope
 from scheduler.web.pages import STATIC, Console, Ctx, client_ip, safe_next, security_headers
+from scheduler.web.proxy import STATE_KEY
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
@@ -190,6 +191,8 @@ def dashboard(ctx: Ctx) -> Response:
         month_shares=shares,
         month_label=today.strftime("%m/%Y"),
         may_manage=lambda post: may_manage_post(ctx.user, post["created_by"]),
+        # Only admins can fix it (web.trusted_proxies), so only they are told.
+        forwarding=getattr(ctx.request.state, STATE_KEY, None) if ctx.user.can("users.manage") else None,
     )
 
 

@@ -328,7 +328,7 @@ class Console:
                     details={"reason": N_("audit_reason.stale_csrf"), "who": who},
                 )
                 if csrf == "strict":
-                    back = safe_next(ctx.form.get("back"), request.url.path if login else "/login")
+                    back = safe_next(ctx.form.get("back"), _stale_fallback(request) if login else "/login")
                     return self._finish(ctx.redirect(back, stale="1"), lang=set_lang, cookie=new_cookie)
         try:
             response = await run_in_threadpool(handler, ctx)
@@ -372,6 +372,17 @@ class Console:
 
     def set_session_cookie(self, response: Response, value: str) -> None:
         response.set_cookie(self.session_cookie, value, path="/", httponly=True, samesite="lax", secure=self.https)
+
+
+def _stale_fallback(request: Request) -> str:
+    """Where a refused form goes back to: its own page when that answers GET, else the page it was on.
+
+    A POST-only address (``/logout``, ``/posts/1/cancel``) would otherwise end on a bare 405.
+    """
+    route = request.scope.get("route")
+    if route is not None and "GET" in (getattr(route, "methods", None) or ()):
+        return request.url.path
+    return _referer_path(request)
 
 
 def _referer_path(request: Request) -> str:
