@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, inspect, or_
 from sqlmodel import col, select
 
 from scheduler.errors import InputError, StoreError
@@ -69,9 +70,12 @@ def restore_database(engine: Engine, source: Path, *, actor: str = "cli", now: d
             busy.append(msg("where.restore_process"))
         if busy:
             raise InputError(msg("error.restore_loa_running", holders=busy), hint=msg("hint.stop_loa_first"))
-        set_aside = _set_aside(engine, target, now or utcnow()) if target.exists() else None
+        existed = _has_tables(target)
+        set_aside = _set_aside(engine, target, now or utcnow()) if existed else None
         engine.dispose()  # no connection of this process keeps the old file's pages
         _copy_into_place(source, target)
+        if not existed:
+            target.chmod(0o600)  # a new database file is its owner's alone, as `loa init` makes it
         restored = make_engine(engine.url.render_as_string(hide_password=False))
         try:
             from scheduler.schema import head_revision, upgrade
@@ -90,7 +94,7 @@ def _check_copy(source: Path) -> str | None:
     from scheduler.schema import _known
 
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as copy:
+        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as copy:
             verdict = copy.execute("PRAGMA integrity_check").fetchone()[0]
             tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             revision = None
@@ -123,6 +127,13 @@ def running_loa(engine: Engine, now: datetime) -> list[Message]:
     under such a lease, or another connection holding SQLite's write lock.
     """
     found: list[Message] = []
+    database = sqlite_file(engine.url.database)
+    if database is not None and not database.exists():
+        return found  # a new machine: nothing there yet, nobody working on it
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+    if not {"lease", "publication"} <= tables:
+        return found  # not a Loa database yet (empty): no lease, nothing in flight
     with session_scope(engine, read_only=True) as session:
         leases = list(session.exec(select(Lease).where(col(Lease.until) > now)))
         flights = list(
@@ -139,10 +150,17 @@ def running_loa(engine: Engine, now: datetime) -> list[Message]:
     owners = {p.lease_owner for p in flights if p.lease_owner and not holder_is_gone(p.lease_owner)}
     for owner in sorted(owners):
         found.append(msg("where.restore_in_flight", owner=_process(owner)))
-    database = sqlite_file(engine.url.database)
-    if database is not None and database.exists() and _write_locked(database):
+    if database is not None and _write_locked(database):
         found.append(msg("where.restore_locked"))
     return found
+
+
+def _has_tables(path: Path) -> bool:
+    """Whether ``path`` holds anything worth keeping (not absent, not a file just created empty)."""
+    if not path.exists():
+        return False
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return bool(db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
 
 
 def _process(owner: str) -> str:
@@ -176,7 +194,7 @@ def _set_aside(engine: Engine, target: Path, now: datetime) -> Path:
 
 def _copy_into_place(source: Path, target: Path) -> None:
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as copy:
+        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as copy:
             destination = sqlite3.connect(target, timeout=10)
             try:
                 copy.backup(destination)

@@ -365,3 +365,17 @@ def test_no_loa_process_starts_during_a_restore(app: Loa, config_path: Path) -> 
         started = loa_command(config_path, "publish-due")
     assert started.returncode == 1 and "being restored" in started.stderr
     assert loa_command(config_path, "publish-due").returncode == 0
+
+
+def test_a_backup_is_restored_onto_a_new_machine(offline_config: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "copy.db"
+    assert loa_command(offline_config, "backup", str(backup)).returncode == 0
+    elsewhere = tmp_path / "new-host"
+    elsewhere.mkdir()
+    config = write_config(elsewhere)  # no `loa init` there: no database file at all
+    restored = loa_command(config, "restore", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    database = elsewhere / "posts.db"
+    assert database.stat().st_mode & 0o777 == 0o600
+    assert not list(elsewhere.glob("posts.before-restore-*"))  # nothing to keep aside
+    assert loa_command(config, "post", "list").returncode == 0
