@@ -16,6 +16,7 @@ from scheduler.secrets import DatabaseTokenVault, load_cipher
 from scheduler.store import init_db, make_engine, open_db
 
 if TYPE_CHECKING:
+    from scheduler.engine import PublishingEngine
     from scheduler.schema import Upgrade
 
 
@@ -25,6 +26,8 @@ class Loa:
     # Called when the queue changed so that something may be due sooner (`loa run` wakes
     # its engine); nothing by default, e.g. for one-shot commands.
     queue_listeners: list[Callable[[], None]] = field(default_factory=list)
+    # The publishing engine running in this process, if any: `/healthz` reports its ticks only.
+    publishing_engine: PublishingEngine | None = None
 
     def queue_changed(self) -> None:
         for listener in self.queue_listeners:

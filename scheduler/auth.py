@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.audit import record
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import msg
+from scheduler.i18n import N_, Message, msg
 from scheduler.models import ApiToken, LoginFailure, Role, Staff, User, UserSession, utcnow
 from scheduler.render.messages import nfc
 from scheduler.store import is_sqlite, session_scope
@@ -115,7 +115,7 @@ class LoginResult:
 class LoginRefused(InputError):
     """Wrong username or password (one message for both), or too many tries."""
 
-    def __init__(self, message: str, *, throttled: bool = False, retry_minutes: int = 0) -> None:
+    def __init__(self, message: Message, *, throttled: bool = False, retry_minutes: int = 0) -> None:
         super().__init__(message, field="password")
         self.throttled = throttled
         self.retry_minutes = retry_minutes
@@ -443,9 +443,7 @@ def login(
         with session_scope(engine) as session:
             record(session, actor=who, action="auth.throttled", object=f"user:{who}", details={"ip": ip})
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        raise LoginRefused(
-            f"too many failed logins; try again in {minutes} minutes", throttled=True, retry_minutes=minutes
-        )
+        raise LoginRefused(msg("login.throttled", minutes=minutes), throttled=True, retry_minutes=minutes)
     verified = False
     try:
         verified = _hasher.verify(stored_hash or _dummy_hash(), nfc(password))
@@ -454,7 +452,8 @@ def login(
     if not (verified and active and stored_hash is not None and user is not None):
         # The reserved try stays: it is this failure's row.
         with session_scope(engine) as session:
-            reason = "disabled" if user is not None and not active and verified else "bad credentials"
+            disabled = user is not None and not active and verified
+            reason = N_("audit_reason.login_disabled") if disabled else N_("audit_reason.bad_credentials")
             record(
                 session,
                 actor=who,
@@ -462,7 +461,7 @@ def login(
                 object=f"user:{who}",
                 details={"ip": ip, "reason": reason},
             )
-        raise LoginRefused("wrong username or password")
+        raise LoginRefused(msg("login.wrong"))
     value = secrets.token_urlsafe(32)
     with session_scope(engine) as session:
         row_user = session.get(User, user.id)

@@ -114,6 +114,9 @@ class PublishingSettings(_Section):
     lease_seconds: int = Field(default=120, ge=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     tick_seconds: int = Field(default=30, ge=1)
+    # A jump of the host's clock forward is believed once it has held this long: until then
+    # nothing is published early or marked missed on its account (scheduler/clock.py).
+    clock_jump_confirm_seconds: int = Field(default=120, ge=0)
     per_channel_concurrency: int = Field(default=4, ge=1, le=32)
     # Publishing threads in one process: each waits on a platform most of the time.
     max_parallel: int = Field(default=128, ge=1, le=1024)
@@ -370,12 +373,11 @@ def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
 
 
 def _describe(error: dict[str, Any]) -> Message:
-    """One validation problem as a message; pydantic's own wording (type errors) stays as it is."""
+    """One validation problem as a message, pydantic's type errors in the reader's language."""
+    from scheduler.i18n.validation import validation_problem
+
     location = ".".join(str(part) for part in error["loc"])
-    raised = (error.get("ctx") or {}).get("error")
-    problem: Text = str(error["msg"]).removeprefix("Value error, ")
-    if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Message):
-        problem = raised.args[0]
+    problem: Text = validation_problem(error)
     if error["type"] == "extra_forbidden":
         problem = msg("config.unknown_key")
     elif error["type"] == "missing":

@@ -1,26 +1,32 @@
-"""APScheduler wiring: the alarm clock that wakes the dispatcher.
+"""The alarm clock that wakes the dispatcher, on the monotonic clock.
 
-The database is the source of truth; APScheduler holds no job per post. One ``dispatch``
-job runs at the next due time and at least every ``publishing.tick_seconds`` (the safety
-sweep). Jobs live in the default in-memory store, never in a store shared between processes.
+The database is the source of truth; the engine holds no job per post. The ``dispatch``
+alarm rings at the next due time and at least every ``publishing.tick_seconds`` (the safety
+sweep); token renewal and metrics ring on their own intervals. Every wait is counted in
+monotonic seconds (a wall time is turned into a delay when it is armed, and a delay is never
+longer than a tick), so moving the host's clock back or forward cannot stall the engine or
+make it catch up on runs it "missed": APScheduler 3 computes run times from the wall clock,
+and a jump to 2200 had it list every ten-minute run until then. What time it is comes from a
+:class:`~scheduler.clock.TrustedClock`, which believes a jump forward only once it is
+confirmed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from scheduler.channels.base import TokenVault
+from scheduler.clock import TrustedClock
 from scheduler.config import Settings
 from scheduler.metrics.collector import MetricsCollector
-from scheduler.models import Publication, PublicationStatus, utcnow
+from scheduler.models import Publication, PublicationStatus
 from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.publishing.recording import DispatchSummary
 from scheduler.store import session_scope
@@ -33,86 +39,162 @@ TOKENS_EVERY = timedelta(minutes=10)
 METRICS_JOB = "collect-metrics"
 # The first metrics pass waits a little: at start-up the dispatcher's catch-up comes first.
 METRICS_FIRST_DELAY = timedelta(minutes=1)
+RETRY_AFTER_ERROR = 30.0  # seconds, for a job without an interval of its own
+
+
+class Alarm:
+    """Runs ``job`` in its own thread each time its monotonic deadline passes.
+
+    The job returns the delay until its next run, in seconds. ``wake()`` brings the next
+    run forward; a wake that comes while the job runs makes it run again right after.
+    """
+
+    def __init__(
+        self, name: str, job: Callable[[], float], *, first_delay: float, every: timedelta | None = None
+    ) -> None:
+        self.name = name
+        self.every = every  # the fixed interval, when the job has one
+        self._job = job
+        self._cond = threading.Condition()
+        self._deadline = time.monotonic() + first_delay
+        self._woken = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name=f"loa-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._deadline = min(self._deadline, time.monotonic())
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run in progress, if any; True once the thread has ended."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and (left := self._deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                if self._stopping:
+                    return
+                self._woken = False
+            try:
+                delay = self._job()
+            except Exception:  # the thread must live on: a dead alarm would stop the engine silently
+                delay = self.every.total_seconds() if self.every else RETRY_AFTER_ERROR
+                log.exception("%s failed; it runs again in %.0f s", self.name, delay)
+            with self._cond:
+                self._deadline = time.monotonic() + (0.0 if self._woken else max(0.0, delay))
 
 
 class PublishingEngine:
-    """Owns the background scheduler of a `loa run` process."""
+    """The alarms of a `loa run` or `loa worker` process, around its dispatcher."""
 
-    def __init__(self, settings: Settings, engine: Engine, vault: TokenVault) -> None:
+    def __init__(self, settings: Settings, engine: Engine, vault: TokenVault, *, role: str = "worker") -> None:
         self.settings = settings
         self.engine = engine
-        self.dispatcher = Dispatcher(settings, engine, vault)
-        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self.clock = TrustedClock(confirm_after=settings.publishing.clock_jump_confirm_seconds)
+        self.dispatcher = Dispatcher(settings, engine, vault, clock=self.clock.now, role=role)
+        self.role = role
         self._lock = threading.Lock()
-        self._woken = False
         self._stopping = False
         self.last_summary: DispatchSummary | None = None
         publishers = self.dispatcher.publishers
         self.collector = (
             MetricsCollector(settings, engine, vault, publishers=publishers) if settings.metrics.enabled else None
         )
-
-    def start(self) -> None:
-        self.scheduler.start()
-        self._schedule(utcnow())
-        self.scheduler.add_job(
-            self._refresh_tokens,
-            trigger=IntervalTrigger(seconds=TOKENS_EVERY.total_seconds()),
-            id=TOKENS_JOB,
-            next_run_time=utcnow(),
-        )
+        self.alarms: dict[str, Alarm] = {
+            DISPATCH_JOB: Alarm(DISPATCH_JOB, self._dispatch, first_delay=0),
+            TOKENS_JOB: Alarm(TOKENS_JOB, self._refresh_tokens, first_delay=0, every=TOKENS_EVERY),
+        }
         if self.collector is not None:
-            self.scheduler.add_job(
-                self._collect_metrics,
-                trigger=IntervalTrigger(minutes=self.settings.metrics.tick_minutes),
-                id=METRICS_JOB,
-                next_run_time=utcnow() + METRICS_FIRST_DELAY,
+            every = timedelta(minutes=settings.metrics.tick_minutes)
+            self.alarms[METRICS_JOB] = Alarm(
+                METRICS_JOB, self._collect_metrics, first_delay=METRICS_FIRST_DELAY.total_seconds(), every=every
             )
 
+    @property
+    def instance(self) -> str:
+        """The name this process's ticks and leases carry (host:pid:random)."""
+        return self.dispatcher.owner
+
+    def start(self) -> None:
+        for alarm in self.alarms.values():
+            alarm.start()
+
     def shutdown(self) -> None:
-        """Stop: no new runs, wait for the one in progress, give the housekeeping lease back."""
+        """Stop at once: no new claims, the calls in flight finish, the rest is handed back."""
         self._stopping = True
-        # Not shutdown(wait=True): APScheduler 3 holds its job-store lock while it waits, and a
-        # running dispatch re-arming its alarm needs that lock: the two would wait forever.
-        self.scheduler.shutdown(wait=False)
-        with self._lock:  # the pass in progress, if any, finishes first
-            pass
+        self.dispatcher.stop()
+        for alarm in self.alarms.values():
+            alarm.stop()
+        self.alarms[DISPATCH_JOB].join()  # the pass in progress hands back what it has not started
+        # A token renewal is waited for (the new token must be saved); a metrics pass only
+        # for as long as one call may take: its snapshots are written call by call.
+        self.alarms[TOKENS_JOB].join()
+        if METRICS_JOB in self.alarms:
+            self.alarms[METRICS_JOB].join(timeout=self.settings.publishing.request_timeout_seconds)
         self.dispatcher.release()
         self.dispatcher.close()
 
-    def _refresh_tokens(self) -> None:
+    def _refresh_tokens(self) -> float:
         from scheduler.channels.tokens import refresh_due_tokens
 
+        every = TOKENS_EVERY.total_seconds()
         # Time-based work runs in one process at a time: the holder of the housekeeping lease.
-        if not self.dispatcher.hold_housekeeping(utcnow()):
-            return
+        if self._stopping or self._clock_in_doubt() or not self.dispatcher.hold_housekeeping(self.clock.now()):
+            return every
         try:
             renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher.publishers)
             if renewed:
                 log.info("renewed Zalo tokens of %s", ", ".join(renewed))
         except Exception:
             log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
+        return every
 
-    def _collect_metrics(self) -> None:
+    def _collect_metrics(self) -> float:
         """Poll what the metrics schedule says is due (scheduler.metrics.collector); housekeeping holder only."""
-        if self.collector is None or not self.dispatcher.hold_housekeeping(utcnow()):
-            return
+        every = self.settings.metrics.tick_minutes * 60.0
+        if self.collector is None or self._stopping or self._clock_in_doubt():
+            return every
+        if not self.dispatcher.hold_housekeeping(self.clock.now()):
+            return every
         try:
             counts = {k: v for k, v in self.collector.run_once(only_due=True).counts().items() if v}
             if counts:
                 log.info("metrics: %s", counts)
         except Exception:
             log.exception("metrics collection failed; it runs again in %s minutes", self.settings.metrics.tick_minutes)
+        return every
+
+    def _clock_in_doubt(self) -> bool:
+        """While a jump forward is unconfirmed, work that reads the wall clock itself waits.
+
+        Token renewal and metrics compare expiry and polling times with the wall clock
+        directly: at a mistaken 2200 they would renew every token and store 2200 expiries.
+        """
+        self.clock.now()
+        return self.clock.pending is not None
 
     def wake(self) -> None:
         """Dispatch as soon as possible (a post was queued for now, approved, retried…)."""
-        # If a pass is running it may already be past its claims: it must run again after.
-        self._woken = True
-        self._schedule(utcnow())
+        self.alarms[DISPATCH_JOB].wake()
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> float:
         with self._lock:
-            self._woken = False
+            if self._stopping:
+                return 0.0
             try:
                 self.last_summary = self.dispatcher.run_once()
                 counts = {k: v for k, v in self.last_summary.counts().items() if v}
@@ -120,12 +202,16 @@ class PublishingEngine:
                     log.info("dispatch: %s", counts)
             except Exception:
                 log.exception("dispatch failed; the next tick retries")
-            finally:
-                self._schedule(utcnow() if self._woken else self._next_wake())
+            try:
+                return self._next_wake()
+            except Exception:
+                log.exception("the next due time could not be read; the next tick looks again")
+                return float(self.settings.publishing.tick_seconds)
 
-    def _next_wake(self) -> datetime:
-        now = utcnow()
-        tick = now + timedelta(seconds=self.settings.publishing.tick_seconds)
+    def _next_wake(self) -> float:
+        """Seconds until the next due time or retry, never more than a tick."""
+        now = self.clock.now()
+        tick = float(self.settings.publishing.tick_seconds)
         with session_scope(self.engine, read_only=True) as session:
             next_due = session.exec(
                 select(func.min(Publication.due_at)).where(
@@ -138,22 +224,11 @@ class PublishingEngine:
                     col(Publication.next_attempt_at) > now,
                 )
             ).first()
-        candidates = [tick] + [self._aware(t) for t in (next_due, next_retry) if t is not None]
-        return min(candidates)
+        delays = [tick] + [(self._aware(t) - now).total_seconds() for t in (next_due, next_retry) if t is not None]
+        return max(0.0, min(delays))
 
     @staticmethod
     def _aware(value: datetime) -> datetime:
         from datetime import UTC
 
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-    def _schedule(self, when: datetime) -> None:
-        if self._stopping:
-            return
-        self.scheduler.add_job(
-            self._dispatch,
-            trigger=DateTrigger(run_date=when),
-            id=DISPATCH_JOB,
-            replace_existing=True,
-            misfire_grace_time=None,
-        )

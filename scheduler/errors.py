@@ -167,3 +167,11 @@ class UnknownOutcome(PublishError):
 
     Never retried blindly: the reconciler looks for the post on the platform first.
     """
+
+
+def stored_error(exc: LoaError) -> str:
+    """The error as kept in a column (a publication's or channel's last error), worded when read."""
+    from scheduler.i18n import msg, stored
+
+    hint = msg(exc.hint_id, **exc.hint_params) if exc.hint_id else None
+    return stored(msg(exc.msgid, **exc.params), hint)

@@ -47,5 +47,3 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(logging.DEBUG if os.environ.get("LOA_DEBUG") else level)
     # urllib3 logs full URLs, which carry Facebook tokens as a query parameter.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    # APScheduler announces every run of the dispatch job; Loa logs what the run did instead.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -159,9 +159,16 @@ class Lease(SQLModel, table=True):
 
 
 class SchedulerTick(SQLModel, table=True):
-    """One row per process role: when the dispatcher last completed a pass."""
+    """When one process's dispatcher last completed a pass.
+
+    One row per role (``run``, ``worker``, ``publish-due``) and instance (``host:pid:…``; a
+    host's name for ``publish-due``), so that no process's tick can vouch for another.
+    """
 
     role: str = Field(primary_key=True)
+    instance: str = Field(primary_key=True)
+    host: str | None = None
+    pid: int | None = None
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

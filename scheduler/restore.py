@@ -27,12 +27,11 @@ from sqlalchemy import Engine, inspect, or_
 from sqlmodel import col, select
 
 from scheduler.errors import InputError, StoreError
-from scheduler.i18n import N_, Message, msg
+from scheduler.i18n import Message, msg, stored
 from scheduler.models import Lease, Publication, PublicationStatus, Restore, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.store import holder_is_gone, is_sqlite, make_engine, session_scope, sqlite_file
 
-RESTORED_CHECK_REASON = N_("reason.restored_check")
 # The table every Loa database has had since 0.1 (scheduler.schema's legacy marker).
 _LOA_TABLES = {"publication", "post", "channelstate"}
 
@@ -236,7 +235,7 @@ def _mark(
             row.status = transition(row.status, Event.restored_check)
             row.lease_owner = row.lease_until = None
             row.next_attempt_at = now
-            row.last_error = RESTORED_CHECK_REASON
+            row.last_error = stored(msg("reason.restored_check"))
             row.updated_at = utcnow()
             session.add(row)
         session.add(

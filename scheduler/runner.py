@@ -37,7 +37,7 @@ def port_refused(server: ThreadedServer, setting: str, exc: OSError) -> InputErr
 def run_worker(loa: Loa, console: Console) -> None:
     """The publishing engine alone (no web, no sandbox), until SIGINT/SIGTERM."""
     stop = stop_on_signals()
-    engine = PublishingEngine(loa.settings, loa.engine, loa.vault)
+    engine = PublishingEngine(loa.settings, loa.engine, loa.vault, role="worker")
     engine.start()
     console.print(f"Loa worker {engine.dispatcher.owner} đang chạy (Ctrl-C để dừng)")
     try:
@@ -73,7 +73,8 @@ def run_foreground(loa: Loa, console: Console) -> None:
         if sandbox is not None:
             sandbox.stop()
         raise
-    engine = PublishingEngine(settings, loa.engine, loa.vault)
+    engine = PublishingEngine(settings, loa.engine, loa.vault, role="run")
+    loa.publishing_engine = engine
     engine.start()
     loa.queue_listeners.append(engine.wake)
     # Everything built so far lives as long as the process: keep it out of the collector's

@@ -108,19 +108,22 @@ def require_current(engine: Engine) -> SchemaState:
         return state
     if state.ahead:
         raise SchemaMismatch(
-            f"the database at {_where(engine)} has schema {state.current}, newer than this Loa knows "
-            f"(its newest is {state.head})",
-            hint="run the Loa version that upgraded it, or restore the backup `loa init` made before upgrading",
+            msg("error.schema_ahead", where=_where(engine), current=state.current, head=state.head),
+            hint=msg("hint.schema_ahead"),
         )
     if not state.has_tables:
         raise SchemaMismatch(
-            f"the database at {_where(engine)} is empty",
-            hint="run `loa init` to create it",
+            msg("error.database_empty", where=_where(engine)),
+            hint=msg("hint.init_to_create"),
         )
     raise SchemaMismatch(
-        f"the database at {_where(engine)} has schema {state.current or '0.1 (no revision)'}, "
-        f"older than this Loa ({state.head})",
-        hint="run `loa init` to upgrade it (a SQLite file is backed up first)",
+        msg(
+            "error.schema_behind",
+            where=_where(engine),
+            current=state.current or msg("error.schema_no_revision"),
+            head=state.head,
+        ),
+        hint=msg("hint.init_to_upgrade"),
     )
 
 
@@ -148,9 +151,8 @@ def upgrade(engine: Engine, *, now: datetime | None = None) -> Upgrade:
         _run_upgrade(engine)
     except OperationalError as exc:
         raise StoreError(
-            f"cannot upgrade the database at {_where(engine)}: {exc.orig}",
-            hint=(f"nothing was changed; the copy made before is {backup}" if backup else "nothing was changed")
-            + "; check that the disk is not full and the folder is writable",
+            msg("error.upgrade_failed", where=_where(engine), reason=str(exc.orig)),
+            hint=msg("hint.upgrade_failed_backup", backup=str(backup)) if backup else msg("hint.upgrade_failed"),
         ) from exc
     return Upgrade(before=state.current, after=state.head, created=not state.has_tables, backup=backup)
 
@@ -176,8 +178,8 @@ def _run_upgrade(engine: Engine) -> None:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise StoreError(
-                            f"the upgrade would leave {len(broken)} row(s) pointing at nothing (first: {broken[0]})",
-                            hint="nothing was changed; report this with the backup file",
+                            msg("error.upgrade_dangling", count=len(broken), first=str(broken[0])),
+                            hint=msg("hint.report_with_backup"),
                         )
         finally:
             if sqlite:

@@ -6,7 +6,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, Self
 
@@ -119,12 +120,32 @@ class ThreadedServer:
         self.stop()
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM (handlers are installed from the main thread only)."""
+@contextmanager
+def signals_call(then: Callable[[], None]) -> Iterator[None]:
+    """Within the block SIGINT/SIGTERM call ``then`` (it must only flag); the old handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    stop_on_signals(then=then)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def stop_on_signals(then: Callable[[], None] | None = None) -> threading.Event:
+    """An event set by SIGINT or SIGTERM (handlers are installed from the main thread only).
+
+    ``then`` is called from the handler too: it must only flag (set an event), never block.
+    """
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
+        if then is not None:
+            then()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, request_stop)

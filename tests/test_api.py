@@ -144,16 +144,16 @@ def test_post_add_through_the_api_has_the_clis_fields_and_shape(console_loa: Loa
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"at": "2020-01-01T08:00"}, "at", "is in the past"),
-        ({"at": "hôm qua"}, "at", "cannot read the time"),
-        ({"now": True}, "at", "exactly one of at and now"),
-        ({"channels": []}, "channels", "no channel given"),
+        ({"at": "2020-01-01T08:00"}, "at", "đã qua"),
+        ({"at": "hôm qua"}, "at", "Không đọc được thời gian"),
+        ({"now": True}, "at", "đúng một trong at và now"),
+        ({"channels": []}, "channels", "Chưa chọn kênh nào"),
         ({"channels": ["fb-khong-co"]}, "channel", "Không có kênh «fb-khong-co»"),
         ({"template": "khong-co"}, "template", "Không có mẫu tin «khong-co»"),
         ({"variables": {"hoat_dong": "x", "dia_diem": "y"}}, "ngay", "cần biến «ngay»"),
-        ({"campaign": "khong-co"}, "campaign", "unknown campaign"),
-        ({"link": "ftp://x"}, "link", "not an http(s) URL"),
-        ({"colour": "đỏ"}, "colour", "unknown field"),
+        ({"campaign": "khong-co"}, "campaign", "Không có chiến dịch"),
+        ({"link": "ftp://x"}, "link", "không phải địa chỉ http(s)"),
+        ({"colour": "đỏ"}, "colour", "Không có trường"),
     ],
 )
 def test_bad_input_is_400_naming_the_field_and_stores_nothing(
@@ -241,3 +241,25 @@ def test_share_report_matches_the_cli(
     bad = approver.get("/api/reports/shares?from=2026-05-31&to=2026-05-01")
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "from"
     assert approver.get("/api/reports/shares?to=2026-05-01").json()["error"]["field"] == "from"
+
+
+def test_refusals_speak_the_callers_language_and_carry_the_message_id(console_loa: Loa) -> None:
+    editor = Api(console_loa, "bientap")
+    past = new_post(at="2020-01-01T08:00")
+    vietnamese = editor.post("/api/posts", past).json()["error"]
+    assert vietnamese["message"].startswith("Thời điểm") and vietnamese["id"] == "error.time_in_past"
+    by_query = editor.post("/api/posts?lang=en", past).json()["error"]
+    assert by_query["message"].startswith("the time") and "is in the past" in by_query["message"]
+    assert by_query["hint"] == "give a future time, or --now to publish at once"
+    assert by_query["id"] == vietnamese["id"] and by_query["field"] == "at"
+    by_header = editor.http.post(
+        "/api/posts", json=past, headers={**editor.headers, "accept-language": "en-US,en;q=0.9"}
+    ).json()["error"]
+    assert by_header["message"] == by_query["message"]
+    # The console's language switch (its cookie) counts, and ?lang= wins over it.
+    editor.http.cookies.set("loa_lang", "en")
+    assert editor.get("/api/posts/999").json()["error"]["message"] == "there is no post 999"
+    assert editor.get("/api/posts/999?lang=vi").json()["error"]["message"] == "Không có bài #999"
+    # pydantic's own refusals are worded from their type, in the reader's language.
+    limit = editor.get("/api/posts?limit=many&lang=en").json()["error"]
+    assert limit["field"] == "limit" and "whole number" in limit["message"]

@@ -69,7 +69,7 @@ def test_post_add_stores_one_publication_per_channel(offline_loa: Cli, offline_c
         "cancelled"
     }
     again = offline_loa("post", "cancel", str(post["id"]))
-    assert again.code == 2 and "nothing left to cancel" in again.stderr
+    assert again.code == 2 and "không còn gì để huỷ" in again.stderr
 
 
 @pytest.mark.parametrize(
@@ -80,22 +80,22 @@ def test_post_add_stores_one_publication_per_channel(offline_loa: Cli, offline_c
         (["--template", "thang-van-dong", *VARS, "--channel", "tiktok", "--now"], "các kênh hiện có: fb-bhxh-nghean"),
         (
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--at", "2020-01-01T08:00"],
-            "in the past",
+            "đã qua",
         ),
         (
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--at", "2062-01-01T08:00"],
-            "days ahead",
+            "xa quá",
         ),
         (
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--at", "mai 8 giờ"],
-            "cannot read the time",
+            "Không đọc được thời gian",
         ),
-        (["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean"], "exactly one of --at and --now"),
+        (["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean"], "đúng một trong --at và --now"),
         (
             ["--template", "thang-van-dong", *VARS, "--channel", "fb-bhxh-nghean", "--now", "--campaign", "x"],
-            "unknown campaign",
+            "Không có chiến dịch",
         ),
-        (["--template", "thang-van-dong", "--var", "novalue", "--channel", "fb-bhxh-nghean", "--now"], "not KEY=VALUE"),
+        (["--template", "thang-van-dong", "--var", "novalue", "--channel", "fb-bhxh-nghean", "--now"], "KHOÁ=GIÁ_TRỊ"),
         (
             [
                 "--template",
@@ -185,10 +185,10 @@ def test_import_with_one_bad_row_stores_nothing(offline_loa: Cli, offline_config
     )
     result = offline_loa("post", "import", str(csv_file))
     assert result.code == 2
-    assert "row 3, column ho_tro" in result.stderr
-    assert "row 4, column channel" in result.stderr
-    assert "row 5, column at" in result.stderr
-    assert "nothing was stored" in result.stderr
+    assert "dòng 3, cột ho_tro" in result.stderr
+    assert "dòng 4, cột channel" in result.stderr
+    assert "dòng 5, cột at" in result.stderr
+    assert "không lưu gì" in result.stderr
     assert rows(offline_config, "post") == 0
 
 
@@ -208,10 +208,10 @@ def test_import_rejects_non_utf8_and_missing_columns(offline_loa: Cli, tmp_path:
     latin = tmp_path / "latin.csv"
     latin.write_bytes("template,channels,at\nbhxh,fb,2026\nB\xe1o".encode("latin-1"))
     result = offline_loa("post", "import", str(latin))
-    assert result.code == 2 and "not UTF-8" in result.stderr
+    assert result.code == 2 and "không phải văn bản UTF-8" in result.stderr
     partial = write_csv(tmp_path / "p.csv", ["template,at", "bhxh-tu-nguyen,2026-12-01T08:00"])
     result = offline_loa("post", "import", str(partial))
-    assert result.code == 2 and "lacks the column(s) channels" in result.stderr
+    assert result.code == 2 and "thiếu cột: channels" in result.stderr
 
 
 def test_render_message_prints_zalo_title(offline_loa: Cli) -> None:

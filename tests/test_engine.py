@@ -66,6 +66,7 @@ def test_shutdown_during_a_pass_waits_for_it_and_returns(config_path: Path, sand
     queue(loa, channels=["fb-bhxh-nghean"])
     engine.start()
     assert wait_until(lambda: loa.posts.list()[0]["publications"][0]["status"] == "publishing", timeout=5)
+    time.sleep(0.3)  # the call is under way (a claim not yet started would be handed back)
     stopper = threading.Thread(target=engine.shutdown)
     stopper.start()
     stopper.join(timeout=15)

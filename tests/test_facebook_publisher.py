@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 FEED = "POST /{page}/feed"
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the platforms' errors in English (LOA_LANG), the second language."""
+    monkeypatch.setenv("LOA_LANG", "en")
+
+
 
 def make(sandbox: SandboxServer, **kwargs: Any) -> FacebookPublisher:
     access = ChannelAccess(

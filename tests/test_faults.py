@@ -246,7 +246,7 @@ def test_publish_timeout_is_unknown_and_reconciled(app: Loa, sandbox: Any, monke
     post_id = queue(slow, channels=FB)
     assert len(dispatcher(slow).run_once().unknown) == 1
     row = publication(slow, post_id)
-    assert row["status"] == "unknown" and "may or may not be on the page" in row["error"].lower()
+    assert row["status"] == "unknown" and "bài có thể đã hoặc chưa có trên trang" in row["error"].lower()
     time.sleep(1.5)  # the platform finishes late
     assert len(page_posts(sandbox)) == 1
     dispatcher(slow, clock=lambda: later(5)).run_once()
@@ -341,7 +341,7 @@ def test_kill_9_before_the_publish_call(app: Loa, sandbox: Any, config_path: Pat
     from scheduler.channels.tokens import report_interrupted_refresh
 
     assert report_interrupted_refresh(app.engine, app.vault, "zalo-bhxh-nghean", now=later(2))
-    assert "never finished" in channel(app, "zalo-bhxh-nghean")["last_error"]
+    assert "chưa xong (tiến trình đã dừng)" in channel(app, "zalo-bhxh-nghean")["last_error"]
     lease_over = later(app.settings.publishing.lease_seconds / 60 + 1)
     dispatcher(app, clock=lambda: lease_over).run_once()
     # The refresh token is spent: Loa cannot look, and says the OA must be reconnected.

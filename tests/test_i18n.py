@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -181,3 +182,106 @@ def test_share_report_downloads_speak_the_console_language(console_loa: Loa) -> 
     english = approver.get(f"/reports/shares.csv?{asked}&lang=en").content.decode("utf-8-sig")
     assert english.startswith("No.,Unit id,Unit,Shares,Via share pages,Self-reported,Clicks\r\n")
     assert ",Total," in english
+
+
+def _is_text(node: ast.AST) -> bool:
+    """A literal sentence: a string, an f-string, or one built from them with + or .format()."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _is_text(node.left) or _is_text(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return _is_text(node.func.value)
+    return False
+
+
+def _loa_errors(trees: dict[Path, ast.Module]) -> set[str]:
+    """LoaError and every class in scheduler/ that derives from it, by name."""
+    names = {"LoaError"}
+    classes = [n for tree in trees.values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    grew = True
+    while grew:
+        grew = False
+        for node in classes:
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            if node.name not in names and bases & names:
+                names.add(node.name)
+                grew = True
+    return names
+
+
+def test_no_loa_error_is_raised_with_a_plain_sentence() -> None:
+    """Every LoaError carries a catalogue id (msg(...)), for its message and for its hint."""
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "scheduler").rglob("*.py"))}
+    errors = _loa_errors(trees)
+    assert {"InputError", "PublishError", "UnknownOutcome", "LoginRefused", "RecorderOverloaded"} <= errors
+    plain = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name not in errors:
+                continue
+            texts = [node.args[0]] if node.args else []
+            texts += [k.value for k in node.keywords if k.arg in {"message", "hint"}]
+            if any(_is_text(t) for t in texts):
+                plain.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not plain, plain
+
+
+def test_stored_reasons_are_worded_when_read_and_old_text_stays_as_it_is() -> None:
+    from scheduler.errors import UnknownOutcome, stored_error
+    from scheduler.i18n import Number, parse_stored, render_stored, stored
+
+    reason = stored(msg("reason.check_failed", reason=msg("error.facebook_temporary", reason="(#2) Service")))
+    assert "could not" not in reason and "reason.check_failed" in reason
+    assert render_stored("vi", reason) == "Chưa kiểm tra được trên nền tảng: Facebook gặp sự cố tạm thời: (#2) Service"
+    english = render_stored("en", reason)
+    assert english == "could not check the platform yet: Facebook had a temporary problem: (#2) Service"
+    error = UnknownOutcome(msg("error.facebook_no_id"), hint=msg("hint.facebook_look_first"))
+    assert render_stored("en", stored_error(error), separator=" — ") == (
+        "Facebook answered the post without an id, so Loa cannot tell whether it was created."
+        " — Loa will look for the post on the Page before trying again."
+    )
+    sized = stored(msg("error.file_too_large", name="a.csv", megabytes=Number(20.5, 1)))
+    assert render_stored("vi", sized) == "a.csv lớn hơn 20,5 MB." and render_stored("en", sized).endswith("20.5 MB")
+    # Rows written before ids were stored, and a platform's own words, read back untouched.
+    assert render_stored("vi", "channel fb must be reconnected") == "channel fb must be reconnected"
+    assert render_stored("vi", '{"msg": broken') == '{"msg": broken'
+    assert parse_stored(None) == (None, None) and render_stored("vi", None) is None
+
+
+def test_every_command_and_option_help_has_both_wordings() -> None:
+    import typer
+
+    from scheduler.cli.app import app
+    from scheduler.cli.help import help_ids, translate_help
+
+    tree = typer.main.get_command(app)
+    vi, en = catalogue("vi"), catalogue("en")
+    lacking = []
+    for _command, own, options in help_ids(tree):
+        for msgid in [own] if own else []:
+            if msgid not in vi or msgid not in en:
+                lacking.append(msgid)
+        lacking += [msgid for _param, msgid in options if msgid not in vi or msgid not in en]
+    assert not lacking, lacking
+    translate_help(tree, "en")
+    assert tree.help and tree.help.startswith("Loa — schedule, publish and measure")
+    translate_help(tree, "vi")
+    assert tree.help and tree.help.startswith("Loa — lên lịch, đăng và đo lường")
+
+
+def test_cli_help_is_vietnamese_by_default_and_english_with_loa_lang(
+    offline_loa: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOA_LANG", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    vietnamese = offline_loa("post", "add", "--help")
+    assert vietnamese.code == 0 and "Xếp lịch một bài trên một hoặc nhiều kênh." in vietnamese.stdout
+    monkeypatch.setenv("LOA_LANG", "en")
+    english = offline_loa("post", "add", "--help")
+    assert english.code == 0 and "Queue a post on one or more channels." in english.stdout

@@ -203,7 +203,7 @@ def test_a_throttle_pauses_that_channel_until_regain_and_the_others_go_on(app: L
     second = MetricsCollector(app.settings, app.engine, app.vault).run_once(only_due=False)
     assert [s["channel"] for s in second.snapshots] == [ZALO]
     assert [s["publication"] for s in second.skipped] == [pubs[FB]["id"]]
-    assert "paused" in second.skipped[0]["reason"]
+    assert "kênh đang tạm dừng" in second.skipped[0]["reason"]
     assert not [r for r in requests_log(sandbox)[seen:] if r["platform"] == "facebook"]
     with session_scope(app.engine, read_only=True) as session:
         stored = session.get(MetricPause, FB)
@@ -271,8 +271,8 @@ def test_loa_run_engine_schedules_the_metrics_job(app: Loa) -> None:
     engine = PublishingEngine(app.settings, app.engine, app.vault)
     engine.start()
     try:
-        job = engine.scheduler.get_job(METRICS_JOB)
-        assert job is not None
-        assert job.trigger.interval == timedelta(minutes=app.settings.metrics.tick_minutes)
+        alarm = engine.alarms.get(METRICS_JOB)
+        assert alarm is not None
+        assert alarm.every == timedelta(minutes=app.settings.metrics.tick_minutes)
     finally:
         engine.shutdown()

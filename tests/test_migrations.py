@@ -11,6 +11,7 @@ copied into the 0.1 schema (the baseline revision, without its stamp, as 0.1 lef
 from __future__ import annotations
 
 import shutil
+import socket
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,6 +166,9 @@ def test_a_01_database_upgrades_with_nothing_lost(
         assert not list(folder.glob("*.part*"))
     assert counts(engine) == ROWS_01
     with engine.connect() as connection:
+        # 0.1's one shared tick row is kept, under a name no running process has.
+        ticks = connection.execute(text("SELECT role, instance, host, pid FROM schedulertick")).all()
+        assert [tuple(t) for t in ticks] == [("dispatcher", "", None, None)]
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
     again = loa("init")
@@ -261,6 +265,11 @@ def _scheduled_posts_go_out_once(loa: Cli, config: Path, port: int, sandbox: Any
             assert first.json()["counts"]["published"] == 3, first.stdout
             second = loa("publish-due", "--json")
             assert second.json()["counts"]["published"] == 0
+        with engine.connect() as connection:
+            ticks = connection.execute(
+                text("SELECT role, instance, host FROM schedulertick WHERE role <> 'dispatcher'")
+            ).all()
+        assert [tuple(t) for t in ticks] == [("publish-due", socket.gethostname(), socket.gethostname())]
     finally:
         app.close()
     after = _sandbox_posts(sandbox)
@@ -344,7 +353,7 @@ def test_a_running_process_stops_claiming_when_the_database_moves_ahead(
 
 
 def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: str) -> None:
-    # 0003_restore_mark: a 0.1 database upgraded gains the (empty) restore table, which then
+    # 0005_restore_mark: a 0.1 database upgraded gains the (empty) restore table, which then
     # keeps a restore's row with its UTC time, and the 0.1 rows are all still there.
     from sqlmodel import select as select_rows
 

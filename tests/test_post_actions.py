@@ -54,7 +54,7 @@ def test_approval_is_per_channel_and_never_by_the_author(approval_loa: Cli, tmp_
     post = add(approval_loa)
     assert statuses(post) == {"fb-bhxh-nghean": "pending_approval", "fb-bhxh-vinh": "scheduled"}
     own = approval_loa("post", "approve", str(post["id"]))
-    assert own.code == 2 and "cannot also approve it" in own.stderr
+    assert own.code == 2 and "người soạn không thể tự duyệt" in own.stderr
     approved = approval_loa("post", "approve", str(post["id"]), "--by", "truong-phong", "--json")
     assert approved.code == 0, approved.stderr
     assert statuses(approved.json()) == {"fb-bhxh-nghean": "scheduled", "fb-bhxh-vinh": "scheduled"}
@@ -85,7 +85,7 @@ def test_draft_is_not_queued(approval_loa: Cli) -> None:
 def test_reschedule_checks_the_time_and_moves_every_open_publication(approval_loa: Cli, tmp_path: Path) -> None:
     post = add(approval_loa)
     past = approval_loa("post", "reschedule", str(post["id"]), "--at", "2020-01-01T08:00")
-    assert past.code == 2 and "in the past" in past.stderr
+    assert past.code == 2 and "đã qua" in past.stderr
     moved = approval_loa("post", "reschedule", str(post["id"]), "--at", "2026-12-24T08:00", "--json").json()
     assert moved["scheduled_at"] == "2026-12-24T01:00:00+00:00"
     entry = [json.loads(d) for a, d in _details(tmp_path) if a == "post.reschedule"]
@@ -101,11 +101,11 @@ def test_retry_and_confirm_refuse_the_wrong_states(approval_loa: Cli) -> None:
     post = add(approval_loa)
     publication = post["publications"][1]["id"]  # type: ignore[index]
     retry = approval_loa("post", "retry", str(publication))
-    assert retry.code == 2 and "not failed, missed or blocked" in retry.stderr
+    assert retry.code == 2 and "không đăng lại được" in retry.stderr
     confirm = approval_loa("post", "confirm", str(publication), "--published")
-    assert confirm.code == 2 and "not unknown" in confirm.stderr
+    assert confirm.code == 2 and "không cần xác nhận" in confirm.stderr
     missing = approval_loa("post", "retry", "999")
-    assert missing.code == 2 and "no publication 999" in missing.stderr
+    assert missing.code == 2 and "Không có lượt đăng #999" in missing.stderr
 
 
 def test_channel_pause_and_resume(offline_loa: Cli, offline_config: Path) -> None:

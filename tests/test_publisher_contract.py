@@ -43,6 +43,12 @@ SECRETS = (FB_TOKEN, ZALO_APP_SECRET, ZALO_REFRESH)
 
 # ---------------------------------------------------------------------------- helpers
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the platforms' errors in English (LOA_LANG), the second language."""
+    monkeypatch.setenv("LOA_LANG", "en")
+
+
 
 class DictVault:
     """In-memory TokenVault; ``log`` is shared with RecordingSession to check ordering."""

@@ -147,10 +147,10 @@ def test_the_readme_tour_runs_as_written(clone: Clone) -> None:
     assert "Đã xếp lịch bài đăng mẫu #1 lên mọi kênh." in out
     assert "Tiêu đề:" in out and "330.000 đồng" in out
     assert "Đã ghi ảnh bìa cover.jpg" in out
-    assert re.search(r"Bài #3 — published", out), '`loa post show "$BAI"` must show the post published now'
+    assert re.search(r"Bài #3 — Đã đăng", out), '`loa post show "$BAI"` must show the post published now'
     assert re.search(r"Bài #2 dời sang \d\d/\d\d/\d{4} 09:30", out)
     assert "Đã xếp lịch 4 bài từ posts.csv" in out
-    assert "needs_reauth" in out
+    assert "Cần kết nối lại" in out  # the channel status, worded
     assert "Đã kết nối lại kênh fb-bhxh-nghean; 1 bài bị giữ sẽ được đăng ngay." in out
     assert "Đã nhập nhan-su.xlsx: 8 người mới" in out
     assert re.search(r"fb-bhxh-nghean\s+" + re.escape(clone.web_url) + r"/l/\S+", out)

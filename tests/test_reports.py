@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -282,7 +283,7 @@ def test_days_follow_the_zone_across_a_dst_change(config: Path) -> None:
 # -- the monthly summary ------------------------------------------------------------------
 
 
-def test_summary_figures_text_and_agreement(loa: Cli, app: Loa) -> None:
+def test_summary_figures_text_and_agreement(loa: Cli, app: Loa, monkeypatch: pytest.MonkeyPatch) -> None:
     result = loa("report", "summary", "--month", "2026-05", "--format", "json")
     assert result.code == 0, result.stderr
     summary = result.json()
@@ -323,6 +324,17 @@ def test_summary_figures_text_and_agreement(loa: Cli, app: Loa) -> None:
     assert "4/5 cán bộ, viên chức đã chia sẻ, đạt 80,00%" in text
     assert "BHXH thị xã Thái Hòa: 0 lượt chia sẻ, 0 lượt nhấp; 0/1 cán bộ tham gia (0,00%)" in text
     assert summary["text"] == text
+
+    # Complete in English too (LOA_LANG=en), with English number formats.
+    monkeypatch.setenv("LOA_LANG", "en")
+    english = loa("report", "summary", "--month", "2026-05").stdout
+    assert "REPORT ON COMMUNICATION RESULTS ON SOCIAL NETWORKS" in english
+    assert "Month 5/2026 (from 01/05/2026 to 31/05/2026)" in english
+    assert "In 5/2026, 5 posts were published on social networks" in english
+    assert "reaching 250 views and 140 reached" in english
+    assert "4/5 staff shared, 80.00%" in english
+    assert not re.search(r"lượt|tin bài|cán bộ|đơn vị", english)  # names of units and campaigns stay
+    monkeypatch.delenv("LOA_LANG")
 
     # The summary and the share reports agree, in every dimension.
     for by in Dimension:

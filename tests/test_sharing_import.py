@@ -108,14 +108,14 @@ def test_import_xlsx_with_vietnamese_headers_and_reimport_updates(
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        (",BHXH huyện Tân Kỳ,0912345678,", "row 2, column ho_ten"),
-        ("Trần Văn Đức,,0912345678,", "row 2, column don_vi"),
-        ("Trần Văn Đức,BHXH huyện Tân Kỳ,12345,", "row 2, column so_dien_thoai"),
-        ("Trần Văn Đức,BHXH huyện Tân Kỳ,+84 12 345,", "row 2, column so_dien_thoai"),
-        ("Trần Văn Đức,BHXH huyện Tân Kỳ,,khong-phai-email", "row 2, column email"),
-        ("Trần Văn Đức,BHXH huyện Tân Kỳ,,", "row 2, column so_dien_thoai"),
-        ("A,BHXH huyện Tân Kỳ,,a@bhxh.test\nB,BHXH huyện Tân Kỳ,,A@bhxh.test", "row 3, column email"),
-        ("A,BHXH huyện Tân Kỳ,0912345678,\nB,BHXH huyện Tân Kỳ,+84912345678,", "row 3, column so_dien_thoai"),
+        (",BHXH huyện Tân Kỳ,0912345678,", "dòng 2, cột ho_ten"),
+        ("Trần Văn Đức,,0912345678,", "dòng 2, cột don_vi"),
+        ("Trần Văn Đức,BHXH huyện Tân Kỳ,12345,", "dòng 2, cột so_dien_thoai"),
+        ("Trần Văn Đức,BHXH huyện Tân Kỳ,+84 12 345,", "dòng 2, cột so_dien_thoai"),
+        ("Trần Văn Đức,BHXH huyện Tân Kỳ,,khong-phai-email", "dòng 2, cột email"),
+        ("Trần Văn Đức,BHXH huyện Tân Kỳ,,", "dòng 2, cột so_dien_thoai"),
+        ("A,BHXH huyện Tân Kỳ,,a@bhxh.test\nB,BHXH huyện Tân Kỳ,,A@bhxh.test", "dòng 3, cột email"),
+        ("A,BHXH huyện Tân Kỳ,0912345678,\nB,BHXH huyện Tân Kỳ,+84912345678,", "dòng 3, cột so_dien_thoai"),
     ],
 )
 def test_bad_rows_store_nothing(
@@ -126,7 +126,7 @@ def test_bad_rows_store_nothing(
     result = offline_loa("staff", "import", str(path))
     assert result.code == 2
     assert expected in result.stderr.replace("\n", " ")
-    assert "nothing imported" in result.stderr.replace("\n", " ")
+    assert "không nhập gì" in result.stderr.replace("\n", " ")
     staff, units = stored(offline_config)
     assert staff == [] and units == []
 
@@ -141,7 +141,7 @@ def test_wrong_encoding_names_row_and_column(offline_loa: Cli, offline_config: P
     result = offline_loa("staff", "import", str(path))
     assert result.code == 2
     message = result.stderr.replace("\n", " ")
-    assert "row 3, column ho_ten" in message and "UTF-8" in message
+    assert "dòng 3, cột ho_ten" in message and "UTF-8" in message
     assert stored(offline_config) == ([], [])
 
 
@@ -153,7 +153,7 @@ def test_conflicts_with_stored_staff_are_refused(offline_loa: Cli, offline_confi
     # a@'s row claims B's phone: which person is this? Refuse rather than guess.
     clash = write_csv(tmp_path / "b.csv", f"{HEADER_VI}\nA,Vinh,0987654321,a@bhxh.test\n")
     result = offline_loa("staff", "import", str(clash))
-    assert result.code == 2 and "row 2, column so_dien_thoai" in result.stderr.replace("\n", " ")
+    assert result.code == 2 and "dòng 2, cột so_dien_thoai" in result.stderr.replace("\n", " ")
     staff, _ = stored(offline_config)
     assert [(s.full_name, s.phone) for s in staff] == [("A", "0912345678"), ("B", "0987654321")]
 

@@ -46,6 +46,12 @@ CREATE = "POST /v2.0/article/create"
 VERIFY = "POST /v2.0/article/verify"
 OAUTH = "POST /v4/oa/access_token"
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the platforms' errors in English (LOA_LANG), the second language."""
+    monkeypatch.setenv("LOA_LANG", "en")
+
+
 
 @pytest.fixture(scope="module")
 def cover_url() -> Iterator[str]:

@@ -37,8 +37,12 @@ def publisher_class(platform: str) -> type[Publisher]:
         return classes[platform]
     except KeyError:
         from scheduler.errors import ConfigError
+        from scheduler.i18n import msg
 
-        raise ConfigError(f"unknown platform {platform!r}", hint=f"use one of: {', '.join(sorted(classes))}") from None
+        raise ConfigError(
+            msg("error.unknown_platform", platform=platform),
+            hint=msg("hint.one_of", choices=", ".join(sorted(classes))),
+        ) from None
 
 
 def cover_targets() -> dict[str, tuple[CoverTarget, type[Publisher]]]:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from scheduler.audit import record
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, StoreError
-from scheduler.i18n import msg
+from scheduler.i18n import msg, process_lang, render_stored
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublicationStatus, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.secrets import mask
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 
-def channel_rows(loa: Loa) -> list[dict[str, Any]]:
+def channel_rows(loa: Loa, *, lang: str | None = None) -> list[dict[str, Any]]:
+    """Each configured channel and its state; its last error worded in ``lang`` (the process's by default)."""
+    reader = lang or process_lang()
     rows: list[dict[str, Any]] = []
     with session_scope(loa.engine, read_only=True) as session:
         for channel in loa.settings.channels:
@@ -34,7 +36,7 @@ def channel_rows(loa: Loa) -> list[dict[str, Any]]:
                     "mode": channel.mode,
                     "status": (state.status if state else ChannelStatus.ok).value,
                     "paused_until": state.paused_until.isoformat() if state and state.paused_until else None,
-                    "last_error": state.last_error if state else None,
+                    "last_error": render_stored(reader, state.last_error) if state else None,
                 }
             )
     return rows

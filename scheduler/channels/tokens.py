@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from scheduler.channels.factory import PublisherFactory
 from scheduler.channels.registry import publisher_class
 from scheduler.config import Settings
-from scheduler.errors import AuthError, PublishError
+from scheduler.errors import AuthError, PublishError, stored_error
+from scheduler.i18n import msg, process_text, stored
 from scheduler.models import ChannelState, ChannelStatus, utcnow
 from scheduler.secrets import DatabaseTokenVault
 from scheduler.store import session_scope
@@ -52,7 +53,7 @@ def refresh_due_tokens(
             refresh()
             renewed.append(channel.id)
         except AuthError as exc:
-            _mark(engine, channel.id, str(exc), needs_reauth=True)
+            _mark(engine, channel.id, stored_error(exc), needs_reauth=True)
         except PublishError as exc:
             log.warning("channel %s: token renewal postponed: %s", channel.id, exc.message)
         finally:
@@ -67,12 +68,9 @@ def report_interrupted_refresh(
     started = vault.interrupted_refresh(channel_id, now=now)
     if started is None:
         return False
-    message = (
-        f"a Zalo token renewal started at {started.isoformat(timespec='seconds')} never finished "
-        "(the process stopped): if Zalo now refuses the refresh token, reconnect the OA"
-    )
-    log.error("channel %s: %s", channel_id, message)
-    _mark(engine, channel_id, message, needs_reauth=False)
+    reason = msg("reason.renewal_interrupted", started=started.isoformat(timespec="seconds"))
+    log.error("channel %s: %s", channel_id, process_text(reason.id, **reason.params))
+    _mark(engine, channel_id, stored(reason), needs_reauth=False)
     return True
 
 

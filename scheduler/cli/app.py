@@ -29,7 +29,8 @@ from scheduler.cli.support import (
 )
 from scheduler.cli.users import user_app
 from scheduler.errors import InputError, LoaError
-from scheduler.i18n import dispatch_summary, msg, process_lang, process_text
+from scheduler.i18n import N_, dispatch_summary, msg, process_lang, process_text
+from scheduler.i18n.formats import format_int
 
 app = typer.Typer(
     name="loa",
@@ -67,18 +68,18 @@ def init(
     result = loa.init()
     where = loa.engine.url.render_as_string(hide_password=True)
     if result.created:
-        out.print(f"Đã tạo cơ sở dữ liệu (lược đồ {result.after}): {where}")
+        out.print(process_text("cli.db_created", schema=result.after, where=where))
     elif result.changed:
-        out.print(f"Đã nâng cấp lược đồ cơ sở dữ liệu từ {result.before or '0.1'} lên {result.after}: {where}")
+        out.print(process_text("cli.db_upgraded", before=result.before or "0.1", after=result.after, where=where))
         if result.backup is not None:
-            out.print(f"Bản sao lưu trước khi nâng cấp: {result.backup}")
-    out.print(f"Cơ sở dữ liệu sẵn sàng: {where}")
+            out.print(process_text("cli.db_backup_before", backup=str(result.backup)))
+    out.print(process_text("cli.db_ready", where=where))
     if demo:
         from scheduler.demo import queue_demo_post
 
         post_id = queue_demo_post(loa)
         if post_id is not None:
-            out.print(f"Đã xếp lịch bài đăng mẫu #{post_id} lên mọi kênh.")
+            out.print(process_text("cli.demo_queued", post=post_id))
 
 
 @app.command()
@@ -135,7 +136,7 @@ def sandbox(
         state_file=state or (settings.path(settings.sandbox.state_file) if settings.sandbox.state_file else None),
     )
     def announce(ready: SandboxServer) -> None:  # once it listens: a busy port never says "running"
-        out.print(f"Sandbox Facebook + Zalo đang chạy tại {ready.url} (Ctrl-C để dừng)")
+        out.print(process_text("cli.sandbox_running", url=ready.url))
 
     try:
         server.serve_forever(on_ready=announce)
@@ -146,8 +147,6 @@ def sandbox(
 
 
 # -- channels and templates --------------------------------------------------------------
-
-
 
 
 @app.command()
@@ -166,72 +165,34 @@ def templates(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"messages": messages, "covers": covers})
         return
-    table = Table("mẫu tin", "biến")
+    table = Table(process_text("cli.col.message_template"), process_text("cli.col.variables"))
     for item in messages:
         table.add_row(item["name"], ", ".join(item["variables"]))
     out.print(table)
     if not covers:
-        out.print("Mẫu ảnh bìa: (chưa có)")
+        out.print(process_text("cli.no_layouts"))
         return
-    cover_table = Table("mẫu ảnh bìa", "tên", "biến", "khổ ảnh")
+    cover_table = Table(
+        *(
+            process_text(c)
+            for c in (N_("cli.col.layout"), N_("cli.col.name"), N_("cli.col.variables"), N_("cli.col.sizes"))
+        )
+    )
     for cover in covers:
         if "error" in cover:
-            cover_table.add_row(cover["name"], f"[red]lỗi:[/red] {_escape(cover['error'])}", "", "")
+            cover_table.add_row(
+                cover["name"],
+                "[red]" + _escape(process_text("cli.col.error")) + ":[/red] " + _escape(cover["error"]),
+                "",
+                "",
+            )
             continue
         sizes = ", ".join(f"{t} {w}×{h}" for t, (w, h) in cover["targets"].items())
         cover_table.add_row(cover["name"], _escape(cover["title"]), ", ".join(cover["variables"]), sizes)
     out.print(cover_table)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # -- posts -------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 @app.command()
@@ -240,7 +201,7 @@ def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where 
     from scheduler.backup import backup_database
 
     size = backup_database(ready(ctx).engine, file)
-    out.print(f"Đã sao lưu cơ sở dữ liệu vào {file} ({size:,} bytes).".replace(",", "."))
+    out.print(process_text("cli.backed_up", file=str(file), size=format_int(size, process_lang())))
 
 
 @app.command()
@@ -271,11 +232,14 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
     from scheduler.presence import working
     from scheduler.publishing.dispatcher import Dispatcher
+    from scheduler.serving import signals_call
 
     loa = ready(ctx)
     _configure_logging(quiet=as_json)
-    with working(loa.engine):
-        summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
+    dispatcher = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True)
+    # Stopped by cron's time limit or a shutdown: claim nothing more, hand back what has not started.
+    with working(loa.engine), signals_call(dispatcher.stop):
+        summary = dispatcher.run_once()
     if as_json:
         print_json(summary.as_json())
         return
@@ -305,6 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)
     _require_utf8(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
+    from scheduler.cli.help import translate_help
+
+    translate_help(command, process_lang())
     try:
         # Standalone mode: the command-line parser reports its own usage errors (exit 2).
         command.main(args=argv, prog_name="loa", standalone_mode=True)
@@ -317,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last line of defence: a message, not a traceback
         if os.environ.get("LOA_DEBUG"):
             raise
-        _fail(1, f"unexpected error: {type(exc).__name__}: {_escape(str(exc))} (run with LOA_DEBUG=1 for details)")
+        _fail(1, process_text("cli.unexpected_error", kind=type(exc).__name__, reason=_escape(str(exc))))
 
 
 def _require_utf8(args: list[str]) -> None:

@@ -19,6 +19,7 @@ from scheduler.cli.support import (
     ready,
 )
 from scheduler.errors import InputError
+from scheduler.i18n import N_, msg, process_lang, process_text, translate
 
 if TYPE_CHECKING:
     pass
@@ -42,12 +43,15 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     table = Table()
     # Every other command takes the channel id, and the status says what to do: on a narrow
     # terminal the other columns wrap, these two are never cut.
+    lang = process_lang()
+    states = {row["id"]: translate(lang, f"channel_status.{row['status']}") for row in rows}
     table.add_column("id", no_wrap=True, min_width=max((len(row["id"]) for row in rows), default=2))
-    for header in ("nền tảng", "tên", "mã trang/OA", "chế độ"):
-        table.add_column(header)
-    table.add_column("trạng thái", no_wrap=True, min_width=max((len(row["status"]) for row in rows), default=10))
-    for header in ("tạm dừng đến", "lỗi gần nhất"):
-        table.add_column(header)
+    for header in (N_("cli.col.platform"), N_("cli.col.name"), N_("cli.col.external_id"), N_("cli.col.mode")):
+        table.add_column(process_text(header))
+    width = max((len(state) for state in states.values()), default=10)
+    table.add_column(process_text("cli.col.status"), no_wrap=True, min_width=width)
+    for header in (N_("cli.col.paused_until"), N_("cli.col.last_error")):
+        table.add_column(process_text(header))
     for row in rows:
         table.add_row(
             row["id"],
@@ -55,7 +59,7 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
             row["name"],
             row["external_id"],
             row["mode"],
-            row["status"],
+            states[row["id"]],
             local_time(row["paused_until"], loa.settings),
             row["last_error"] or "",
         )
@@ -77,13 +81,14 @@ def channels_reconnect(
     if token_env:
         secret = os.environ.get(token_env, "")
         if not secret:
-            raise InputError(f"the variable {token_env} is empty or unset", hint=f"export {token_env}=… first")
+            unset = msg("error.variable_unset", name=token_env)
+            raise InputError(unset, hint=msg("hint.export_variable", name=token_env))
     else:
         if sys.stdin.isatty():
-            err.print("Dán mã truy cập (token) rồi nhấn Enter:")
+            err.print(process_text("cli.paste_token"))
         secret = sys.stdin.readline()
     released = reconnect(loa, channel_id, secret, actor=actor())
-    out.print(f"Đã kết nối lại kênh {channel_id}; {released} bài bị giữ sẽ được đăng ngay.")
+    out.print(process_text("cli.channel_reconnected", channel=channel_id, released=released))
 
 
 @channels_app.command("pause")
@@ -98,7 +103,7 @@ def channels_pause(
 
     loa = ready(ctx)
     pause(loa, channel_id, actor=actor(), until=parse_when(until, loa.settings) if until else None)
-    out.print(f"Đã tạm dừng kênh {channel_id}.")
+    out.print(process_text("cli.channel_paused", channel=channel_id))
 
 
 @channels_app.command("resume")
@@ -107,5 +112,4 @@ def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argumen
     from scheduler.channels.service import resume
 
     resume(ready(ctx), channel_id, actor=actor())
-    out.print(f"Kênh {channel_id} đã hoạt động lại.")
-
+    out.print(process_text("cli.channel_resumed", channel=channel_id))

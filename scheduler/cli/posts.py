@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape as _escape
 from rich.table import Table
 
 from scheduler.cli.support import (
@@ -20,6 +21,7 @@ from scheduler.cli.support import (
     write_text,
 )
 from scheduler.errors import InputError
+from scheduler.i18n import N_, msg, process_lang, process_text, status_label
 
 if TYPE_CHECKING:
     pass
@@ -47,7 +49,7 @@ def post_add(
 
     loa = ready(ctx)
     if (at is None) == (not now):
-        raise InputError("give exactly one of --at and --now", hint="--at 2026-05-06T08:00 or --now", field="at")
+        raise InputError(msg("error.at_or_now"), hint=msg("hint.at_or_now"), field="at")
     request = PostRequest(
         template=template,
         channels=channel,
@@ -64,10 +66,9 @@ def post_add(
     if as_json:
         print_json(shown)
         return
-    out.print(
-        f"Đã xếp lịch bài #{post_id} lúc {local_time(shown['scheduled_at'], loa.settings)} "
-        f"trên {', '.join(p['channel'] for p in shown['publications'])}."
-    )
+    channels = ", ".join(p["channel"] for p in shown["publications"])
+    when = local_time(shown["scheduled_at"], loa.settings)
+    out.print(process_text("cli.post_queued", post=post_id, at=when, channels=channels))
 
 
 @post_app.command("import")
@@ -80,7 +81,7 @@ def post_import(
     if as_json:
         print_json({"posts": [loa.posts.show(i) for i in ids]})
         return
-    out.print(f"Đã xếp lịch {len(ids)} bài từ {file.name}: #{', #'.join(map(str, ids))}")
+    out.print(process_text("cli.posts_imported", count=len(ids), file=file.name, ids="#" + ", #".join(map(str, ids))))
 
 
 @post_app.command("list")
@@ -96,14 +97,27 @@ def post_list(
     if as_json:
         print_json({"posts": posts})
         return
-    table = Table("#", "lúc", "trạng thái", "mẫu", "kênh", "nội dung")
+    lang = process_lang()
+    table = Table(
+        "#",
+        *(
+            process_text(h)
+            for h in (
+                N_("cli.col.at"),
+                N_("cli.col.status"),
+                N_("cli.col.template"),
+                N_("cli.col.channels"),
+                N_("cli.col.text"),
+            )
+        ),
+    )
     for post in posts:
-        channels_cell = " ".join(f"{p['channel']}:{p['status']}" for p in post["publications"])
+        channels_cell = " ".join(f"{p['channel']}:{status_label(lang, p['status'])}" for p in post["publications"])
         first_line = post["text"].splitlines()[0] if post["text"] else ""
         table.add_row(
             str(post["id"]),
             local_time(post["scheduled_at"], loa.settings),
-            post["status"],
+            status_label(lang, post["status"]),
             post["template"],
             channels_cell,
             first_line[:60],
@@ -121,18 +135,30 @@ def post_show(
     if as_json:
         print_json(post)
         return
-    out.print(
-        f"[bold]Bài #{post['id']}[/bold] — {post['status']} — {local_time(post['scheduled_at'], loa.settings)}"
-        + (f" — chiến dịch {post['campaign']}" if post["campaign"] else ""),
-        markup=True,
-    )
+    lang = process_lang()
+    when = local_time(post["scheduled_at"], loa.settings)
+    heading = process_text("cli.post_heading", post=post["id"], status=status_label(lang, post["status"]), at=when)
+    if post["campaign"]:
+        heading += " — " + process_text("cli.post_campaign", campaign=post["campaign"])
+    out.print(f"[bold]{_escape(heading)}[/bold]", markup=True)
     write_text(post["text"] + "\n\n")
-    table = Table("kênh", "trạng thái", "lần thử", "đăng lúc", "liên kết", "lượt xem", "tiếp cận", "chia sẻ", "lỗi")
+    columns = (
+        N_("cli.col.channel"),
+        N_("cli.col.status"),
+        N_("cli.col.attempts"),
+        N_("cli.col.published_at"),
+        N_("cli.col.link"),
+        N_("cli.col.views"),
+        N_("cli.col.reach"),
+        N_("cli.col.shares"),
+        N_("cli.col.error"),
+    )
+    table = Table(*(process_text(c) for c in columns))
     for p in post["publications"]:
         m = p["metrics"]
         table.add_row(
             p["channel"],
-            p["status"],
+            status_label(lang, p["status"]),
             str(p["attempts"]),
             local_time(p["published_at"], loa.settings),
             p["permalink"] or "",
@@ -149,7 +175,9 @@ def post_cancel(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metav
     """Cancel what has not been published yet."""
     loa = ready(ctx)
     post = loa.posts.cancel(post_id)
-    out.print(f"Đã huỷ bài #{post_id}: " + ", ".join(f"{p['channel']} {p['status']}" for p in post["publications"]))
+    lang = process_lang()
+    states = ", ".join(f"{p['channel']} {status_label(lang, p['status'])}" for p in post["publications"])
+    out.print(process_text("cli.post_cancelled", post=post_id, states=states))
 
 
 PostId = Annotated[int, typer.Argument(metavar="ID", help="post id")]
@@ -162,13 +190,18 @@ def _print_post(post: dict[str, Any], as_json: bool, message: str) -> None:
     if as_json:
         print_json(post)
     else:
-        out.print(message + " " + ", ".join(f"{p['channel']}: {p['status']}" for p in post["publications"]))
+        lang = process_lang()
+        out.print(
+            message
+            + " "
+            + ", ".join(f"{p['channel']}: {status_label(lang, p['status'])}" for p in post["publications"])
+        )
 
 
 @post_app.command("submit")
 def post_submit(ctx: typer.Context, post_id: PostId, as_json: JsonOption = False) -> None:
     """Queue a draft (channels that need approval wait for it)."""
-    _print_post(ready(ctx).posts.submit(post_id, actor=actor()), as_json, f"Bài #{post_id}:")
+    _print_post(ready(ctx).posts.submit(post_id, actor=actor()), as_json, process_text("cli.post_line", post=post_id))
 
 
 @post_app.command("approve")
@@ -181,7 +214,7 @@ def post_approve(
 ) -> None:
     """Approve a post waiting for approval (not by its author)."""
     post = ready(ctx).posts.approve(post_id, actor=f"cli:{by}" if by else actor(), channels=channel)
-    _print_post(post, as_json, f"Đã duyệt bài #{post_id}:")
+    _print_post(post, as_json, process_text("cli.post_approved", post=post_id))
 
 
 @post_app.command("send-back")
@@ -193,7 +226,9 @@ def post_send_back(
 ) -> None:
     """Return a post waiting for approval to its author as a draft."""
     _print_post(
-        ready(ctx).posts.send_back(post_id, actor=actor(), reason=reason), as_json, f"Đã trả lại bài #{post_id}:"
+        ready(ctx).posts.send_back(post_id, actor=actor(), reason=reason),
+        as_json,
+        process_text("cli.post_sent_back", post=post_id),
     )
 
 
@@ -209,13 +244,14 @@ def post_reschedule(
 
     loa = ready(ctx)
     post = loa.posts.reschedule(post_id, parse_when(at, loa.settings), actor=actor())
-    _print_post(post, as_json, f"Bài #{post_id} dời sang {local_time(post['scheduled_at'], loa.settings)}:")
+    moved = process_text("cli.post_moved", post=post_id, at=local_time(post["scheduled_at"], loa.settings))
+    _print_post(post, as_json, moved)
 
 
 @post_app.command("retry")
 def post_retry(ctx: typer.Context, publication_id: PublicationId, as_json: JsonOption = False) -> None:
     """Queue a failed, missed or blocked publication again, now."""
-    _print_post(ready(ctx).posts.retry(publication_id, actor=actor()), as_json, "Đã xếp lịch lại:")
+    _print_post(ready(ctx).posts.retry(publication_id, actor=actor()), as_json, process_text("cli.requeued"))
 
 
 @post_app.command("confirm")
@@ -228,5 +264,4 @@ def post_confirm(
 ) -> None:
     """Settle an unknown outcome after checking the page: --published, or --absent to publish again."""
     post = ready(ctx).posts.confirm(publication_id, actor=actor(), published=published, permalink=permalink)
-    _print_post(post, as_json, "Đã xác nhận:")
-
+    _print_post(post, as_json, process_text("cli.confirmed"))

@@ -20,6 +20,7 @@ from scheduler.cli.support import (
     write_text,
 )
 from scheduler.errors import InputError
+from scheduler.i18n import msg, process_text
 
 if TYPE_CHECKING:
     from scheduler.render.covers import CoverRenderer
@@ -44,7 +45,9 @@ def render_message(
     loa = loa_app(ctx)
     if platform not in registry():
         raise InputError(
-            f"unknown platform {platform!r}", hint=f"use one of: {', '.join(registry())}", field="platform"
+            msg("error.unknown_platform", platform=platform),
+            hint=msg("hint.one_of", choices=", ".join(registry())),
+            field="platform",
         )
     campaign_vars: dict[str, str] = {}
     if campaign:
@@ -61,8 +64,9 @@ def render_message(
         )
         return
     if message.title:
-        out.print(f"[bold]Tiêu đề:[/bold] {message.title}", markup=True)
-        out.print(f"[bold]Mô tả:[/bold] {message.description}\n", markup=True)
+        title, description = process_text("cli.render_title"), process_text("cli.render_description")
+        out.print(f"[bold]{title}[/bold] {message.title}", markup=True)
+        out.print(f"[bold]{description}[/bold] {message.description}\n", markup=True)
     write_text(message.text + "\n")
 
 
@@ -92,16 +96,18 @@ def _campaignparse_variables(ctx: typer.Context, slug: str | None) -> dict[str, 
     for campaign in settings.campaigns:
         if campaign.slug == slug:
             return {"slug": campaign.slug, "name": campaign.name, "theme": campaign.theme}
-    known = ", ".join(c.slug for c in settings.campaigns) or "none configured"
-    raise InputError(f"unknown campaign {slug!r}", hint=f"known campaigns: {known}", field="campaign")
+    known = ", ".join(c.slug for c in settings.campaigns) or "—"
+    raise InputError(
+        msg("error.unknown_campaign", campaign=slug), hint=msg("hint.known_campaigns", known=known), field="campaign"
+    )
 
 
 def _check_target(renderer: CoverRenderer, layout: str, platform: str) -> None:
     targets = renderer.targets(layout)
     if platform not in targets:
         raise InputError(
-            f"cover layout {layout!r} has no {platform!r} canvas",
-            hint=f"use --platform {' or '.join(targets)}",
+            msg("error.layout_has_no_canvas", layout=layout, platform=platform),
+            hint=msg("hint.use_platform", choices=" | ".join(targets)),
             field="platform",
         )
 
@@ -120,7 +126,7 @@ def render_cover(
 
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in {"jpg", "jpeg", "png"}:
-        raise InputError(f"cannot tell the image format from {output.name!r}", hint="name the file .jpg or .png")
+        raise InputError(msg("error.image_format_from_name", file=output.name), hint=msg("hint.name_jpg_or_png"))
     check_output(output, make_parents=True)
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)
@@ -134,7 +140,9 @@ def render_cover(
     )
     write_output(output, data)
     width, height = renderer.describe(layout)["targets"][platform]
-    out.print(f"Đã ghi ảnh bìa {output} ({width}×{height}, {len(data) / 1024:.0f} KB).")
+    out.print(
+        process_text("cli.cover_written", file=str(output), width=width, height=height, kb=round(len(data) / 1024))
+    )
 
 
 @render_app.command("covers")
@@ -155,7 +163,7 @@ def render_covers(
     from scheduler.render.images import normalise_format
 
     if fmt.lower() not in {"jpg", "jpeg", "png"}:
-        raise InputError(f"unknown format {fmt!r}", hint="use --format jpg or --format png", field="format")
+        raise InputError(msg("error.unknown_image_format", format=fmt), hint=msg("hint.format_jpg_png"), field="format")
     check_output(output, folder=True)
     settings = loa_app(ctx).settings
     renderer = cover_renderer(ctx)
@@ -188,5 +196,8 @@ def render_covers(
             progress=lambda phase, done, total: bar.update(tasks[phase], completed=done),
             source=csv_file.name,
         )
-    out.print(f"Đã ghi {len(files)} ảnh bìa vào {output} ({files[0].name} … {files[-1].name}).")
-
+    out.print(
+        process_text(
+            "cli.covers_written", count=len(files), folder=str(output), first=files[0].name, last=files[-1].name
+        )
+    )

@@ -10,7 +10,8 @@ import typer
 
 from scheduler.cli.support import JsonOption, check_output, out, print_json, ready, write_output
 from scheduler.errors import InputError
-from scheduler.formatting import vn_int
+from scheduler.i18n import N_, msg, process_lang, process_text, status_label
+from scheduler.i18n.formats import format_int
 
 metrics_app = typer.Typer(
     help="Counters from the platforms: views, reach, reactions, comments, shares.", no_args_is_help=True
@@ -52,14 +53,19 @@ def metrics_collect(
         print_json(report.as_json())
         return
     counts = report.counts()
-    out.print(
-        f"Đã lấy số liệu {vn_int(counts['collected'])} lượt đăng; lỗi {vn_int(counts['errors'])}; "
-        f"bỏ qua {vn_int(counts['skipped'])}."
-    )
+    lang = process_lang()
+    collected, errors, skipped = (format_int(counts[k], lang) for k in ("collected", "errors", "skipped"))
+    out.print(process_text("cli.metrics_collected", collected=collected, errors=errors, skipped=skipped))
     for error in report.errors:
-        out.print(f"  lỗi: lượt đăng #{error['publication']} ({error['channel']}): {error['reason']}", markup=False)
+        line = process_text(
+            "cli.metrics_error", publication=error["publication"], channel=error["channel"], reason=error["reason"]
+        )
+        out.print("  " + line, markup=False)
     for pause in report.paused_channels:
-        out.print(f"  tạm dừng kênh {pause['channel']} đến {pause['until'] or '—'}: {pause['reason']}", markup=False)
+        line = process_text(
+            "cli.metrics_paused", channel=pause["channel"], until=pause["until"] or "—", reason=pause["reason"]
+        )
+        out.print("  " + line, markup=False)
 
 
 @metrics_app.command("show")
@@ -75,19 +81,32 @@ def metrics_show(
     loa = ready(ctx)
     loa.posts.show(post_id)  # NotFound → exit 2
     history = metrics_history(loa.engine, post_id)
+    lang = process_lang()
+    columns = (
+        N_("cli.col.at"),
+        N_("cli.col.views"),
+        N_("cli.col.reach"),
+        N_("cli.col.reactions"),
+        N_("cli.col.comments"),
+        N_("cli.col.shares"),
+    )
     if as_json:
         print_json(history)
         return
     for publication in history["publications"]:
-        table = Table(
-            "lúc", "lượt xem", "tiếp cận", "cảm xúc", "bình luận", "chia sẻ",
-            title=f"{publication['channel']} — lượt đăng #{publication['id']} ({publication['status']})",
-        )  # fmt: skip
+        status = status_label(lang, publication["status"])
+        title = process_text(
+            "cli.metrics_title", channel=publication["channel"], publication=publication["id"], status=status
+        )
+        table = Table(*(process_text(c) for c in columns), title=title)
         for snap in publication["snapshots"]:
-            table.add_row(local_time(snap["at"], loa.settings), *(vn_int(snap[name]) for name in METRIC_NAMES))
+            table.add_row(
+                local_time(snap["at"], loa.settings), *(format_int(snap[name], lang) for name in METRIC_NAMES)
+            )
         out.print(table)
         for error in publication["errors"]:
-            out.print(f"  lỗi lúc {local_time(error['at'], loa.settings)}: {error['reason']}", markup=False)
+            at = local_time(error["at"], loa.settings)
+            out.print("  " + process_text("cli.metrics_error_at", at=at, reason=error["reason"]), markup=False)
 
 
 # -- reports -------------------------------------------------------------------------------
@@ -103,7 +122,9 @@ def _format(value: str | None, output: Path | None, allowed: tuple[str, ...], de
     chosen = value.strip().lower()
     if chosen not in allowed:
         raise InputError(
-            f"--format {value!r} is not known here", hint=f"use one of: {', '.join(allowed)}", field="format"
+            msg("error.format_not_known", format=value),
+            hint=msg("hint.one_of", choices=", ".join(allowed)),
+            field="format",
         )
     return chosen
 
@@ -116,7 +137,7 @@ def _emit(data: bytes | str, output: Path | None, what: str) -> None:
             sys.stdout.write(data)
         return
     write_output(output, data)
-    out.print(f"Đã ghi {what} vào {output}.", markup=False)
+    out.print(process_text("cli.written", what=process_text(what), file=str(output)), markup=False)
 
 
 @report_app.command("shares")
@@ -144,26 +165,26 @@ def report_shares(
     if chosen == "json":
         import json
 
-        _emit(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n", output, "báo cáo JSON")
+        _emit(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n", output, N_("cli.what.json_report"))
     elif chosen == "csv":
-        _emit(exports.to_csv(exports.share_grid(report)), output, "báo cáo CSV")
+        _emit(exports.to_csv(exports.share_grid(report, process_lang())), output, N_("cli.what.csv_report"))
     elif chosen == "xlsx":
-        _emit(exports.share_xlsx(report), output, "báo cáo Excel")
+        _emit(exports.share_xlsx(report, process_lang()), output, N_("cli.what.excel_report"))
     elif chosen == "png":
-        _emit(exports.share_chart(report), output, "biểu đồ")
+        _emit(exports.share_chart(report, process_lang()), output, N_("cli.what.chart"))
     else:
         import io
 
         from rich.console import Console
 
-        table = exports.rich_table(exports.share_grid(report))
+        table = exports.rich_table(exports.share_grid(report, process_lang()))
         if output is None and out.is_terminal:
             out.print(table)
             return
         # Piped or written to a file: the table's natural width, never folded into 80 columns.
         console = Console(record=True, width=WIDE, file=io.StringIO())
         console.print(table)
-        _emit(console.export_text(), output, "bảng")
+        _emit(console.export_text(), output, N_("cli.what.table"))
 
 
 @report_app.command("summary")
@@ -173,7 +194,7 @@ def report_summary(
     fmt: Annotated[str | None, typer.Option("--format", help="text, json or xlsx")] = None,
     output: OutputOption = None,
 ) -> None:
-    """The monthly summary in Vietnamese: posts, views and reach per channel and campaign, shares per unit."""
+    """The monthly summary: posts, views and reach per channel and campaign, shares per unit."""
     from scheduler.reports import exports
     from scheduler.reports.queries import month_period, monthly_summary, summary_text
 
@@ -188,8 +209,12 @@ def report_summary(
     if chosen == "json":
         import json
 
-        _emit(json.dumps(summary.as_json(), ensure_ascii=False, indent=2) + "\n", output, "báo cáo JSON")
+        _emit(
+            json.dumps(summary.as_json(process_lang()), ensure_ascii=False, indent=2) + "\n",
+            output,
+            N_("cli.what.json_report"),
+        )
     elif chosen == "xlsx":
-        _emit(exports.summary_xlsx(summary), output, "báo cáo Excel")
+        _emit(exports.summary_xlsx(summary, process_lang()), output, N_("cli.what.excel_report"))
     else:
-        _emit(summary_text(summary), output, "báo cáo")
+        _emit(summary_text(summary, process_lang()), output, N_("cli.what.report"))

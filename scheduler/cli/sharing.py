@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from scheduler.cli.support import JsonOption, actor, check_output, out, print_json, ready
+from scheduler.errors import InputError
+from scheduler.i18n import N_, msg, process_text
 from scheduler.sharing.counting import recount
 from scheduler.sharing.service import SharingService, report_platforms
 
@@ -20,8 +22,6 @@ PostOption = Annotated[int, typer.Option("--post", help="post id (see `loa post 
 StaffOption = Annotated[str, typer.Option("--staff", help="staff id, email or phone (see `loa staff list`)")]
 ChannelOption = Annotated[str | None, typer.Option("--channel", help="only this channel's publication")]
 StaffArgument = Annotated[str, typer.Argument(metavar="STAFF", help="staff id, email or phone")]
-
-
 
 
 def _service(ctx: typer.Context) -> SharingService:
@@ -47,8 +47,14 @@ def staff_import(
         print_json(summary.as_json())
         return
     out.print(
-        f"Đã nhập {file.name}: {summary.created} người mới, {summary.updated} cập nhật, "
-        f"{summary.unchanged} không đổi; {len(summary.units_created)} đơn vị mới."
+        process_text(
+            "cli.staff_imported",
+            file=file.name,
+            created=summary.created,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+            units=len(summary.units_created),
+        )
     )
 
 
@@ -63,16 +69,22 @@ def staff_list(
     if as_json:
         print_json({"staff": rows})
         return
-    headers = ["id", "họ tên", "đơn vị", "điện thoại", "email", "trang chia sẻ"]
-    table = Table(*headers, *(["còn dùng"] if include_all else []))
+    headers = [
+        N_("cli.col.full_name"),
+        N_("cli.col.unit"),
+        N_("cli.col.phone"),
+        N_("cli.col.email"),
+        N_("cli.col.share_page"),
+    ]
+    table = Table("id", *(process_text(h) for h in headers), *([process_text("cli.col.active")] if include_all else []))
     for row in rows:
         cells = [str(row["id"]), row["full_name"], row["unit"], row["phone"] or "", row["email"] or ""]
         cells.append(row["share_url"])
         if include_all:
-            cells.append("có" if row["active"] else "không")
+            cells.append(process_text("cli.yes") if row["active"] else process_text("cli.no"))
         table.add_row(*(escape(cell) for cell in cells))
     out.print(table)
-    out.print(f"{len(rows)} người.")
+    out.print(process_text("cli.people", count=len(rows)))
 
 
 @staff_app.command("deactivate")
@@ -91,7 +103,7 @@ def _print_staff(row: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(row)
         return
-    state = "đang hoạt động" if row["active"] else "đã ngừng (liên kết không còn được tính)"
+    state = process_text("cli.staff_active") if row["active"] else process_text("cli.staff_inactive")
     out.print(f"{escape(row['full_name'])} (#{row['id']}): {state}")
 
 
@@ -131,14 +143,17 @@ def share_record(
     """Record a share reported offline (by phone, seen in a Zalo group): kind self_report."""
     known = report_platforms()
     if platform not in known:
-        raise typer.BadParameter(f"{platform!r}: use {', '.join(known[:-1])} or {known[-1]}", param_hint="--platform")
+        refused = msg("error.unknown_platform", platform=platform)
+        raise InputError(refused, hint=msg("hint.one_of", choices=", ".join(known)), field="platform")
     share = _service(ctx).record_offline(
         post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=actor()
     )
     if as_json:
         print_json(share)
         return
-    out.print(f"Đã ghi lượt chia sẻ #{share['id']} ({share['platform']}, {share['channel']}).")
+    out.print(
+        process_text("cli.share_recorded", share=share["id"], platform=share["platform"], channel=share["channel"])
+    )
 
 
 @share_app.command("export")
@@ -155,7 +170,7 @@ def share_export(
     if as_json:
         print_json(result)
         return
-    out.print(f"Đã ghi {result['rows']} liên kết của {result['staff']} người vào {escape(str(output))}.")
+    out.print(process_text("cli.links_exported", rows=result["rows"], staff=result["staff"], file=escape(str(output))))
 
 
 @share_app.command("recount")
@@ -167,6 +182,11 @@ def share_recount(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json(summary.as_json())
         return
     out.print(
-        f"{summary.clicks} lượt nhấp thô; {summary.changed} thay đổi; "
-        f"được tính: {summary.counted_before} → {summary.counted_after}."
+        process_text(
+            "cli.recounted",
+            clicks=summary.clicks,
+            changed=summary.changed,
+            before=summary.counted_before,
+            after=summary.counted_after,
+        )
     )

@@ -55,7 +55,7 @@ def parse_variables(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--var {pair!r} is not KEY=VALUE", hint="write it as --var tieu_de='Tháng vận động'")
+            raise InputError(msg("error.var_not_key_value", pair=pair), hint=msg("hint.var_form"))
         variables[nfc(key.strip())] = nfc(value)
     return variables
 

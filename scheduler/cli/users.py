@@ -11,10 +11,9 @@ from rich.table import Table
 
 from scheduler.cli.support import JsonOption, actor, err, local_time, out, print_json, ready
 from scheduler.errors import InputError
+from scheduler.i18n import N_, msg, process_text
 
 user_app = typer.Typer(help="Web console accounts: add, list, API tokens, disable.", no_args_is_help=True)
-
-
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -22,11 +21,11 @@ def _read_password(from_stdin: bool) -> str:
         # One line: scripts pipe it in (`printf '%s\n' "$PW" | loa user add … --password-stdin`).
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise InputError("no password given", hint="pipe it in with --password-stdin, or run the command in a terminal")
+        raise InputError(msg("error.no_password_given"), hint=msg("hint.password_stdin"))
     first = getpass.getpass("Mật khẩu (ít nhất 10 ký tự): ")
     second = getpass.getpass("Nhập lại mật khẩu: ")
     if first != second:
-        raise InputError("the two passwords differ", hint="type the same password twice", field="password")
+        raise InputError(msg("error.passwords_differ"), hint=msg("hint.same_password_twice"), field="password")
     return first
 
 
@@ -48,7 +47,11 @@ def user_add(
     parsed_role = parse_role(role)
     password = None if no_password else _read_password(password_stdin)
     user = add_user(loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff)
-    out.print(f"Đã tạo tài khoản {user.username} ({user.role.value}). Đăng nhập tại {loa.settings.public_url}/login")
+    out.print(
+        process_text(
+            "cli.user_created", username=user.username, role=user.role.value, url=f"{loa.settings.public_url}/login"
+        )
+    )
 
 
 @user_app.command("token")
@@ -57,7 +60,7 @@ def user_token(ctx: typer.Context, username: Annotated[str, typer.Argument(metav
     from scheduler.auth import new_api_token
 
     token = new_api_token(ready(ctx).engine, username, actor=actor())
-    err.print("Mã API mới (chỉ hiện một lần; gửi kèm tiêu đề 'Authorization: Bearer …'):")
+    err.print(process_text("cli.new_token"))
     sys.stdout.write(token + "\n")
 
 
@@ -67,7 +70,7 @@ def user_disable(ctx: typer.Context, username: Annotated[str, typer.Argument(met
     from scheduler.auth import disable_user
 
     ended = disable_user(ready(ctx).engine, username, actor=actor())
-    out.print(f"Đã khoá tài khoản {username}; {ended} phiên đăng nhập đã kết thúc.")
+    out.print(process_text("cli.user_disabled", username=username, ended=ended))
 
 
 @user_app.command("enable")
@@ -76,7 +79,7 @@ def user_enable(ctx: typer.Context, username: Annotated[str, typer.Argument(meta
     from scheduler.auth import enable_user
 
     enable_user(ready(ctx).engine, username, actor=actor())
-    out.print(f"Đã mở khoá tài khoản {username}.")
+    out.print(process_text("cli.user_enabled", username=username))
 
 
 @user_app.command("password")
@@ -89,7 +92,7 @@ def user_password(
     from scheduler.auth import set_password
 
     set_password(ready(ctx).engine, username, _read_password(password_stdin), actor=actor())
-    out.print(f"Đã đặt mật khẩu mới cho {username}.")
+    out.print(process_text("cli.password_set", username=username))
 
 
 @user_app.command("list")
@@ -102,12 +105,20 @@ def user_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"users": users})
         return
-    table = Table("tài khoản", "vai trò", "trạng thái", "phiên", "mã API", "tạo lúc")
+    columns = (
+        N_("cli.col.account"),
+        N_("cli.col.role"),
+        N_("cli.col.status"),
+        N_("cli.col.sessions"),
+        N_("cli.col.api_tokens"),
+        N_("cli.col.created_at"),
+    )
+    table = Table(*(process_text(c) for c in columns))
     for user in users:
         table.add_row(
             str(user["username"]),
             str(user["role"]),
-            "hoạt động" if user["active"] else "đã khoá",
+            process_text("cli.account_active") if user["active"] else process_text("cli.account_disabled"),
             str(user["sessions"]),
             str(user["tokens"]),
             local_time(str(user["created_at"]), loa.settings),

@@ -169,3 +169,75 @@ def dispatch_summary(lang: str, counts: Mapping[str, int]) -> str:
     if not parts:
         return translate(lang, "dispatch.nothing_due")
     return translate(lang, "dispatch.result", items=", ".join(parts))
+
+
+# -- stored messages -------------------------------------------------------------------------
+# A reason kept in the database (a publication's last error, a channel's, a metrics pause) is
+# stored as a JSON object {"msg": id, "params": {…}, "hint": {…}} and worded when it is read,
+# in the reader's language. Rows written before this convention hold plain text, shown as is.
+
+
+def stored(message: Message, hint: Message | None = None) -> str:
+    """The text to keep in a column for ``message`` (and its fix): ids and parameters, no sentences."""
+    import json
+
+    record: dict[str, object] = {"msg": message.id, "params": _encode(dict(message.params))}
+    if hint is not None:
+        record["hint"] = {"msg": hint.id, "params": _encode(dict(hint.params))}
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_stored(lang: str, value: str | None, *, separator: str = "\n  → ") -> str | None:
+    """A stored reason in ``lang``; plain text (older rows, a platform's own words) as it is."""
+    message, hint = parse_stored(value)
+    if message is None:
+        return value
+    text = message.render(lang)
+    return text + separator + hint.render(lang) if hint is not None else text
+
+
+def parse_stored(value: str | None) -> tuple[Message | None, Message | None]:
+    """The message and hint of a stored reason, or (None, None) when it is plain text."""
+    import json
+
+    if not value or not value.startswith('{"msg":'):
+        return None, None
+    try:
+        record = json.loads(value)
+    except ValueError:
+        return None, None
+    if not isinstance(record, dict) or not isinstance(record.get("msg"), str):
+        return None, None
+    hint = record.get("hint")
+    decoded_hint = _decode(hint) if isinstance(hint, dict) else None
+    message = _decode(record)
+    assert isinstance(message, Message)  # a dict with a "msg" id decodes to one
+    return message, decoded_hint if isinstance(decoded_hint, Message) else None
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, Message):
+        return {"msg": value.id, "params": _encode(dict(value.params))}
+    if isinstance(value, Number):
+        return {"number": value.value, "places": value.places}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _decode(value: object) -> object:
+    if isinstance(value, dict):
+        if isinstance(value.get("msg"), str):
+            params = value.get("params")
+            decoded = {str(k): _decode(v) for k, v in params.items()} if isinstance(params, dict) else {}
+            return Message(str(value["msg"]), decoded)
+        if "number" in value:
+            return Number(float(value["number"]), int(value.get("places", 2)))
+        return {str(k): _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value

@@ -30,8 +30,8 @@ from sqlmodel import col, select
 from scheduler.channels.base import PostMetrics, Publisher, TokenVault
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
-from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError
-from scheduler.i18n import msg
+from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError, stored_error
+from scheduler.i18n import Message, msg, parse_stored, process_lang, stored
 from scheduler.metrics.history import METRIC_NAMES, aware
 from scheduler.metrics.schedule import PollingSchedule
 from scheduler.models import (
@@ -157,9 +157,14 @@ class MetricsCollector:
             if channel_id in blocked:
                 until, reason = blocked[channel_id]
                 report.paused_channels.append(
-                    {"channel": channel_id, "until": until.isoformat() if until else None, "reason": reason}
+                    {
+                        "channel": channel_id,
+                        "until": until.isoformat() if until else None,
+                        "reason": _words(reason),
+                    }
                 )
-                report.skipped.extend(_skip(t, f"channel paused: {reason}") for t in batch)
+                paused = msg("reason.metrics_channel_paused", reason=reason)
+                report.skipped.extend(_skip(t, paused.render(process_lang())) for t in batch)
                 continue
             runnable.append((self.settings.channel(channel_id), batch))
         if not runnable:
@@ -252,7 +257,7 @@ class MetricsCollector:
         finally:
             publisher.close()
         at = self.clock()
-        pause: tuple[datetime, str] | None = None
+        pause: tuple[datetime, Message] | None = None
         snapshots: list[MetricSnapshot] = []
         errors: list[MetricError] = []
         for target in batch:
@@ -282,7 +287,7 @@ class MetricsCollector:
                         at=at,
                         kind=kind,
                         code=result.code_label,
-                        message=str(result),
+                        message=stored_error(result),
                     )
                 )
                 part.errors.append(
@@ -297,46 +302,54 @@ class MetricsCollector:
                 )
                 if isinstance(result, RateLimited):
                     wait = timedelta(seconds=result.retry_after) if result.retry_after else DEFAULT_THROTTLE_PAUSE
-                    pause = (at + wait, f"the platform is throttling calls: {result.message}")
+                    pause = (at + wait, msg("reason.metrics_throttled", reason=msg(result.msgid, **result.params)))
                 elif isinstance(result, AuthError):
-                    pause = (at + AUTH_PAUSE, f"the platform rejected the credentials: {result.message}")
+                    refused = msg(result.msgid, **result.params)
+                    pause = (at + AUTH_PAUSE, msg("reason.metrics_credentials_rejected", reason=refused))
             else:
                 reason = (
-                    f"quota usage at {usage:.0f}%: left for publishing"
+                    msg("reason.metrics_quota_left", percent=round(usage))
                     if usage >= self.settings.metrics.usage_ceiling_percent
-                    else "not asked: the channel's batch stopped early"
+                    else msg("reason.metrics_batch_stopped")
                 )
-                part.skipped.append(_skip(target, reason))
+                part.skipped.append(_skip(target, reason.render(process_lang())))
         if pause is None and part.skipped and usage >= self.settings.metrics.usage_ceiling_percent:
-            pause = (at + CEILING_PAUSE, f"quota usage reached {usage:.0f}%; the rest is left for publishing")
+            pause = (at + CEILING_PAUSE, msg("reason.metrics_quota_reached", percent=round(usage)))
         with session_scope(self.engine) as session:
             session.add_all(snapshots)
             session.add_all(errors)
             if pause is not None:
                 row = session.get(MetricPause, channel.id) or MetricPause(
-                    channel_id=channel.id, until=pause[0], reason=pause[1], updated_at=at
+                    channel_id=channel.id, until=pause[0], reason=stored(pause[1]), updated_at=at
                 )
-                row.until, row.reason, row.updated_at = pause[0], pause[1], at
+                row.until, row.reason, row.updated_at = pause[0], stored(pause[1]), at
                 session.add(row)
         if pause is not None:
-            part.paused_channels.append({"channel": channel.id, "until": pause[0].isoformat(), "reason": pause[1]})
-            log.warning("metrics for channel %s paused until %s: %s", channel.id, pause[0].isoformat(), pause[1])
+            words = pause[1].render(process_lang())
+            part.paused_channels.append({"channel": channel.id, "until": pause[0].isoformat(), "reason": words})
+            log.warning("metrics for channel %s paused until %s: %s", channel.id, pause[0].isoformat(), words)
         for error in part.errors:
             log.warning("metrics of publication %s skipped: %s", error["publication"], error["reason"])
         return part
 
-    def _blocked_channels(self, now: datetime) -> dict[str, tuple[datetime | None, str]]:
+    def _blocked_channels(self, now: datetime) -> dict[str, tuple[datetime | None, Message | str]]:
         """Channels not to call now: paused for metrics, paused by publishing, or needing re-auth."""
-        blocked: dict[str, tuple[datetime | None, str]] = {}
+        blocked: dict[str, tuple[datetime | None, Message | str]] = {}
         with session_scope(self.engine, read_only=True) as session:
             for pause in session.exec(select(MetricPause).where(col(MetricPause.until) > now)):
-                blocked[pause.channel_id] = (pause.until, pause.reason)
+                stored_reason, _hint = parse_stored(pause.reason)
+                blocked[pause.channel_id] = (pause.until, stored_reason or pause.reason)
             for state in session.exec(select(ChannelState)):
                 if state.status == ChannelStatus.needs_reauth:
-                    blocked[state.id] = (None, "the channel must be reconnected")
+                    blocked[state.id] = (None, msg("reason.metrics_reconnect"))
                 elif state.status == ChannelStatus.paused and state.paused_until and state.paused_until > now:
-                    blocked.setdefault(state.id, (state.paused_until, "publishing is paused by the platform's limit"))
+                    blocked.setdefault(state.id, (state.paused_until, msg("reason.metrics_publishing_paused")))
         return blocked
+
+
+def _words(reason: Message | str) -> str:
+    """A reason as the collection report prints it, in the process language."""
+    return reason.render(process_lang()) if isinstance(reason, Message) else reason
 
 
 def _skip(target: Target, reason: str) -> dict[str, Any]:
@@ -346,5 +359,3 @@ def _skip(target: Target, reason: str) -> dict[str, Any]:
         "channel": target.channel_id,
         "reason": reason,
     }
-
-

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from scheduler.i18n import process_lang, render_stored
 from scheduler.models import (
     MetricError,
     MetricSnapshot,
@@ -45,8 +46,9 @@ def metric_errors(session: Any, publication_id: int, *, limit: int = 20) -> list
     )
 
 
-def metrics_history(engine: Engine, post_id: int, *, limit: int = 50) -> dict[str, Any]:
+def metrics_history(engine: Engine, post_id: int, *, limit: int = 50, lang: str | None = None) -> dict[str, Any]:
     """A post's snapshots and failed metrics calls, newest first, per publication."""
+    reader = lang or process_lang()
     with session_scope(engine, read_only=True) as session:
         publications = list(
             session.exec(select(Publication).where(Publication.post_id == post_id).order_by(col(Publication.id)))
@@ -71,10 +73,14 @@ def metrics_history(engine: Engine, post_id: int, *, limit: int = 50) -> dict[st
                         {"at": s.at.isoformat(), **{name: getattr(s, name) for name in METRIC_NAMES}} for s in snapshots
                     ],
                     "errors": [
-                        {"at": e.at.isoformat(), "kind": e.kind, "code": e.code, "reason": e.message}
+                        {
+                            "at": e.at.isoformat(),
+                            "kind": e.kind,
+                            "code": e.code,
+                            "reason": render_stored(reader, e.message),
+                        }
                         for e in metric_errors(session, publication.id, limit=limit)
                     ],
                 }
             )
     return {"post": post_id, "publications": found}
-

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Settings
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.render.messages import RenderedMessage
 
 # A post may be queued this far in the past and still count as "now" (clock skew, typing).
@@ -55,8 +56,8 @@ def parse_when(value: str, settings: Settings) -> datetime:
         parsed = None
     if parsed is None:
         raise InputError(
-            f"cannot read the time {value!r}",
-            hint="write it as 2026-05-06T08:00 (local time), 2026-05-06T08:00+07:00, or 06/05/2026 08:00",
+            msg("error.time_unreadable", value=value),
+            hint=msg("hint.time_formats"),
             field="at",
         )
     if parsed.tzinfo is None:
@@ -68,15 +69,14 @@ def check_time(when: datetime, now: datetime, settings: Settings) -> None:
     local = when.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
     if when < now - PAST_SLACK:
         raise InputError(
-            f"the time {local} is in the past",
-            hint="give a future time, or --now to publish at once",
+            msg("error.time_in_past", time=local),
+            hint=msg("hint.future_time_or_now"),
             field="at",
         )
     horizon = settings.publishing.horizon_days
     if when > now + timedelta(days=horizon):
         raise InputError(
-            f"the time {local} is more than {horizon} days ahead",
-            hint=f"queue posts at most {horizon} days ahead (publishing.horizon_days); check the year",
+            msg("error.time_too_far", time=local, days=horizon),
+            hint=msg("hint.horizon", days=horizon),
             field="at",
         )
-

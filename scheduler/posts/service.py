@@ -24,7 +24,7 @@ from scheduler.audit import record
 from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import process_text
+from scheduler.i18n import Message, msg, process_lang, render_stored, stored
 from scheduler.models import (
     Campaign,
     MetricSnapshot,
@@ -86,7 +86,7 @@ class PostService:
         now = now or utcnow()
         if not request.channels:
             known = ", ".join(c.id for c in self.settings.channels)
-            raise InputError("no channel given", hint=f"add --channel ID (known: {known})", field="channels")
+            raise InputError(msg("error.no_channel_given"), hint=msg("hint.add_channel", known=known), field="channels")
         channels: list[ChannelSettings] = []
         for channel_id in request.channels:
             channel = self.settings.channel(channel_id)
@@ -94,11 +94,11 @@ class PostService:
                 channels.append(channel)
         scheduled_at = now if request.at is None else request.at
         if scheduled_at.tzinfo is None:
-            raise InputError("the time has no time zone", field="at")
+            raise InputError(msg("error.time_without_zone"), field="at")
         check_time(scheduled_at, now, self.settings)
         campaign_row = self._campaign(request.campaign)
         if request.link is not None and not re.match(r"^https?://\S+$", request.link):
-            raise InputError(f"the link {request.link!r} is not an http(s) URL", field="link")
+            raise InputError(msg("error.link_not_http", link=request.link), field="link")
         variables = {str(k): nfc(str(v)) for k, v in request.variables.items()}
         campaign_vars = (
             {"slug": campaign_row.slug, "name": campaign_row.name, "theme": campaign_row.theme} if campaign_row else {}
@@ -116,8 +116,8 @@ class PostService:
             platform = publisher_class(channel.platform)
             if platform.needs_cover and not request.cover and not channel.default_cover:
                 raise InputError(
-                    f"channel {channel.id!r} publishes {platform.label} posts, which need a cover image",
-                    hint="set default_cover for this channel in config.toml",
+                    msg("error.channel_needs_cover", channel=channel.id, platform=platform.label),
+                    hint=msg("hint.set_default_cover"),
                     field="cover",
                 )
         covers: dict[str, bytes] = {}
@@ -199,10 +199,7 @@ class PostService:
         with session_scope(self.engine) as session:
             post, publications = self._load(session, post_id)
             if not publications or any(p.status != PublicationStatus.draft for p in publications):
-                raise InputError(
-                    f"post {post_id} is not a draft",
-                    hint="only drafts can be edited; cancel the post and write a new one",
-                )
+                raise InputError(msg("error.post_not_draft", post=post_id), hint=msg("hint.only_drafts_edited_cli"))
             self._fill_post(post, prepared)
             # Drafts were never claimed, shared or measured: nothing refers to these rows yet.
             for publication in publications:
@@ -270,21 +267,21 @@ class PostService:
         """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
         rows = read_table(path)
         if not rows:
-            raise InputError(f"{path.name} has no rows under its header", hint="add one post per row")
+            raise InputError(msg("error.csv_no_rows", file=path.name), hint=msg("hint.one_post_per_row"))
         header = {k for k in rows[0][1]}
         missing = {"template", "channels", "at"} - header
         if missing:
             raise InputError(
-                f"{path.name} lacks the column(s) {', '.join(sorted(missing))}",
-                hint="the header needs template, channels, at (optional: campaign, link, cover; others are variables)",
+                msg("error.import_lacks_columns", file=path.name, columns=", ".join(sorted(missing))),
+                hint=msg("hint.import_header"),
             )
         prepared: list[PreparedPost] = []
-        problems: list[str] = []
+        problems: list[Message] = []
         for line, row in rows:
             try:
                 variables = {k: v for k, v in row.items() if k not in IMPORT_RESERVED_COLUMNS and v != ""}
                 if not row.get("at"):
-                    raise InputError("the time is empty", field="at")
+                    raise InputError(msg("error.time_empty"), field="at")
                 request = PostRequest(
                     template=row.get("template", "").strip(),
                     channels=row.get("channels", "").split(),
@@ -298,14 +295,14 @@ class PostService:
                 prepared.append(self.prepare(request, now=now))
             except InputError as exc:
                 column = exc.field if exc.field in header else ("template" if exc.field == "template" else exc.field)
-                problems.append(f"row {line}, column {column or '?'}: {exc.message}")
+                problem = msg(exc.msgid, **exc.params)
+                problems.append(msg("error.import_row_problem", row=line, column=column or "?", problem=problem))
                 if len(problems) >= 20:
                     break
         if problems:
             raise InputError(
-                f"{path.name}: {len(problems)} row(s) cannot be queued, so nothing was stored:\n  "
-                + "\n  ".join(problems),
-                hint="fix those rows and import the file again",
+                msg("error.import_rows_refused", file=path.name, count=len(problems), problems=problems),
+                hint=msg("hint.fix_rows_import_again"),
             )
         return self.store(prepared)
 
@@ -320,7 +317,7 @@ class PostService:
             post, publications = self._load(session, post_id)
             drafts = [p for p in publications if p.status == PublicationStatus.draft]
             if not drafts:
-                raise InputError(f"post {post_id} is not a draft", hint="only drafts can be submitted")
+                raise InputError(msg("error.post_not_draft", post=post_id), hint=msg("hint.only_drafts_submitted"))
             check_time(post.scheduled_at, utcnow(), self.settings)
             for publication in drafts:
                 self._move(publication, self._queued(publication.channel_id))
@@ -335,17 +332,15 @@ class PostService:
             post, publications = self._load(session, post_id)
             if actor == post.created_by:
                 raise InputError(
-                    f"post {post_id} was written by {actor}, who cannot also approve it",
-                    hint="ask another approver",
+                    msg("error.own_post_approval", post=post_id, actor=actor),
+                    hint=msg("hint.ask_another_approver"),
                     field="approver",
                 )
             waiting = [
-                p
-                for p in publications
-                if may(p.status, Event.approved) and (not channels or p.channel_id in channels)
+                p for p in publications if may(p.status, Event.approved) and (not channels or p.channel_id in channels)
             ]
             if not waiting:
-                raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
+                raise InputError(msg("error.nothing_awaits_approval", post=post_id), hint=msg("hint.see_post_show"))
             for publication in waiting:
                 self._move(publication, Event.approved)
             post.approved_by = actor
@@ -363,14 +358,15 @@ class PostService:
     def send_back(self, post_id: int, *, actor: str, reason: str) -> dict[str, Any]:
         """Return a post waiting for approval to its author as a draft, with the reason."""
         if not reason.strip():
-            raise InputError("say why the post is sent back", hint="write a short reason", field="reason")
+            raise InputError(msg("error.send_back_reason"), hint=msg("hint.short_reason"), field="reason")
         with session_scope(self.engine) as session:
             _post, publications = self._load(session, post_id)
             waiting = [p for p in publications if may(p.status, Event.sent_back)]
             if not waiting:
-                raise InputError(f"post {post_id} has nothing waiting for approval", hint="see `loa post show`")
+                raise InputError(msg("error.nothing_awaits_approval", post=post_id), hint=msg("hint.see_post_show"))
             for publication in waiting:
-                self._move(publication, Event.sent_back, note=f"sent back by {actor}: {nfc(reason.strip())}")
+                note = stored(msg("reason.sent_back", actor=actor, reason=nfc(reason.strip())))
+                self._move(publication, Event.sent_back, note=note)
             session.add_all(waiting)
             record(session, actor=actor, action="post.send_back", object=f"post:{post_id}", details={"reason": reason})
         return self.show(post_id)
@@ -383,7 +379,7 @@ class PostService:
             post, publications = self._load(session, post_id)
             moving = [p for p in publications if may(p.status, Event.rescheduled)]
             if not moving:
-                raise InputError(f"post {post_id} has nothing left to reschedule", hint="see `loa post show`")
+                raise InputError(msg("error.nothing_to_reschedule", post=post_id), hint=msg("hint.see_post_show"))
             for publication in moving:
                 event = rescheduled(self.settings.channel(publication.channel_id).approval)
                 # A missed one is queued again (a fresh start); the others keep their place.
@@ -411,8 +407,12 @@ class PostService:
             publication = self._publication(session, publication_id)
             if not may(publication.status, Event.retried):
                 raise InputError(
-                    f"publication {publication_id} is {publication.status.value}, not failed, missed or blocked",
-                    hint="an unknown one must be confirmed first: `loa post confirm`",
+                    msg(
+                        "error.publication_not_retryable",
+                        publication=publication_id,
+                        status=msg(f"status.{publication.status.value}"),
+                    ),
+                    hint=msg("hint.confirm_unknown_first"),
                 )
             self._move(publication, Event.retried)
             publication.due_at = now
@@ -428,13 +428,17 @@ class PostService:
     ) -> dict[str, Any]:
         """A person settles an unknown outcome: it is on the page, or it is not (publish again)."""
         if permalink is not None and not re.match(r"^https://\S+$", permalink):
-            raise InputError("the permalink must be an https:// address", field="permalink")
+            raise InputError(msg("error.permalink_not_https"), field="permalink")
         with session_scope(self.engine) as session:
             publication = self._publication(session, publication_id)
             if not may(publication.status, Event.confirmed_published):
                 raise InputError(
-                    f"publication {publication_id} is {publication.status.value}, not unknown",
-                    hint="only an unknown outcome needs confirming",
+                    msg(
+                        "error.publication_not_unknown",
+                        publication=publication_id,
+                        status=msg(f"status.{publication.status.value}"),
+                    ),
+                    hint=msg("hint.only_unknown_confirmed"),
                 )
             if published:
                 self._move(publication, Event.confirmed_published)
@@ -468,7 +472,7 @@ class PostService:
     def _load(session: Any, post_id: int) -> tuple[Post, list[Publication]]:
         post = session.get(Post, post_id)
         if post is None:
-            raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
+            raise NotFound(msg("error.no_post", post=post_id), hint=msg("hint.see_post_list"))
         publications = list(session.exec(select(Publication).where(Publication.post_id == post_id)))
         return post, publications
 
@@ -477,8 +481,8 @@ class PostService:
         publication = session.get(Publication, publication_id)
         if publication is None:
             raise NotFound(
-                f"there is no publication {publication_id}",
-                hint="`loa post show ID` lists each post's publications with their ids",
+                msg("error.no_publication", publication=publication_id),
+                hint=msg("hint.post_show_lists_publications"),
             )
         return publication
 
@@ -488,8 +492,12 @@ class PostService:
         with session_scope(self.engine, read_only=True) as session:
             row = session.exec(select(Campaign).where(Campaign.slug == slug)).first()
             if row is None:
-                known = ", ".join(c.slug for c in session.exec(select(Campaign))) or "none"
-                raise NotFound(f"unknown campaign {slug!r}", hint=f"known campaigns: {known}", field="campaign")
+                known = ", ".join(c.slug for c in session.exec(select(Campaign))) or "—"
+                raise NotFound(
+                    msg("error.unknown_campaign", campaign=slug),
+                    hint=msg("hint.known_campaigns", known=known),
+                    field="campaign",
+                )
             return row
 
     # -- reading --------------------------------------------------------------------------
@@ -504,12 +512,13 @@ class PostService:
         since: datetime | None = None,
         until: datetime | None = None,
         ascending: bool = False,
+        lang: str | None = None,
     ) -> list[dict[str, Any]]:
         """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until)."""
         if status is not None and status not in PublicationStatus.__members__:
             raise InputError(
-                f"unknown status {status!r}",
-                hint=f"use one of: {', '.join(PublicationStatus.__members__)}",
+                msg("error.unknown_status", status=status),
+                hint=msg("hint.one_of", choices=", ".join(PublicationStatus.__members__)),
                 field="status",
             )
         with session_scope(self.engine, read_only=True) as session:
@@ -534,33 +543,38 @@ class PostService:
             if status:
                 query = query.where(col(Post.id).in_(select(Publication.post_id).where(Publication.status == status)))
             posts = list(session.exec(query))
-            return [self._describe(session, post) for post in posts]
+            return [self._describe(session, post, lang) for post in posts]
 
-    def show(self, post_id: int) -> dict[str, Any]:
+    def show(self, post_id: int, *, lang: str | None = None) -> dict[str, Any]:
+        """The post and its publications; stored reasons worded in ``lang`` (the process's by default)."""
         with session_scope(self.engine, read_only=True) as session:
             post = session.get(Post, post_id)
             if post is None:
-                raise NotFound(f"there is no post {post_id}", hint="see `loa post list` for the ids")
-            return self._describe(session, post)
+                raise NotFound(msg("error.no_post", post=post_id), hint=msg("hint.see_post_list"))
+            return self._describe(session, post, lang)
 
     def cancel(self, post_id: int, *, actor: str = "cli") -> dict[str, Any]:
         """Cancel what has not gone out yet; what is published or publishing stays as it is."""
         with session_scope(self.engine) as session:
             _post, publications = self._load(session, post_id)
             if not any(may(p.status, Event.cancelled) for p in publications):
-                states = ", ".join(f"{p.channel_id}: {p.status.value}" for p in publications)
+                states = [
+                    msg("error.channel_status", channel=p.channel_id, status=msg(f"status.{p.status.value}"))
+                    for p in publications
+                ]
                 raise InputError(
-                    f"post {post_id} has nothing left to cancel ({states})",
-                    hint="a published post must be removed on the platform itself",
+                    msg("error.nothing_to_cancel", post=post_id, states=states),
+                    hint=msg("hint.remove_on_platform"),
                 )
             cancelled = [p for p in publications if may(p.status, Event.cancelled)]
             for publication in cancelled:
-                self._move(publication, Event.cancelled, note=f"cancelled by {actor}")
+                self._move(publication, Event.cancelled, note=stored(msg("reason.cancelled", actor=actor)))
             session.add_all(cancelled)
             record(session, actor=actor, action="post.cancel", object=f"post:{post_id}")
         return self.show(post_id)
 
-    def _describe(self, session: Any, post: Post) -> dict[str, Any]:
+    def _describe(self, session: Any, post: Post, lang: str | None = None) -> dict[str, Any]:
+        reader = lang or process_lang()
         publications = list(
             session.exec(select(Publication).where(Publication.post_id == post.id).order_by(col(Publication.id)))
         )
@@ -590,12 +604,7 @@ class PostService:
                     "remote_id": p.remote_id,
                     "permalink": p.permalink,
                     "published_at": p.published_at.isoformat() if p.published_at else None,
-                    # A reason may be a catalogue id (reason.…): shown in the reader's words.
-                    "error": (
-                        process_text(p.last_error)
-                        if p.last_error and p.status != PublicationStatus.published
-                        else None
-                    ),
+                    "error": render_stored(reader, p.last_error) if p.status != PublicationStatus.published else None,
                     "metrics": latest_metrics(session, p.id),
                 }
                 for p in publications

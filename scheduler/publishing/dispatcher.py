@@ -34,7 +34,9 @@ from scheduler.errors import (
     RateLimited,
     TransientError,
     UnknownOutcome,
+    stored_error,
 )
+from scheduler.i18n import msg, process_text
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -44,8 +46,10 @@ from scheduler.models import (
 )
 from scheduler.posts.service import cover_url
 from scheduler.publishing.housekeeping import (
+    ONE_SHOT_ROLE,
     check_overdue,
     expire_leases,
+    hand_back,
     hold_blocked_channels,
     hold_housekeeping,
     mark_missed,
@@ -82,6 +86,7 @@ class Dispatcher:
         environ: Mapping[str, str] | None = None,
         owner: str | None = None,
         one_shot: bool = False,
+        role: str | None = None,
     ) -> None:
         self.settings = settings
         # A one-shot pass (`loa publish-due`) gives the housekeeping lease back when done.
@@ -90,6 +95,9 @@ class Dispatcher:
         self.vault = vault
         self.clock = clock
         self.owner = owner or lease_owner_id()
+        # Whose health a tick tells: `loa run`, `loa worker` or `loa publish-due` (one row per host).
+        self.role = role or (ONE_SHOT_ROLE if one_shot else "worker")
+        self._stopping = threading.Event()
         self.publishers = PublisherFactory(settings, vault, environ=environ)
         self.attempts = AttemptLog(engine, clock)
         self.reconciler = Reconciler(settings, engine, self.publishers, self.attempts)
@@ -119,7 +127,7 @@ class Dispatcher:
 
     def run_once(self) -> DispatchSummary:
         summary = DispatchSummary()
-        if not self._schema_matches():
+        if self._stopping.is_set() or not self._schema_matches():
             return summary
         now = self.clock()
         self.publishers.forget_credentials()  # credentials may have changed since the last pass (reconnect)
@@ -141,6 +149,7 @@ class Dispatcher:
         # than waiting for a whole batch (one slow call would hold back the next claims).
         in_flight: set[Future[tuple[str, int]]] = set()
         exhausted = False
+        handed_back = 0
         # Each channel's platform search runs in a thread of its own beside the publishing
         # threads: a slow or failing platform holds back no other channel's posts.
         with ThreadPoolExecutor(max_workers=workers + len(checks), thread_name_prefix="loa-publish") as pool:
@@ -149,6 +158,8 @@ class Dispatcher:
             }
             while True:
                 free = workers - len(in_flight)
+                if self._stopping.is_set():
+                    exhausted = True  # a stop claims nothing more; what is in flight finishes
                 if not exhausted and (free >= max(1, workers // 4) or not in_flight):
                     claimed = claim_due(
                         self.engine,
@@ -181,10 +192,15 @@ class Dispatcher:
                         continue
                     in_flight.discard(future)
                     outcome, publication_id = future.result()
+                    if outcome == "handed_back":
+                        handed_back += 1
+                        continue
                     getattr(summary, outcome).append(publication_id)
                     if outcome == "deferred":
                         unavailable = unavailable_channels(self.engine, now)
-        record_tick(self.engine)
+        if handed_back:
+            log.info(process_text("log.handed_back", count=handed_back))
+        record_tick(self.engine, self.role, self._tick_instance(), self.clock())
         if self.one_shot:
             self.release()
             self.close()
@@ -200,6 +216,14 @@ class Dispatcher:
     def hold_housekeeping(self, now: datetime) -> bool:
         """Take or extend the housekeeping lease; True while this process holds it."""
         return hold_housekeeping(self.engine, self.settings, self.owner, now)
+
+    def stop(self) -> None:
+        """Claim nothing more; claims not yet started are handed back (a process stopping)."""
+        self._stopping.set()
+
+    def _tick_instance(self) -> str:
+        # A cron job's processes follow one another: one row per host, not one per run.
+        return self.owner.partition(":")[0] if self.role == ONE_SHOT_ROLE else self.owner
 
     def release(self) -> None:
         """Give up the housekeeping lease at a clean stop, so another worker takes over at once."""
@@ -223,11 +247,13 @@ class Dispatcher:
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
-            missing = PermanentError(
-                f"the cover image of this post cannot be read: {exc}", hint="queue the post again with its cover"
-            )
+            missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))
             return self._record_failure(publication_id, attempt_id, channel, missing), publication_id
+        if self._stopping.is_set():
+            return self._hand_back(claim), publication_id
         with self._channel_slots[channel.id]:
+            if self._stopping.is_set():  # it waited for its channel's slot: not started yet
+                return self._hand_back(claim), publication_id
             publisher = self.publishers.build(channel)
             try:
                 result = publisher.publish(outgoing)
@@ -235,12 +261,18 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, exc), publication_id
             except Exception as exc:  # a bug must not leave the row stuck in "publishing"
                 log.exception("publication %s: unexpected error while publishing", publication_id)
-                unknown = UnknownOutcome(f"internal error while publishing: {exc!r}", hint="check the page")
+                internal = msg("error.internal_publishing", reason=repr(exc))
+                unknown = UnknownOutcome(internal, hint=msg("hint.check_page"))
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
         self.attempts.record_success(publication_id, attempt_id, result, AttemptOutcome.published)
         return "published", publication_id
+
+    def _hand_back(self, claim: Claim) -> str:
+        """A claim whose call never started goes back to the queue as if never claimed."""
+        hand_back(self.engine, claim.publication_id, claim.attempt_id, self.owner)
+        return "handed_back"
 
     def _cover_bytes(self, name: str) -> bytes:
         return (self.settings.media_path / name).read_bytes()
@@ -267,7 +299,7 @@ class Dispatcher:
             publication.lease_owner = None
             publication.lease_until = None
             publication.updated_at = utcnow()
-            publication.last_error = str(error)
+            publication.last_error = stored_error(error)
             if isinstance(error, UnknownOutcome):
                 publication.status = status_after(Event.outcome_unknown)
                 publication.next_attempt_at = now + RECONCILE_DELAY
@@ -298,7 +330,7 @@ class Dispatcher:
                     else AttemptOutcome.permanent_error
                 )
             if not isinstance(error, PermanentError | UnknownOutcome):
-                state.last_error = str(error)
+                state.last_error = stored_error(error)
                 state.last_error_at = now
             session.add_all([publication, state])
             self.attempts.finish(session, attempt_id, outcome, error)

@@ -8,19 +8,24 @@ wait as ``blocked``; and the end of each pass is recorded for ``/healthz``.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from scheduler.config import Settings
-from scheduler.i18n import N_
-from scheduler.models import ChannelState, ChannelStatus, Publication, SchedulerTick, utcnow
+from scheduler.i18n import msg, stored
+from scheduler.models import ChannelState, ChannelStatus, Publication, PublishAttempt, SchedulerTick, utcnow
 from scheduler.publishing.outcomes import Event, sources, transition
 from scheduler.store import acquire_lease, holder_is_gone, release_lease, session_scope
 
 HOUSEKEEPING_LEASE = "housekeeping"
+# The role of `loa publish-due`'s ticks: one row per host, since cron starts a new process each time.
+ONE_SHOT_ROLE = "publish-due"
+TICKS_KEPT = timedelta(days=7)
 
 
 def hold_housekeeping(engine: Engine, settings: Settings, owner: str, now: datetime) -> bool:
@@ -42,7 +47,7 @@ def expire_leases(engine: Engine, now: datetime) -> None:
             if not expired and not holder_is_gone(row.lease_owner or ""):
                 continue
             row.status = transition(row.status, Event.lease_lost)
-            row.last_error = "the publishing process stopped during the call; checking the platform"
+            row.last_error = stored(msg("reason.lease_lost"))
             row.lease_owner = None
             row.lease_until = None
             row.next_attempt_at = now
@@ -66,16 +71,12 @@ def mark_missed(engine: Engine, settings: Settings, now: datetime) -> list[int]:
         for row in rows:
             local = row.due_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
             row.status = transition(row.status, Event.overdue)
-            row.last_error = (
-                f"not published: it was due at {local}, more than "
-                f"{settings.publishing.grace_minutes} minutes ago, while Loa was not running"
-            )
+            row.last_error = stored(msg("reason.missed", due=local, minutes=settings.publishing.grace_minutes))
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]
 
 
-OVERDUE_CHECK_REASON = N_("reason.overdue_check")
 
 
 def check_overdue(engine: Engine, settings: Settings, now: datetime) -> list[int]:
@@ -98,7 +99,7 @@ def check_overdue(engine: Engine, settings: Settings, now: datetime) -> list[int
         )
         for row in rows:
             row.status = transition(row.status, Event.overdue_check)
-            row.last_error = OVERDUE_CHECK_REASON
+            row.last_error = stored(msg("reason.overdue_check"))
             row.next_attempt_at = now
             row.updated_at = utcnow()
             session.add(row)
@@ -139,20 +140,43 @@ def hold_blocked_channels(engine: Engine, now: datetime) -> list[int]:
         )
         for row in rows:
             row.status = transition(row.status, Event.held)
-            row.last_error = f"channel {row.channel_id} must be reconnected before it can publish"
+            row.last_error = stored(msg("reason.held", channel=row.channel_id))
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]
 
 
-def record_tick(engine: Engine) -> None:
-    """The dispatcher's last completed pass, read by ``/healthz``."""
-    for _ in range(2):  # the first pass of two workers at once: one inserts, one updates
+def record_tick(engine: Engine, role: str, instance: str, now: datetime) -> None:
+    """This process's last completed pass, read by ``/healthz`` (each process its own row)."""
+    host = instance.partition(":")[0] or socket.gethostname()
+    pid = os.getpid()
+    for _ in range(2):  # two cron runs on one host at once: one inserts, one updates
         try:
             with session_scope(engine) as session:
-                tick = session.get(SchedulerTick, "dispatcher") or SchedulerTick(role="dispatcher", at=utcnow())
-                tick.at = utcnow()
+                tick = session.get(SchedulerTick, (role, instance))
+                tick = tick or SchedulerTick(role=role, instance=instance, at=now)
+                tick.at, tick.host, tick.pid = now, host, pid
                 session.add(tick)
+                # Processes restarted long ago leave their rows behind; they tell nothing now.
+                old = col(SchedulerTick.at) < now - TICKS_KEPT
+                session.execute(delete(SchedulerTick).where(old, col(SchedulerTick.instance) != instance))
             return
         except IntegrityError:
             continue
+
+
+def hand_back(engine: Engine, publication_id: int, attempt_id: int, owner: str) -> None:
+    """A claim whose platform call never started: back to ``scheduled``, its attempt row gone."""
+    with session_scope(engine) as session:
+        row = session.get(Publication, publication_id)
+        if row is None or row.lease_owner != owner:
+            return  # the lease ran out and housekeeping has it now
+        row.status = transition(row.status, Event.handed_back)
+        row.lease_owner = None
+        row.lease_until = None
+        row.attempts = max(0, row.attempts - 1)
+        row.updated_at = utcnow()
+        session.add(row)
+        attempt = session.get(PublishAttempt, attempt_id)
+        if attempt is not None:
+            session.delete(attempt)

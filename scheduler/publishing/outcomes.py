@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 from scheduler.models import PublicationStatus
 
 S = PublicationStatus
@@ -44,6 +45,7 @@ class Event(StrEnum):
     throttled = "throttled"
     failed_transiently = "failed_transiently"  # retried later with backoff
     failed = "failed"  # refused for good, or out of retries
+    handed_back = "handed_back"  # claimed by a process that stopped before calling the platform
     # Housekeeping and reconciliation.
     lease_lost = "lease_lost"  # the process holding it stopped during the call
     overdue = "overdue"  # due longer ago than the grace
@@ -81,6 +83,7 @@ TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
     Event.throttled: {S.publishing: S.scheduled},
     Event.failed_transiently: {S.publishing: S.scheduled},
     Event.failed: {S.publishing: S.failed},
+    Event.handed_back: {S.publishing: S.scheduled},
     Event.lease_lost: {S.publishing: S.unknown},
     Event.overdue: {S.scheduled: S.missed},
     Event.held: {S.scheduled: S.blocked},
@@ -112,10 +115,11 @@ def transition(status: PublicationStatus | str, event: Event) -> PublicationStat
     current = PublicationStatus(status)
     after = TRANSITIONS[event].get(current)
     if after is None:
-        allowed = ", ".join(s.value for s in TRANSITIONS[event])
+        # The event is named by its code: it is what a developer reads in the transition table.
+        allowed = [msg(f"status.{s.value}") for s in TRANSITIONS[event]]
         raise IllegalTransition(
-            f"a {current.value} publication cannot be {event.value.replace('_', ' ')}",
-            hint=f"only {allowed} ones can",
+            msg("error.illegal_transition", status=msg(f"status.{current.value}"), event=event.value),
+            hint=msg("hint.allowed_statuses", statuses=allowed),
         )
     return after
 

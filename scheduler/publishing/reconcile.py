@@ -25,8 +25,8 @@ from sqlmodel import col, select
 from scheduler.channels.base import PublishResult, RemotePost
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
-from scheduler.errors import AuthError, PublishError
-from scheduler.i18n import N_
+from scheduler.errors import AuthError, PublishError, stored_error
+from scheduler.i18n import msg, stored
 from scheduler.models import AttemptOutcome, ChannelState, ChannelStatus, Publication, PublishAttempt, utcnow
 from scheduler.publishing.outcomes import Event, sources, status_after, transition
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
@@ -37,10 +37,6 @@ log = logging.getLogger("loa.publishing")
 # How long after an unknown outcome the platform is searched, and how far back.
 RECONCILE_DELAY = timedelta(seconds=30)
 RECONCILE_LOOKBACK = timedelta(minutes=10)
-# Reasons a person reads on a publication (catalogue ids, shown in the reader's language).
-CHECKS_EXHAUSTED_REASON = N_("reason.checks_exhausted")
-UNDECIDABLE_REASON = N_("reason.undecidable")
-ABSENT_PAST_GRACE_REASON = N_("reason.absent_past_grace")
 
 
 def _normalised(text: str | None) -> str:
@@ -215,19 +211,19 @@ class Reconciler:
                 # Searching has not worked for a long while: a person looks at the page instead.
                 row.status = transition(row.status, Event.checks_exhausted)
                 row.next_attempt_at = None
-                row.last_error = CHECKS_EXHAUSTED_REASON
+                row.last_error = stored(msg("reason.checks_exhausted"))
             else:
                 row.status = status_after(Event.check_failed)
                 row.next_attempt_at = now + backoff(
                     failures, cap=publishing.reconcile_backoff_cap_seconds, steady=True
                 )
-                row.last_error = f"could not check the platform yet: {exc.message}"
+                row.last_error = stored(msg("reason.check_failed", reason=msg(exc.msgid, **exc.params)))
             session.add(row)
             if isinstance(exc, AuthError):
                 state = session.get(ChannelState, channel.id)
                 assert state is not None
                 state.status = ChannelStatus.needs_reauth
-                state.last_error = str(exc)
+                state.last_error = stored_error(exc)
                 state.last_error_at = now
                 session.add(state)
             self.attempts.finish(session, attempt_id, AttemptOutcome.check_failed, exc)
@@ -252,7 +248,7 @@ class Reconciler:
                 # attempt was lost too: only a person can tell now.
                 row.status = status_after(Event.undecidable)
                 row.next_attempt_at = None
-                row.last_error = UNDECIDABLE_REASON
+                row.last_error = stored(msg("reason.undecidable"))
                 self.attempts.finish(session, attempt_id, AttemptOutcome.unknown)
                 session.add(row)
                 return "unknown"
@@ -262,14 +258,14 @@ class Reconciler:
                 # of old posts; a person decides.
                 row.status = transition(transition(row.status, Event.found_absent), Event.overdue)
                 row.next_attempt_at = None
-                row.last_error = ABSENT_PAST_GRACE_REASON
+                row.last_error = stored(msg("reason.absent_past_grace"))
                 session.add(row)
                 self.attempts.finish(session, attempt_id, AttemptOutcome.checked_absent)
                 return "missed"
             # Searched and absent: one more publish is safe.
             row.status = status_after(Event.found_absent)
             row.next_attempt_at = now
-            row.last_error = "not found on the platform after an unknown outcome; publishing again"
+            row.last_error = stored(msg("reason.found_absent"))
             session.add(row)
             self.attempts.finish(session, attempt_id, AttemptOutcome.checked_absent)
         return "deferred"

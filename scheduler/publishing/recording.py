@@ -12,7 +12,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from scheduler.channels.base import PublishResult
-from scheduler.errors import PublishError
+from scheduler.errors import PublishError, stored_error
 from scheduler.models import AttemptOutcome, Publication, PublishAttempt, utcnow
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.store import GroupCommit, session_scope
@@ -71,7 +71,7 @@ class AttemptLog:
         values: dict[str, object] = {"finished_at": self.clock(), "outcome": outcome}
         if error is not None:
             values["error_code"] = error.code_label
-            values["error_message"] = str(error)
+            values["error_message"] = stored_error(error)
         session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
 
     def record_success(

@@ -53,6 +53,7 @@ from pydantic import (
 
 from scheduler.errors import TemplateError, Text
 from scheduler.i18n import Message, msg
+from scheduler.i18n.validation import validation_problem
 
 Units = Literal["relative", "px", "min"]
 LAYOUT_SUFFIX = ".toml"
@@ -423,10 +424,7 @@ def _validate(model: type[M], raw: Any, where: Text, part: str) -> M:
         problems: list[Message] = []
         for error in exc.errors():
             location = ".".join(str(p) for p in error["loc"])
-            raised = (error.get("ctx") or {}).get("error")
-            problem: Text = str(error["msg"]).removeprefix("Value error, ")
-            if isinstance(raised, ValueError) and raised.args and isinstance(raised.args[0], Message):
-                problem = raised.args[0]
+            problem: Text = validation_problem(error)
             if error["type"] == "extra_forbidden":
                 problem = msg("layout.unknown_key")
             elif error["type"] == "missing":

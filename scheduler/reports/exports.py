@@ -17,27 +17,26 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any, Literal
 
 from rich.table import Table
 
-from scheduler.formatting import vn_date, vn_int, vn_month, vn_percent
 from scheduler.i18n import N_, translate
-from scheduler.i18n.formats import format_day, format_int
+from scheduler.i18n.formats import format_day, format_int, format_share
 from scheduler.reports.queries import (
-    OUTSIDE_CAMPAIGNS,
     Dimension,
     MonthlySummary,
     ReachFigures,
     ShareReport,
     ShareRow,
     combine,
+    summary_month,
     summary_text,
 )
 
 Kind = Literal["text", "id", "int", "date", "percent"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TOTAL_LABEL = "Tổng cộng"
 
 
 def csv_safe(value: str) -> str:
@@ -62,6 +61,7 @@ class Grid:
     columns: list[Column]
     rows: list[list[Any]]
     totals: list[Any] | None
+    lang: str = "vi"  # numbers and dates laid out for this reader (1.076 / 1,076)
 
 
 # -- share report --------------------------------------------------------------------------
@@ -87,8 +87,6 @@ _COUNT_HEADERS = (
     N_("export.col.self_report"),
     N_("export.col.clicks"),
 )
-# The monthly summary (a Vietnamese administrative report) still builds its counts with these.
-_COUNT_COLUMNS = [Column(translate("vi", header), "int") for header in _COUNT_HEADERS]
 
 
 def _count_columns(lang: str) -> list[Column]:
@@ -118,13 +116,20 @@ def share_grid(report: ShareReport, lang: str = "vi") -> Grid:
         if by is Dimension.day:
             cells: list[Any] = [n, row.day]
         else:
-            cells = [n, row.key, row.label] + ([row.unit] if by is Dimension.staff else [])
+            # The row for shares outside every campaign has no key: its name is the reader's.
+            label = (
+                translate(lang, "export.outside_campaigns")
+                if by is Dimension.campaign and row.key is None
+                else row.label
+            )
+            cells = [n, row.key, label] + ([row.unit] if by is Dimension.staff else [])
         rows.append(cells + _counts(row))
     lead = len(columns) - len(count_columns)
     totals = [None, translate(lang, "export.total")] + [None] * (lead - 2) + _counts_of_totals(report)
     by_words = translate(lang, _BY_WORDS[by])
     start, end = format_day(period.start, lang), format_day(period.end, lang)
     return Grid(
+        lang=lang,
         title=translate(lang, "export.share_title", by=by_words).upper(),
         subtitle=translate(lang, "export.period", start=start, end=end),
         sheet=translate(lang, "export.share_sheet", by=by_words)[:31],
@@ -142,24 +147,24 @@ def _counts_of_totals(report: ShareReport) -> list[int]:
 # -- renderers -----------------------------------------------------------------------------
 
 
-def _shown(value: Any, kind: Kind) -> str:
-    """A cell as a person reads it (Vietnamese numbers and dates)."""
+def _shown(value: Any, kind: Kind, lang: str = "vi") -> str:
+    """A cell as a person reads it, in the grid's language."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, tuple):  # a rate, kept as (part, whole) so no format rounds twice
         part, whole = value
-        return vn_percent(part, whole)
+        return format_share(part, whole, lang)
     if kind == "int":
-        return vn_int(int(value))
+        return format_int(int(value), lang)
     if isinstance(value, date):
-        return vn_date(value)
+        return format_day(value, lang)
     return str(value)
 
 
 def rich_table(grid: Grid) -> Table:
-    """The terminal view: Vietnamese number format, totals in the footer."""
+    """The terminal view: numbers in the grid's language, totals in the footer."""
     table = Table(title=f"{grid.title}\n{grid.subtitle}", show_footer=grid.totals is not None)
     totals = grid.totals or [None] * len(grid.columns)
     for column, total in zip(grid.columns, totals, strict=True):
@@ -167,11 +172,11 @@ def rich_table(grid: Grid) -> Table:
         table.add_column(
             column.header,
             justify="right" if numeric else "left",
-            footer=_shown(total, column.kind),
+            footer=_shown(total, column.kind, grid.lang),
             no_wrap=numeric,
         )
     for row in grid.rows:
-        table.add_row(*(_shown(value, column.kind) for value, column in zip(row, grid.columns, strict=True)))
+        table.add_row(*(_shown(value, column.kind, grid.lang) for value, column in zip(row, grid.columns, strict=True)))
     return table
 
 
@@ -243,7 +248,7 @@ def _write_sheet(sheet: Any, grid: Grid) -> None:
             cell.border = border
             if is_total:
                 cell.font = Font(bold=True)
-            widths[index - 1] = max(widths[index - 1], len(_shown(value, column.kind)))
+            widths[index - 1] = max(widths[index - 1], len(_shown(value, column.kind, grid.lang)))
     for index, column in enumerate(grid.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width or min(60, widths[index - 1] + 2)
     sheet.freeze_panes = sheet.cell(row=HEADER_ROW + 1, column=1).coordinate
@@ -327,9 +332,7 @@ def share_chart(report: ShareReport, lang: str = "vi") -> bytes:
         axes = figure.add_subplot()
         labels = [_short(r.label) for r in shown][::-1]
         positions = list(range(len(shown)))
-        bars = axes.barh(
-            [p + 0.2 for p in positions], [r.shares for r in shown][::-1], height=0.4, label=shares_label
-        )
+        bars = axes.barh([p + 0.2 for p in positions], [r.shares for r in shown][::-1], height=0.4, label=shares_label)
         axes.barh([p - 0.2 for p in positions], [r.clicks for r in shown][::-1], height=0.4, label=clicks_label)
         axes.set_yticks(positions, labels)
         axes.bar_label(bars, labels=[format_int(r.shares, lang) for r in shown][::-1], padding=3, fontsize=8)
@@ -356,77 +359,85 @@ def _reach_cells(f: ReachFigures) -> list[int | None]:
     return [f.publications, f.views, f.reach, f.reactions, f.comments, f.shares]
 
 
-def summary_grids(summary: MonthlySummary) -> list[Grid]:
+def summary_grids(summary: MonthlySummary, lang: str = "vi") -> list[Grid]:
     """The summary's sheets: key figures, the report's words, channels, units, campaigns."""
-    month = vn_month(summary.year, summary.month)
+    t = partial(translate, lang)
+    month = summary_month(summary)
     period = summary.period
-    subtitle = f"Từ ngày {vn_date(period.start)} đến ngày {vn_date(period.end)}" + (
-        f" — số liệu tính đến hết ngày {vn_date(summary.as_of)}" if summary.as_of else ""
-    )
+    subtitle = t("summary.subtitle", start=format_day(period.start, lang), end=format_day(period.end, lang))
+    if summary.as_of:
+        subtitle += t("summary.as_of", day=format_day(summary.as_of, lang))
     posts = summary.posts
     totals = summary.shares.totals
+    total = t("export.total")
     key_figures: list[list[Any]] = [
-        ["Tin bài đã đăng trên mạng xã hội", posts.publications],
-        ["Lượt xem", posts.views],
-        ["Lượt tiếp cận (cộng theo tin bài)", posts.reach],
-        ["Lượt chia sẻ của cán bộ, viên chức", totals.shares],
-        ["— qua trang chia sẻ", totals.button],
-        ["— tự báo cáo", totals.self_report],
-        ["Lượt nhấp vào liên kết", totals.clicks],
-        ["Cán bộ, viên chức đã chia sẻ", summary.staff_sharing],
-        ["Tổng số cán bộ, viên chức", summary.staff],
+        [t("summary.key.posts"), posts.publications],
+        [t("summary.key.views"), posts.views],
+        [t("summary.key.reach"), posts.reach],
+        [t("summary.key.staff_shares"), totals.shares],
+        [t("summary.key.button"), totals.button],
+        [t("summary.key.self_report"), totals.self_report],
+        [t("summary.key.clicks"), totals.clicks],
+        [t("summary.key.staff_sharing"), summary.staff_sharing],
+        [t("summary.key.staff"), summary.staff],
     ]
     grids = [
         Grid(
-            title=f"BÁO CÁO KẾT QUẢ TRUYỀN THÔNG TRÊN MẠNG XÃ HỘI THÁNG {month}",
+            lang=lang,
+            title=t("summary.grid.key_title", month=month),
             subtitle=subtitle,
-            sheet="Tổng hợp",
-            columns=[Column("Chỉ tiêu", "text"), Column("Số liệu", "int")],
-            rows=[*key_figures, ["Tỷ lệ cán bộ, viên chức tham gia", (summary.staff_sharing, summary.staff)]],
+            sheet=t("summary.sheet.key")[:31],
+            columns=[Column(t("summary.col.measure"), "text"), Column(t("summary.col.figure"), "int")],
+            rows=[*key_figures, [t("summary.key.participation"), (summary.staff_sharing, summary.staff)]],
             totals=None,
         ),
         Grid(
-            title=f"BÁO CÁO THÁNG {month}",
+            lang=lang,
+            title=t("summary.grid.report_title", month=month),
             subtitle=subtitle,
-            sheet="Báo cáo",
-            columns=[Column("Nội dung", "text", 120)],
-            rows=[[line] for line in summary_text(summary).splitlines()],
+            sheet=t("summary.sheet.report")[:31],
+            columns=[Column(t("summary.col.content"), "text", 120)],
+            rows=[[line] for line in summary_text(summary, lang).splitlines()],
             totals=None,
         ),
     ]
+    reach_columns = [
+        Column(t("summary.col.posts"), "int"),
+        Column(t("summary.col.views"), "int"),
+        Column(t("summary.col.reach"), "int"),
+        Column(t("summary.col.reactions"), "int"),
+        Column(t("summary.col.comments"), "int"),
+        Column(t("summary.col.platform_shares"), "int"),
+    ]
     channel_columns = [
-        Column("STT", "int", 6),
-        Column("Mã kênh", "text"),
-        Column("Kênh", "text"),
-        Column("Nền tảng", "text"),
-        Column("Tin bài", "int"),
-        Column("Lượt xem", "int"),
-        Column("Lượt tiếp cận", "int"),
-        Column("Cảm xúc", "int"),
-        Column("Bình luận", "int"),
-        Column("Chia sẻ trên nền tảng", "int"),
+        Column(t("export.col.number"), "int", 6),
+        Column(t("export.col.channel_id"), "text"),
+        Column(t("export.col.channel"), "text"),
+        Column(t("summary.col.platform"), "text"),
+        *reach_columns,
     ]
     channel_rows = [
         [n, c.channel, c.label, c.platform, *_reach_cells(c.figures)] for n, c in enumerate(summary.channels, start=1)
     ]
     grids.append(
         Grid(
-            title=f"TIN BÀI VÀ LƯỢT TIẾP CẬN THEO KÊNH — THÁNG {month}",
+            lang=lang,
+            title=t("summary.grid.channels_title", month=month),
             subtitle=subtitle,
-            sheet="Theo kênh",
+            sheet=t("summary.sheet.channels")[:31],
             columns=channel_columns,
             rows=channel_rows,
-            totals=[None, TOTAL_LABEL, None, None, *_reach_cells(posts)],
+            totals=[None, total, None, None, *_reach_cells(posts)],
         )
     )
     unit_columns = [
-        Column("STT", "int", 6),
-        Column("Mã đơn vị", "text"),
-        Column("Đơn vị", "text"),
-        *_COUNT_COLUMNS,
-        Column("Số cán bộ", "int"),
-        Column("Đã chia sẻ", "int"),
-        Column("Tỷ lệ tham gia", "percent"),
+        Column(t("export.col.number"), "int", 6),
+        Column(t("export.col.unit_id"), "text"),
+        Column(t("export.col.unit"), "text"),
+        *_count_columns(lang),
+        Column(t("summary.col.staff"), "int"),
+        Column(t("summary.col.sharing"), "int"),
+        Column(t("summary.col.participation"), "percent"),
     ]
     unit_rows = [
         [n, u.row.key, u.row.label, *_counts(u.row), u.staff, u.sharing, (u.sharing, u.staff)]
@@ -434,14 +445,15 @@ def summary_grids(summary: MonthlySummary) -> list[Grid]:
     ]
     grids.append(
         Grid(
-            title=f"LƯỢT CHIA SẺ CỦA CÁN BỘ, VIÊN CHỨC THEO ĐƠN VỊ — THÁNG {month}",
+            lang=lang,
+            title=t("summary.grid.units_title", month=month),
             subtitle=subtitle,
-            sheet="Theo đơn vị",
+            sheet=t("summary.sheet.units")[:31],
             columns=unit_columns,
             rows=unit_rows,
             totals=[
                 None,
-                TOTAL_LABEL,
+                total,
                 None,
                 *_counts_of_totals(summary.shares),
                 summary.staff,
@@ -452,16 +464,16 @@ def summary_grids(summary: MonthlySummary) -> list[Grid]:
     )
     if summary.campaigns:
         campaign_columns = [
-            Column("STT", "int", 6),
-            Column("Mã chiến dịch", "text"),
-            Column("Chiến dịch", "text"),
-            Column("Từ ngày", "date", 12),
-            Column("Đến ngày", "date", 12),
-            Column("Tin bài", "int"),
-            Column("Lượt xem", "int"),
-            Column("Lượt tiếp cận", "int"),
-            Column("Lượt chia sẻ", "int"),
-            Column("Lượt nhấp", "int"),
+            Column(t("export.col.number"), "int", 6),
+            Column(t("export.col.campaign_id"), "text"),
+            Column(t("export.col.campaign"), "text"),
+            Column(t("summary.col.from"), "date", 12),
+            Column(t("summary.col.to"), "date", 12),
+            Column(t("summary.col.posts"), "int"),
+            Column(t("summary.col.views"), "int"),
+            Column(t("summary.col.reach"), "int"),
+            Column(t("export.col.shares"), "int"),
+            Column(t("export.col.clicks"), "int"),
         ]
         campaign_rows = [
             [
@@ -481,15 +493,15 @@ def summary_grids(summary: MonthlySummary) -> list[Grid]:
         all_campaigns = combine(c.figures for c in summary.campaigns)
         grids.append(
             Grid(
-                title=f"CHIẾN DỊCH — THÁNG {month}",
-                subtitle=f"{subtitle}; chỉ tính trong thời gian của từng chiến dịch ({OUTSIDE_CAMPAIGNS.lower()}: "
-                "không tính)",
-                sheet="Chiến dịch",
+                lang=lang,
+                title=t("summary.grid.campaigns_title", month=month),
+                subtitle=t("summary.campaigns_subtitle", subtitle=subtitle),
+                sheet=t("summary.sheet.campaigns")[:31],
                 columns=campaign_columns,
                 rows=campaign_rows,
                 totals=[
                     None,
-                    TOTAL_LABEL,
+                    total,
                     None,
                     None,
                     None,
@@ -504,8 +516,10 @@ def summary_grids(summary: MonthlySummary) -> list[Grid]:
     return grids
 
 
-def summary_xlsx(summary: MonthlySummary) -> bytes:
-    return to_xlsx(summary_grids(summary), title=f"Báo cáo tháng {vn_month(summary.year, summary.month)}")
+def summary_xlsx(summary: MonthlySummary, lang: str = "vi") -> bytes:
+    return to_xlsx(
+        summary_grids(summary, lang), title=translate(lang, "summary.file_title", month=summary_month(summary))
+    )
 
 
 def share_xlsx(report: ShareReport, lang: str = "vi") -> bytes:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,8 +41,9 @@ from sqlmodel import col
 from scheduler.channels.registry import registry
 from scheduler.config import Settings
 from scheduler.errors import InputError
-from scheduler.formatting import parse_date, parse_month, vn_date, vn_int, vn_month, vn_percent
-from scheduler.i18n import msg
+from scheduler.formatting import parse_date, parse_month, vn_date
+from scheduler.i18n import msg, translate
+from scheduler.i18n.formats import format_day, format_int, format_share
 from scheduler.models import (
     Campaign,
     Click,
@@ -551,7 +553,7 @@ class MonthlySummary:
     def posts(self) -> ReachFigures:
         return combine(c.figures for c in self.channels)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, lang: str = "vi") -> dict[str, Any]:
         totals = self.shares.totals
         return {
             "month": f"{self.year:04d}-{self.month:02d}",
@@ -569,7 +571,7 @@ class MonthlySummary:
                 "by_unit": [u.as_json() for u in self.units],
             },
             "campaigns": [c.as_json() for c in self.campaigns],
-            "text": summary_text(self),
+            "text": summary_text(self, lang),
         }
 
 
@@ -679,85 +681,112 @@ def _participation(
 # -- the summary in words ----------------------------------------------------------------
 
 
-def _channel_name(channel: ChannelFigures) -> str:
+def _channel_name(channel: ChannelFigures, lang: str = "vi") -> str:
     platform = registry().get(channel.platform)
-    kind = platform.kind_label if platform else "kênh"
-    return f"{kind} “{channel.label}”"
+    kind = platform.kind_label if platform else translate(lang, "summary.channel")
+    return translate(lang, "summary.channel_name", kind=kind, name=channel.label)
 
 
-def _publication_words(figures: ReachFigures) -> list[str]:
-    """"N tin bài; N lượt xem; N lượt tiếp cận" — leaving out what a platform does not report."""
-    parts = [f"{vn_int(figures.publications)} tin bài"]
+def _publication_words(figures: ReachFigures, lang: str = "vi") -> list[str]:
+    """ "N tin bài; N lượt xem; N lượt tiếp cận" — leaving out what a platform does not report."""
+    n = partial(format_int, lang=lang)
+    parts = [translate(lang, "summary.n_posts", n=n(figures.publications))]
     if figures.views is not None:
-        parts.append(f"{vn_int(figures.views)} lượt xem")
+        parts.append(translate(lang, "summary.n_views", n=n(figures.views)))
     if figures.reach is not None:
-        parts.append(f"{vn_int(figures.reach)} lượt tiếp cận")
+        parts.append(translate(lang, "summary.n_reach", n=n(figures.reach)))
     return parts
 
 
-def summary_text(summary: MonthlySummary) -> str:
-    """The month in Vietnamese, worded like the office's own report (the seed article)."""
-    month_name = vn_month(summary.year, summary.month)
+def summary_month(summary: MonthlySummary) -> str:
+    """``5/2026``, the way the office's reports name a month, in both languages."""
+    return f"{summary.month}/{summary.year}"
+
+
+def summary_text(summary: MonthlySummary, lang: str = "vi") -> str:
+    """The month in words, worded like the office's own report (the seed article); Vietnamese first."""
+    t = partial(translate, lang)
+    n = partial(format_int, lang=lang)
+    month_name = summary_month(summary)
     period = summary.period
     totals = summary.shares.totals
     posts = summary.posts
-    lines = [
-        "BÁO CÁO KẾT QUẢ TRUYỀN THÔNG TRÊN MẠNG XÃ HỘI",
-        f"Tháng {month_name} (từ ngày {vn_date(period.start)} đến ngày {vn_date(period.end)})"
-        + (f" — số liệu tính đến hết ngày {vn_date(summary.as_of)}" if summary.as_of else ""),
-        "",
-    ]
+    start, end = format_day(period.start, lang), format_day(period.end, lang)
+    heading = t("summary.month_line", month=month_name, start=start, end=end)
+    if summary.as_of:
+        heading += t("summary.as_of", day=format_day(summary.as_of, lang))
+    lines = [t("summary.title"), heading, ""]
     published = "; ".join(
-        f"{_channel_name(c)}: {vn_int(c.figures.publications)} tin bài"
+        t("summary.channel_posts", channel=_channel_name(c, lang), n=n(c.figures.publications))
         for c in summary.channels
         if c.figures.publications
     )
     reach_words = []
     if posts.views is not None:
-        reach_words.append(f"{vn_int(posts.views)} lượt xem")
+        reach_words.append(t("summary.n_views", n=n(posts.views)))
     if posts.reach is not None:
-        reach_words.append(f"{vn_int(posts.reach)} lượt tiếp cận")
-    lines.append(
-        f"Trong tháng {month_name}, đã đăng tải {vn_int(posts.publications)} tin bài trên môi trường mạng xã hội"
-        + (f" ({published})" if published else "")
-        + (f", đạt {' và '.join(reach_words)}" if reach_words else "")
-        + f"; đăng tải các sản phẩm truyền thông trên các trang mạng xã hội của cán bộ, viên chức "
-        f"{vn_int(totals.shares)} lượt, mang về {vn_int(totals.clicks)} lượt nhấp vào liên kết."
-    )
-    lines += ["", "1. Tin bài trên các kênh"]
+        reach_words.append(t("summary.n_reach", n=n(posts.reach)))
+    overview = t("summary.overview_posts", month=month_name, n=n(posts.publications))
+    if published:
+        overview += f" ({published})"
+    if reach_words:
+        overview += t("summary.overview_reach", reach=t("summary.and").join(reach_words))
+    overview += t("summary.overview_shares", shares=n(totals.shares), clicks=n(totals.clicks))
+    lines.append(overview)
+    lines += ["", t("summary.section_channels")]
     for channel in summary.channels:
         f = channel.figures
-        parts = _publication_words(f)
+        parts = _publication_words(f, lang)
         if f.reactions is not None:
-            parts.append(f"{vn_int(f.reactions)} lượt bày tỏ cảm xúc")
+            parts.append(t("summary.n_reactions", n=n(f.reactions)))
         if f.comments is not None:
-            parts.append(f"{vn_int(f.comments)} bình luận")
+            parts.append(t("summary.n_comments", n=n(f.comments)))
         if f.shares is not None:
-            parts.append(f"{vn_int(f.shares)} lượt chia sẻ trên nền tảng")
-        lines.append(f"- {_channel_name(channel)}: {'; '.join(parts)}.")
+            parts.append(t("summary.n_platform_shares", n=n(f.shares)))
+        lines.append(f"- {_channel_name(channel, lang)}: {'; '.join(parts)}.")
     lines += [
         "",
-        "2. Cán bộ, viên chức chia sẻ tin bài",
-        f"- Tổng số: {vn_int(totals.shares)} lượt chia sẻ ({vn_int(totals.button)} lượt qua trang chia sẻ, "
-        f"{vn_int(totals.self_report)} lượt tự báo cáo); {vn_int(totals.clicks)} lượt nhấp vào liên kết.",
-        f"- {vn_int(summary.staff_sharing)}/{vn_int(summary.staff)} cán bộ, viên chức đã chia sẻ, "
-        f"đạt {vn_percent(summary.staff_sharing, summary.staff)}.",
-        "- Theo đơn vị:",
+        t("summary.section_staff"),
+        "- "
+        + t(
+            "summary.staff_total",
+            shares=n(totals.shares),
+            button=n(totals.button),
+            self_report=n(totals.self_report),
+            clicks=n(totals.clicks),
+        ),
+        "- "
+        + t(
+            "summary.staff_sharing",
+            sharing=n(summary.staff_sharing),
+            staff=n(summary.staff),
+            share=format_share(summary.staff_sharing, summary.staff, lang),
+        ),
+        "- " + t("summary.by_unit"),
     ]
     for unit in summary.units:
-        lines.append(
-            f"  + {unit.row.label}: {vn_int(unit.row.shares)} lượt chia sẻ, {vn_int(unit.row.clicks)} lượt nhấp; "
-            f"{vn_int(unit.sharing)}/{vn_int(unit.staff)} cán bộ tham gia ({vn_percent(unit.sharing, unit.staff)})."
+        words = t(
+            "summary.unit_line",
+            unit=unit.row.label,
+            shares=n(unit.row.shares),
+            clicks=n(unit.row.clicks),
+            sharing=n(unit.sharing),
+            staff=n(unit.staff),
+            share=format_share(unit.sharing, unit.staff, lang),
         )
+        lines.append(f"  + {words}")
     if summary.campaigns:
-        lines += ["", "3. Chiến dịch"]
+        lines += ["", t("summary.section_campaigns")]
         for campaign in summary.campaigns:
             f = campaign.figures
-            parts = _publication_words(f)
-            parts.append(f"{vn_int(campaign.shares)} lượt chia sẻ của cán bộ, viên chức")
-            parts.append(f"{vn_int(campaign.clicks)} lượt nhấp")
-            lines.append(
-                f"- “{campaign.name}” (từ {vn_date(campaign.period.start)} đến {vn_date(campaign.period.end)}): "
-                f"{'; '.join(parts)}."
+            parts = _publication_words(f, lang)
+            parts.append(t("summary.n_staff_shares", n=n(campaign.shares)))
+            parts.append(t("summary.n_clicks", n=n(campaign.clicks)))
+            when = t(
+                "summary.campaign_period",
+                name=campaign.name,
+                start=format_day(campaign.period.start, lang),
+                end=format_day(campaign.period.end, lang),
             )
+            lines.append(f"- {when}: {'; '.join(parts)}.")
     return "\n".join(lines) + "\n"

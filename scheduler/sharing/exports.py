@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scheduler.errors import InputError
+from scheduler.i18n import msg
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -26,7 +27,7 @@ def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]
             writer.writerows([[neutralise_cell(cell) for cell in r] for r in rows])
         return
     if suffix != ".xlsx":
-        raise InputError(f"cannot write {path.name}", hint="name the file .csv or .xlsx", field="output")
+        raise InputError(msg("error.cannot_write", file=path.name), hint=msg("hint.name_csv_or_xlsx"), field="output")
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from scheduler.errors import StoreError
+from scheduler.i18n import msg
 from scheduler.sharing.counting import ClickEvent, ClickReason, store_clicks
 
 log = logging.getLogger("loa.sharing")
@@ -72,7 +73,7 @@ class ClickRecorder:
 
     def _submit(self, event: ClickEvent, waiter: Waiter) -> None:
         if self._queue.qsize() >= self.max_pending:
-            raise RecorderOverloaded(f"{self.max_pending} clicks are already waiting for the database")
+            raise RecorderOverloaded(msg("error.clicks_waiting", count=self.max_pending))
         self._ensure_thread()
         self._queue.put((event, waiter))
 
@@ -93,7 +94,7 @@ class ClickRecorder:
 
         self._submit(event, settle)
         if not done.wait(timeout):
-            raise StoreError("the click was not stored in time")
+            raise StoreError(msg("error.click_not_stored_in_time"))
         result = box[0]
         if isinstance(result, BaseException):
             raise result
@@ -184,7 +185,7 @@ class ClickRecorder:
                 # out rather than lose the clicks; the requests simply wait a little longer.
                 if time.monotonic() + delay > deadline:
                     log.error("could not store %d clicks: %s", len(events), exc)
-                    return [StoreError(f"the click could not be stored: {exc.orig}")] * len(events)
+                    return [StoreError(msg("error.click_not_stored", reason=str(exc.orig)))] * len(events)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue

@@ -24,6 +24,7 @@ from scheduler import audit
 from scheduler.channels.registry import registry
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound, StoreError
+from scheduler.i18n import msg
 from scheduler.models import (
     Click,
     Post,
@@ -210,11 +211,11 @@ class SharingService(StaffRoster):
                     return link
                 continue
             return candidate
-        raise StoreError("could not make a unique tracked-link code", hint="try again")
+        raise StoreError(msg("error.link_code_collision"), hint=msg("hint.try_again"))
 
     def _post_publications(self, session: Session, post_id: int, channel: str | None) -> list[Publication]:
         if session.get(Post, post_id) is None:
-            raise NotFound(f"there is no post #{post_id}", hint="see `loa post list`", field="post")
+            raise NotFound(msg("error.no_post", post=post_id), hint=msg("hint.see_post_list"), field="post")
         query = select(Publication).where(col(Publication.post_id) == post_id).order_by(col(Publication.id))
         publications = [
             p for p in session.exec(query) if p.status not in {PublicationStatus.cancelled, PublicationStatus.draft}
@@ -223,9 +224,11 @@ class SharingService(StaffRoster):
             self.settings.channel(channel)  # an unknown id is a NotFound naming the known ones
             publications = [p for p in publications if p.channel_id == channel]
             if not publications:
-                raise NotFound(f"post #{post_id} has no publication on {channel}", field="channel")
+                raise NotFound(msg("error.no_publication_on_channel", post=post_id, channel=channel), field="channel")
         if not publications:
-            raise InputError(f"post #{post_id} has no publication to share", hint="it was cancelled", field="post")
+            raise InputError(
+                msg("error.nothing_to_share", post=post_id), hint=msg("hint.post_was_cancelled"), field="post"
+            )
         return publications
 
     def links(self, *, post_id: int, staff_ref: str, channel: str | None = None) -> list[dict[str, Any]]:
@@ -306,17 +309,20 @@ class SharingService(StaffRoster):
         """`loa share record`: a share reported by phone or seen in a Zalo group (kind self_report)."""
         known = report_platforms()
         if platform not in known:
-            hint = f"use {', '.join(known[:-1])} or {known[-1]}"
-            raise InputError(f"unknown platform {platform!r}", hint=hint, field="platform")
+            raise InputError(
+                msg("error.unknown_platform", platform=platform),
+                hint=msg("hint.one_of", choices=", ".join(known)),
+                field="platform",
+            )
         note = clean_text(note) if note else None
         if note and len(note) > MAX_NOTE:
-            raise InputError(f"the note is longer than {MAX_NOTE} characters", field="note")
+            raise InputError(msg("error.note_too_long", limit=MAX_NOTE), field="note")
         with session_scope(self.engine) as session:
             staff = self.find_staff(session, staff_ref)
             if not staff.active:
                 raise InputError(
-                    f"staff member {staff.full_name} (id {staff.id}) is deactivated",
-                    hint=f"`loa staff activate {staff.id}` first if the share is theirs",
+                    msg("error.staff_deactivated", name=staff.full_name, id=staff.id),
+                    hint=msg("hint.staff_activate_first", id=staff.id),
                     field="staff",
                 )
             publications = [
@@ -324,7 +330,9 @@ class SharingService(StaffRoster):
             ]
             if not publications:
                 raise InputError(
-                    f"post #{post_id} is not published yet", hint="record shares of published posts", field="post"
+                    msg("error.post_not_published", post=post_id),
+                    hint=msg("hint.record_published_shares"),
+                    field="post",
                 )
             chosen = next((p for p in publications if p.platform == platform), publications[0])
             assert chosen.id is not None and staff.id is not None
@@ -358,7 +366,7 @@ class SharingService(StaffRoster):
 
         Refuses (NotFound) a publication that is not published on a configured channel."""
         if platform not in share_platforms():
-            raise InputError(f"unknown platform {platform!r}", field="platform")
+            raise InputError(msg("error.unknown_platform", platform=platform), field="platform")
         channels = {c.id for c in self.settings.channels}
         with session_scope(self.engine) as session:
             publication = session.get(Publication, publication_id)
@@ -367,7 +375,7 @@ class SharingService(StaffRoster):
                 or publication.status != PublicationStatus.published
                 or publication.channel_id not in channels
             ):
-                raise NotFound("no such published post", field="publication")
+                raise NotFound(msg("error.no_published_post"), field="publication")
             link = self.link_for(session, publication_id=publication_id, staff_id=staff_id)
             assert link.id is not None
             now = utcnow()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.errors import InputError
+from scheduler.i18n import Message, msg
 from scheduler.posts.tables import read_table
 from scheduler.render.messages import nfc
 
@@ -81,18 +82,19 @@ class StaffRow:
 @dataclass
 class ImportProblems:
     file: str
-    items: list[str] = field(default_factory=list)
+    items: list[Message] = field(default_factory=list)
 
-    def add(self, line: int, column: str, message: str) -> None:
-        self.items.append(f"row {line}, column {column}: {message}")
+    def add(self, line: int, column: str, message: Message) -> None:
+        self.items.append(msg("error.import_row_problem", row=line, column=column, problem=message))
 
     def raise_if_any(self) -> None:
         if self.items:
-            shown = "; ".join(self.items[:20])
-            more = f" (and {len(self.items) - 20} more)" if len(self.items) > 20 else ""
+            shown: list[Message] = self.items[:20]
+            if len(self.items) > 20:
+                shown = [*shown, msg("error.and_more", n=len(self.items) - 20)]
             raise InputError(
-                f"{self.file}: {len(self.items)} problem(s), nothing imported: {shown}{more}",
-                hint="fix these rows and import the whole file again",
+                msg("error.staff_import_refused", file=self.file, count=len(self.items), problems=shown),
+                hint=msg("hint.fix_rows_import_whole"),
                 field="file",
             )
 
@@ -109,8 +111,8 @@ def _check_csv_encoding(path: Path) -> None:
         header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").split(",")
         column = header[index].strip() if index < len(header) else f"#{index + 1}"
         raise InputError(
-            f"{path.name}: row {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); nothing imported",
-            hint="save the sheet as 'CSV UTF-8 (Comma delimited)' or as .xlsx",
+            msg("error.staff_not_utf8", file=path.name, row=line, column=column, byte=f"0x{raw[exc.start]:02x}"),
+            hint=msg("hint.save_csv_utf8_or_xlsx"),
             field="file",
         ) from None
 
@@ -120,9 +122,10 @@ def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
 
     Returns the rows and the file's own name for each column (full_name, unit, phone, email)."""
     if not path.is_file():
-        raise InputError(f"there is no file {path}", hint="check the path", field="file")
+        raise InputError(msg("error.no_file", path=str(path)), hint=msg("hint.check_path"), field="file")
     if path.stat().st_size > STAFF_IMPORT_MAX_BYTES:
-        raise InputError(f"{path.name} is larger than 20 MB", hint="split the file", field="file")
+        too_large = msg("error.file_too_large", name=path.name, megabytes=20)
+        raise InputError(too_large, hint=msg("hint.split_file"), field="file")
     if path.suffix.lower() in {".csv", ".txt"}:
         _check_csv_encoding(path)
     table = read_table(path)
@@ -131,14 +134,19 @@ def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
     seen_email: dict[str, int] = {}
     seen_phone: dict[str, int] = {}
     if not table:
-        raise InputError(f"{path.name} has no staff rows", hint="the header is ho_ten,don_vi,so_dien_thoai,email")
+        raise InputError(msg("error.no_staff_rows", file=path.name), hint=msg("hint.staff_header"))
     columns = {header_key(h): h for h in table[0][1]}
     mapped = {HEADER_ALIASES[k]: h for k, h in columns.items() if k in HEADER_ALIASES}
     missing = [c for c in ("full_name", "unit") if c not in mapped]
     if missing:
         raise InputError(
-            f"{path.name}: the header has no {' or '.join(missing)} column (found: {', '.join(columns.values())})",
-            hint="use the header ho_ten,don_vi,so_dien_thoai,email (or full_name,unit,phone,email)",
+            msg(
+                "error.staff_header_lacks",
+                file=path.name,
+                columns=" / ".join(missing),
+                found=", ".join(columns.values()),
+            ),
+            hint=msg("hint.staff_header_names"),
             field="file",
         )
     label = {k: mapped.get(k, k) for k in ("full_name", "unit", "phone", "email")}
@@ -153,31 +161,29 @@ def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
         raw_phone = cell("phone").strip()
         raw_email = cell("email").strip()
         if not name:
-            problems.add(line, label["full_name"], "the name is empty")
+            problems.add(line, label["full_name"], msg("error.staff_name_empty"))
         elif len(name) > 120:
-            problems.add(line, label["full_name"], "the name is longer than 120 characters")
+            problems.add(line, label["full_name"], msg("error.staff_name_too_long", limit=120))
         if not unit:
-            problems.add(line, label["unit"], "the unit is empty")
+            problems.add(line, label["unit"], msg("error.staff_unit_empty"))
         elif not unit_code(unit):
-            problems.add(line, label["unit"], f"the unit {unit!r} has no letters or digits")
+            problems.add(line, label["unit"], msg("error.staff_unit_no_letters", unit=unit))
         phone = normalise_phone(raw_phone) if raw_phone else None
         if raw_phone and phone is None:
-            problems.add(
-                line, label["phone"], f"{raw_phone!r} is not a Vietnamese phone number (e.g. 0912345678, +84912345678)"
-            )
+            problems.add(line, label["phone"], msg("error.staff_bad_phone", phone=raw_phone))
         email = raw_email.lower() if raw_email else None
         if email and not EMAIL_PATTERN.match(email):
-            problems.add(line, label["email"], f"{raw_email!r} is not an email address")
+            problems.add(line, label["email"], msg("error.staff_bad_email", email=raw_email))
             email = None
         if not raw_phone and not raw_email:
-            problems.add(line, label["phone"], "give a phone number or an email (Loa tells staff apart by them)")
+            problems.add(line, label["phone"], msg("error.staff_phone_or_email"))
         if email:
             if email in seen_email:
-                problems.add(line, label["email"], f"{email} is also on row {seen_email[email]}")
+                problems.add(line, label["email"], msg("error.staff_duplicate", value=email, row=seen_email[email]))
             seen_email.setdefault(email, line)
         if phone:
             if phone in seen_phone:
-                problems.add(line, label["phone"], f"{phone} is also on row {seen_phone[phone]}")
+                problems.add(line, label["phone"], msg("error.staff_duplicate", value=phone, row=seen_phone[phone]))
             seen_phone.setdefault(phone, line)
         rows.append(StaffRow(line=line, full_name=name, unit=unit, phone=phone, email=email))
     problems.raise_if_any()

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from scheduler import audit
 from scheduler.config import Settings
 from scheduler.errors import NotFound
+from scheduler.i18n import msg
 from scheduler.models import Staff, Unit, utcnow
 from scheduler.staff.importing import (
     ImportProblems,
@@ -61,14 +62,14 @@ class StaffRoster:
                 )
                 if existing is not None and existing.id is not None:
                     if existing.id in matched:
-                        problems.add(row.line, label["email"], f"same staff member as row {matched[existing.id]}")
+                        problems.add(row.line, label["email"], msg("error.staff_same_as_row", row=matched[existing.id]))
                     matched[existing.id] = row.line
                 owner = by_email.get(row.email) if row.email else None
                 if owner is not None and owner is not existing:
-                    problems.add(row.line, label["email"], f"{row.email} is another staff member's (id {owner.id})")
+                    problems.add(row.line, label["email"], msg("error.staff_belongs_to", value=row.email, id=owner.id))
                 owner = by_phone.get(row.phone) if row.phone else None
                 if owner is not None and owner is not existing:
-                    problems.add(row.line, label["phone"], f"{row.phone} is another staff member's (id {owner.id})")
+                    problems.add(row.line, label["phone"], msg("error.staff_belongs_to", value=row.phone, id=owner.id))
                 plan.append((row, existing))
             problems.raise_if_any()
             now = utcnow()
@@ -148,7 +149,7 @@ class StaffRoster:
                 found = session.exec(select(Staff).where(col(Staff.phone) == phone)).first()
         if found is None:
             raise NotFound(
-                f"no staff member {ref!r}", hint="give an id, email or phone from `loa staff list`", field="staff"
+                msg("error.no_staff_member", staff=ref), hint=msg("hint.staff_id_email_phone"), field="staff"
             )
         return found
 

@@ -57,7 +57,7 @@ def routes(console: Console) -> list[BaseRoute]:
 
 def channels_page(ctx: Ctx, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
     settings = ctx.loa.settings
-    rows = channel_rows(ctx.loa)
+    rows = channel_rows(ctx.loa, lang=ctx.lang)
     configured = {c.id: c for c in settings.channels}
     for row in rows:
         row["approval"] = configured[row["id"]].approval

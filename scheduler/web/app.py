@@ -17,8 +17,8 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from scheduler.i18n import translate
-from scheduler.models import ChannelState, ChannelStatus, SchedulerTick, utcnow
+from scheduler.i18n import process_lang, process_text, render_stored, translate
+from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
 from scheduler.store import session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
@@ -38,30 +38,51 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     stale_after = 3 * settings.publishing.tick_seconds + 60
 
     async def healthz(request: Request) -> Response:
-        body: dict[str, object] = {"database": "ok", "last_tick_age_seconds": None, "channels_needing_attention": []}
-        healthy = True
+        # This process's own engine, and nothing else: another process's tick (a cron
+        # `loa publish-due`, another worker) says nothing about whether this one works.
+        own = loa.publishing_engine
+        body: dict[str, object] = {
+            "database": "ok",
+            "last_tick_age_seconds": None,
+            "channels_needing_attention": [],
+            "role": own.role if own is not None else None,
+            "instance": own.instance if own is not None else None,
+            "clock": "ok",
+        }
+        problems: list[str] = []
         try:
             with session_scope(engine, read_only=True) as session:
-                tick = session.get(SchedulerTick, "dispatcher")
+                tick = session.get(SchedulerTick, (own.role, own.instance)) if own is not None else None
                 attention = [
-                    {"id": s.id, "status": s.status.value, "last_error": s.last_error}
+                    {"id": s.id, "status": s.status.value, "last_error": render_stored(process_lang(), s.last_error)}
                     for s in session.exec(select(ChannelState).where(ChannelState.status != ChannelStatus.ok))
                 ]
         except (OperationalError, Exception) as exc:  # any store failure makes the check red
             body["database"] = f"error: {type(exc).__name__}"
             return JSONResponse(body | {"status": "unhealthy"}, status_code=503)
         body["channels_needing_attention"] = attention
-        if tick is None:
-            healthy = False
-            body["scheduler"] = "the dispatcher has not completed a pass yet"
+        if own is None:
+            problems.append(process_text("health.no_engine"))
+        elif tick is None:
+            problems.append(process_text("health.no_pass_yet"))
         else:
-            age = (utcnow() - tick.at).total_seconds()
+            age = (own.clock.now() - tick.at).total_seconds()
             body["last_tick_age_seconds"] = round(age, 1)
-            if age > stale_after:
-                healthy = False
-                body["scheduler"] = f"the dispatcher has not run for {age:.0f} s (limit {stale_after} s)"
-        body["status"] = "ok" if healthy else "unhealthy"
-        return JSONResponse(body, status_code=200 if healthy else 503)
+            if age < 0:  # a tick from the future: the clock went back, and "fresh" would be a guess
+                problems.append(process_text("health.tick_in_future", seconds=round(-age)))
+            elif age > stale_after:
+                problems.append(process_text("health.tick_stale", seconds=round(age), limit=stale_after))
+        if own is not None and (jump := own.clock.pending) is not None:
+            body["clock"] = process_text(
+                "health.clock_jump_unconfirmed",
+                seconds=round(jump.by.total_seconds()),
+                confirm=round(own.clock.confirm_after),
+            )
+            problems.append(str(body["clock"]))
+        if problems:
+            body["scheduler"] = "; ".join(problems)
+        body["status"] = "unhealthy" if problems else "ok"
+        return JSONResponse(body, status_code=503 if problems else 200)
 
     async def asset(request: Request) -> Response:
         return _public_image(settings.assets_path, request.path_params["name"])

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import msg
+from scheduler.i18n import N_, msg
 from scheduler.models import utcnow
 from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
 from scheduler.posts.service import platform_limits
@@ -311,7 +311,7 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
     if ctx.request.method == "GET":
         post_param = ctx.query.get("post", "")
         if post_param.isdigit():
-            draft = ctx.loa.posts.show(int(post_param))
+            draft = ctx.loa.posts.show(int(post_param), lang=ctx.lang)
             try:
                 _check_editable(ctx, draft)
             except InputError:
@@ -329,7 +329,7 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
         return _view(ctx, form, covers, quiet=action == "switch")
     post: dict[str, Any] | None = None
     if form.post_id is not None:
-        post = ctx.loa.posts.show(form.post_id)
+        post = ctx.loa.posts.show(form.post_id, lang=ctx.lang)
         _check_editable(ctx, post)
     try:
         request = _request(ctx, form, draft=True if post is not None else action == "draft")
@@ -350,7 +350,8 @@ def _check_editable(ctx: Ctx, post: dict[str, Any]) -> None:
     ctx.require(
         may_manage_post(ctx.user, post["created_by"]),
         f"post:{post['id']}",
-        f"{ctx.user.username} may not edit a post by {post['created_by']}",
+        N_("audit_reason.not_author"),
+        author=post["created_by"],
     )
     if any(p["status"] != "draft" for p in post["publications"]):
         refused = msg("error.post_not_draft", post=post["id"])

@@ -162,18 +162,24 @@ def dashboard(ctx: Ctx) -> Response:
     attention: list[dict[str, Any]] = []
     seen: set[int] = set()
     for status in ATTENTION:
-        for post in posts.list(status=status, limit=100):
+        for post in posts.list(lang=ctx.lang, status=status, limit=100):
             for publication in post["publications"]:
                 if publication["status"] == status and publication["id"] not in seen:
                     seen.add(publication["id"])
                     attention.append({"post": post, "publication": publication})
     attention.sort(key=lambda item: item["post"]["scheduled_at"], reverse=True)
-    waiting = posts.list(status="pending_approval", limit=50, ascending=True)
+    waiting = posts.list(lang=ctx.lang, status="pending_approval", limit=50, ascending=True)
     days = [
-        (today, posts.list(since=start, until=start + timedelta(days=1), ascending=True, limit=200)),
+        (today, posts.list(lang=ctx.lang, since=start, until=start + timedelta(days=1), ascending=True, limit=200)),
         (
             today + timedelta(days=1),
-            posts.list(since=start + timedelta(days=1), until=start + timedelta(days=2), ascending=True, limit=200),
+            posts.list(
+                lang=ctx.lang,
+                since=start + timedelta(days=1),
+                until=start + timedelta(days=2),
+                ascending=True,
+                limit=200,
+            ),
         ),
     ]
     month_start = local_midnight(ctx, today.replace(day=1))
@@ -187,7 +193,7 @@ def dashboard(ctx: Ctx) -> Response:
         waiting=waiting,
         days=days,
         today=today,
-        channels=channel_rows(ctx.loa),
+        channels=channel_rows(ctx.loa, lang=ctx.lang),
         month_shares=shares,
         month_label=today.strftime("%m/%Y"),
         may_manage=lambda post: may_manage_post(ctx.user, post["created_by"]),
@@ -237,7 +243,7 @@ def queue(ctx: Ctx) -> Response:
         kwargs.update(since=start_of_today, ascending=True)
     elif when == "past":
         kwargs.update(until=now)
-    posts = ctx.loa.posts.list(limit=300, **kwargs)
+    posts = ctx.loa.posts.list(lang=ctx.lang, limit=300, **kwargs)
     groups: dict[date, list[dict[str, Any]]] = {}
     tz = ctx.loa.settings.tz
     for post in posts:
@@ -274,7 +280,12 @@ def calendar(ctx: Ctx) -> Response:
         previous = (month_first - timedelta(days=1)).replace(day=1)
         following = next_month
     posts = ctx.loa.posts.list(
-        since=local_midnight(ctx, first), until=local_midnight(ctx, last), ascending=True, limit=1000, **filters
+        lang=ctx.lang,
+        since=local_midnight(ctx, first),
+        until=local_midnight(ctx, last),
+        ascending=True,
+        limit=1000,
+        **filters,
     )
     by_day: dict[date, list[dict[str, Any]]] = {}
     tz = ctx.loa.settings.tz
@@ -332,7 +343,7 @@ def render_post(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    post = ctx.loa.posts.show(post_id)
+    post = ctx.loa.posts.show(post_id, lang=ctx.lang)
     ids = [p["id"] for p in post["publications"]]
     statuses = {p["status"] for p in post["publications"]}
     user = ctx.user
@@ -372,12 +383,14 @@ def post_detail(ctx: Ctx) -> Response:
 def post_action(ctx: Ctx) -> Response:
     post_id = ctx.path_int("post_id")
     action = ctx.request.path_params["action"]
-    post = ctx.loa.posts.show(post_id)
+    post = ctx.loa.posts.show(post_id, lang=ctx.lang)
     user = ctx.user
     service = ctx.loa.posts
     try:
         if action in {"approve", "send-back"}:
-            ctx.require(user.can("posts.approve"), f"post:{post_id}", f"{user.role.value} may not {action}")
+            ctx.require(
+                user.can("posts.approve"), f"post:{post_id}", N_("audit_reason.role_may_not"), role=user.role.value
+            )
             if post["created_by"] == user.username:
                 # Separation of duties: the service refuses too; this is also a security event.
                 record_forbidden(
@@ -393,7 +406,8 @@ def post_action(ctx: Ctx) -> Response:
             ctx.require(
                 user.can("posts.manage") and may_manage_post(user, post["created_by"]),
                 f"post:{post_id}",
-                f"{user.username} may not {action} a post by {post['created_by']}",
+                N_("audit_reason.not_author"),
+                author=post["created_by"],
             )
             if action == "cancel":
                 service.cancel(post_id, actor=user.username)
@@ -422,7 +436,8 @@ def publication_action(ctx: Ctx) -> Response:
     ctx.require(
         user.can("posts.manage") and may_manage_post(user, post["created_by"]),
         f"publication:{publication_id}",
-        f"{user.username} may not {action} a publication of a post by {post['created_by']}",
+        N_("audit_reason.not_author"),
+        author=post["created_by"],
     )
     service = ctx.loa.posts
     try:
@@ -457,4 +472,4 @@ def _post_of_publication(ctx: Ctx, publication_id: int) -> dict[str, Any]:
         if row is None:
             raise NotFound(msg("error.no_publication", publication=publication_id))
         post_id = row.post_id
-    return ctx.loa.posts.show(post_id)
+    return ctx.loa.posts.show(post_id, lang=ctx.lang)

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
 from scheduler.channels.registry import registry
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import N_, msg, translate
+from scheduler.i18n import N_, msg, render_stored, translate
 from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
 
@@ -85,10 +85,11 @@ _NO_SUCH_OBJECT = N_("error.no_such_object")
 class Forbidden(Exception):
     """Raised by a page that finds, on the data, that this user may not do this."""
 
-    def __init__(self, what: str, reason: str) -> None:
+    def __init__(self, what: str, reason: str, details: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.what = what
-        self.reason = reason
+        self.reason = reason  # an audit_reason.… id: the audit page words it for its reader
+        self.details = details or {}
 
 
 @dataclass
@@ -139,9 +140,10 @@ class Ctx:
     def error_text(self, exc: InputError) -> str:
         return translate_error(exc, self.lang)
 
-    def require(self, allowed: bool, what: str, reason: str) -> None:
+    def require(self, allowed: bool, what: str, reason: str, **details: str) -> None:
+        """Refuse (403, audited) unless ``allowed``; ``reason`` is an ``audit_reason.…`` id."""
         if not allowed:
-            raise Forbidden(what, reason)
+            raise Forbidden(what, reason, details)
 
     def redirect(self, url: str, **params: str) -> Response:
         if params:
@@ -194,6 +196,10 @@ class Console:
         def num(value: int | None) -> str:
             return format_int(value, ctx.lang)
 
+        def reason(value: str | None) -> str:
+            # A stored reason (ids and parameters) in the page's language; older plain text as it is.
+            return render_stored(ctx.lang, value, separator=" — ") or ""
+
         nav = self._nav(ctx) if ctx.signed_in else []
         context = {
             "_": t,
@@ -208,6 +214,7 @@ class Console:
             "local": local,
             "day": day,
             "num": num,
+            "reason": reason,
             "channel_names": {c.id: c.name for c in settings.channels},
             "notice": t.notice(ctx.query.get("done")),
             "stale": ctx.query.get("stale") == "1",
@@ -338,7 +345,7 @@ class Console:
                 engine,
                 ctx.session.user if ctx.session else None,
                 what=exc.what,
-                details={"reason": exc.reason, "path": request.url.path},
+                details={"reason": exc.reason, **exc.details, "path": request.url.path},
             )
             response = self._forbidden(ctx)
         except NotFound as exc:

@@ -67,12 +67,12 @@ _DEFAULT_APP_THROTTLE_S = 600.0
 _POLICY_BLOCK_S = 24 * 3600.0
 
 _SUBCODE_REASONS = {
-    458: "the Loa app was removed from the account that issued the token",
-    459: "the account that issued the token is checkpointed (log in on facebook.com and follow the steps)",
-    460: "the password of the account that issued the token was changed",
-    463: "the token has expired",
-    464: "the account that issued the token is not confirmed",
-    467: "the token is no longer valid (the account logged out or revoked it)",
+    458: N_("error.facebook_subcode.458"),
+    459: N_("error.facebook_subcode.459"),
+    460: N_("error.facebook_subcode.460"),
+    463: N_("error.facebook_subcode.463"),
+    464: N_("error.facebook_subcode.464"),
+    467: N_("error.facebook_subcode.467"),
 }
 
 
@@ -248,8 +248,8 @@ class FacebookPublisher(Publisher):
             remote_id = str(body.get("id") or "")
         if not remote_id:
             raise UnknownOutcome(
-                "Facebook answered the post without an id, so Loa cannot tell whether it was created.",
-                hint="Loa will look for the post on the Page before trying again.",
+                msg("error.facebook_no_id"),
+                hint=msg("hint.facebook_look_first"),
                 platform=self.platform,
             )
         returned = body.get("permalink_url")
@@ -393,8 +393,8 @@ class FacebookPublisher(Publisher):
         body = self._call("DELETE", remote_id)
         if body.get("success") is False:
             raise PermanentError(
-                f"Facebook did not delete post {remote_id}.",
-                hint="Delete it by hand on the Page.",
+                msg("error.facebook_not_deleted", remote_id=remote_id),
+                hint=msg("hint.facebook_delete_by_hand"),
                 platform=self.platform,
             )
 
@@ -407,21 +407,24 @@ class FacebookPublisher(Publisher):
         # Cheap local checks: a call Facebook would refuse anyway costs quota.
         if not post.text and not post.link and not post.cover_jpeg:
             raise PermanentError(
-                "The post is empty.",
-                hint="Write a text, add a link or a cover image.",
+                msg("error.post_empty"),
+                hint=msg("hint.write_text_link_or_cover"),
                 platform=self.platform,
             )
         if len(post.text) > self.max_text_length:
             raise PermanentError(
-                f"The text is {len(post.text)} characters; a Facebook post takes at most {self.max_text_length}.",
-                hint="Shorten the text.",
+                msg("error.facebook_text_too_long", length=len(post.text), limit=self.max_text_length),
+                hint=msg("hint.shorten_text"),
                 platform=self.platform,
             )
         if post.cover_jpeg and len(post.cover_jpeg) > self.max_image_bytes:
             raise PermanentError(
-                f"The cover image is {len(post.cover_jpeg) // 1024} KB; Facebook takes at most "
-                f"{self.max_image_bytes // (1024 * 1024)} MB.",
-                hint="Use a smaller image (JPEG, under 4 MB).",
+                msg(
+                    "error.facebook_cover_too_big",
+                    kilobytes=len(post.cover_jpeg) // 1024,
+                    megabytes=self.max_image_bytes // (1024 * 1024),
+                ),
+                hint=msg("hint.facebook_smaller_image"),
                 platform=self.platform,
             )
 
@@ -433,8 +436,8 @@ class FacebookPublisher(Publisher):
             token = stored.get("access_token")
         if not token:
             raise AuthError(
-                f"No Page token is set for channel {self.access.channel_id}.",
-                hint="Reconnect the channel: paste a new Page token.",
+                msg("error.facebook_no_token", channel=self.access.channel_id),
+                hint=msg("hint.facebook_reconnect"),
                 platform=self.platform,
             )
         return token
@@ -492,8 +495,8 @@ class FacebookPublisher(Publisher):
         wait = self._blocked_until - time.monotonic()
         if wait > 0:
             raise RateLimited(
-                "Facebook asked Loa to slow down for this Page; the call was not sent.",
-                hint=f"Nothing to do: Loa tries again in about {_minutes(wait)}.",
+                msg("error.facebook_slow_down"),
+                hint=msg("hint.retry_in_about", wait=_minutes(wait)),
                 retry_after=wait,
                 platform=self.platform,
             )
@@ -529,17 +532,21 @@ class FacebookPublisher(Publisher):
         if response.status_code == 429:
             raise self._throttled(None, regain, peak)
         if response.status_code >= 400 or not isinstance(body, dict):
-            what = f"HTTP {response.status_code}" if response.status_code >= 400 else "a reply that is not JSON"
+            what = (
+                msg("error.http_status", status=response.status_code)
+                if response.status_code >= 400
+                else msg("error.reply_not_json")
+            )
             if write:
                 raise UnknownOutcome(
-                    f"Facebook answered the post with {what}; it may or may not be on the Page.",
-                    hint="Loa will look for the post on the Page before trying again.",
+                    msg("error.facebook_write_answered", what=what),
+                    hint=msg("hint.facebook_look_first"),
                     platform=self.platform,
                     http_status=response.status_code,
                 )
             raise TransientError(
-                f"Facebook answered with {what}.",
-                hint="Nothing to do: Loa tries again later.",
+                msg("error.facebook_answered", what=what),
+                hint=msg("hint.retry_later"),
                 platform=self.platform,
                 http_status=response.status_code,
             )
@@ -549,16 +556,16 @@ class FacebookPublisher(Publisher):
         return body
 
     def _network_error(self, exc: requests.RequestException, write: bool) -> PublishError:
-        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+        kind = msg("error.call_timed_out") if isinstance(exc, requests.Timeout) else msg("error.call_lost_connection")
         if write and not _never_sent(exc):
             return UnknownOutcome(
-                f"The call to Facebook {kind} after the post was sent; it may or may not be on the Page.",
-                hint="Loa will look for the post on the Page before trying again.",
+                msg("error.facebook_write_lost", kind=kind),
+                hint=msg("hint.facebook_look_first"),
                 platform=self.platform,
             )
         return TransientError(
-            f"Could not reach Facebook (the call {kind}).",
-            hint="Check the server's internet connection; Loa tries again later.",
+            msg("error.facebook_unreachable", kind=kind),
+            hint=msg("hint.check_connection"),
             platform=self.platform,
         )
 
@@ -566,13 +573,15 @@ class FacebookPublisher(Publisher):
         default = _DEFAULT_PAGE_THROTTLE_S if code in _PAGE_THROTTLE_CODES else _DEFAULT_APP_THROTTLE_S
         retry_after = regain or default
         self._blocked_until = time.monotonic() + retry_after
-        scope = "this Page" if code in _PAGE_THROTTLE_CODES else "the Loa app"
+        scope = msg("error.scope_page") if code in _PAGE_THROTTLE_CODES else msg("error.scope_app")
+        details = [msg("error.with_code", code=code)] if code is not None else []
+        if peak:
+            details.append(msg("error.at_quota", percent=round(peak)))
         return RateLimited(
-            f"Facebook is limiting calls for {scope}"
-            + (f" (code {code})" if code is not None else "")
-            + (f" at {peak:.0f}% of the quota" if peak else "")
-            + ".",
-            hint=f"Nothing to do: posting resumes in about {_minutes(retry_after)}.",
+            msg("error.facebook_throttled_details", scope=scope, details=details)
+            if details
+            else msg("error.facebook_throttled", scope=scope),
+            hint=msg("hint.resumes_in_about", wait=_minutes(retry_after)),
             retry_after=retry_after,
             platform=self.platform,
             code=code,
@@ -590,10 +599,10 @@ class FacebookPublisher(Publisher):
         }
 
         if code in _AUTH_CODES or subcode in _AUTH_SUBCODES:
-            reason = _SUBCODE_REASONS.get(subcode or 0, "Facebook rejected the Page token")
+            reason = msg(_SUBCODE_REASONS.get(subcode or 0, N_("error.facebook_token_rejected")))
             return AuthError(
-                f"Facebook no longer accepts the Page token of channel {self.access.channel_id}: {reason}.",
-                hint="Reconnect the channel: paste a new Page token.",
+                msg("error.facebook_token_refused", channel=self.access.channel_id, reason=reason),
+                hint=msg("hint.facebook_reconnect"),
                 **extra,
             )
         if code in _THROTTLE_CODES:
@@ -602,51 +611,50 @@ class FacebookPublisher(Publisher):
             return error_obj
         if code == _DUPLICATE:
             return DuplicateContent(
-                "Facebook refused the post as a duplicate of a recent post on the Page.",
-                hint="Change the text before posting again (if Loa was retrying, the first "
-                "attempt probably went through: check the Page).",
+                msg("error.facebook_duplicate"),
+                hint=msg("hint.facebook_duplicate"),
                 **extra,
             )
         if code == _POLICY_BLOCK:
             self._blocked_until = time.monotonic() + _POLICY_BLOCK_S
             return RateLimited(
-                "Facebook has temporarily blocked this Page from posting (policy restriction).",
-                hint="Check the Page's notifications and Page quality in Meta Business Suite; "
-                "Loa pauses the channel for 24 hours.",
+                msg("error.facebook_policy_block"),
+                hint=msg("hint.facebook_policy_block"),
                 retry_after=_POLICY_BLOCK_S,
                 **extra,
             )
         if code in _PERMISSION_CODES:
             return PermanentError(
-                f"The Page token lacks a permission Facebook needs: {said}",
-                hint="Reconnect the channel with a Page token from a Page admin that includes "
-                "pages_manage_posts and pages_read_engagement.",
+                msg("error.facebook_permission", reason=said),
+                hint=msg("hint.facebook_permissions"),
                 **extra,
             )
         transient = code in _SERVER_CODES or error.get("is_transient") is True or status >= 500
         if transient and write:
             return UnknownOutcome(
-                "Facebook reported a temporary error while creating the post; it may or may not be on the Page.",
-                hint="Loa will look for the post on the Page before trying again.",
+                msg("error.facebook_write_temporary"),
+                hint=msg("hint.facebook_look_first"),
                 **extra,
             )
         if transient:
             return TransientError(
-                f"Facebook had a temporary problem: {said}",
-                hint="Nothing to do: Loa tries again later.",
+                msg("error.facebook_temporary", reason=said),
+                hint=msg("hint.retry_later"),
                 **extra,
             )
         if peak >= 100 or regain:
             return self._throttled(code, regain, peak)
         if code == 100:
             return PermanentError(
-                f"Facebook refused a value in the post: {said}",
-                hint="Fix the text, link or image and post again.",
+                msg("error.facebook_bad_value", reason=said),
+                hint=msg("hint.facebook_fix_value"),
                 **extra,
             )
         return PermanentError(
-            f"Facebook refused the call: {said or 'no reason given'}" + (f" (code {code})" if code is not None else ""),
-            hint="Fix the post and try again, or ask the administrator to look at the channel.",
+            msg("error.facebook_refused_code", reason=said or msg("error.no_reason_given"), code=code)
+            if code is not None
+            else msg("error.facebook_refused", reason=said or msg("error.no_reason_given")),
+            hint=msg("hint.facebook_fix_post"),
             **extra,
         )
 
@@ -675,9 +683,9 @@ def _insight_values(body: Json) -> dict[str, int | None]:
     return values
 
 
-def _minutes(seconds: float) -> str:
+def _minutes(seconds: float) -> Message:
     if seconds < 90:
-        return f"{max(1, round(seconds))} seconds"
+        return msg("duration.seconds", n=max(1, round(seconds)))
     if seconds < 5400:
-        return f"{round(seconds / 60)} minutes"
-    return f"{round(seconds / 3600)} hours"
+        return msg("duration.minutes", n=round(seconds / 60))
+    return msg("duration.hours", n=round(seconds / 3600))

@@ -263,9 +263,8 @@ class ZaloPublisher(Publisher):
         token = created.get("token")
         if not isinstance(token, str) or not token:
             raise UnknownOutcome(
-                "Zalo accepted the article without returning a processing token, so Loa "
-                "cannot tell whether it was created.",
-                hint="Loa will look for the article on the OA before trying again.",
+                msg("error.zalo_no_processing_token"),
+                hint=msg("hint.zalo_look_first"),
                 platform=self.platform,
             )
         article_id = self._verify(token, post.cover_url or "")
@@ -405,8 +404,8 @@ class ZaloPublisher(Publisher):
 
     def _no_tokens(self) -> AuthError:
         return AuthError(
-            f"No Zalo token is stored for channel {self.access.channel_id}.",
-            hint="Reconnect the Zalo OA: paste a new refresh token.",
+            msg("error.zalo_no_token", channel=self.access.channel_id),
+            hint=msg("hint.zalo_reconnect"),
             platform=self.platform,
         )
 
@@ -450,8 +449,8 @@ class ZaloPublisher(Publisher):
         """POST the refresh grant; saves the new pair to the vault before returning it."""
         if not self.access.app_id or not self.access.app_secret:
             raise AuthError(
-                f"The Zalo app id or app secret is missing for channel {self.access.channel_id}.",
-                hint="Set the Zalo app id and app secret for this channel, then reconnect.",
+                msg("error.zalo_app_missing", channel=self.access.channel_id),
+                hint=msg("hint.zalo_set_app"),
                 platform=self.platform,
             )
         self.vault.begin_refresh(self.access.channel_id)
@@ -470,9 +469,8 @@ class ZaloPublisher(Publisher):
             # If the request reached Zalo the refresh token is already spent; nothing can
             # recover that here, the next attempt will tell (AuthError → reconnect).
             raise TransientError(
-                "Could not reach Zalo to renew the access token.",
-                hint="Check the server's internet connection; Loa tries again later. If this "
-                "keeps failing, reconnect the Zalo OA with a new refresh token.",
+                msg("error.zalo_renewal_unreachable"),
+                hint=msg("hint.zalo_renewal_unreachable"),
                 platform=self.platform,
             ) from None
         try:
@@ -481,8 +479,8 @@ class ZaloPublisher(Publisher):
             body = None
         if not isinstance(body, dict):
             raise TransientError(
-                f"Zalo's token service answered with HTTP {response.status_code} and no JSON.",
-                hint="Nothing to do: Loa tries again later.",
+                msg("error.zalo_token_service_not_json", status=response.status_code),
+                hint=msg("hint.retry_later"),
                 platform=self.platform,
                 http_status=response.status_code,
             )
@@ -491,8 +489,8 @@ class ZaloPublisher(Publisher):
             # OAuth errors come as error/error_name/error_description, often with HTTP 200.
             if response.status_code >= 500:
                 raise TransientError(
-                    f"Zalo's token service failed (HTTP {response.status_code}).",
-                    hint="Nothing to do: Loa tries again later.",
+                    msg("error.zalo_token_service_failed", status=response.status_code),
+                    hint=msg("hint.retry_later"),
                     platform=self.platform,
                     http_status=response.status_code,
                 )
@@ -502,12 +500,16 @@ class ZaloPublisher(Publisher):
                     or body.get("error_reason")
                     or body.get("error_name")
                     or body.get("message")
-                    or "no reason given"
+                    or ""
                 )
             )
             raise AuthError(
-                f"Zalo refused to renew the access token of channel {self.access.channel_id}: {reason}.",
-                hint="Reconnect the Zalo OA: paste a new refresh token.",
+                msg(
+                    "error.zalo_renewal_refused",
+                    channel=self.access.channel_id,
+                    reason=reason or msg("error.no_reason_given"),
+                ),
+                hint=msg("hint.zalo_reconnect"),
                 platform=self.platform,
                 code=_as_int(body.get("error")),
                 http_status=response.status_code,
@@ -552,9 +554,8 @@ class ZaloPublisher(Publisher):
                     token = self._refresh_unless_done(token)
                     continue
                 raise AuthError(
-                    f"Zalo does not accept the access token of channel "
-                    f"{self.access.channel_id}, even just after renewing it.",
-                    hint="Reconnect the Zalo OA: paste a new refresh token.",
+                    msg("error.zalo_token_refused_after_renewal", channel=self.access.channel_id),
+                    hint=msg("hint.zalo_reconnect"),
                     platform=self.platform,
                     code=code,
                     http_status=status,
@@ -584,16 +585,17 @@ class ZaloPublisher(Publisher):
                 timeout=_http_timeouts(self.timeout),
             )
         except requests.RequestException as exc:
-            kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+            timed_out = isinstance(exc, requests.Timeout)
+            kind = msg("error.call_timed_out") if timed_out else msg("error.call_lost_connection")
             if write and not _never_sent(exc):
                 raise UnknownOutcome(
-                    f"The call to Zalo {kind} after the article was sent; it may or may not have been created.",
-                    hint="Loa will look for the article on the OA before trying again.",
+                    msg("error.zalo_write_lost", kind=kind),
+                    hint=msg("hint.zalo_look_first"),
                     platform=self.platform,
                 ) from None
             raise TransientError(
-                f"Could not reach Zalo (the call {kind}).",
-                hint="Check the server's internet connection; Loa tries again later.",
+                msg("error.zalo_unreachable", kind=kind),
+                hint=msg("hint.check_connection"),
                 platform=self.platform,
             ) from None
         try:
@@ -604,77 +606,81 @@ class ZaloPublisher(Publisher):
             return response.status_code, reply
         if response.status_code == 401:
             return 401, {}
-        what = f"HTTP {response.status_code}" if response.status_code >= 400 else "a reply that is not JSON"
+        what = (
+            msg("error.http_status", status=response.status_code)
+            if response.status_code >= 400
+            else msg("error.reply_not_json")
+        )
         if write:
             raise UnknownOutcome(
-                f"Zalo answered the article with {what}; it may or may not have been created.",
-                hint="Loa will look for the article on the OA before trying again.",
+                msg("error.zalo_write_answered", what=what),
+                hint=msg("hint.zalo_look_first"),
                 platform=self.platform,
                 http_status=response.status_code,
             )
         if response.status_code == 429:
             raise RateLimited(
-                "Zalo is limiting calls for this app.",
-                hint="Nothing to do: Loa tries again in a minute.",
+                msg("error.zalo_rate_limited"),
+                hint=msg("hint.retry_in_a_minute"),
                 retry_after=_RATE_WAIT_S,
                 platform=self.platform,
                 http_status=429,
             )
         raise TransientError(
-            f"Zalo answered with {what}.",
-            hint="Nothing to do: Loa tries again later.",
+            msg("error.zalo_answered", what=what),
+            hint=msg("hint.retry_later"),
             platform=self.platform,
             http_status=response.status_code,
         )
 
     def _zalo_error(self, code: int, message: str, status: int, write: bool) -> PublishError:
-        said = self._scrub(message) or "no reason given"
+        said: str | Message = self._scrub(message) or msg("error.no_reason_given")
         extra: dict[str, Any] = {"platform": self.platform, "code": code, "http_status": status}
         if code == _RATE:
             return RateLimited(
-                "Zalo is limiting calls for this app (too many calls per minute).",
-                hint="Nothing to do: Loa tries again in a minute.",
+                msg("error.zalo_rate_per_minute"),
+                hint=msg("hint.retry_in_a_minute"),
                 retry_after=_RATE_WAIT_S,
                 **extra,
             )
         if code == _QUOTA:
             return RateLimited(
-                "This Zalo OA has used up its quota for this API (articles per month depend on the OA package).",
-                hint="Wait for the quota to reset or upgrade the OA package; Loa checks again in 24 hours.",
+                msg("error.zalo_quota"),
+                hint=msg("hint.zalo_quota"),
                 retry_after=_QUOTA_WAIT_S,
                 **extra,
             )
         if code == _NIGHT:
             return TransientError(
-                "Zalo does not allow this between 22:00 and 06:00.",
-                hint="Nothing to do: Loa tries again in the morning.",
+                msg("error.zalo_night"),
+                hint=msg("hint.retry_in_the_morning"),
                 retry_after=_seconds_until_morning(),
                 **extra,
             )
         if code == _PROCESSING:
             return TransientError(
-                "Zalo is still processing the article.",
-                hint="Nothing to do: Loa checks again shortly.",
+                msg("error.zalo_processing"),
+                hint=msg("hint.check_again_shortly"),
                 **extra,
             )
         if code == _NOT_AUTHORIZED:
             return AuthError(
-                "The Zalo OA has not allowed the Loa app to use this function (article management).",
-                hint="Reconnect the Zalo OA and grant the article-management permission.",
+                msg("error.zalo_not_authorized"),
+                hint=msg("hint.zalo_grant_articles"),
                 **extra,
             )
         if code == _MEDIA_FAILED:
             return PermanentError(
-                f"Zalo could not fetch an image of the article: {said}.",
-                hint="Check that the cover image URL is public, JPG or PNG, and under 1 MB.",
+                msg("error.zalo_media_failed", reason=said),
+                hint=msg("hint.zalo_cover_public"),
                 **extra,
             )
         # −201 invalid parameter, −204/−205 OA gone, −209/−212 API not enabled, −210 over a
         # limit, −221 OA not verified, −224 package too small, and any code we do not know:
         # retrying the same call cannot change the answer.
         return PermanentError(
-            f"Zalo refused the call: {said} (code {code}).",
-            hint="Fix the article (title, description, cover, text) or the OA's settings, then post again.",
+            msg("error.zalo_refused", reason=said, code=code),
+            hint=msg("hint.zalo_fix_article"),
             **extra,
         )
 
@@ -685,34 +691,34 @@ class ZaloPublisher(Publisher):
             # Zalo itself answers −201 "cover value is invalid" without one (B3); saying so
             # before the call names the fix.
             raise PermanentError(
-                "Zalo articles need a cover image, and this post has none.",
-                hint="Add a cover (--cover LAYOUT) and post again.",
+                msg("error.zalo_needs_cover"),
+                hint=msg("hint.add_cover"),
                 platform=self.platform,
             )
         if not post.text.strip():
             raise PermanentError(
-                "The article has no text.",
-                hint="Write the text of the post.",
+                msg("error.article_no_text"),
+                hint=msg("hint.write_text"),
                 platform=self.platform,
             )
         if len(post.text) > self.max_text_length:
             raise PermanentError(
-                f"The text is {len(post.text)} characters; Loa sends at most {self.max_text_length} to a Zalo article.",
-                hint="Shorten the text.",
+                msg("error.zalo_text_too_long", length=len(post.text), limit=self.max_text_length),
+                hint=msg("hint.shorten_text"),
                 platform=self.platform,
             )
         title = post.title.strip() if post.title else derive_title(post.text)
         if len(title) > _TITLE_LIMIT:
             raise PermanentError(
-                f"The Zalo title is {len(title)} characters; Zalo takes at most {_TITLE_LIMIT}.",
-                hint="Shorten the title.",
+                msg("error.zalo_title_too_long", length=len(title), limit=_TITLE_LIMIT),
+                hint=msg("hint.shorten_title"),
                 platform=self.platform,
             )
         description = post.description.strip() if post.description else derive_description(post.text)
         if len(description) > _DESCRIPTION_LIMIT:
             raise PermanentError(
-                f"The Zalo description is {len(description)} characters; Zalo takes at most {_DESCRIPTION_LIMIT}.",
-                hint="Shorten the description.",
+                msg("error.zalo_description_too_long", length=len(description), limit=_DESCRIPTION_LIMIT),
+                hint=msg("hint.shorten_description"),
                 platform=self.platform,
             )
         article: Json = {
@@ -753,10 +759,8 @@ class ZaloPublisher(Publisher):
             except PublishError as exc:
                 if exc.code == _MEDIA_FAILED:
                     raise PermanentError(
-                        f"Zalo could not fetch the cover image ({_safe_url(cover_url)}), so the "
-                        "article was not published.",
-                        hint="Check that the cover URL is public (reachable from the internet), "
-                        "JPG or PNG, and under 1 MB.",
+                        msg("error.zalo_cover_unfetched", url=_safe_url(cover_url)),
+                        hint=msg("hint.zalo_cover_reachable"),
                         platform=self.platform,
                         code=exc.code,
                         http_status=exc.http_status,
@@ -766,8 +770,8 @@ class ZaloPublisher(Publisher):
                     last = exc
                     continue
                 raise UnknownOutcome(
-                    f"Zalo accepted the article but could not confirm it: {exc.message}",
-                    hint="Loa will look for the article on the OA before trying again.",
+                    msg("error.zalo_unconfirmed", reason=msg(exc.msgid, **exc.params)),
+                    hint=msg("hint.zalo_look_first"),
                     platform=self.platform,
                     code=exc.code,
                     http_status=exc.http_status,
@@ -776,11 +780,15 @@ class ZaloPublisher(Publisher):
             if article_id:
                 return str(article_id)
         raise UnknownOutcome(
-            f"Zalo accepted the article but was still processing it after "
-            f"{self.verify_polls} checks over {waited:.0f} s"
-            + (f" (last answer: {last.message})" if last else "")
-            + "; it may appear later.",
-            hint="Loa will look for the article on the OA before trying again.",
+            msg(
+                "error.zalo_still_processing_last",
+                checks=self.verify_polls,
+                seconds=round(waited),
+                answer=msg(last.msgid, **last.params),
+            )
+            if last
+            else msg("error.zalo_still_processing", checks=self.verify_polls, seconds=round(waited)),
+            hint=msg("hint.zalo_look_first"),
             platform=self.platform,
             code=last.code if last else None,
         )

@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, record_forbidden, user_for_token
-from scheduler.web.api.errors import ApiError, invalid_input, refuse
+from scheduler.i18n import DEFAULT_LANG, N_, msg
+from scheduler.web.api.errors import ApiError, invalid_input, refuse, request_lang
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
@@ -30,10 +31,12 @@ class Call:
 
     loa: Loa
     user: AuthUser
+    lang: str = DEFAULT_LANG  # the caller's, for the stored reasons an answer words
 
-    def forbid(self, what: str, reason: str) -> ApiError:
-        record_forbidden(self.loa.engine, self.user, what=what, details={"reason": reason, "via": "api"})
-        return refuse(403, "your account may not do this", hint=reason)
+    def forbid(self, what: str, reason: str, **details: str) -> ApiError:
+        """A 403, audited; ``reason`` is an ``audit_reason.…`` id, stored as such and shown as the hint."""
+        record_forbidden(self.loa.engine, self.user, what=what, details={"reason": reason, **details, "via": "api"})
+        return refuse(403, msg("error.account_may_not"), hint=msg(reason))
 
 
 def loa_of(request: Request) -> Loa:
@@ -54,8 +57,8 @@ def caller(permission: str) -> Callable[[Request], Awaitable[Call]]:
                 what=f"{request.method} {request.url.path}",
                 details={"permission": permission, "via": "api"},
             )
-            raise refuse(403, "your account may not do this", hint=f"needs the permission {permission}")
-        return Call(loa, user)
+            raise refuse(403, msg("error.account_may_not"), hint=msg("hint.needs_permission", permission=permission))
+        return Call(loa, user, request_lang(request))
 
     return authorised
 
@@ -69,29 +72,29 @@ async def authenticate(loa: Loa, request: Request) -> AuthUser:
             await run_in_threadpool(user_for_token, loa.engine, token.strip()) if scheme.lower() == "bearer" else None
         )
         if user is None:
-            raise refuse(401, "the bearer token is not valid", hint="create one with `loa user token USERNAME`")
+            raise refuse(401, msg("error.bearer_invalid"), hint=msg("hint.create_token"))
         return user
     cookie = next((request.cookies[name] for name in SESSION_COOKIES if name in request.cookies), None)
     session = await run_in_threadpool(load_session, loa.engine, cookie) if cookie else None
     if session is None or session.user is None:
-        raise refuse(401, "log in, or send Authorization: Bearer TOKEN", hint="`loa user token USERNAME` makes one")
+        raise refuse(401, msg("error.api_log_in"), hint=msg("hint.token_makes_one"))
     if request.method not in SAFE_METHODS and not csrf_ok(session, request.headers.get("x-csrf-token")):
         await run_in_threadpool(
             record_forbidden,
             loa.engine,
             session.user,
             what=f"{request.method} {request.url.path}",
-            details={"reason": "missing or stale X-CSRF-Token", "via": "api"},
+            details={"reason": N_("audit_reason.api_csrf"), "via": "api"},
         )
-        raise refuse(403, "a call with the session cookie needs the session's X-CSRF-Token header")
+        raise refuse(403, msg("error.api_csrf"))
     return session.user
 
 
 async def json_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object, read no further than MAX_BODY."""
     if "application/json" not in request.headers.get("content-type", ""):
-        raise refuse(415, "send the body as JSON", hint="Content-Type: application/json")
-    too_large = refuse(413, f"the body is larger than {MAX_BODY // 1024} KiB")
+        raise refuse(415, msg("error.api_send_json"), hint=msg("hint.content_type_json"))
+    too_large = refuse(413, msg("error.api_body_too_large", kib=MAX_BODY // 1024))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise too_large  # refused before a byte of it is read
@@ -105,9 +108,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise refuse(400, f"the body is not valid JSON: {exc}") from None
+        raise refuse(400, msg("error.api_bad_json", reason=str(exc))) from None
     if not isinstance(body, dict):
-        raise refuse(400, "the body must be a JSON object")
+        raise refuse(400, msg("error.api_body_not_object"))
     return body
 
 

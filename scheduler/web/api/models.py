@@ -38,6 +38,7 @@ class ErrorDetail(Answer):
     message: str = Field(description="what went wrong, for a person")
     hint: str | None = Field(description="how to fix it")
     field: str | None = Field(description="the input at fault")
+    id: str | None = Field(description="the message's catalogue id, the same in every language")
 
 
 class Error(Answer):

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler.auth import may_manage_post
 from scheduler.errors import InputError, NotFound
+from scheduler.i18n import N_, msg
 from scheduler.posts.requests import PostRequest, parse_when
 from scheduler.render.messages import nfc
 from scheduler.web.api.calls import Call, caller, json_body, json_object
@@ -199,7 +200,7 @@ def create_api(loa: "Loa") -> FastAPI:
         except InputError as exc:
             raise ApiError(400, exc) from None
         response.headers["Location"] = f"{PREFIX}/posts/{post_id}"
-        return call.loa.posts.show(post_id)
+        return call.loa.posts.show(post_id, lang=call.lang)
 
     @api.get(
         post_path,
@@ -227,11 +228,13 @@ def create_api(loa: "Loa") -> FastAPI:
         post = _post_or_404(call, post_id)
         if post["created_by"] == call.user.username:
             # Separation of duties: the author never approves their own post.
-            raise call.forbid(f"post:{post_id}", "the author of a post cannot approve it")
+            raise call.forbid(f"post:{post_id}", N_("audit_reason.own_post"))
         try:
-            return call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
+            call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
         except InputError as exc:
             raise ApiError(409 if exc.field is None else 400, exc) from None
+        # Read back in the caller's language (its publications' stored reasons are worded).
+        return call.loa.posts.show(post_id, lang=call.lang)
 
     @api.post(
         post_path + "/cancel",
@@ -246,13 +249,12 @@ def create_api(loa: "Loa") -> FastAPI:
     ) -> Any:
         post = _post_or_404(call, post_id)
         if not may_manage_post(call.user, post["created_by"]):
-            raise call.forbid(
-                f"post:{post_id}", f"only its author or an admin may cancel a post by {post['created_by']}"
-            )
+            raise call.forbid(f"post:{post_id}", N_("audit_reason.cancel_not_author"), author=post["created_by"])
         try:
-            return call.loa.posts.cancel(post_id, actor=call.user.username)
+            call.loa.posts.cancel(post_id, actor=call.user.username)
         except InputError as exc:
             raise ApiError(409, exc) from None
+        return call.loa.posts.show(post_id, lang=call.lang)
 
     @api.get(
         "/reports/shares",
@@ -267,7 +269,7 @@ def create_api(loa: "Loa") -> FastAPI:
             from scheduler.reports.queries import Period, parse_dimension
             from scheduler.reports.queries import share_report as build
         except ImportError:
-            raise refuse(501, "the share report is not available in this version of Loa") from None
+            raise refuse(501, msg("error.api_no_share_report")) from None
         try:
             period = Period.parse(query.from_, query.to, call.loa.settings.tz)
             report = build(call.loa.engine, call.loa.settings, period, parse_dimension(query.by))
@@ -285,6 +287,7 @@ def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
             campaign=query.campaign,
             channel=query.channel,
             limit=query.limit,
+            lang=call.lang,
         )
     except InputError as exc:
         raise ApiError(400, exc) from None
@@ -292,7 +295,7 @@ def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
 
 def _post_or_404(call: Call, post_id: int) -> dict[str, Any]:
     try:
-        return call.loa.posts.show(post_id)
+        return call.loa.posts.show(post_id, lang=call.lang)
     except NotFound as exc:
         raise ApiError(404, exc) from None
 
@@ -305,19 +308,21 @@ def _post_request(call: Call, body: NewPost) -> PostRequest:
     """`POST /api/posts` as `loa post add` takes it."""
     template = _text(body.template)
     if template is None:
-        raise refuse(400, "template is required", hint="the name of a message template", field="template")
+        raise refuse(
+            400, msg("error.api_required", name="template"), hint=msg("api.must_be.template"), field="template"
+        )
     channels = body.channels if body.channels is not None else (body.channel or [])
     if isinstance(channels, str):
         channels = [channels]
     variables = {nfc(str(key)): nfc(str(value)) for key, value in body.variables.items()}
     for pair in body.var:
         if "=" not in pair:
-            raise refuse(400, "var must be a list of 'K=V' strings, as --var takes", field="var")
+            raise refuse(400, msg("error.api_must_be", name="var", rule=msg("api.must_be.var")), field="var")
         key, _, value = pair.partition("=")
         variables[nfc(key.strip())] = nfc(value)
     at_text = _text(body.at)
     if (at_text is None) == (not body.now):
-        raise refuse(400, "give exactly one of at and now", hint='"at": "2026-05-06T08:00" or "now": true', field="at")
+        raise refuse(400, msg("error.api_at_or_now"), hint=msg("hint.api_at_or_now"), field="at")
     try:
         at = parse_when(at_text, call.loa.settings) if at_text else None
     except InputError as exc:
