@@ -6,6 +6,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 
 from scheduler.terminal import printable
 
@@ -47,3 +49,34 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(logging.DEBUG if os.environ.get("LOA_DEBUG") else level)
     # urllib3 logs full URLs, which carry Facebook tokens as a query parameter.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+class Throttle:
+    """At most one line per key every ``interval`` seconds; the next one says how many were left out.
+
+    For failures that repeat with every request or click while they last (a locked or full
+    database): the first line and a count tell as much as thousands of copies, and a flood of
+    warnings would bury everything else in the log.
+    """
+
+    def __init__(self, logger: logging.Logger, *, interval: float = 30.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, tuple[float, int]] = {}
+        self._guard = threading.Lock()
+
+    def log(self, level: int, key: str, message: str, *args: object) -> bool:
+        """Log unless ``key`` was logged less than ``interval`` ago; True when the line was written."""
+        now = time.monotonic()
+        with self._guard:
+            last = self._last.get(key)
+            if last is not None and now - last[0] < self.interval:
+                self._last[key] = (last[0], last[1] + 1)
+                return False
+            self._last[key] = (now, 0)
+        left_out = last[1] if last is not None else 0
+        if left_out:
+            message += " (%d more like this in the last %.0f s not logged)"
+            args = (*args, left_out, now - last[0] if last is not None else self.interval)
+        self.logger.log(level, message, *args)
+        return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import socket
 import sqlite3
 import threading
@@ -21,7 +22,8 @@ from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.dbfaults import refusal
+from scheduler.dbfaults import kind, refusal
+from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
@@ -128,8 +130,16 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     up to 100 ms; other processes still wait in the busy handler.
     """
     if not read_only and is_sqlite(engine):
-        with _write_lock(engine), _session(engine, read_only=False) as session:
-            yield session
+        lock = _write_lock(engine)
+        # Bounded like SQLite's own wait: behind a lock another program holds, each queued
+        # writer would otherwise wait out its own busy timeout in turn (minutes for a few).
+        if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise _locked_out(engine)
+        try:
+            with _session(engine, read_only=False) as session:
+                yield session
+        finally:
+            lock.release()
     else:
         with _session(engine, read_only=read_only) as session:
             yield session
@@ -143,8 +153,11 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         yield session
         if not read_only:
             session.commit()
+            _note_write(engine, None)
     except (OperationalError, InternalError) as exc:
         session.rollback()
+        if not read_only:
+            _note_write(engine, exc)
         raise refusal(
             exc,
             session.get_bind().engine,
@@ -156,6 +169,68 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _locked_out(engine: Engine) -> StoreError:
+    """What a writer that waited the whole busy timeout for its turn in this process raises."""
+    driver = sqlite3.OperationalError("database is locked")
+    driver.sqlite_errorcode = 5  # SQLITE_BUSY, as SQLite itself would have said after its own wait
+    refused = OperationalError("BEGIN IMMEDIATE", None, driver)
+    _note_write(engine, refused)
+    fallback = msg("error.database_refused", detail=str(driver))
+    error = refusal(refused, engine, fallback=fallback, fallback_hint=msg("hint.database_refused"))
+    error.__cause__ = refused
+    return error
+
+
+def outage_of(exc: BaseException | None) -> str | None:
+    """``full``, ``read_only``, ``busy`` or ``unavailable`` when ``exc`` (or what caused it) is
+    the database refusing service rather than a fault of the request; None otherwise."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OperationalError | InternalError):
+            return kind(exc) or "unavailable"
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+@dataclass(frozen=True)
+class WriteTrouble:
+    """The last write of this process failed because of the database (see :func:`write_trouble`)."""
+
+    kind: str  # full, read_only, busy, unavailable
+    at: datetime
+
+
+_WRITE_TROUBLE: weakref.WeakKeyDictionary[Engine, WriteTrouble] = weakref.WeakKeyDictionary()
+
+
+def _note_write(engine: Engine, failure: OperationalError | InternalError | None) -> None:
+    if failure is None:
+        if engine in _WRITE_TROUBLE:  # the common case costs one dictionary look-up
+            _WRITE_TROUBLE.pop(engine, None)
+        return
+    _WRITE_TROUBLE[engine] = WriteTrouble(outage_of(failure) or "unavailable", utcnow())
+
+
+def write_trouble(engine: Engine) -> WriteTrouble | None:
+    """Why this process's last write failed, until one succeeds again: a full disk leaves
+    reads working, so only the writes tell (``/healthz`` reports it)."""
+    return _WRITE_TROUBLE.get(engine)
+
+
+def free_disk_bytes(engine: Engine) -> int | None:
+    """Free space on the file system of a SQLite database file; None for a server database.
+
+    A full disk lets reads and many small in-place writes go on (the WAL file is reused), so
+    the free space is what tells before the next insert fails."""
+    path = sqlite_file(engine.url.database) if is_sqlite(engine) else None
+    if path is None:
+        return None
+    try:
+        return shutil.disk_usage(path.resolve().parent).free
+    except OSError:
+        return None
 
 
 def init_db(engine: Engine, settings: Settings) -> Upgrade:

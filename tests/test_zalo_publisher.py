@@ -25,6 +25,7 @@ from scheduler.errors import (
     RateLimited,
     TransientError,
     UnknownOutcome,
+    render_error,
 )
 from tests.test_publisher_contract import (
     OA_ID,
@@ -132,13 +133,15 @@ def test_reused_refresh_token_is_auth_error(sandbox: SandboxServer) -> None:
     other = make(sandbox, DictVault())  # a second copy of the same, now dead, token
     with pytest.raises(AuthError) as caught:
         other.check()
-    assert caught.value.hint == "Reconnect the Zalo OA: paste a new refresh token."
+    # Said as what it is: spent (single-use), not merely "refused".
+    assert caught.value.msgid == "error.refresh_token_spent"
+    assert "một lần" in render_error(caught.value, "vi") and "single-use" in render_error(caught.value, "en")
     assert ZALO_REFRESH not in f"{caught.value} {caught.value!r}"
     assert ZALO_APP_SECRET not in f"{caught.value} {caught.value!r}"
 
 
 def test_oauth_error_with_http_200_is_auth_error(sandbox: SandboxServer) -> None:
-    zalo_fault(sandbox, OAUTH, error={"error": -14020})
+    zalo_fault(sandbox, OAUTH, error={"error": -14001})
     with pytest.raises(AuthError, match="renew"):
         make(sandbox).check()
 

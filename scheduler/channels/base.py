@@ -12,6 +12,10 @@ Contract of every method that talks to the platform:
 - ``TransientError``: a read failed and may be retried later.
 - ``PermanentError`` (``DuplicateContent``): the platform will not take this content.
 - ``UnknownOutcome``: only from writes (``publish``); the post may exist. Never retry blindly.
+
+A success can carry a throttle too: a reply that spent the last of the quota (usage
+headers at 100 %, a regain time) sets ``PublishResult.pause_seconds``, and the dispatcher
+pauses the channel exactly as it would for ``RateLimited``.
 """
 
 from __future__ import annotations
@@ -51,9 +55,12 @@ class OutgoingPost:
 
 @dataclass(frozen=True)
 class PublishResult:
+    """A post that is live. ``pause_seconds``: the platform asked for no further call for that long."""
+
     remote_id: str
     permalink: str | None = None
     published_at: datetime | None = None
+    pause_seconds: float | None = None
 
 
 @dataclass(frozen=True)

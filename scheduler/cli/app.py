@@ -87,6 +87,7 @@ def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
     from scheduler.dbfaults import require_writable
     from scheduler.instance import hold_database
+    from scheduler.posts.service import check_default_covers
     from scheduler.presence import working
     from scheduler.runner import run_foreground
 
@@ -95,6 +96,7 @@ def run(ctx: typer.Context) -> None:
     try:
         require_writable(loa.engine)  # after the schema check inside, which says `loa init` first
         loa = ready(ctx)
+        check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
         _configure_logging()
         with working(loa.engine):  # `loa restore` refuses while this runs
             run_foreground(loa, out)
@@ -107,11 +109,13 @@ def run(ctx: typer.Context) -> None:
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
     from scheduler.dbfaults import require_writable
+    from scheduler.posts.service import check_default_covers
     from scheduler.presence import working
     from scheduler.runner import run_worker
 
     require_writable(loa_app(ctx).engine)  # after the schema check inside, which says `loa init` first
     loa = ready(ctx)
+    check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
     _configure_logging()
     with working(loa.engine):
         run_worker(loa, out)

@@ -24,7 +24,7 @@ from scheduler.audit import record
 from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
-from scheduler.i18n import Message, msg, process_lang, render_stored, stored
+from scheduler.i18n import Message, Number, msg, process_lang, render_stored, stored
 from scheduler.models import (
     Campaign,
     MetricSnapshot,
@@ -120,6 +120,8 @@ class PostService:
                     hint=msg("hint.set_default_cover"),
                     field="cover",
                 )
+            if not request.cover:
+                check_default_cover(self.settings, channel)
         covers: dict[str, bytes] = {}
         if request.cover:
             covers = self._render_covers(
@@ -624,6 +626,58 @@ def latest_metrics(session: Any, publication_id: int | None) -> dict[str, int]:
         .limit(1)
     ).first()
     return {name: int(getattr(snapshot, name) or 0) if snapshot else 0 for name in METRIC_NAMES}
+
+
+# What the /assets route serves (the platform fetches a default cover from there).
+_SERVED_COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Default covers already found sound, by (path, mtime, size): a changed file is checked again.
+_COVERS_CHECKED: set[tuple[str, int, int]] = set()
+
+
+def check_default_cover(settings: Settings, channel: ChannelSettings) -> None:
+    """Refuse a channel's ``default_cover`` as layout images are refused: missing, outside
+    ``assets/``, not an image (or a disguised one), a bomb, or too large for the platform.
+
+    Checked when Loa starts and when a post that will use it is queued, so a broken file is
+    found by a person, not by the platform fetching it at publishing time.
+    """
+    name = channel.default_cover
+    if not name or re.match(r"^https?://", name):
+        return
+    # Pillow only when a cover is checked: most commands never open an image.
+    from scheduler.render.fonts import asset_path
+    from scheduler.render.images import open_image
+
+    where = msg("where.default_cover", channel=channel.id)
+    path = asset_path(settings.assets_path, name, where=where, what="image")
+    if path.suffix.lower() not in _SERVED_COVER_SUFFIXES:
+        raise InputError(
+            msg("error.default_cover_kind", where=where, file=path.name),
+            hint=msg("hint.export_again_kind"),
+            field="default_cover",
+        )
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key in _COVERS_CHECKED:  # a bulk import queues hundreds of posts with the same cover
+        return
+    open_image(path, where=where)
+    target = publisher_class(channel.platform).cover_targets[0]
+    limit = target.max_bytes("png" if path.suffix.lower() == ".png" else "jpeg")
+    size = stat.st_size
+    if size > limit:
+        raise InputError(
+            msg("error.image_too_big", where=where, file=path.name, size=Number(size / 1e6, 1),
+                limit=Number(limit / 1e6, 0)),
+            hint=msg("hint.smaller_copy"),
+            field="default_cover",
+        )  # fmt: skip
+    _COVERS_CHECKED.add(key)
+
+
+def check_default_covers(settings: Settings) -> None:
+    """Every configured channel's default cover, before `loa run` or `loa worker` starts."""
+    for channel in settings.channels:
+        check_default_cover(settings, channel)
 
 
 def cover_url(settings: Settings, channel: ChannelSettings, cover_file: str | None = None) -> str | None:

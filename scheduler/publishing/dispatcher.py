@@ -102,6 +102,9 @@ class Dispatcher:
         self.attempts = AttemptLog(engine, clock)
         self.reconciler = Reconciler(settings, engine, self.publishers, self.attempts)
         self._schema_warned: str | None = None
+        # Pauses asked for by successful replies (usage headers), until the channel's row says so
+        # too: publications of that channel already claimed in this pass must wait as well.
+        self._held_until: dict[str, datetime] = {}
         self._channel_slots: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(settings.publishing.per_channel_concurrency)
         )
@@ -131,6 +134,7 @@ class Dispatcher:
             return summary
         now = self.clock()
         self.publishers.forget_credentials()  # credentials may have changed since the last pass (reconnect)
+        self._held_until.clear()  # across passes the channel's row holds the pause (a person may lift it)
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
         # one process at a time holds it, whichever host it is on.
         checks: dict[str, list[int]] = {}
@@ -169,7 +173,7 @@ class Dispatcher:
                         owner=self.owner,
                         lease=lease,
                         limit=free,
-                        exclude_channels=sorted(unavailable),
+                        exclude_channels=sorted(unavailable | self._held_channels()),
                         # What housekeeping would have sent to be checked first at the start of
                         # the pass is never claimed blind (another process may be the housekeeper).
                         check_before=now - check_window,
@@ -254,6 +258,11 @@ class Dispatcher:
         with self._channel_slots[channel.id]:
             if self._stopping.is_set():  # it waited for its channel's slot: not started yet
                 return self._hand_back(claim), publication_id
+            held = self._held_until.get(channel.id)
+            if held is not None and held > self.clock():
+                wait_s = (held - self.clock()).total_seconds()
+                throttled = RateLimited(msg("publishing.held_by_quota"), retry_after=wait_s, platform=channel.platform)
+                return self._record_failure(publication_id, attempt_id, channel, throttled), publication_id
             publisher = self.publishers.build(channel)
             try:
                 result = publisher.publish(outgoing)
@@ -266,8 +275,16 @@ class Dispatcher:
                 return self._record_failure(publication_id, attempt_id, channel, unknown), publication_id
             finally:
                 publisher.close()
-        self.attempts.record_success(publication_id, attempt_id, result, AttemptOutcome.published)
+            if result.pause_seconds:  # before the slot is free: the next publication must see it
+                self._held_until[channel.id] = self.clock() + timedelta(seconds=result.pause_seconds)
+        self.attempts.record_success(
+            publication_id, attempt_id, result, AttemptOutcome.published, channel_id=channel.id
+        )
         return "published", publication_id
+
+    def _held_channels(self) -> set[str]:
+        now = self.clock()
+        return {channel_id for channel_id, until in self._held_until.items() if until > now}
 
     def _hand_back(self, claim: Claim) -> str:
         """A claim whose call never started goes back to the queue as if never claimed."""

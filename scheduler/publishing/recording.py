@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from scheduler.channels.base import PublishResult
 from scheduler.errors import PublishError, stored_error
-from scheduler.models import AttemptOutcome, Publication, PublishAttempt, utcnow
+from scheduler.i18n import msg, stored
+from scheduler.models import AttemptOutcome, ChannelState, ChannelStatus, Publication, PublishAttempt, utcnow
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.store import GroupCommit, session_scope
 
@@ -75,8 +76,20 @@ class AttemptLog:
         session.execute(update(PublishAttempt).where(col(PublishAttempt.id) == attempt_id).values(**values))
 
     def record_success(
-        self, publication_id: int, attempt_id: int, result: PublishResult, outcome: AttemptOutcome
+        self,
+        publication_id: int,
+        attempt_id: int,
+        result: PublishResult,
+        outcome: AttemptOutcome,
+        *,
+        channel_id: str | None = None,
     ) -> None:
+        """The publication is live; a pause the reply asked for holds its channel (same commit)."""
+        pause_until = (
+            self.clock() + timedelta(seconds=result.pause_seconds)
+            if channel_id is not None and result.pause_seconds
+            else None
+        )
 
         def write(session: Session) -> None:
             # Plain UPDATEs: the hot path of a burst, where every write waits for one commit.
@@ -95,6 +108,8 @@ class AttemptLog:
                 )
             )
             self.finish(session, attempt_id, outcome)
+            if pause_until is not None and channel_id is not None:
+                pause_channel(session, channel_id, pause_until)
 
         self.writes.run(write)
         log.info("publication %s published as %s", publication_id, result.remote_id)
@@ -111,3 +126,18 @@ class AttemptLog:
                 is not None
             )
 
+
+
+def pause_channel(session: Session, channel_id: str, until: datetime) -> None:
+    """Pause a channel the platform asked to slow down; a longer pause already set stays."""
+    state = session.get(ChannelState, channel_id)
+    if state is None or state.status == ChannelStatus.needs_reauth:
+        return
+    if state.status == ChannelStatus.paused and state.paused_until and state.paused_until >= until:
+        return
+    state.status = ChannelStatus.paused
+    state.paused_until = until
+    state.last_error = stored(msg("publishing.paused_by_usage"))
+    state.last_error_at = utcnow()
+    session.add(state)
+    log.warning("channel %s: the platform's quota is spent, paused until %s", channel_id, until.isoformat())

@@ -145,8 +145,10 @@ class MessageRenderer:
                 field=missing,
             ) from None
         except SecurityError as exc:
+            # The line, as for every other refusal: a template of hundreds of lines is fixed there.
+            where = _where(name, _template_line(exc.__traceback__))
             raise TemplateError(
-                msg("error.template_unsafe", template=f"{name}{TEMPLATE_SUFFIX}", reason=str(exc)),
+                msg("error.template_unsafe", template=where, reason=str(exc)),
                 hint=msg("hint.template_only_formats"),
             ) from None
         except (TypeError, ValueError, ArithmeticError) as exc:

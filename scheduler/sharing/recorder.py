@@ -16,9 +16,12 @@ from sqlalchemy.exc import OperationalError
 
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
+from scheduler.logs import Throttle
 from scheduler.sharing.counting import ClickEvent, ClickReason, store_clicks
 
 log = logging.getLogger("loa.sharing")
+# Store failures repeat with every batch while they last: logged once per half minute, counted.
+_store_trouble = Throttle(log)
 
 
 class RecorderOverloaded(StoreError):
@@ -150,7 +153,7 @@ class ClickRecorder:
                     raw.close()
                 self.checkpoints += 1
             except OperationalError as exc:  # busy or disk trouble: the next round tries again
-                log.warning("WAL checkpoint failed: %s", exc)
+                _store_trouble.log(logging.WARNING, "checkpoint", "WAL checkpoint failed: %s", exc)
 
     def _run(self) -> None:
         while True:
@@ -184,7 +187,7 @@ class ClickRecorder:
                 # A long recount or backup can hold the write lock beyond busy_timeout: wait it
                 # out rather than lose the clicks; the requests simply wait a little longer.
                 if time.monotonic() + delay > deadline:
-                    log.error("could not store %d clicks: %s", len(events), exc)
+                    _store_trouble.log(logging.ERROR, "store", "could not store %d clicks: %s", len(events), exc)
                     return [StoreError(msg("error.click_not_stored", reason=str(exc.orig)))] * len(events)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)

@@ -11,17 +11,20 @@ from urllib.parse import quote
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from scheduler.errors import StoreError
 from scheduler.i18n import process_lang, process_text, render_stored, translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
-from scheduler.store import session_scope
+from scheduler.store import outage_of, session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
+from scheduler.web.outage import outage_page, storage_health
 from scheduler.web.proxy import ProxyWatch
 from scheduler.web.sharing import sharing_routes
 
@@ -58,9 +61,13 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
                     for s in session.exec(select(ChannelState).where(ChannelState.status != ChannelStatus.ok))
                 ]
         except (OperationalError, Exception) as exc:  # any store failure makes the check red
-            body["database"] = f"error: {type(exc).__name__}"
+            body["database"] = f"error: {outage_of(exc) or type(exc).__name__}"
             return JSONResponse(body | {"status": "unhealthy"}, status_code=503)
         body["channels_needing_attention"] = attention
+        storage = await run_in_threadpool(storage_health, engine)
+        body.update(storage)
+        if storage["database"] != "ok":
+            problems.append(str(storage.get("database_error") or storage["database"]))
         if own is None:
             problems.append(process_text("health.no_engine"))
         elif tick is None:
@@ -99,7 +106,15 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         *console_routes(loa),
         Mount(PREFIX, app=create_api(loa)),
     ]
-    app = Starlette(lifespan=lifespan, routes=routes, middleware=[Middleware(ProxyWatch, settings=settings)])
+    # A database that refuses service (locked past the busy timeout, disk full) is a 503 with
+    # its reason on every page, not an "Internal Server Error".
+    handlers = {StoreError: outage_page, OperationalError: outage_page}
+    app = Starlette(
+        lifespan=lifespan,
+        routes=routes,
+        middleware=[Middleware(ProxyWatch, settings=settings)],
+        exception_handlers=handlers,
+    )
     relative_slash_redirects(app.router)
     return app
 

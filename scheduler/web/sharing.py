@@ -32,6 +32,7 @@ from scheduler.channels.registry import registry
 from scheduler.errors import LoaError, NotFound
 from scheduler.i18n import DEFAULT_LANG, N_, normalize_lang
 from scheduler.i18n.formats import format_int
+from scheduler.logs import Throttle
 from scheduler.models import utcnow
 from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
 from scheduler.sharing.recorder import ClickRecorder
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 log = logging.getLogger("loa.web.sharing")
+_click_losses = Throttle(log)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -363,7 +365,8 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             await recorder.record(event)
         except LoaError as exc:
             # The visitor still reaches the post; the click is lost and the log says so.
-            log.error("click on %s not recorded: %s", target.code, exc)
+            # Once per half minute with a count: a locked or full database fails every click.
+            _click_losses.log(logging.ERROR, "click", "click on %s not recorded: %s", target.code, exc)
         if reason is ClickReason.crawler or (reason is ClickReason.head and service.is_crawler(agent)):
             # Link previews read the Open Graph tags; a person never sees this page.
             response: Response = page(

@@ -255,9 +255,13 @@ class FacebookPublisher(Publisher):
         returned = body.get("permalink_url")
         if isinstance(returned, str) and returned:
             created = _parse_time(body.get("created_time")) or datetime.now(UTC)
-            return PublishResult(remote_id=remote_id, permalink=returned, published_at=created)
+            return PublishResult(
+                remote_id=remote_id, permalink=returned, published_at=created, pause_seconds=self._pause_left()
+            )
         permalink, published_at = self._read_back(remote_id)
-        return PublishResult(remote_id=remote_id, permalink=permalink, published_at=published_at)
+        return PublishResult(
+            remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
+        )
 
     def find_recent(self, *, since: datetime) -> list[RemotePost]:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
@@ -427,6 +431,15 @@ class FacebookPublisher(Publisher):
                 hint=msg("hint.facebook_smaller_image"),
                 platform=self.platform,
             )
+
+    def _pause_left(self) -> float | None:
+        """Seconds the usage headers of the last replies still forbid calls, None when free.
+
+        This publisher lives for one publication; the dispatcher carries the pause over to
+        the channel, so the next post waits for the regain time instead of deepening the throttle.
+        """
+        wait = self._blocked_until - time.monotonic()
+        return wait if wait > 0 else None
 
     def _token(self) -> str:
         token = self.access.access_token

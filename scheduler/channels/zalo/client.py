@@ -55,6 +55,8 @@ _TOKEN_DEAD = frozenset({-216, -220})  # invalid / expired access token: refresh
 _RATE = -32  # per-minute call limit
 _QUOTA = -211  # out of quota (monthly article quota, resets on the package anniversary)
 _PROCESSING = -214  # article still being processed: poll verify
+# The refresh token was already used or has expired (number UNVERIFIED, docs/platforms.md B1).
+_REFRESH_TOKEN_SPENT = -14020
 _MEDIA_FAILED = -200  # at verify: Zalo could not fetch the cover / body images
 _NIGHT = -234  # no promotional sends 22:00–06:00 Vietnam time
 _NOT_AUTHORIZED = -223  # OA has not granted this API to the app: needs re-authorisation
@@ -503,6 +505,17 @@ class ZaloPublisher(Publisher):
                     or ""
                 )
             )
+            code = _as_int(body.get("error"))
+            if code == _REFRESH_TOKEN_SPENT:
+                # Single-use: a copy of the token elsewhere (another Loa, a tool, a backup
+                # restored) spent it first. Saying so points the person at the real cause.
+                raise AuthError(
+                    msg("error.refresh_token_spent", channel=self.access.channel_id, reason=reason),
+                    hint=msg("hint.refresh_token_spent"),
+                    platform=self.platform,
+                    code=code,
+                    http_status=response.status_code,
+                )
             raise AuthError(
                 msg(
                     "error.zalo_renewal_refused",

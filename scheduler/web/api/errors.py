@@ -15,13 +15,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scheduler.errors import InputError, LoaError, NotFound, Text, render_error
+from scheduler.errors import InputError, LoaError, NotFound, StoreError, Text, render_error
 from scheduler.i18n import DEFAULT_LANG, N_, known, msg, normalize_lang, translate
 from scheduler.i18n.validation import validation_problem
+from scheduler.web.outage import outage_error, retry_headers
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ def error_body(error: LoaError, lang: str) -> dict[str, Any]:
 
 def error_response(exc: ApiError, lang: str) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="loa"'} if exc.status == 401 else None
+    if exc.status == 503:
+        headers = retry_headers()
     return JSONResponse(error_body(exc.error, lang), status_code=exc.status, headers=headers)
 
 
@@ -155,7 +159,17 @@ def install_handlers(api: FastAPI) -> None:
 
     async def on_loa_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoaError)
+        outage = outage_error(exc) if isinstance(exc, StoreError) else None
+        if outage is not None:
+            return error_response(ApiError(503, outage), request_lang(request))
         return error_response(ApiError(status_of(exc), exc), request_lang(request))
+
+    async def on_database(request: Request, exc: Exception) -> Response:
+        # A driver error that no session turned into a StoreError (a connection that fails).
+        outage = outage_error(exc)
+        if outage is None:
+            raise exc
+        return error_response(ApiError(503, outage), request_lang(request))
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -183,6 +197,7 @@ def install_handlers(api: FastAPI) -> None:
 
     api.add_exception_handler(ApiError, on_api_error)
     api.add_exception_handler(LoaError, on_loa_error)
+    api.add_exception_handler(OperationalError, on_database)
     api.add_exception_handler(HTTPException, on_http)
     api.add_exception_handler(RequestValidationError, on_bad_parameter)
     api.add_exception_handler(ResponseValidationError, on_bad_response)
