@@ -105,6 +105,13 @@ class SandboxSettings(_Section):
 
 class PublishingSettings(_Section):
     grace_minutes: int = Field(default=60, ge=0)
+    # A publication due longer ago than this is looked for on the platform before it is
+    # published: a database put back (a restore, a rewound server) may not know it went out.
+    check_overdue_minutes: int = Field(default=10, ge=1)
+    # Searching the platform after an unknown outcome: failed searches back off (full jitter,
+    # up to the cap); after this many, the publication waits for a person, with the reason.
+    reconcile_max_checks: int = Field(default=8, ge=1, le=100)
+    reconcile_backoff_cap_seconds: int = Field(default=1800, ge=30)
     lease_seconds: int = Field(default=120, ge=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     tick_seconds: int = Field(default=30, ge=1)
@@ -120,6 +127,13 @@ class PublishingSettings(_Section):
     # Zalo processes an article asynchronously; verify is polled this often (B3: 8 × 3 s).
     zalo_verify_polls: int = Field(default=8, ge=1, le=100)
     zalo_verify_interval_seconds: float = Field(default=3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_before_missed(self) -> PublishingSettings:
+        # Beyond the grace a publication is missed: a check window past it would never apply.
+        if self.grace_minutes and self.check_overdue_minutes >= self.grace_minutes:
+            raise ValueError(msg("config.check_overdue_within_grace", grace=self.grace_minutes))
+        return self
 
 
 class MetricsSettings(_Section):
