@@ -605,3 +605,22 @@ def test_the_bounds_are_the_ones_given(tmp_path: Path) -> None:
         read_table(book, SheetBounds(max_rows=1))
     with pytest.raises(InputError):
         read_table(book, SheetBounds(max_uncompressed_bytes=500))
+
+
+def test_an_office_raises_or_lowers_the_sheet_bounds_in_its_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import cli_for, initialised, write_config
+
+    config = initialised(write_config(tmp_path, extra="\n[limits]\nsheet_max_rows = 2\n"))
+    loa = cli_for(config, capsys)
+    rows = "\n".join(f"Nguyễn Văn {n},Văn phòng,09123456{n:02d}," for n in range(3))
+    roster = tmp_path / "nhan-su.csv"
+    roster.write_text("Họ và tên,Đơn vị,Điện thoại,Email\n" + rows + "\n", encoding="utf-8")
+    refused = loa("staff", "import", str(roster))
+    assert refused.code == 2, refused.stdout
+    assert staff_count(config) == 0
+    two = tmp_path / "hai.csv"
+    two.write_text("Họ và tên,Đơn vị,Điện thoại,Email\n" + "\n".join(rows.splitlines()[:2]) + "\n", encoding="utf-8")
+    assert loa("staff", "import", str(two)).code == 0
+    assert staff_count(config) == 2

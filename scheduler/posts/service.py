@@ -35,7 +35,7 @@ from scheduler.models import (
 )
 from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when, refuse_unused_variables
 from scheduler.posts.status import post_status
-from scheduler.posts.tables import read_table
+from scheduler.posts.tables import SheetBounds, read_table
 from scheduler.publishing.outcomes import Event, may, queued, rescheduled, status_after, transition
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
 from scheduler.store import session_scope
@@ -277,7 +277,7 @@ class PostService:
 
     def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
         """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
-        rows = read_table(path)
+        rows = read_table(path, SheetBounds.from_limits(self.settings.limits))
         if not rows:
             raise InputError(msg("error.csv_no_rows", file=path.name), hint=msg("hint.one_post_per_row"))
         header = {k for k in rows[0][1]}

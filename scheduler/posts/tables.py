@@ -18,20 +18,26 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from scheduler import bounds
 from scheduler.errors import InputError
 from scheduler.i18n import Number, msg
 from scheduler.render.messages import nfc
 
+if TYPE_CHECKING:
+    from scheduler.config import LimitsSettings
+
 # -- Bounds on an imported table (CSV or XLSX), checked before and while it is read ------
-IMPORT_MAX_ROWS = 5_000  # rows under the header
-IMPORT_MAX_COLUMNS = 100
-IMPORT_MAX_CELL_CHARS = 20_000  # one cell's text; a Facebook post is at most ~63.000
-IMPORT_MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024  # a CSV file, or all members of an XLSX unpacked
-IMPORT_MAX_COMPRESSION_RATIO = 100  # per XLSX member above 1 MB unpacked; real sheets stay under ~30
+# The defaults live with every other bound (scheduler/bounds.py, docs/bounds.md); an office
+# raises them in config.toml's [limits].
+IMPORT_MAX_ROWS = bounds.DEFAULT_SHEET_MAX_ROWS  # rows under the header
+IMPORT_MAX_COLUMNS = bounds.DEFAULT_SHEET_MAX_COLUMNS
+IMPORT_MAX_CELL_CHARS = bounds.DEFAULT_SHEET_MAX_CELL_CHARS
+IMPORT_MAX_UNCOMPRESSED_BYTES = bounds.DEFAULT_SHEET_MAX_UNCOMPRESSED_MIB * 1024 * 1024
+IMPORT_MAX_COMPRESSION_RATIO = bounds.DEFAULT_SHEET_MAX_COMPRESSION_RATIO
 IMPORT_RATIO_FLOOR_BYTES = 1024 * 1024  # small members (styles, rels) compress well and cost nothing
-IMPORT_MAX_ZIP_MEMBERS = 1_000  # a workbook has a few dozen parts; the zip directory is read whole
+IMPORT_MAX_ZIP_MEMBERS = bounds.DEFAULT_SHEET_MAX_ZIP_MEMBERS
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,19 @@ class SheetBounds:
     max_uncompressed_bytes: int = IMPORT_MAX_UNCOMPRESSED_BYTES
     max_compression_ratio: int = IMPORT_MAX_COMPRESSION_RATIO
     max_zip_members: int = IMPORT_MAX_ZIP_MEMBERS
+
+
+    @classmethod
+    def from_limits(cls, limits: LimitsSettings) -> SheetBounds:
+        """The bounds an office set in config.toml's [limits]."""
+        return cls(
+            max_rows=limits.sheet_max_rows,
+            max_columns=limits.sheet_max_columns,
+            max_cell_chars=limits.sheet_max_cell_chars,
+            max_uncompressed_bytes=limits.sheet_max_uncompressed_bytes,
+            max_compression_ratio=limits.sheet_max_compression_ratio,
+            max_zip_members=limits.sheet_max_zip_members,
+        )
 
 
 SHEET_BOUNDS = SheetBounds()
