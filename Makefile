@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install install-test run test lint bench messages clean faketime
+.PHONY: install install-test run test lint bench fuzz messages clean faketime
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: install-test
 
 test: install-test lint
 	$(BIN)/pytest -q
+
+# The API fuzzed against its own OpenAPI document at ten times `make test`'s size (a few minutes).
+fuzz: install-test
+	LOA_FUZZ_EXAMPLES=600 $(BIN)/pytest -q tests/test_api_fuzz.py
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from scheduler.bounds import HeavyWork
 from scheduler.config import Settings
 from scheduler.posts.service import PostService
 from scheduler.render.messages import MessageRenderer
@@ -48,6 +49,12 @@ class Loa:
     @cached_property
     def vault(self) -> DatabaseTokenVault:
         return DatabaseTokenVault(self.engine, load_cipher(self.settings))
+
+    @cached_property
+    def heavy(self) -> HeavyWork:
+        """The process's slots for heavy renders (charts, spreadsheets, big reports)."""
+        limits = self.settings.limits
+        return HeavyWork(limits.heavy_renders, limits.heavy_wait_seconds)
 
     def init(self) -> Upgrade:
         """Create or upgrade the database (`loa init`): the only call that changes the schema."""

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from scheduler import bounds
 from scheduler.errors import ConfigError, Text
 from scheduler.i18n import Message, msg
 
@@ -111,6 +112,13 @@ class SandboxSettings(_Section):
 
 class PublishingSettings(_Section):
     grace_minutes: int = Field(default=60, ge=0)
+    # A publication due longer ago than this is looked for on the platform before it is
+    # published: a database put back (a restore, a rewound server) may not know it went out.
+    check_overdue_minutes: int = Field(default=10, ge=1)
+    # Searching the platform after an unknown outcome: failed searches back off (full jitter,
+    # up to the cap); after this many, the publication waits for a person, with the reason.
+    reconcile_max_checks: int = Field(default=8, ge=1, le=100)
+    reconcile_backoff_cap_seconds: int = Field(default=1800, ge=30)
     lease_seconds: int = Field(default=120, ge=10)
     request_timeout_seconds: float = Field(default=20.0, gt=0)
     tick_seconds: int = Field(default=30, ge=1)
@@ -126,6 +134,13 @@ class PublishingSettings(_Section):
     # Zalo processes an article asynchronously; verify is polled this often (B3: 8 × 3 s).
     zalo_verify_polls: int = Field(default=8, ge=1, le=100)
     zalo_verify_interval_seconds: float = Field(default=3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_before_missed(self) -> PublishingSettings:
+        # Beyond the grace a publication is missed: a check window past it would never apply.
+        if self.grace_minutes and self.check_overdue_minutes >= self.grace_minutes:
+            raise ValueError(msg("config.check_overdue_within_grace", grace=self.grace_minutes))
+        return self
 
 
 class MetricsSettings(_Section):
@@ -146,6 +161,40 @@ class MetricsSettings(_Section):
     # the rest of the quota belongs to publishing, which matters more than a fresh count.
     usage_ceiling_percent: float = Field(default=80.0, gt=0, le=100)
     max_per_pass: int = Field(default=500, ge=1)  # spreads a backlog over several passes
+
+
+class LimitsSettings(_Section):
+    """What one request or one file may ask of Loa (docs/bounds.md; defaults in scheduler/bounds.py).
+
+    Past a limit Loa refuses with a message naming the key to raise; it never does the work
+    anyway. Raise one only as far as the machine running `loa run` can take.
+    """
+
+    request_body_kib: int = Field(default=bounds.DEFAULT_REQUEST_BODY_KIB, ge=16, le=64 * 1024)
+    upload_mib: int = Field(default=bounds.DEFAULT_UPLOAD_MIB, ge=1, le=1024)
+    sheet_max_rows: int = Field(default=bounds.DEFAULT_SHEET_MAX_ROWS, ge=1, le=1_048_576)
+    sheet_max_columns: int = Field(default=bounds.DEFAULT_SHEET_MAX_COLUMNS, ge=1, le=16_384)
+    sheet_max_cell_chars: int = Field(default=bounds.DEFAULT_SHEET_MAX_CELL_CHARS, ge=1, le=1_048_576)
+    sheet_max_uncompressed_mib: int = Field(default=bounds.DEFAULT_SHEET_MAX_UNCOMPRESSED_MIB, ge=1, le=4096)
+    sheet_max_compression_ratio: int = Field(default=bounds.DEFAULT_SHEET_MAX_COMPRESSION_RATIO, ge=1, le=10_000)
+    sheet_max_zip_members: int = Field(default=bounds.DEFAULT_SHEET_MAX_ZIP_MEMBERS, ge=1, le=100_000)
+    report_max_days: int = Field(default=bounds.DEFAULT_REPORT_MAX_DAYS, ge=31, le=36_525)
+    report_max_rows: int = Field(default=bounds.DEFAULT_REPORT_MAX_ROWS, ge=100, le=1_000_000)
+    chart_max_bars: int = Field(default=bounds.DEFAULT_CHART_MAX_BARS, ge=31, le=5_000)
+    heavy_renders: int = Field(default=bounds.DEFAULT_HEAVY_RENDERS, ge=1, le=64)
+    heavy_wait_seconds: float = Field(default=bounds.DEFAULT_HEAVY_WAIT_SECONDS, ge=0, le=120)
+
+    @property
+    def request_body_bytes(self) -> int:
+        return self.request_body_kib * 1024
+
+    @property
+    def upload_bytes(self) -> int:
+        return self.upload_mib * 1024 * 1024
+
+    @property
+    def sheet_max_uncompressed_bytes(self) -> int:
+        return self.sheet_max_uncompressed_mib * 1024 * 1024
 
 
 class SecretsSettings(_Section):
@@ -239,6 +288,7 @@ class Settings(_Section):
     publishing: PublishingSettings = Field(default_factory=PublishingSettings)
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"

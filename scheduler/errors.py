@@ -102,6 +102,14 @@ class NotFound(InputError):
     """A post, channel, template or layout named by the user does not exist."""
 
 
+class Busy(LoaError):
+    """The process is doing as much heavy work as it allows (scheduler.bounds.HeavyWork): try again soon."""
+
+    def __init__(self, message: Text, *, hint: Text | None = None, retry_after: int = 5) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
 class StoreError(LoaError):
     """The database cannot be used (unreachable, locked past the timeout, disk full)."""
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
+from scheduler.bounds import check_day
 from scheduler.errors import InputError
 from scheduler.i18n import msg
 from scheduler.i18n.formats import format_day, format_int, format_number, format_share
@@ -58,9 +59,11 @@ def parse_date(text: str, *, field: str = "date") -> date:
         parts = (int(match[3]), int(match[2]), int(match[1]))
     if parts is not None:
         try:
-            return date(*parts)
+            day = date(*parts)
         except ValueError:
             pass
+        else:
+            return check_day(day, field=field)
     raise InputError(msg("error.not_a_date", field=field, text=text), hint=msg("hint.date_format"), field=field)
 
 
@@ -73,4 +76,5 @@ def parse_month(text: str, *, field: str = "month") -> tuple[int, int]:
         year_month = (int(match[2]), int(match[1]))
     if year_month is None or not 1 <= year_month[1] <= 12 or year_month[0] < 1:
         raise InputError(msg("error.not_a_month", field=field, text=text), hint=msg("hint.month_format"), field=field)
+    check_day(date(year_month[0], year_month[1], 1), field=field)
     return year_month

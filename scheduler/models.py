@@ -220,6 +220,23 @@ class SchedulerTick(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class Restore(SQLModel, table=True):
+    """A backup put in place by `loa restore`: what it replaced, and what it held for a check.
+
+    A restored database is older than the platforms: what it still calls ``scheduled`` or
+    ``publishing`` may have gone out after the copy was made. The row says when and from
+    which file, so a person (and the reasons on the held publications) can tell why.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))  # the backup file restored
+    set_aside: str | None = Field(default=None, sa_column=Column(Text))  # the database it replaced, kept
+    schema_before: str | None = None  # the backup's schema revision (older ones are upgraded)
+    held: int = 0  # publications to check on the platform before anything is published
+    actor: str = "cli"
+
+
 class MetricSnapshot(SQLModel, table=True):
     """What a platform reported for one publication at one moment; never updated."""
 

@@ -302,8 +302,12 @@ def claim_due(
     lease: timedelta,
     limit: int = 100,
     exclude_channels: Sequence[str] = (),
+    check_before: datetime | None = None,
 ) -> list[Claim]:
     """Atomically move due ``scheduled`` publications to ``publishing`` under a lease.
+
+    A publication due before ``check_before`` that was never handed a next attempt time is
+    not claimed: it is looked for on the platform first (housekeeping's ``check_overdue``).
 
     SQLite: one ``BEGIN IMMEDIATE`` transaction, so two processes never take the same row.
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers on several hosts share the set.
@@ -316,6 +320,10 @@ def claim_due(
     )
     if exclude_channels:
         due = and_(due, col(Publication.channel_id).not_in(list(exclude_channels)))
+    if check_before is not None:
+        due = and_(
+            due, or_(col(Publication.due_at) >= check_before, col(Publication.next_attempt_at).is_not(None))
+        )
     with session_scope(engine) as session:
         query = select(Publication).where(due).order_by(col(Publication.due_at), col(Publication.id)).limit(limit)
         if not is_sqlite(engine):

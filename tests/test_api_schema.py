@@ -11,6 +11,7 @@ import json
 import re
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -265,6 +266,12 @@ def test_every_operation_answers_as_documented(served: Served) -> None:
         ("from=2026-05-01&to=2026-05-31&by=tinh", "by"),
     ]:
         assert approver.get(f"/api/reports/shares?{bad}", expect=400).json()["error"]["field"] == field_name
+    # Every heavy slot taken (others' charts and spreadsheets): after a short wait, "try again".
+    with ExitStack() as taken:
+        for _ in range(loa.heavy.slots):
+            taken.enter_context(loa.heavy.slot())
+        busy = approver.get("/api/reports/shares?from=2026-05-01&to=2026-05-31", expect=503)
+    assert int(busy.headers["retry-after"]) >= 1
 
     # -- GET /api/openapi.json needs no credentials
     anonymous.get("/api/openapi.json")

@@ -208,7 +208,7 @@ def test_import_rejects_non_utf8_and_missing_columns(offline_loa: Cli, tmp_path:
     latin = tmp_path / "latin.csv"
     latin.write_bytes("template,channels,at\nbhxh,fb,2026\nB\xe1o".encode("latin-1"))
     result = offline_loa("post", "import", str(latin))
-    assert result.code == 2 and "không phải văn bản UTF-8" in result.stderr
+    assert result.code == 2 and "UTF-8" in result.stderr and "latin.csv" in result.stderr
     partial = write_csv(tmp_path / "p.csv", ["template,at", "bhxh-tu-nguyen,2026-12-01T08:00"])
     result = offline_loa("post", "import", str(partial))
     assert result.code == 2 and "thiếu cột: channels" in result.stderr

@@ -51,6 +51,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("[[channels]]\nid = 'fb'\nplatform = 'tiktok'\nname = 'x'\nexternal_id = '1'\n", "channels.0.platform"),
         ("[[channels]]\nid = 'fb'\nplatform = 'facebook'\nname = 'x'\nexternal_id = '1'\nmode = 'live'\n", "token_env"),
         ("[web]\nport = 70000\n", "web.port"),
+        ("[publishing]\ngrace_minutes = 10\ncheck_overdue_minutes = 15\n", "check_overdue_minutes"),
     ],
 )
 def test_bad_config_names_file_key_and_fix(tmp_path: Path, content: str, expected: str) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,12 +18,15 @@ from typing import Any
 
 import pytest
 import requests
+from sqlmodel import select
 
 from scheduler.app import Loa
 from scheduler.channels.service import channel_rows, reconnect
 from scheduler.config import load_settings
+from scheduler.i18n import translate
 from scheduler.models import Publication, PublicationStatus
 from scheduler.store import session_scope
+from tests.conftest import cli_for
 from tests.test_publishing import articles, dispatcher, fault, page_posts, queue, state
 
 FB = ["fb-bhxh-nghean"]
@@ -50,6 +54,21 @@ def publish_calls(sandbox: Any) -> int:
         1
         for call in state(sandbox)["requests"]
         if call["platform"] == "facebook" and call["method"] == "POST" and call["path"].endswith("/feed")
+    )
+
+
+def row_of(app: Loa, post_id: int) -> Publication:
+    with session_scope(app.engine, read_only=True) as session:
+        row = session.exec(select(Publication).where(Publication.post_id == post_id)).one()
+        return row
+
+
+def search_calls(sandbox: Any) -> int:
+    """How many times the sandbox's Facebook was asked for a Page's recent posts."""
+    return sum(
+        1
+        for call in state(sandbox)["requests"]
+        if call["platform"] == "facebook" and call["method"] == "GET" and call["path"].endswith("/published_posts")
     )
 
 
@@ -154,6 +173,70 @@ def test_server_error_on_publish_is_never_retried_blindly(app: Loa, sandbox: Any
     assert publication(app, post_id)["status"] == "published"
     messages = [p["message"] for p in page_posts(sandbox)]
     assert len(messages) == len(set(messages))
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_failing_checks_back_off_then_wait_for_a_person(
+    app: Loa, sandbox: Any, config_path: Path, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    # The post went out but its reply was lost; then the platform's search keeps failing.
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", times=1, drop_after_commit=True)
+    post_id = queue(app, channels=FB)
+    assert len(dispatcher(app).run_once().unknown) == 1
+    fault(sandbox, platform="facebook", route="GET /{page}/published_posts", times=100, status=status,
+          error={"code": 2})  # fmt: skip
+    max_checks = app.settings.publishing.reconcile_max_checks
+    waits: list[float] = []
+    for _ in range(max_checks):
+        due = row_of(app, post_id).next_attempt_at
+        assert due is not None
+        dispatcher(app, clock=lambda due=due: due + timedelta(seconds=1)).run_once()
+        after = row_of(app, post_id).next_attempt_at
+        if after is not None:
+            waits.append((after - due).total_seconds())
+    # Later each time, never beyond the cap: no flat retry every 30 s, forever.
+    cap = app.settings.publishing.reconcile_backoff_cap_seconds
+    assert len(waits) == max_checks - 1
+    for failures, wait in enumerate(waits, start=1):
+        ceiling = min(cap, 30 * 2 ** (failures - 1))
+        assert ceiling / 2 - 1 <= wait <= ceiling + 1, (failures, waits)
+    # Then a person is asked, with the reason, as `loa post show` says it.
+    shown = cli_for(config_path, capsys)("post", "show", str(post_id), "--json")
+    (row,) = shown.json()["publications"]
+    assert row["status"] == "unknown"
+    assert row["error"] == translate("vi", "reason.checks_exhausted")
+    searches = search_calls(sandbox)
+    for minutes in (60, 600, 6000):
+        dispatcher(app, clock=lambda minutes=minutes: later(minutes)).run_once()
+    assert search_calls(sandbox) == searches  # left alone until the person decides
+    assert len(page_posts(sandbox)) == 1
+
+
+def test_a_slow_check_on_one_channel_holds_no_other_back(app: Loa, sandbox: Any) -> None:
+    for n in range(10):
+        fault(sandbox, platform="facebook", route="POST /{page}/feed", times=1, drop_after_commit=True)
+        queue(app, channels=FB, hoat_dong=f"tin chưa rõ {n}")
+        dispatcher(app).run_once()
+    # Searching the Page takes 2.5 s (the calls' timeout is 3 s); a Zalo article is due meanwhile.
+    fault(sandbox, platform="facebook", route="GET /{page}/published_posts", times=10, delay_s=2.5)
+    zalo = queue(app, channels=ZALO, hoat_dong="bài Zalo đúng giờ")
+    started = time.monotonic()
+    seen: dict[str, float] = {}
+
+    def watch() -> None:
+        while "zalo" not in seen and time.monotonic() - started < 20:
+            if publication(app, zalo)["status"] == "published":
+                seen["zalo"] = time.monotonic() - started
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    summary = dispatcher(app, clock=lambda: later(1)).run_once()
+    watcher.join()
+    assert seen["zalo"] < 2.0, seen  # out before the Page's search answered
+    assert len(summary.reconciled) == 10  # all ten found with one search of the Page
+    assert search_calls(sandbox) == 1
+    assert len(page_posts(sandbox)) == 10 and len(articles(sandbox)) == 1
 
 
 def test_publish_timeout_is_unknown_and_reconciled(app: Loa, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -375,3 +375,25 @@ def test_a_running_process_stops_claiming_when_the_database_moves_ahead(
     assert dispatcher.run_once().counts()["published"] == 1
     assert _sandbox_posts(sandbox) == 1
     app.close()
+
+
+def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: str) -> None:
+    # 0005_restore_mark: a 0.1 database upgraded gains the (empty) restore table, which then
+    # keeps a restore's row with its UTC time, and the 0.1 rows are all still there.
+    from sqlmodel import select as select_rows
+
+    from scheduler.models import Restore
+    from scheduler.store import session_scope
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    at = datetime(2026, 5, 31, 17, 0, tzinfo=UTC)
+    with session_scope(loa.engine) as session:
+        assert list(session.exec(select_rows(Restore))) == []
+        session.add(Restore(at=at, source="/srv/loa/backups/posts-2026-05-31.db", held=3, actor="cli:admin"))
+    with session_scope(loa.engine, read_only=True) as session:
+        (mark,) = session.exec(select_rows(Restore))
+    assert mark.at == at and mark.held == 3 and mark.set_aside is None and mark.schema_before is None
+    loa.close()

@@ -61,3 +61,19 @@ def test_an_unknown_outcome_is_settled_by_a_person_or_the_reconciler_only() -> N
     leaving_unknown = {e for e in Event if S.unknown in sources(e) and TRANSITIONS[e][S.unknown] != S.unknown}
     assert leaving_unknown == {Event.confirmed_published, Event.confirmed_absent, Event.published, Event.found_absent}
     assert S.unknown not in sources(Event.retried) and S.unknown not in sources(Event.cancelled)
+
+
+def test_a_restored_or_overdue_publication_is_looked_for_before_it_is_published() -> None:
+    # In flight or due in a restored copy: the platform may have it already.
+    assert transition(S.publishing, Event.restored_check) == S.unknown
+    assert transition(S.scheduled, Event.restored_check) == S.unknown
+    assert transition(S.unknown, Event.restored_check) == S.unknown
+    for status in (S.published, S.failed, S.missed, S.cancelled, S.draft, S.blocked):
+        with pytest.raises(IllegalTransition):
+            transition(status, Event.restored_check)
+    # Overdue beyond the check window: only a queued one, never one already being published.
+    assert sources(Event.overdue_check) == {S.scheduled}
+    assert transition(S.scheduled, Event.overdue_check) == S.unknown
+    # Searches that keep failing hand the publication to a person; it stays unknown, unsent.
+    assert sources(Event.checks_exhausted) == {S.unknown}
+    assert transition(S.unknown, Event.checks_exhausted) == S.unknown

@@ -20,6 +20,7 @@ from scheduler.cli.sharing import share_app, staff_app
 from scheduler.cli.support import (
     ConfigOption,
     JsonOption,
+    actor,
     err,
     loa_app,
     out,
@@ -87,6 +88,7 @@ def run(ctx: typer.Context) -> None:
     from scheduler.dbfaults import require_writable
     from scheduler.instance import hold_database
     from scheduler.posts.service import check_default_covers
+    from scheduler.presence import working
     from scheduler.runner import run_foreground
 
     loa = loa_app(ctx)
@@ -96,7 +98,8 @@ def run(ctx: typer.Context) -> None:
         loa = ready(ctx)
         check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
         _configure_logging()
-        run_foreground(loa, out)
+        with working(loa.engine):  # `loa restore` refuses while this runs
+            run_foreground(loa, out)
     finally:
         if lock is not None:
             lock.release()
@@ -107,13 +110,15 @@ def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
     from scheduler.dbfaults import require_writable
     from scheduler.posts.service import check_default_covers
+    from scheduler.presence import working
     from scheduler.runner import run_worker
 
     require_writable(loa_app(ctx).engine)  # after the schema check inside, which says `loa init` first
     loa = ready(ctx)
     check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
     _configure_logging()
-    run_worker(loa, out)
+    with working(loa.engine):
+        run_worker(loa, out)
 
 
 @app.command()
@@ -203,9 +208,33 @@ def backup(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="where 
     out.print(process_text("cli.backed_up", file=str(file), size=format_int(size, process_lang())))
 
 
+@app.command()
+def restore(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="the `loa backup` copy to put back")]
+) -> None:
+    """Restore a backup (refused while Loa runs); what may have gone out since is checked on the platform first."""
+    from scheduler.restore import restore_database
+
+    loa = loa_app(ctx)
+    result = restore_database(loa.engine, file, actor=actor())
+    if result.set_aside is not None:
+        out.print(process_text("cli.restore_set_aside", file=str(result.set_aside)))
+    out.print(process_text("cli.restore_done", file=str(result.source), database=str(result.database)))
+    if result.upgraded:
+        out.print(process_text("cli.restore_upgraded", before=result.schema_before or "0.1"))
+    out.print(process_text("cli.restore_held", n=result.held))
+    from scheduler.channels.registry import publisher_class
+
+    # A refresh token used once and renewed since the copy was made is dead in the copy.
+    single_use = [c.id for c in loa.settings.channels if publisher_class(c.platform).single_use_refresh_token]
+    if single_use:
+        out.print(process_text("cli.restore_single_use_tokens", channels=", ".join(single_use)))
+
+
 @app.command("publish-due")
 def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Publish what is due now, once, then exit (cron-friendly)."""
+    from scheduler.presence import working
     from scheduler.publishing.dispatcher import Dispatcher
     from scheduler.serving import signals_call
 
@@ -213,7 +242,7 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
     _configure_logging(quiet=as_json)
     dispatcher = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True)
     # Stopped by cron's time limit or a shutdown: claim nothing more, hand back what has not started.
-    with signals_call(dispatcher.stop):
+    with working(loa.engine), signals_call(dispatcher.stop):
         summary = dispatcher.run_once()
     if as_json:
         print_json(summary.as_json())

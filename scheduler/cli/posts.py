@@ -50,10 +50,12 @@ def post_add(
     loa = ready(ctx)
     if (at is None) == (not now):
         raise InputError(msg("error.at_or_now"), hint=msg("hint.at_or_now"), field="at")
+    variables = parse_variables(var)
+    loa.posts.check_variables(template, variables, cover)
     request = PostRequest(
         template=template,
         channels=channel,
-        variables=parse_variables(var),
+        variables=variables,
         at=parse_when(at, loa.settings) if at else None,
         campaign=campaign,
         link=link,

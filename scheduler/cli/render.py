@@ -55,8 +55,12 @@ def render_message(
         row = loa.posts._campaign(campaign)
         assert row is not None
         campaign_vars = {"slug": row.slug, "name": row.name, "theme": row.theme}
+    from scheduler.posts.requests import refuse_unused_variables
+
+    variables = parse_variables(var)
+    refuse_unused_variables(variables, loa.renderer.variables(template), template=template)
     message = loa.renderer.render(
-        template, parse_variables(var), platform=platform, limits=platform_limits(platform), campaign=campaign_vars
+        template, variables, platform=platform, limits=platform_limits(platform), campaign=campaign_vars
     )
     if as_json:
         print_json(
@@ -130,9 +134,13 @@ def render_cover(
     check_output(output, make_parents=True)
     renderer = cover_renderer(ctx)
     _check_target(renderer, layout, platform)
+    from scheduler.posts.requests import refuse_unused_variables
+
+    variables = parse_variables(var)
+    refuse_unused_variables(variables, renderer.variables(layout), template=layout)
     data = renderer.render(
         layout,
-        parse_variables(var),
+        variables,
         target=platform,
         campaign=_campaignparse_variables(ctx, campaign),
         fmt=suffix,

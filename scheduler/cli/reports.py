@@ -171,7 +171,8 @@ def report_shares(
     elif chosen == "xlsx":
         _emit(exports.share_xlsx(report, process_lang()), output, N_("cli.what.excel_report"))
     elif chosen == "png":
-        _emit(exports.share_chart(report, process_lang()), output, N_("cli.what.chart"))
+        chart = exports.share_chart(report, process_lang(), max_bars=loa.settings.limits.chart_max_bars)
+        _emit(chart, output, N_("cli.what.chart"))
     else:
         import io
 

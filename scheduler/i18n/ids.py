@@ -150,6 +150,7 @@ AUDIT_ACTIONS = (
     N_("audit_action.channel.reconnect"),
     N_("audit_action.channel.resume"),
     N_("audit_action.clicks.recount"),
+    N_("audit_action.database.restore"),
     N_("audit_action.post.approve"),
     N_("audit_action.post.cancel"),
     N_("audit_action.post.edit"),
@@ -174,6 +175,8 @@ AUDIT_ACTIONS = (
 )
 AUDIT_DETAILS = (
     N_("audit_detail.reason"),
+    N_("audit_detail.held"),
+    N_("audit_detail.set_aside"),
     N_("audit_detail.ip"),
     N_("audit_detail.via"),
     N_("audit_detail.staff"),
@@ -233,7 +236,9 @@ CLI_HELP = (
     N_("cli.help.templates"),
     N_("cli.option.as_json"),
     N_("cli.help.backup"),
+    N_("cli.help.restore"),
     N_("cli.option.backup.file"),
+    N_("cli.option.restore.file"),
     N_("cli.help.publish_due"),
     N_("cli.help.channels"),
     N_("cli.help.channels.reconnect"),

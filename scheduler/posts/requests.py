@@ -4,10 +4,11 @@ the time it is asked for."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from scheduler.bounds import check_day
 from scheduler.config import Settings
 from scheduler.errors import InputError
 from scheduler.i18n import msg
@@ -44,6 +45,9 @@ class PreparedPost:
 def parse_when(value: str, settings: Settings) -> datetime:
     """ISO 8601 with an offset, or a local time in the configured zone (also dd/mm/yyyy HH:MM)."""
     raw = value.strip()
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}", raw):
+        # A day alone would be taken as midnight: a post at 00:00 nobody asked for.
+        raise InputError(msg("error.time_without_hour", value=raw), hint=msg("hint.time_with_hour"), field="at")
     parsed: datetime | None = None
     match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})", raw)
     try:
@@ -60,6 +64,8 @@ def parse_when(value: str, settings: Settings) -> datetime:
             hint=msg("hint.time_formats"),
             field="at",
         )
+    # Years such as 1 or 9999 overflow the conversion to UTC: outside Loa's days, say so.
+    check_day(parsed.date(), field="at")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=settings.tz)
     return parsed.astimezone(UTC)
@@ -79,4 +85,16 @@ def check_time(when: datetime, now: datetime, settings: Settings) -> None:
             msg("error.time_too_far", time=local, days=horizon),
             hint=msg("hint.horizon", days=horizon),
             field="at",
+        )
+
+
+def refuse_unused_variables(variables: Iterable[str], uses: Iterable[str], *, template: str) -> None:
+    """A variable nothing reads is a typo or a wrong template: name it rather than drop it."""
+    known = sorted(set(uses))
+    unused = sorted(set(variables) - set(known))
+    if unused:
+        raise InputError(
+            msg("error.variable_not_used", variable=unused[0], template=template),
+            hint=msg("hint.template_uses", uses=", ".join(known)) if known else msg("hint.template_uses_none"),
+            field=unused[0],
         )

@@ -33,9 +33,9 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
-from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when
+from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when, refuse_unused_variables
 from scheduler.posts.status import post_status
-from scheduler.posts.tables import read_table
+from scheduler.posts.tables import SheetBounds, read_table
 from scheduler.publishing.outcomes import Event, may, queued, rescheduled, status_after, transition
 from scheduler.render.messages import MessageRenderer, PlatformLimits, RenderedMessage, nfc
 from scheduler.store import session_scope
@@ -78,6 +78,16 @@ class PostService:
         from scheduler.render.covers import CoverRenderer
 
         return CoverRenderer(self.settings.templates_path, self.settings.assets_path)
+
+    def variables_used(self, template: str, cover: str | None = None) -> set[str]:
+        """What the template reads and, with a cover, what its layout reads (and its title)."""
+        used = set(self.renderer.variables(template))
+        if cover:
+            used |= set(self.covers.variables(cover)) | {"title", "description"}
+        return used
+
+    def check_variables(self, template: str, variables: Mapping[str, str], cover: str | None = None) -> None:
+        refuse_unused_variables(variables, self.variables_used(template, cover), template=template)
 
     # -- queueing -------------------------------------------------------------------------
 
@@ -267,7 +277,7 @@ class PostService:
 
     def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
         """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
-        rows = read_table(path)
+        rows = read_table(path, SheetBounds.from_limits(self.settings.limits))
         if not rows:
             raise InputError(msg("error.csv_no_rows", file=path.name), hint=msg("hint.one_post_per_row"))
         header = {k for k in rows[0][1]}
@@ -279,9 +289,16 @@ class PostService:
             )
         prepared: list[PreparedPost] = []
         problems: list[Message] = []
+        uses: dict[tuple[str, str | None], set[str]] = {}
         for line, row in rows:
             try:
                 variables = {k: v for k, v in row.items() if k not in IMPORT_RESERVED_COLUMNS and v != ""}
+                template = row.get("template", "").strip()
+                if template:
+                    key = (template, row.get("cover") or None)
+                    if key not in uses:  # parsed once per template and cover, not once per row
+                        uses[key] = self.variables_used(*key)
+                    refuse_unused_variables(variables, uses[key], template=template)
                 if not row.get("at"):
                     raise InputError(msg("error.time_empty"), field="at")
                 request = PostRequest(

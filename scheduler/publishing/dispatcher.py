@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -46,6 +47,7 @@ from scheduler.models import (
 from scheduler.posts.service import cover_url
 from scheduler.publishing.housekeeping import (
     ONE_SHOT_ROLE,
+    check_overdue,
     expire_leases,
     hand_back,
     hold_blocked_channels,
@@ -56,7 +58,7 @@ from scheduler.publishing.housekeeping import (
     unavailable_channels,
 )
 from scheduler.publishing.outcomes import Event, status_after
-from scheduler.publishing.reconcile import RECONCILE_DELAY, Reconciler
+from scheduler.publishing.reconcile import RECONCILE_DELAY, ChannelChecks, Reconciler
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
 from scheduler.schema import schema_state
 from scheduler.store import (
@@ -135,21 +137,29 @@ class Dispatcher:
         self._held_until.clear()  # across passes the channel's row holds the pause (a person may lift it)
         # Housekeeping talks to platforms (the reconciler) and must not run twice at once:
         # one process at a time holds it, whichever host it is on.
+        checks: dict[str, list[int]] = {}
         if self.hold_housekeeping(now):
             expire_leases(self.engine, now)
             summary.missed = mark_missed(self.engine, self.settings, now)
+            check_overdue(self.engine, self.settings, now)
             summary.blocked.extend(hold_blocked_channels(self.engine, now))
-            summary.reconciled = self.reconciler.reconcile(now, summary)
+            checks = self.reconciler.pending(now)
         lease = timedelta(seconds=self.settings.publishing.lease_seconds)
-        unavailable = unavailable_channels(self.engine, now)
         publishing = self.settings.publishing
+        check_window = timedelta(minutes=publishing.check_overdue_minutes)
+        unavailable = unavailable_channels(self.engine, now)
         workers = max(1, min(publishing.max_parallel, len(self.settings.channels) * publishing.per_channel_concurrency))
         # Keep every thread busy: claim more as soon as a quarter of them are free, rather
         # than waiting for a whole batch (one slow call would hold back the next claims).
         in_flight: set[Future[tuple[str, int]]] = set()
         exhausted = False
         handed_back = 0
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loa-publish") as pool:
+        # Each channel's platform search runs in a thread of its own beside the publishing
+        # threads: a slow or failing platform holds back no other channel's posts.
+        with ThreadPoolExecutor(max_workers=workers + len(checks), thread_name_prefix="loa-publish") as pool:
+            searching: set[Future[ChannelChecks]] = {
+                pool.submit(self._reconcile_channel, channel_id, ids, now) for channel_id, ids in checks.items()
+            }
             while True:
                 free = workers - len(in_flight)
                 if self._stopping.is_set():
@@ -164,13 +174,27 @@ class Dispatcher:
                         lease=lease,
                         limit=free,
                         exclude_channels=sorted(unavailable | self._held_channels()),
+                        # What housekeeping would have sent to be checked first at the start of
+                        # the pass is never claimed blind (another process may be the housekeeper).
+                        check_before=now - check_window,
                     )
                     exhausted = not claimed
                     in_flight.update(pool.submit(self.publish_claimed, claim) for claim in claimed)
-                if not in_flight:
+                if not in_flight and not searching:
                     break
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                waiting_on: list[Future[Any]] = [*in_flight, *searching]
+                done, _ = wait(waiting_on, return_when=FIRST_COMPLETED)
                 for future in done:
+                    if future in searching:
+                        searching.discard(future)
+                        result: ChannelChecks = future.result()
+                        summary.reconciled.extend(result.published)
+                        summary.deferred.extend(result.deferred)
+                        summary.missed.extend(result.missed)
+                        if result.deferred:  # surely absent: publish once more, in this pass
+                            exhausted = False
+                        continue
+                    in_flight.discard(future)
                     outcome, publication_id = future.result()
                     if outcome == "handed_back":
                         handed_back += 1
@@ -185,6 +209,13 @@ class Dispatcher:
             self.release()
             self.close()
         return summary
+
+    def _reconcile_channel(self, channel_id: str, ids: list[int], now: datetime) -> ChannelChecks:
+        try:
+            return self.reconciler.reconcile_channel(channel_id, ids, now)
+        except Exception:  # a bug in one channel's check must not stop the pass or the others
+            log.exception("checking channel %s on the platform failed; the next pass tries again", channel_id)
+            return ChannelChecks(channel_id)
 
     def hold_housekeeping(self, now: datetime) -> bool:
         """Take or extend the housekeeping lease; True while this process holds it."""

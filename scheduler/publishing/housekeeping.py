@@ -1,7 +1,8 @@
 """Housekeeping: the time-based work of a dispatcher pass, done by the holder of its lease only.
 
 Leases that ran out become ``unknown`` (the call may have happened), publications overdue
-beyond the grace become ``missed``, due publications of channels needing re-authorisation
+beyond the grace become ``missed``, those overdue by more than a short window are checked on
+the platform first, due publications of channels needing re-authorisation
 wait as ``blocked``; and the end of each pass is recorded for ``/healthz``.
 """
 
@@ -71,6 +72,35 @@ def mark_missed(engine: Engine, settings: Settings, now: datetime) -> list[int]:
             local = row.due_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
             row.status = transition(row.status, Event.overdue)
             row.last_error = stored(msg("reason.missed", due=local, minutes=settings.publishing.grace_minutes))
+            row.updated_at = utcnow()
+            session.add(row)
+        return [row.id for row in rows if row.id is not None]
+
+
+
+
+def check_overdue(engine: Engine, settings: Settings, now: datetime) -> list[int]:
+    """Publications due a while ago are looked for on the platform before they are published.
+
+    A database that was put back (a restore, a rewound PostgreSQL) still calls ``scheduled``
+    what may have gone out since; only a search can tell. The reconciler does it next; until
+    then no process claims them (``claim_due``'s ``check_before``).
+    """
+    cutoff = now - timedelta(minutes=settings.publishing.check_overdue_minutes)
+    with session_scope(engine) as session:
+        rows = list(
+            session.exec(
+                select(Publication).where(
+                    col(Publication.status).in_(sources(Event.overdue_check)),
+                    Publication.due_at < cutoff,
+                    col(Publication.next_attempt_at).is_(None),
+                )
+            )
+        )
+        for row in rows:
+            row.status = transition(row.status, Event.overdue_check)
+            row.last_error = stored(msg("reason.overdue_check"))
+            row.next_attempt_at = now
             row.updated_at = utcnow()
             session.add(row)
         return [row.id for row in rows if row.id is not None]

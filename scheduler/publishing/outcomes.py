@@ -53,6 +53,11 @@ class Event(StrEnum):
     check_failed = "check_failed"  # the platform could not be searched yet
     found_absent = "found_absent"  # searched and not there: publish again once
     undecidable = "undecidable"  # only a person can tell now
+    checks_exhausted = "checks_exhausted"  # the platform could not be searched, time after time
+    overdue_check = "overdue_check"  # due a while ago: look on the platform before publishing
+    # `loa restore`: the copy is older than the platforms; what it had in flight or overdue
+    # may have gone out after the copy was made.
+    restored_check = "restored_check"
 
 
 _CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed)
@@ -86,6 +91,9 @@ TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
     Event.check_failed: {S.unknown: S.unknown, S.publishing: S.unknown},
     Event.found_absent: {S.unknown: S.scheduled},
     Event.undecidable: {S.unknown: S.unknown, S.publishing: S.unknown},
+    Event.checks_exhausted: {S.unknown: S.unknown},
+    Event.overdue_check: {S.scheduled: S.unknown},
+    Event.restored_check: {S.publishing: S.unknown, S.scheduled: S.unknown, S.unknown: S.unknown},
 }
 
 

@@ -38,9 +38,15 @@ class DispatchSummary:
         return {"counts": self.counts(), "publications": {k: v for k, v in self.__dict__.items() if v}}
 
 
-def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0) -> timedelta:
-    """Exponential backoff with full jitter: spreads retries of many publications apart."""
-    return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
+def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0, steady: bool = False) -> timedelta:
+    """Exponential backoff with full jitter: spreads retries of many publications apart.
+
+    ``steady``: at least half the ceiling each time (equal jitter), so the wait surely grows:
+    a platform search that keeps failing is asked less and less often.
+    """
+    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    low = ceiling / 2 if steady else min(base / 2, ceiling)
+    return timedelta(seconds=random.uniform(low, ceiling))
 
 
 class AttemptLog:

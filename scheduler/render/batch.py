@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scheduler.errors import InputError, LoaError
-from scheduler.i18n import N_, msg
+from scheduler.i18n import N_, Number, msg
 from scheduler.render.covers import CoverRenderer, max_bytes_for
 from scheduler.render.images import normalise_format
 from scheduler.render.messages import nfc
@@ -41,6 +41,9 @@ class BatchJob:
     campaign: Mapping[str, str]
 
 
+_FIELD = Number(131_072, 0)  # the csv module's bound on one field
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     """The rows of a UTF-8 CSV file (Excel's BOM allowed) as variable → value, NFC."""
     try:
@@ -55,13 +58,19 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     if not header or not all(header):
         raise InputError(msg("error.csv_no_header", file=path.name), hint=msg("hint.csv_header_example"), field="csv")
     rows: list[dict[str, str]] = []
-    for number, row in enumerate(reader, start=1):
-        if None in row:
-            raise InputError(msg("error.csv_extra_cells", file=path.name, row=number), hint=msg("hint.quote_commas"))
-        rows.append({key.strip(): nfc(value or "") for key, value in row.items()})
-        if len(rows) > MAX_ROWS:
-            too_many = msg("error.csv_too_many_rows", file=path.name, limit=MAX_ROWS)
-            raise InputError(too_many, hint=msg("hint.split_file"))
+    try:
+        for number, row in enumerate(reader, start=1):
+            if None in row:
+                refused = msg("error.csv_extra_cells", file=path.name, row=number)
+                raise InputError(refused, hint=msg("hint.quote_commas"))
+            rows.append({key.strip(): nfc(value or "") for key, value in row.items()})
+            if len(rows) > MAX_ROWS:
+                too_many = msg("error.csv_too_many_rows", file=path.name, limit=MAX_ROWS)
+                raise InputError(too_many, hint=msg("hint.split_file"))
+    except csv.Error:
+        # Past the csv module's own bound on one field (131.072 characters): no cover's text.
+        too_long = msg("error.csv_field_too_long", file=path.name, row=reader.reader.line_num, chars=_FIELD)
+        raise InputError(too_long, hint=msg("hint.import_shorten_cell"), field="csv") from None
     # Spreadsheets often save empty rows after the data; a blank row inside it stays, and fails.
     while rows and not any(value.strip() for value in rows[-1].values()):
         rows.pop()

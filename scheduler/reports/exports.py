@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from rich.table import Table
 
+from scheduler.bounds import DEFAULT_CHART_MAX_BARS, check_bars
 from scheduler.i18n import N_, translate
 from scheduler.i18n.formats import format_day, format_int, format_share
 from scheduler.reports.queries import (
@@ -293,8 +294,17 @@ def _put(cell: Any, value: Any, kind: Kind) -> None:
 CHART_MAX_BARS = 25
 
 
-def share_chart(report: ShareReport, lang: str = "vi") -> bytes:
-    """PNG: shares (and clicks) per row, the busiest first; by day, a time line of bars."""
+CHART_MAX_INCHES = 40.0  # the widest chart drawn (4.400 px): more days make thinner bars, not a bigger image
+
+
+def share_chart(report: ShareReport, lang: str = "vi", *, max_bars: int = DEFAULT_CHART_MAX_BARS) -> bytes:
+    """PNG: shares (and clicks) per row, the busiest first; by day, a time line of bars.
+
+    A chart by day has one group of bars per day: more than ``max_bars`` days is refused
+    (``limits.chart_max_bars``); other charts show the busiest ``CHART_MAX_BARS`` rows.
+    """
+    if report.by is Dimension.day:
+        check_bars(len(report.rows), max_bars)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -313,7 +323,7 @@ def share_chart(report: ShareReport, lang: str = "vi") -> bytes:
     shares_label, clicks_label = translate(lang, "export.col.shares"), translate(lang, "export.col.clicks")
     number = FuncFormatter(lambda value, _pos: format_int(round(value), lang))
     if report.by is Dimension.day:
-        figure = Figure(figsize=(max(8.0, 0.32 * len(rows) + 2), 5.0), dpi=110)
+        figure = Figure(figsize=(min(CHART_MAX_INCHES, max(8.0, 0.32 * len(rows) + 2)), 5.0), dpi=110)
         axes = figure.add_subplot()
         positions = list(range(len(rows)))
         axes.bar([p - 0.2 for p in positions], [r.shares for r in rows], width=0.4, label=shares_label)

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from scheduler.bounds import check_period_days, check_rows
 from scheduler.channels.registry import registry
 from scheduler.config import Settings
 from scheduler.errors import InputError
@@ -115,6 +116,11 @@ class Period:
     def bounds(self) -> tuple[datetime, datetime]:
         """[first instant, first instant after) in UTC."""
         return local_midnight(self.start, self.tz), local_midnight(self.end + timedelta(days=1), self.tz)
+
+    @property
+    def length(self) -> int:
+        """How many days the period has."""
+        return (self.end - self.start).days + 1
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
@@ -320,6 +326,10 @@ def share_report(engine: Engine, settings: Settings, period: Period, by: Dimensi
     member and every day has a row, zeros included: who did not share is part of the answer.
     """
     by = by if isinstance(by, Dimension) else parse_dimension(by)
+    limits = settings.limits
+    # Before any query: the work of a report grows with its days (rows by day, the zone's
+    # offsets), so a period past the bound is refused, never computed.
+    check_period_days(period.length, limits.report_max_days)
     with session_scope(engine, read_only=True) as session:
         windows: list[_Window] = []
         campaigns: list[Campaign] = []
@@ -329,6 +339,7 @@ def share_report(engine: Engine, settings: Settings, period: Period, by: Dimensi
         shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of)
         clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of)
         rows = _rows(session, settings, period, by, shares, clicks, campaigns)
+    check_rows(len(rows), limits.report_max_rows)
     return ShareReport(period=period, by=by, rows=rows)
 
 

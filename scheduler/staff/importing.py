@@ -10,11 +10,8 @@ from typing import Any
 
 from scheduler.errors import InputError
 from scheduler.i18n import Message, msg
-from scheduler.posts.tables import read_table
+from scheduler.posts.tables import SHEET_BOUNDS, SheetBounds, read_table
 from scheduler.render.messages import nfc
-
-STAFF_IMPORT_MAX_BYTES = 20 * 1024 * 1024
-
 
 # Header names are compared without accents, case or punctuation: "Họ tên" is ho_ten.
 HEADER_ALIASES = {
@@ -122,43 +119,68 @@ class ImportProblems:
 
 
 def _check_csv_encoding(path: Path) -> None:
-    """Name the row and column of the first byte that is not UTF-8 (Excel's 'CSV' is cp1258)."""
-    raw = path.read_bytes()
-    try:
-        raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        index = raw[line_start : exc.start].count(b",")
-        header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").split(",")
-        column = header[index].strip() if index < len(header) else f"#{index + 1}"
-        raise InputError(
-            msg("error.staff_not_utf8", file=path.name, row=line, column=column, byte=f"0x{raw[exc.start]:02x}"),
-            hint=msg("hint.save_csv_utf8_or_xlsx"),
-            field="file",
-        ) from None
+    """Name the row and column of the first byte that is not UTF-8 (Excel's 'CSV' is cp1258).
+
+    Read a line at a time: memory follows one line, not the file."""
+    header: list[str] = []
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if line == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                index = raw[: exc.start].count(b",")
+                column = header[index].strip() if index < len(header) else f"#{index + 1}"
+                raise InputError(
+                    msg(
+                        "error.staff_not_utf8", file=path.name, row=line, column=column, byte=f"0x{raw[exc.start]:02x}"
+                    ),
+                    hint=msg("hint.save_csv_utf8_or_xlsx"),
+                    field="file",
+                ) from None
+            if line == 1:
+                header = text.rstrip("\r\n").split(",")
 
 
-def read_staff_file(path: Path) -> tuple[list[StaffRow], dict[str, str]]:
+def read_staff_file(path: Path, bounds: SheetBounds = SHEET_BOUNDS) -> tuple[list[StaffRow], dict[str, str]]:
     """Parse and check every row; raise one InputError naming every bad row and column.
 
     Returns the rows and the file's own name for each column (full_name, unit, phone, email)."""
     if not path.is_file():
         raise InputError(msg("error.no_file", path=str(path)), hint=msg("hint.check_path"), field="file")
-    if path.stat().st_size > STAFF_IMPORT_MAX_BYTES:
-        too_large = msg("error.file_too_large", name=path.name, megabytes=20)
-        raise InputError(too_large, hint=msg("hint.split_file"), field="file")
+    if path.stat().st_size > bounds.max_uncompressed_bytes:
+        raise InputError(
+            msg("error.file_too_large", name=path.name, megabytes=bounds.max_uncompressed_bytes // 1024 // 1024),
+            hint=msg("hint.split_file"),
+            field="file",
+        )
     if path.suffix.lower() in {".csv", ".txt"}:
         _check_csv_encoding(path)
-    table = read_table(path)
+    table = read_table(path, bounds)
     problems = ImportProblems(path.name)
     rows: list[StaffRow] = []
     seen_email: dict[str, int] = {}
     seen_phone: dict[str, int] = {}
     if not table:
         raise InputError(msg("error.no_staff_rows", file=path.name), hint=msg("hint.staff_header"))
+    mapped: dict[str, str] = {}
+    for header in table[0][1]:
+        key = header_key(header)
+        if key not in HEADER_ALIASES:
+            # A column Loa does not read would be dropped without a word: name it instead.
+            raise InputError(
+                msg("error.staff_unknown_column", name=path.name, column=header),
+                hint=msg("hint.staff_columns"),
+                field="file",
+            )
+        known = HEADER_ALIASES[key]
+        if known in mapped:
+            raise InputError(
+                msg("error.staff_column_twice", name=path.name, column=header, other=mapped[known]),
+                hint=msg("hint.staff_columns"),
+                field="file",
+            )
+        mapped[known] = header
     columns = {header_key(h): h for h in table[0][1]}
-    mapped = {HEADER_ALIASES[k]: h for k, h in columns.items() if k in HEADER_ALIASES}
     missing = [c for c in ("full_name", "unit") if c not in mapped]
     if missing:
         raise InputError(
@@ -232,4 +254,3 @@ class ImportSummary:
 
     def warnings(self) -> list[Message]:
         return [msg("warning.unit_similar", new=new, existing=existing) for new, existing in self.similar_units]
-

@@ -14,6 +14,7 @@ from scheduler.config import Settings
 from scheduler.errors import NotFound
 from scheduler.i18n import msg
 from scheduler.models import Staff, Unit, utcnow
+from scheduler.posts.tables import SheetBounds
 from scheduler.staff.importing import (
     ImportProblems,
     ImportSummary,
@@ -48,7 +49,7 @@ class StaffRoster:
         return f"{self.settings.public_url}/s/{token}"
 
     def import_staff(self, path: Path, *, actor: str = "cli") -> ImportSummary:
-        rows, label = read_staff_file(path)
+        rows, label = read_staff_file(path, SheetBounds.from_limits(self.settings.limits))
         problems = ImportProblems(path.name)
         created = updated = unchanged = 0
         new_units: list[str] = []

@@ -25,6 +25,7 @@ from scheduler.auth import (
     parse_role,
     set_password,
 )
+from scheduler.bounds import parse_id
 from scheduler.channels.service import channel_rows, pause, reconnect, resume
 from scheduler.errors import InputError
 from scheduler.i18n import msg
@@ -34,6 +35,7 @@ from scheduler.store import session_scope
 from scheduler.web.pages import Console, Ctx, client_ip
 
 AUDIT_PAGE = 100
+MAX_AUDIT_PAGE = 10**9  # (page - 1) × AUDIT_PAGE must stay an offset every database takes
 
 
 def routes(console: Console) -> list[BaseRoute]:
@@ -239,7 +241,9 @@ def password_page(ctx: Ctx) -> Response:
 def audit_page(ctx: Ctx) -> Response:
     action = ctx.query.get("action", "").strip()[:64]
     actor = ctx.query.get("actor", "").strip()[:64]
-    page = max(1, int(ctx.query.get("page", "1"))) if ctx.query.get("page", "1").isdigit() else 1
+    # A page past the last shows nothing; one past any offset the database takes is the first.
+    page = parse_id(ctx.query.get("page", "1")) or 1
+    page = page if page <= MAX_AUDIT_PAGE else 1
     with session_scope(ctx.loa.engine, read_only=True) as session:
         query = select(AuditEvent)
         if action:

@@ -16,8 +16,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scheduler.bounds import BodyLimit
 from scheduler.errors import StoreError
 from scheduler.i18n import process_lang, process_text, render_stored, translate
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
@@ -104,17 +105,25 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
         *console_routes(loa),
-        Mount(PREFIX, app=create_api(loa)),
+    ]
+    api = create_api(loa)
+    # ApiPaths sends every /api/… path to the API; the mount lists it among the routes and
+    # answers the bare prefix.
+    routes.append(Mount(PREFIX, app=api))
+    limits = settings.limits
+    middleware = [
+        Middleware(ProxyWatch, settings=settings),
+        # Every body is bounded before any of it is parsed; the API words its own 413 (its
+        # bound is the same setting).
+        Middleware(
+            BodyLimit, body_bytes=limits.request_body_bytes, upload_bytes=limits.upload_bytes, own_prefixes=(PREFIX,)
+        ),
+        Middleware(ApiPaths, api=api),
     ]
     # A database that refuses service (locked past the busy timeout, disk full) is a 503 with
     # its reason on every page, not an "Internal Server Error".
     handlers = {StoreError: outage_page, OperationalError: outage_page}
-    app = Starlette(
-        lifespan=lifespan,
-        routes=routes,
-        middleware=[Middleware(ProxyWatch, settings=settings)],
-        exception_handlers=handlers,
-    )
+    app = Starlette(lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers=handlers)
     relative_slash_redirects(app.router)
     return app
 
@@ -144,11 +153,39 @@ def relative_slash_redirects(router: Router) -> None:
     router.default = default
 
 
+class ApiPaths:
+    """Every path under the API's prefix goes to the API, which answers in its JSON shape.
+
+    The mount's pattern does not match every path (a newline in it), and the outer router's
+    plain-text 404 is not what the API documents.
+    """
+
+    def __init__(self, app: ASGIApp, *, api: ASGIApp) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(PREFIX + "/"):
+            root = scope.get("root_path", "")
+            await self.api({**scope, "app_root_path": scope.get("app_root_path", root), "root_path": root + PREFIX},
+                           receive, send)  # fmt: skip
+            return
+        await self.app(scope, receive, send)
+
+
 def _public_image(folder: Path, name: str) -> Response:
     """A JPEG/PNG from one folder, never a path outside it (Zalo fetches covers here)."""
-    root = folder.resolve()
-    path = (root / name).resolve()
+    missing = PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
+    if any(ord(c) < 32 for c in name):
+        return missing  # no file is named so; a NUL would make the path calls raise
+    try:
+        root = folder.resolve()
+        path = (root / name).resolve()
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or one it refuses
+        return missing
     suffix = Path(name).suffix.lower()
-    if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not path.is_file():
-        return PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
+    if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not is_file:
+        return missing
     return FileResponse(path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"})

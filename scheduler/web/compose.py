@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import may_manage_post
+from scheduler.bounds import parse_id
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import N_, msg
@@ -196,7 +197,7 @@ def _form_from_request(ctx: Ctx) -> ComposeForm:
         now=form.get("now") == "1",
         cover=form.get("cover", "").strip(),
         link=form.get("link", "").strip(),
-        post_id=int(post_id) if post_id.isdigit() else None,
+        post_id=parse_id(post_id),
     )
 
 
@@ -310,8 +311,11 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
 def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
     if ctx.request.method == "GET":
         post_param = ctx.query.get("post", "")
-        if post_param.isdigit():
-            draft = ctx.loa.posts.show(int(post_param), lang=ctx.lang)
+        if post_param:
+            asked = parse_id(post_param)
+            if asked is None:
+                raise NotFound(msg("error.no_such_post", value=post_param))
+            draft = ctx.loa.posts.show(asked, lang=ctx.lang)
             try:
                 _check_editable(ctx, draft)
             except InputError:
@@ -328,10 +332,12 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
         # "switch" loads another template's or layout's fields: nothing to flag before they are filled.
         return _view(ctx, form, covers, quiet=action == "switch")
     post: dict[str, Any] | None = None
-    if form.post_id is not None:
-        post = ctx.loa.posts.show(form.post_id, lang=ctx.lang)
-        _check_editable(ctx, post)
     try:
+        if form.post_id is not None:
+            post = ctx.loa.posts.show(form.post_id, lang=ctx.lang)
+            # It may have been submitted or approved since the form was opened: say so beside
+            # the form, which keeps what was typed.
+            _check_editable(ctx, post)
         request = _request(ctx, form, draft=True if post is not None else action == "draft")
         if post is not None:
             ctx.loa.posts.update_draft(form.post_id or 0, request, actor=ctx.user.username)

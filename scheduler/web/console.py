@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
+from scheduler.bounds import clamp_day
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, translate
@@ -142,8 +143,9 @@ def local_midnight(ctx: Ctx, day: date) -> datetime:
 
 
 def parse_day(value: str | None, default: date) -> date:
+    """The day asked for, kept inside the days Loa speaks of (a calendar never pages past them)."""
     try:
-        return date.fromisoformat(value) if value else default
+        return clamp_day(date.fromisoformat(value)) if value else default
     except ValueError:
         return default
 

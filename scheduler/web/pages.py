@@ -26,8 +26,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from scheduler.auth import AuthUser, SessionInfo, csrf_ok, load_session, new_anonymous_session, record_forbidden
+from scheduler.bounds import DEFAULT_UPLOAD_MIB, parse_id
 from scheduler.channels.registry import registry
-from scheduler.errors import InputError, NotFound
+from scheduler.errors import Busy, InputError, LoaError, NotFound
 from scheduler.i18n import N_, msg, render_stored, translate
 from scheduler.i18n.formats import format_day, format_int
 from scheduler.web.i18n import LANGS, STATUS_CLASS, Translator, translate_error
@@ -41,7 +42,7 @@ log = logging.getLogger("loa.web")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "loa_lang"
-MAX_FORM_BYTES = 5 * 1024 * 1024  # staff lists as XLSX are the largest thing a form takes
+MAX_FORM_BYTES = DEFAULT_UPLOAD_MIB * 1024 * 1024  # the default of [limits] upload_mib
 
 # No inline script anywhere; styles only from our own files (no style="" attributes either).
 CSP = (
@@ -129,15 +130,14 @@ class Ctx:
         return self.request.query_params
 
     def path_int(self, name: str) -> int:
-        try:
-            return int(self.request.path_params[name])
-        except (KeyError, ValueError):
-            # One id per kind of path parameter (post_id → error.no_such_post), named in _PATH_OBJECTS.
-            raise NotFound(
-                msg(_PATH_OBJECTS.get(name, _NO_SUCH_OBJECT), value=self.request.path_params.get(name))
-            ) from None
+        number = parse_id(self.request.path_params.get(name))
+        if number is None:
+            # One id per kind of path parameter (post_id → error.no_such_post), named in _PATH_OBJECTS;
+            # a number past what a database column holds names nothing either.
+            raise NotFound(msg(_PATH_OBJECTS.get(name, _NO_SUCH_OBJECT), value=self.request.path_params.get(name)))
+        return number
 
-    def error_text(self, exc: InputError) -> str:
+    def error_text(self, exc: LoaError) -> str:
         return translate_error(exc, self.lang)
 
     def require(self, allowed: bool, what: str, reason: str, **details: str) -> None:
@@ -313,14 +313,15 @@ class Console:
             return self._finish(self._forbidden(ctx), lang=set_lang, cookie=new_cookie)
         if unsafe:
             try:
-                form = await request.form(max_files=4, max_fields=400, max_part_size=MAX_FORM_BYTES)
+                upload = self.loa.settings.limits.upload_bytes
+                form = await request.form(max_files=4, max_fields=400, max_part_size=upload)
             except Exception:  # a malformed or oversized body is the sender's fault, never a 500
                 refused = HTMLResponse(translate(lang, "error.bad_request"), status_code=400)
                 return self._finish(refused, lang=set_lang, cookie=new_cookie)
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     ctx.files[key] = value
-                    ctx.file_bytes[key] = await value.read(MAX_FORM_BYTES + 1)
+                    ctx.file_bytes[key] = await value.read(upload + 1)
                 else:
                     ctx.form_lists.setdefault(key, []).append(value)
                     ctx.form.setdefault(key, value)
@@ -352,6 +353,16 @@ class Console:
             response = self.render(
                 ctx, "console/error.html", status=404, title=ctx.t("error.not_found"), message=ctx.error_text(exc)
             )
+        except InputError as exc:
+            # Bad input a page did not place beside a field is still the sender's, never a 500.
+            response = self.render(
+                ctx, "console/error.html", status=400, title=ctx.t("error.bad_request"), message=ctx.error_text(exc)
+            )
+        except Busy as exc:
+            response = self.render(
+                ctx, "console/error.html", status=503, title=ctx.t("error.busy_title"), message=ctx.error_text(exc)
+            )
+            response.headers["Retry-After"] = str(exc.retry_after)
         return self._finish(response, lang=set_lang, cookie=new_cookie)
 
     def _forbidden(self, ctx: Ctx) -> Response:

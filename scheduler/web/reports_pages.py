@@ -68,7 +68,8 @@ def reports_page(ctx: Ctx) -> Response:
     errors: dict[str, str] = {}
     report: dict[str, Any] | None = None
     try:
-        built = _report(ctx, asked)
+        with ctx.loa.heavy.slot():
+            built = _report(ctx, asked)
         report = built.as_json()
         report["max"] = max([r["shares"] for r in report["rows"]] + [r["clicks"] for r in report["rows"]] + [1])
     except InputError as exc:
@@ -109,15 +110,17 @@ def report_file(ctx: Ctx) -> Response:
         return ctx.render("console/error.html", status=404, title=ctx.t("error.not_found"), message="")
     asked = _asked(ctx)
     try:
-        report = _report(ctx, asked)
+        # Files and charts are the heavy part of reports: one slot each (scheduler.bounds).
+        with ctx.loa.heavy.slot():
+            report = _report(ctx, asked)
+            if fmt == "xlsx":
+                body: bytes = exports.share_xlsx(report, ctx.lang)
+            elif fmt == "csv":
+                body = exports.to_csv(exports.share_grid(report, ctx.lang)).encode("utf-8-sig")
+            else:
+                body = exports.share_chart(report, ctx.lang, max_bars=ctx.loa.settings.limits.chart_max_bars)
     except InputError as exc:
         return ctx.render("console/error.html", status=400, title=ctx.t("reports.title"), message=ctx.error_text(exc))
-    if fmt == "xlsx":
-        body: bytes = exports.share_xlsx(report, ctx.lang)
-    elif fmt == "csv":
-        body = exports.to_csv(exports.share_grid(report, ctx.lang)).encode("utf-8-sig")
-    else:
-        body = exports.share_chart(report, ctx.lang)
     name = f"bao-cao-chia-se_{report.by.value}_{report.period.start}_{report.period.end}.{fmt}"
     disposition = "inline" if fmt == "png" else f'attachment; filename="{name}"'
     return Response(body, media_type=DOWNLOADS[fmt], headers={"Content-Disposition": disposition})

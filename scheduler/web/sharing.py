@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from scheduler.bounds import parse_id
 from scheduler.channels.base import ShareDialog
 from scheduler.channels.registry import registry
 from scheduler.errors import LoaError, NotFound
@@ -287,8 +288,8 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
         if not isinstance(raw_token, str) or not form_token_ok(service.keys, staff.id, raw_token):
             return message(403, N_("share.stale"), N_("share.open_again"), lang)
         platform = form.get("platform")
-        publication = form.get("publication")
-        if platform not in dialogs or not isinstance(publication, str) or not publication.isdigit():
+        publication = parse_id(form.get("publication"))
+        if platform not in dialogs or publication is None:
             return message(400, N_("share.bad_request"), N_("share.open_again"), lang)
         # Decided here, on the event loop's one thread, so concurrent taps cannot race past it.
         wait = taps.wait(staff.id)
@@ -298,7 +299,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return response
         try:
             code, _stored = await run_in_threadpool(
-                service.record_tap, staff_id=staff.id, publication_id=int(publication), platform=str(platform)
+                service.record_tap, staff_id=staff.id, publication_id=publication, platform=str(platform)
             )
         except NotFound:
             return not_found(lang)

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.errors import InputError
 from scheduler.i18n import msg
-from scheduler.web.pages import MAX_FORM_BYTES, Console, Ctx
+from scheduler.web.pages import Console, Ctx
 
 if TYPE_CHECKING:
     from scheduler.sharing.service import SharingService
@@ -76,16 +76,17 @@ def staff_import(ctx: Ctx) -> Response:
         suffix = Path(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
             raise InputError(msg("error.not_csv_or_xlsx", name=name), hint=msg("hint.save_as_csv"), field="file")
-        if len(data) > MAX_FORM_BYTES:
+        if len(data) > ctx.loa.settings.limits.upload_bytes:
             raise InputError(
-                msg("error.file_too_large", name=name, megabytes=MAX_FORM_BYTES // 1024 // 1024),
+                msg("error.file_too_large", name=name, megabytes=ctx.loa.settings.limits.upload_mib),
                 hint=msg("hint.split_file"),
                 field="file",
             )
         with tempfile.TemporaryDirectory(prefix="loa-staff-") as folder:
             path = Path(folder) / name
             path.write_bytes(data)
-            summary = _service(ctx).import_staff(path, actor=ctx.user.username)
+            with ctx.loa.heavy.slot():  # reading a spreadsheet is heavy work (scheduler.bounds)
+                summary = _service(ctx).import_staff(path, actor=ctx.user.username)
     except InputError as exc:
         return _view(ctx, errors={"file": ctx.error_text(exc)}, status=400)
     return _view(ctx, summary=summary.as_json())

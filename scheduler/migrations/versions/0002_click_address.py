@@ -2,7 +2,7 @@
 recorder's lookups read counted clicks only.
 
 Revision ID: 0002_click_address
-Revises: 0004_tick_instance
+Revises: 0005_restore_mark
 Created: 2026-12-01
 
 Clicks stored before have no address hash (NULL): recount leaves the per-address bound out
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_click_address"
-down_revision = "0004_tick_instance"
+down_revision = "0005_restore_mark"
 branch_labels = None
 depends_on = None
 

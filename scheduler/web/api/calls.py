@@ -12,13 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from scheduler.auth import AuthUser, csrf_ok, load_session, record_forbidden, user_for_token
+from scheduler.bounds import DEFAULT_REQUEST_BODY_KIB, MAX_JSON_DEPTH, json_depth_ok, lone_surrogate
 from scheduler.i18n import DEFAULT_LANG, N_, msg
 from scheduler.web.api.errors import ApiError, invalid_input, refuse, request_lang
 
 if TYPE_CHECKING:
     from scheduler.app import Loa
 
-MAX_BODY = 256 * 1024
+MAX_BODY = DEFAULT_REQUEST_BODY_KIB * 1024  # the default of [limits] request_body_kib
 SESSION_COOKIES = ("loa_session", "__Host-loa_session")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -91,26 +92,39 @@ async def authenticate(loa: Loa, request: Request) -> AuthUser:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, read no further than MAX_BODY."""
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise refuse(415, msg("error.api_send_json"), hint=msg("hint.content_type_json"))
-    too_large = refuse(413, msg("error.api_body_too_large", kib=MAX_BODY // 1024))
+    """The body as a JSON object, read no further than ``[limits] request_body_kib``; no body is ``{}``.
+
+    Operations whose body is optional (approve) or absent (cancel) are documented so: a call
+    sending nothing needs no Content-Type.
+    """
+    limit = loa_of(request).settings.limits.request_body_bytes
+    too_large = refuse(413, msg("error.api_body_too_large", kib=limit // 1024))
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdigit() and int(declared) > limit:
         raise too_large  # refused before a byte of it is read
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
-        if len(raw) > MAX_BODY:
+        if len(raw) > limit:
             raise too_large
     if not raw.strip():
         return {}
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise refuse(415, msg("error.api_send_json"), hint=msg("hint.content_type_json"))
     try:
         body = json.loads(raw)
+        nested = json_depth_ok(body)
     except ValueError as exc:
         raise refuse(400, msg("error.api_bad_json", reason=str(exc))) from None
+    except RecursionError:  # nested past what the parser itself takes
+        nested = False
+    if not nested:
+        raise refuse(400, msg("error.json_too_deep", limit=MAX_JSON_DEPTH), hint=msg("hint.json_flat"))
     if not isinstance(body, dict):
         raise refuse(400, msg("error.api_body_not_object"))
+    if lone_surrogate(body) is not None:
+        # "\ud800" is valid JSON but no text: it could be neither stored nor shown.
+        raise refuse(400, msg("error.json_lone_surrogate"), hint=msg("hint.json_utf8"))
     return body
 
 

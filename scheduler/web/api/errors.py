@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scheduler.errors import InputError, LoaError, NotFound, StoreError, Text, render_error
+from scheduler.errors import Busy, InputError, LoaError, NotFound, StoreError, Text, render_error
 from scheduler.i18n import DEFAULT_LANG, N_, known, msg, normalize_lang, translate
 from scheduler.i18n.validation import validation_problem
 from scheduler.web.outage import outage_error, retry_headers
@@ -95,7 +95,9 @@ def error_body(error: LoaError, lang: str) -> dict[str, Any]:
 
 def error_response(exc: ApiError, lang: str) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="loa"'} if exc.status == 401 else None
-    if exc.status == 503:
+    if isinstance(exc.error, Busy):
+        headers = {"Retry-After": str(exc.error.retry_after)}
+    elif exc.status == 503:
         headers = retry_headers()
     return JSONResponse(error_body(exc.error, lang), status_code=exc.status, headers=headers)
 
@@ -104,6 +106,8 @@ def status_of(error: LoaError) -> int:
     """The status of a Loa error no handler classified: missing things 404, bad input 400."""
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, Busy):
+        return 503
     return 400 if isinstance(error, InputError) else 500
 
 

@@ -77,6 +77,7 @@ def _refusals(*specific: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
 
 BODY_REFUSALS = {413: "The body is too large", 415: "The body is not JSON"}
 NO_POST = {404: "No such post"}
+BUSY = {503: "Heavy work is at its limit in this process (see Retry-After): try again in a few seconds"}
 
 
 def _request_body(model: type[BaseModel], *, required: bool) -> dict[str, Any]:
@@ -143,6 +144,8 @@ def create_api(loa: "Loa") -> FastAPI:
         docs_url=None,
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A trailing slash is no route (a documented 404), not a redirect built from the Host header.
+        redirect_slashes=False,
     )
     api.state.loa = loa
     install_handlers(api)
@@ -262,7 +265,7 @@ def create_api(loa: "Loa") -> FastAPI:
         summary="Staff shares and clicks, as `loa report shares --format json`",
         response_model=ShareReport,
         response_description="The report",
-        responses=_refusals({501: "Reports are not available"}),
+        responses=_refusals({501: "Reports are not available"}, BUSY),
     )
     def share_report(call: reader, query: Annotated[ShareQuery, Query()]) -> Any:
         try:
@@ -272,7 +275,8 @@ def create_api(loa: "Loa") -> FastAPI:
             raise refuse(501, msg("error.api_no_share_report")) from None
         try:
             period = Period.parse(query.from_, query.to, call.loa.settings.tz)
-            report = build(call.loa.engine, call.loa.settings, period, parse_dimension(query.by))
+            with call.loa.heavy.slot():
+                report = build(call.loa.engine, call.loa.settings, period, parse_dimension(query.by))
         except InputError as exc:
             raise ApiError(400, exc) from None
         return report.as_json()
