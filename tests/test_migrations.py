@@ -216,7 +216,7 @@ def _read_back_through_the_cli(loa: Cli) -> None:
 
 
 def _clicks_cross_the_address_revision(loa: Cli, config: Path, engine: Engine) -> None:
-    """0.1 kept no address hash: its clicks cross 0002_click_address with none, and the
+    """0.1 kept no address hash: its clicks cross 0004_click_address with none, and the
     per-address bound leaves them alone — a recount with it agrees with one without it, and
     the report with the raw rows."""
     from scheduler.sharing.counting import recount
@@ -378,7 +378,7 @@ def test_a_running_process_stops_claiming_when_the_database_moves_ahead(
 
 
 def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: str) -> None:
-    # 0005_restore_mark: a 0.1 database upgraded gains the (empty) restore table, which then
+    # 0003_restore_mark: a 0.1 database upgraded gains the (empty) restore table, which then
     # keeps a restore's row with its UTC time, and the 0.1 rows are all still there.
     from sqlmodel import select as select_rows
 

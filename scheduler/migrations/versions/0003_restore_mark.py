@@ -3,8 +3,8 @@
 Types are spelled out (not imported from the models) so that later model changes cannot
 rewrite history; times are naive UTC, as ``UTCDateTime`` stores them.
 
-Revision ID: 0005_restore_mark
-Revises: 0004_tick_instance
+Revision ID: 0003_restore_mark
+Revises: 0002_tick_instance
 Created: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_restore_mark"
-down_revision = "0004_tick_instance"
+revision = "0003_restore_mark"
+down_revision = "0002_tick_instance"
 branch_labels = None
 depends_on = None
 

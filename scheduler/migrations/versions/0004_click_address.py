@@ -1,8 +1,8 @@
 """A keyed hash of each click's address, for the per-address bound of counted clicks; the
 recorder's lookups read counted clicks only.
 
-Revision ID: 0002_click_address
-Revises: 0005_restore_mark
+Revision ID: 0004_click_address
+Revises: 0003_restore_mark
 Created: 2026-12-01
 
 Clicks stored before have no address hash (NULL): recount leaves the per-address bound out
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_click_address"
-down_revision = "0005_restore_mark"
+revision = "0004_click_address"
+down_revision = "0003_restore_mark"
 branch_labels = None
 depends_on = None
 

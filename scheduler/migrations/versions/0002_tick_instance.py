@@ -4,7 +4,7 @@ Every process wrote the one ``dispatcher`` row, so a `loa publish-due` from cron
 dead `loa run` look alive. The row a database already has is kept as role ``dispatcher``,
 instance ``""`` (nobody reads it any more; it ages out with the other old rows).
 
-Revision ID: 0004_tick_instance
+Revision ID: 0002_tick_instance
 Revises: 0001_baseline
 Created: 2026-12-01
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_tick_instance"
+revision = "0002_tick_instance"
 down_revision = "0001_baseline"
 branch_labels = None
 depends_on = None
