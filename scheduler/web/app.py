@@ -112,7 +112,6 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     routes.append(Mount(PREFIX, app=api))
     limits = settings.limits
     middleware = [
-        Middleware(ProxyWatch, settings=settings),
         # Every body is bounded before any of it is parsed; the API words its own 413 (its
         # bound is the same setting).
         Middleware(
@@ -125,7 +124,35 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     handlers = {StoreError: outage_page, OperationalError: outage_page}
     app = Starlette(lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers=handlers)
     relative_slash_redirects(app.router)
+    watch = ProxyWatch(app.build_middleware_stack(), settings=settings)
+    link = next(r.app for r in routes if isinstance(r, Route) and r.path == "/l/{code}")
+    app.middleware_stack = TrackedLinks(watch, link=link, watch=watch)
     return app
+
+
+class TrackedLinks:
+    """``GET|HEAD /l/{code}`` straight to its raw endpoint, ahead of every other layer.
+
+    A viral post's clicks are most of what the server answers: each middleware layer and the
+    router's pattern matching cost them a few microseconds, and the endpoint answers every
+    outcome itself (its last-resort page included), bounds no body and needs no session.
+    Everything else goes through ``watch`` and the whole stack.
+    """
+
+    def __init__(self, app: ASGIApp, *, link: ASGIApp, watch: ProxyWatch) -> None:
+        self.app = app
+        self.link = link
+        self.watch = watch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path: str = scope["path"]
+            if path.startswith("/l/") and len(path) > 3 and "/" not in path[3:]:
+                self.watch.notice(scope)
+                scope["path_params"] = {"code": path[3:]}
+                await self.link(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def relative_slash_redirects(router: Router) -> None:

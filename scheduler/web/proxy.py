@@ -42,10 +42,14 @@ class ProxyWatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if self.sighting is None:
-                self._look(scope)
+            self.notice(scope)
             scope.setdefault("state", {})[STATE_KEY] = self.sighting
         await self.app(scope, receive, send)
+
+    def notice(self, scope: Scope) -> None:
+        """Look at one request's headers until the first untrusted forwarding is seen."""
+        if self.sighting is None:
+            self._look(scope)
 
     def _look(self, scope: Scope) -> None:
         names = {name.lower() for name, _ in scope.get("headers", ())}
