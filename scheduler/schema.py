@@ -101,6 +101,12 @@ def schema_state(engine: Engine) -> SchemaState:
         ) from exc
 
 
+def current_revision(engine: Engine) -> str | None:
+    """Only the stamped revision: what a running process re-reads on every pass (one small query)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def require_current(engine: Engine) -> SchemaState:
     """Refuse a database whose schema is not the one this code was written for."""
     state = schema_state(engine)

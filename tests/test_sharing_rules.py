@@ -229,15 +229,14 @@ def test_self_cookie_and_form_token_cannot_be_forged() -> None:
     assert not form_token_ok(KEYS, 7, None) and not form_token_ok(KEYS, 7, "123.abc")
 
 
-def test_the_writer_commits_many_clicks_per_transaction(tmp_path: Path) -> None:
-    loa = Loa(load_settings(write_config(tmp_path)))
-    loa.init()
+def published_link(loa: Loa, *, token: str, code: str) -> int:
+    """One staff member's tracked link to one published publication; its id."""
     now = datetime.now(UTC)
     with session_scope(loa.engine) as session:
         unit = Unit(code="vinh", name="Vinh")
         session.add(unit)
         session.flush()
-        staff = Staff(unit_id=unit.id or 0, full_name="A", share_token="t" * 32, created_at=now)
+        staff = Staff(unit_id=unit.id or 0, full_name="A", share_token=token, created_at=now)
         post = Post(template="x", text="x", scheduled_at=now, created_at=now)
         session.add_all([staff, post])
         session.flush()
@@ -251,10 +250,16 @@ def test_the_writer_commits_many_clicks_per_transaction(tmp_path: Path) -> None:
         )
         session.add(publication)
         session.flush()
-        link = ShareLink(code="abcdefgh", publication_id=publication.id or 0, staff_id=staff.id or 0, created_at=now)
+        link = ShareLink(code=code, publication_id=publication.id or 0, staff_id=staff.id or 0, created_at=now)
         session.add(link)
         session.flush()
-        link_id = link.id or 0
+        return link.id or 0
+
+
+def test_the_writer_commits_many_clicks_per_transaction(tmp_path: Path) -> None:
+    loa = Loa(load_settings(write_config(tmp_path)))
+    loa.init()
+    link_id = published_link(loa, token="t" * 32, code="abcdefgh")
     recorder = ClickRecorder(loa.engine, dedupe=timedelta(hours=24))
     reasons: list[ClickReason] = []
     lock = threading.Lock()
@@ -289,28 +294,7 @@ def test_the_batch_lookup_reads_counted_clicks_only(tmp_path: Path) -> None:
     loa = Loa(load_settings(write_config(tmp_path)))
     loa.init()
     now = datetime.now(UTC)
-    with session_scope(loa.engine) as session:
-        unit = Unit(code="vinh", name="Vinh")
-        session.add(unit)
-        session.flush()
-        staff = Staff(unit_id=unit.id or 0, full_name="A", share_token="u" * 32, created_at=now)
-        post = Post(template="x", text="x", scheduled_at=now, created_at=now)
-        session.add_all([staff, post])
-        session.flush()
-        publication = Publication(
-            post_id=post.id or 0,
-            channel_id="fb-bhxh-nghean",
-            platform="facebook",
-            status=PublicationStatus.published,
-            text="x",
-            due_at=now,
-        )
-        session.add(publication)
-        session.flush()
-        link = ShareLink(code="abcdefgi", publication_id=publication.id or 0, staff_id=staff.id or 0, created_at=now)
-        session.add(link)
-        session.flush()
-        link_id = link.id or 0
+    link_id = published_link(loa, token="u" * 32, code="abcdefgi")
     seen: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:

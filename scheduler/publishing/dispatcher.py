@@ -60,7 +60,7 @@ from scheduler.publishing.housekeeping import (
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.publishing.reconcile import RECONCILE_DELAY, ChannelChecks, Reconciler
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
-from scheduler.schema import schema_state
+from scheduler.schema import current_revision, head_revision
 from scheduler.store import (
     Claim,
     claim_due,
@@ -113,18 +113,20 @@ class Dispatcher:
 
     def _schema_matches(self) -> bool:
         """A running process stops claiming once another Loa has upgraded the database under it."""
-        state = schema_state(self.engine)
-        if state.up_to_date:
+        # The table list and the script directory were checked at start (`require_current`);
+        # a pass only re-reads the stamp.
+        current, head = current_revision(self.engine), head_revision()
+        if current == head:
             self._schema_warned = None
             return True
-        if self._schema_warned != state.current:
+        if self._schema_warned != current:
             log.error(
                 "the database's schema is now %s, this process was written for %s: it publishes "
                 "nothing until it is restarted with the matching Loa version",
-                state.current or "0.1",
-                state.head,
+                current or "0.1",
+                head,
             )
-            self._schema_warned = state.current
+            self._schema_warned = current
         return False
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from scheduler.config import Settings
 from scheduler.i18n import msg, stored
@@ -55,19 +55,24 @@ def expire_leases(engine: Engine, now: datetime) -> None:
             session.add(row)
 
 
+def _due_before(session: Session, event: Event, cutoff: datetime) -> list[Publication]:
+    """Publications ``event`` may move that fell due before ``cutoff`` and wait for no retry."""
+    return list(
+        session.exec(
+            select(Publication).where(
+                col(Publication.status).in_(sources(event)),
+                Publication.due_at < cutoff,
+                col(Publication.next_attempt_at).is_(None),
+            )
+        )
+    )
+
+
 def mark_missed(engine: Engine, settings: Settings, now: datetime) -> list[int]:
     """Never a burst of old posts after downtime: beyond the grace they wait for a person."""
     cutoff = now - timedelta(minutes=settings.publishing.grace_minutes)
     with session_scope(engine) as session:
-        rows = list(
-            session.exec(
-                select(Publication).where(
-                    col(Publication.status).in_(sources(Event.overdue)),
-                    Publication.due_at < cutoff,
-                    col(Publication.next_attempt_at).is_(None),
-                )
-            )
-        )
+        rows = _due_before(session, Event.overdue, cutoff)
         for row in rows:
             local = row.due_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
             row.status = transition(row.status, Event.overdue)
@@ -88,15 +93,7 @@ def check_overdue(engine: Engine, settings: Settings, now: datetime) -> list[int
     """
     cutoff = now - timedelta(minutes=settings.publishing.check_overdue_minutes)
     with session_scope(engine) as session:
-        rows = list(
-            session.exec(
-                select(Publication).where(
-                    col(Publication.status).in_(sources(Event.overdue_check)),
-                    Publication.due_at < cutoff,
-                    col(Publication.next_attempt_at).is_(None),
-                )
-            )
-        )
+        rows = _due_before(session, Event.overdue_check, cutoff)
         for row in rows:
             row.status = transition(row.status, Event.overdue_check)
             row.last_error = stored(msg("reason.overdue_check"))
