@@ -121,6 +121,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _wait_for_ticks(engine: Any, workers: int, timeout: float = 120) -> None:
+    """Until every worker has finished its first pass (start-up done)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM schedulertick")).scalar_one() >= workers:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the workers did not start")
+
+
 def _pin(pid: int, cores: set[int] | None) -> None:
     if cores is not None:
         os.sched_setaffinity(pid, cores)
@@ -143,8 +154,10 @@ def burst(count: int, channels: int, workers: int = 1, *, pinned: bool = False) 
         folder = Path(folder_name)
         port = _free_port()
         config = _config(folder, port, channels)
-        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=25)
-        _queue(config, count, channels, due)
+        # Queued for tomorrow, then moved to a few seconds ahead once every worker has started
+        # and run its first pass (as a reschedule from another process would): neither the
+        # time to queue 1,000 posts nor a worker's start-up can spill into the burst.
+        _queue(config, count, channels, datetime.now(UTC) + timedelta(days=1))
         sandbox = _loa(config, "sandbox", "--port", str(port))
         _pin(sandbox.pid, pinning[1] if pinning else None)
         worker = None
@@ -161,8 +174,12 @@ def burst(count: int, channels: int, workers: int = 1, *, pinned: bool = False) 
             for process in (worker, *others):
                 _pin(process.pid, pinning[0] if pinning else None)
             engine = make_engine(f"sqlite:///{folder / 'posts.db'}")
-            # The CPU of the burst alone: start-up and the first passes are done a second
-            # before the posts fall due.
+            _wait_for_ticks(engine, workers)
+            due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+            with engine.begin() as connection:
+                stamp = {"due": due.replace(tzinfo=None), "now": datetime.now(UTC).replace(tzinfo=None)}
+                connection.execute(text("UPDATE publication SET due_at = :due, updated_at = :now"), stamp)
+            # The CPU of the burst alone: measured from a second before the posts fall due.
             time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1.0))
             before = sum(_cpu_seconds(p.pid) for p in [worker, *others]), _cpu_seconds(sandbox.pid)
             deadline = time.monotonic() + 120
