@@ -807,3 +807,33 @@ def test_live_address_bound_equals_recount_at_the_edge_of_the_window(env: Env) -
         ClickReason.address_limit,
     ]
     assert recount(env.loa.engine, env.loa.settings).changed == 0
+
+
+def test_share_page_covers_come_as_phone_sized_webp_with_a_jpeg_fallback(env: Env) -> None:
+    import html
+    import io
+    import re
+
+    from PIL import Image
+
+    staff = new_staff(env)
+    page = requests.get(f"{env.url}/s/{staff['token']}", headers={"User-Agent": PHONE_UA}, timeout=10).text
+    webp = re.search(r'<source type="image/webp" srcset="([^"]+)"', page)
+    jpeg = re.search(r'<img class="cover" src="([^"]+)" srcset="([^"]+)"', page)
+    assert webp and jpeg, page
+    original = requests.get(html.unescape(jpeg.group(1)).split("?")[0], timeout=10)
+    assert original.status_code == 200
+    for srcset, kind in ((webp.group(1), "image/webp"), (jpeg.group(2), "image/jpeg")):
+        entries = [entry.rsplit(" ", 1) for entry in html.unescape(srcset).split(", ")]
+        assert [width for _url, width in entries] == ["480w", "960w"]
+        for url, width in entries:
+            first = requests.get(url, timeout=10)
+            assert first.status_code == 200 and first.headers["content-type"] == kind
+            with Image.open(io.BytesIO(first.content)) as image:
+                assert image.width == min(int(width[:-1]), Image.open(io.BytesIO(original.content)).width)
+            assert len(first.content) < len(original.content)
+            again = requests.get(url, timeout=10)  # kept on disk: the same bytes, not made again
+            assert again.content == first.content
+    base = html.unescape(jpeg.group(1)).split("?")[0]
+    for asked in ("?w=481&f=webp", "?w=960&f=gif", "?w=-1&f=jpeg", "?f=webp", "?w=99999999999999999999&f=webp"):
+        assert requests.get(base + asked, timeout=10).status_code == 404, asked
