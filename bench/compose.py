@@ -164,6 +164,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def summary(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for key, label in (("new_cover", "compose preview p95, new cover"), ("typing", "compose preview p95, typing")):
+        p95 = result[key]["p95_ms"]
+        rows.append((label, f"{result['floor']['p95_ms']:.0f} ms (covers alone)", f"{p95:.0f} ms", "≤ 150 ms",
+                     "met" if p95 <= result["target_p95_ms"] else "NOT met"))  # fmt: skip
+    return rows
+
+
 def print_report(result: dict[str, Any]) -> None:
     print(f"\nCompose preview with a cover, two channels ({result['machine']}), {result['previews']} previews each")
     print(f"  {'':46}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}")

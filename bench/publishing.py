@@ -286,6 +286,23 @@ def _met(value: float, target: float) -> str:
     return "met" if value <= target else "NOT met"
 
 
+def summary(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    pinned, b, i = result["burst_pinned"], result["burst"], result["idle"]
+    base, target = result["baseline"], result["targets"]
+    rss = max(pinned["peak_rss_mb"], b["peak_rss_mb"])
+    return [
+        ("publish burst p99 lateness, emulator pinned", f"{base['p99_s']} s", f"{pinned['lateness_s']['p99']:.2f} s",
+         "≤ 1 s", _met(pinned["lateness_s"]["p99"], target["p99_s"])),
+        ("publish burst p99 lateness, unpinned", f"{base['p99_s']} s", f"{b['lateness_s']['p99']:.2f} s", "", ""),
+        ("worker CPU per publication (pinned)", f"{base['worker_cpu_ms']} ms",
+         f"{pinned['worker_cpu_ms_per_publication']:.2f} ms", "≤ 0,8 ms",
+         _met(pinned["worker_cpu_ms_per_publication"], target["worker_cpu_ms"])),
+        ("worker peak RSS", f"{base['rss_mb']} MB", f"{rss:.0f} MB", "≤ 150 MB", _met(rss, target["rss_mb"])),
+        (f"idle CPU, {i['queued']} future posts", f"{base['idle_percent']} %", f"{i['cpu_percent']:.2f} %", "< 1 %",
+         _met(i["cpu_percent"], target["idle_percent"])),
+    ]  # fmt: skip
+
+
 def print_report(result: dict[str, Any]) -> None:
     pinned, b, i = result["burst_pinned"], result["burst"], result["idle"]
     base, target = result["baseline"], result["targets"]

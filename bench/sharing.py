@@ -289,6 +289,22 @@ def run(quick: bool = False) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def summary(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    loa, bare, d, target = result["loa"], result["bare"], result["download"], result["targets"]
+    kb = 1024
+    phone = (d["page"] + d["assets"] + d["webp_960"]) / kb
+    before = (d["page"] + d["assets"] + d["originals"]) / kb
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    return [
+        (f"share pages, {result['staff']} staff in {result['seconds']:.0f} s: p99", f"{bare['p99_ms']:.0f} ms (bare)",
+         f"{loa['p99_ms']:.0f} ms", "≤ 100 ms", verdict(loa["p99_ms"] <= target["p99_ms"])),
+        ("share page before images", "", f"{d['page'] / kb:.1f} KB", "≤ 60 KB",
+         verdict(d["page"] / kb <= target["page_kb"])),
+        (f"a phone, {d['covers']} posts", f"{before:.0f} KB (originals)", f"{phone:.0f} KB", "≤ 400 KB",
+         verdict(phone <= target["phone_kb"])),
+    ]  # fmt: skip
+
+
 def print_report(result: dict[str, Any]) -> None:
     loa, bare, d = result["loa"], result["bare"], result["download"]
     print(f"\nShare pages: {result['staff']} staff open theirs within {result['seconds']:.0f} s ({result['machine']})")
