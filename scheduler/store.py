@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.dbfaults import kind, refusal
+from scheduler.dbfaults import first_line, kind, refusal
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.models import (
@@ -161,7 +161,7 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise refusal(
             exc,
             session.get_bind().engine,
-            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback=msg("error.database_refused", detail=first_line(exc.orig)),
             fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:

@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scheduler import __version__
 from scheduler.bounds import BodyLimit
 from scheduler.errors import StoreError
 from scheduler.i18n import process_lang, process_text, render_stored, translate
@@ -46,6 +47,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         # `loa publish-due`, another worker) says nothing about whether this one works.
         own = loa.publishing_engine
         body: dict[str, object] = {
+            "service": "loa",  # `loa doctor` tells Loa's answer from another server's by it
+            "version": __version__,
             "database": "ok",
             "last_tick_age_seconds": None,
             "channels_needing_attention": [],
