@@ -292,6 +292,7 @@ class Claim:
     description: str | None
     link: str | None
     cover_file: str | None
+    due_at: datetime | None = None  # when it was due: how late it goes out is an operator's figure
 
 
 def claim_due(
@@ -358,6 +359,7 @@ def claim_due(
                 description=row.description,
                 link=links.get(row.post_id),
                 cover_file=row.cover_file,
+                due_at=row.due_at,
             )
             for row, attempt in attempts
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -95,6 +97,18 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         body["status"] = "unhealthy" if problems else "ok"
         return JSONResponse(body, status_code=503 if problems else 200)
 
+    metrics_token = os.environ.get(settings.web.metrics_token_env or "") if settings.web.metrics_token_env else None
+
+    async def metrics(request: Request) -> Response:
+        # Loopback callers that came through no proxy (the host's own Prometheus), or the
+        # bearer token: the figures name platforms and volumes an outsider has no need of.
+        from scheduler.operations.metrics import CONTENT_TYPE, operations_metrics
+
+        if not metrics_allowed(request, metrics_token):
+            return PlainTextResponse(translate(process_lang(), "error.metrics_refused"), status_code=403)
+        page = await run_in_threadpool(operations_metrics().exposition, engine)
+        return Response(page, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
     async def asset(request: Request) -> Response:
         return _public_image(settings.assets_path, request.path_params["name"])
 
@@ -105,6 +119,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         *sharing_routes(loa),  # first: /l/{code} is the hottest path (routes are tried in order)
         Route("/healthz", healthz),
+        Route("/metrics", metrics),
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
         *console_routes(loa),
@@ -156,6 +171,16 @@ class TrackedLinks:
                 await self.link(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def metrics_allowed(request: Request, token: str | None) -> bool:
+    """The bearer token when one is set; else a loopback peer carrying no forwarded header."""
+    offered = request.headers.get("authorization", "")
+    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return True
+    forwarded = any(name in request.headers for name in ("x-forwarded-for", "forwarded", "x-real-ip"))
+    peer = request.client.host if request.client else ""
+    return not forwarded and peer in ("127.0.0.1", "::1")
 
 
 def relative_slash_redirects(router: Router) -> None:
