@@ -143,3 +143,28 @@ def test_only_loopback_without_a_proxy_or_the_token(
             scrape(base, **{"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer a-long-random-metrics-token"})
     finally:
         app.close()
+
+
+def test_json_log_lines_carry_the_request_id(offline_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from starlette.testclient import TestClient
+
+    from scheduler.logs import configure
+
+    app = Loa(load_settings(offline_config))
+    configure(json_lines=True)
+    try:
+        with TestClient(create_app(app)) as client:
+            capsys.readouterr()
+            answer = client.get("/healthz", headers={"X-Request-ID": "caddy-7f3a", "X-Forwarded-For": "198.51.100.7"})
+            assert answer.headers["x-request-id"] == "caddy-7f3a"
+            fresh = client.get("/healthz").headers["x-request-id"]
+            assert len(fresh) == 16 and fresh != "caddy-7f3a"
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        warned = [line for line in lines if line["logger"] == "loa.web"]
+        assert warned and warned[0]["request_id"] == "caddy-7f3a" and warned[0]["level"] == "WARNING"
+    finally:
+        logging.getLogger().handlers.clear()
+        app.close()

@@ -101,7 +101,7 @@ def run(ctx: typer.Context) -> None:
         loa = ready(ctx)
         refuse_missing_secrets(loa.settings, loa.engine)
         check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
-        _configure_logging()
+        _configure_logging(json_lines=loa.settings.web.json_logs)
         with working(loa.engine):  # `loa restore` refuses while this runs
             run_foreground(loa, out)
     finally:
@@ -124,7 +124,7 @@ def worker(ctx: typer.Context) -> None:
     loa = ready(ctx)
     refuse_missing_secrets(loa.settings, loa.engine)
     check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
-    _configure_logging()
+    _configure_logging(json_lines=loa.settings.web.json_logs)
     with working(loa.engine):
         run_worker(loa, out)
 
@@ -285,10 +285,10 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
 # -- entry point -------------------------------------------------------------------------
 
 
-def _configure_logging(*, quiet: bool = False) -> None:
+def _configure_logging(*, quiet: bool = False, json_lines: bool = False) -> None:
     from scheduler.logs import configure
 
-    configure(level=logging.WARNING if quiet else logging.INFO)
+    configure(level=logging.WARNING if quiet else logging.INFO, json_lines=json_lines)
 
 
 def _fail(code: int, message: str) -> NoReturn:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
+import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -18,12 +20,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler import __version__
 from scheduler.bounds import BodyLimit
 from scheduler.errors import StoreError
 from scheduler.i18n import process_lang, process_text, render_stored, translate
+from scheduler.logs import REQUEST_ID
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
 from scheduler.store import outage_of, session_scope
 from scheduler.web.api import PREFIX, create_api
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+REQUEST_ID_FORM = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 PUBLIC_IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
@@ -144,7 +148,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     relative_slash_redirects(app.router)
     watch = ProxyWatch(app.build_middleware_stack(), settings=settings)
     link = next(r.app for r in routes if isinstance(r, Route) and r.path == "/l/{code}")
-    app.middleware_stack = TrackedLinks(watch, link=link, watch=watch)
+    # The request id outside everything but tracked links, which log only their rare failures.
+    app.middleware_stack = TrackedLinks(RequestIds(watch), link=link, watch=watch)
     return app
 
 
@@ -206,6 +211,33 @@ def relative_slash_redirects(router: Router) -> None:
         await fallback(scope, receive, send)
 
     router.default = default
+
+
+class RequestIds:
+    """Each request gets an id (the proxy's ``X-Request-ID`` when it sent a sane one), sent back
+    in the same header and carried by the log lines written while answering it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
+        request_id = given.decode("latin-1") if REQUEST_ID_FORM.fullmatch(given) else secrets.token_hex(8)
+        token = REQUEST_ID.set(request_id)
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class ApiPaths:
