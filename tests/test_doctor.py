@@ -230,3 +230,18 @@ def test_run_refuses_to_make_a_new_key_over_stored_credentials(
     assert not key.exists()
     _, checks = doctor(loa)
     assert checks["key"]["status"] == "problem"
+
+
+def test_https_settings_behind_a_proxy(tmp_path: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import initialised
+
+    port = free_port()
+    behind = initialised(write_config(tmp_path, sandbox_url=sandbox.url, public_url=f"https://127.0.0.1:{port}",
+                                      extra='\n[web]\nhost = "0.0.0.0"\n'))  # fmt: skip
+    _, checks = doctor(cli_for(behind, capsys))
+    assert checks["https.proxy"]["status"] == "problem" and "trusted_proxies" in checks["https.proxy"]["fix"]
+    assert checks["https.listen"]["status"] == "problem" and "127.0.0.1" in checks["https.listen"]["fix"]
+    quick = "\n[doctor]\ntimeout_seconds = 1\n"
+    plain = initialised(write_config(tmp_path, sandbox_url=sandbox.url, public_url="http://loa.example.vn", extra=quick))
+    _, checks = doctor(cli_for(plain, capsys))
+    assert checks["https"]["status"] == "problem" and "Caddyfile" in checks["https"]["fix"]
