@@ -242,6 +242,7 @@ def test_https_settings_behind_a_proxy(tmp_path: Path, sandbox: Any, capsys: pyt
     assert checks["https.proxy"]["status"] == "problem" and "trusted_proxies" in checks["https.proxy"]["fix"]
     assert checks["https.listen"]["status"] == "problem" and "127.0.0.1" in checks["https.listen"]["fix"]
     quick = "\n[doctor]\ntimeout_seconds = 1\n"
-    plain = initialised(write_config(tmp_path, sandbox_url=sandbox.url, public_url="http://loa.example.vn", extra=quick))
+    elsewhere = "http://loa.example.vn"
+    plain = initialised(write_config(tmp_path, sandbox_url=sandbox.url, public_url=elsewhere, extra=quick))
     _, checks = doctor(cli_for(plain, capsys))
     assert checks["https"]["status"] == "problem" and "Caddyfile" in checks["https"]["fix"]
