@@ -67,11 +67,18 @@ def channels_with_credentials(engine: Engine) -> set[str]:
 
 
 def resolves(host: str) -> bool:
-    """Whether the name has an address (a literal address always has)."""
+    """Whether the name has an address (a literal address always has).
+
+    Only a definite "no such name" counts against it: a resolver that cannot be reached
+    right now (EAI_AGAIN, a server booting before its network) is no wrong setting, and a
+    refusal (exit 2) would not be restarted.
+    """
     if not host:
         return False
     try:
         socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return exc.errno not in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME))
     except (OSError, UnicodeError):
         return False
     return True
