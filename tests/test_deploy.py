@@ -128,7 +128,8 @@ def environment_file(path: Path) -> dict[str, str]:
 
 
 def started_as(unit: Path, server: Server, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """A process started as the (relocated) unit's ExecStart, Environment, EnvironmentFile and WorkingDirectory say."""
+    """A process started as the (relocated) unit says: Environment, EnvironmentFile, WorkingDirectory,
+    ExecStartPre (each must succeed), then ExecStart."""
     settings = unit_settings(unit)
     env = base_env(server.root)
     for assignment in settings.get("Environment", []):
@@ -137,8 +138,11 @@ def started_as(unit: Path, server: Server, extra: dict[str, str] | None = None) 
     for name in settings.get("EnvironmentFile", []):
         env.update(environment_file(Path(name.lstrip("-"))))
     env.update(extra or {})
-    command = settings["ExecStart"][0].split()
     folder = settings.get("WorkingDirectory", [str(server.root)])[0]
+    for before in settings.get("ExecStartPre", []):
+        done = subprocess.run(before.split(), cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (before, done.stderr)
+    command = settings["ExecStart"][0].split()
     return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -303,21 +307,21 @@ def test_the_production_steps_bring_loa_up_behind_caddy_with_https_and_postgresq
 def wait_for_https(
     browser: requests.Session, url: str, loa: subprocess.Popen[str], caddy: subprocess.Popen[str], root_ca: Path
 ) -> requests.Response:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded CI machine starts both slowly
     last: object = "nothing yet"
     while True:
         for process in (loa, caddy):
             assert process.poll() is None, process.communicate()
         if root_ca.exists():
             try:
-                answer = browser.get(url, timeout=5)
+                answer = browser.get(url, timeout=20)
                 if answer.status_code == 200:
                     return answer
                 last = f"{answer.status_code} {answer.text[:300]}"
             except requests.RequestException as exc:
                 last = exc
         if time.monotonic() > deadline:
-            logs = f"caddy: {stop(caddy)[-3000:]}\nloa: {stop(loa)[-2000:]}"
+            logs = f"caddy: {stop(caddy)[-6000:]}\nloa: {stop(loa)[-2000:]}"
             raise AssertionError(f"{url} did not answer over HTTPS: {last}\n{logs}")
         time.sleep(0.2)
 
