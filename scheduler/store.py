@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.dbfaults import kind, refusal
+from scheduler.dbfaults import first_line, kind, refusal
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.models import (
@@ -175,7 +175,7 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise refusal(
             exc,
             session.get_bind().engine,
-            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback=msg("error.database_refused", detail=first_line(exc.orig)),
             fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:
@@ -306,6 +306,7 @@ class Claim:
     description: str | None
     link: str | None
     cover_file: str | None
+    due_at: datetime | None = None  # when it was due: how late it goes out is an operator's figure
 
 
 def claim_due(
@@ -351,6 +352,7 @@ def claim_due(
                 publication.c.description,
                 publication.c.cover_file,
                 col(Post.link),
+                publication.c.due_at,
             )
             .join(Post, col(Post.id) == publication.c.post_id)
             .where(due)
@@ -390,6 +392,7 @@ def claim_due(
                 description=row[4],
                 link=row[6],
                 cover_file=row[5],
+                due_at=row[7],
             )
             for row in rows
         ]

@@ -253,6 +253,16 @@ class Dispatcher:
 
     def publish_claimed(self, claim: Claim) -> tuple[str, int]:
         """Publish a publication this process has claimed; returns (summary bucket, id)."""
+        outcome, publication_id = self._publish_claimed(claim)
+        if outcome != "handed_back":
+            from scheduler.operations.metrics import operations_metrics
+
+            channel = self.settings.channel(claim.channel_id)
+            late = (self.clock() - claim.due_at).total_seconds() if claim.due_at and outcome == "published" else None
+            operations_metrics().publication_done(channel.platform, outcome, late)
+        return outcome, publication_id
+
+    def _publish_claimed(self, claim: Claim) -> tuple[str, int]:
         channel = self.settings.channel(claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
         by_url = publisher_class(channel.platform).cover_by_url
