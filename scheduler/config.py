@@ -197,6 +197,27 @@ class LimitsSettings(_Section):
         return self.sheet_max_uncompressed_mib * 1024 * 1024
 
 
+class MediaSettings(_Section):
+    """The media library's bounds (docs/platforms.md D): what one photo or video may be."""
+
+    max_photo_mib: int = Field(default=30, ge=1, le=200)
+    max_photo_megapixels: int = Field(default=60, ge=1, le=400)
+    max_video_mib: int = Field(default=1024, ge=1, le=10 * 1024)
+    # The long edge of the copy a platform receives; phones take 4000 px and more.
+    publish_edge_px: int = Field(default=2048, ge=320, le=8192)
+    # The same text queued twice to a channel within this many hours is warned about
+    # (Facebook refuses an identical text as a duplicate); 0 turns the warning off.
+    duplicate_text_hours: int = Field(default=72, ge=0, le=24 * 365)
+
+    @property
+    def max_photo_bytes(self) -> int:
+        return self.max_photo_mib * 1024 * 1024
+
+    @property
+    def max_video_bytes(self) -> int:
+        return self.max_video_mib * 1024 * 1024
+
+
 class SecretsSettings(_Section):
     key_env: str = "LOA_SECRET_KEY"
     key_file: str = ".loa-secret.key"
@@ -289,6 +310,7 @@ class Settings(_Section):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"

@@ -9,6 +9,7 @@ message, a log line or a repr.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from urllib3.exceptions import NewConnectionError
 from scheduler.channels.base import (
     ChannelAccess,
     CoverTarget,
+    MediaFile,
     OutgoingPost,
     PostMetrics,
     Publisher,
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
     from scheduler.sandbox.emulator import PlatformEmulator
 
 Json = dict[str, Any]
+log = logging.getLogger("loa.facebook")
+# The step record's mark for a call sent whose answer has not come back.
+_PENDING = "?"
 
 # Graph error codes (A6). Sets, not ranges, so a reader can grep for a code.
 _AUTH_CODES = frozenset({102, 190})
@@ -182,6 +187,15 @@ class FacebookPublisher(Publisher):
     )
     live_api_base: ClassVar[str] = "https://graph.facebook.com/v25.0"
     sandbox_api_path: ClassVar[str] = "/v25.0"
+    # D3: up to 10 photos in one post (attached_media); video posts; Reels 3–90 s at 9:16,
+    # 30 per Page in any 24 hours. UNVERIFIED: the largest video a Page takes through the
+    # chunked upload; 1 GB keeps Loa's uploads well inside what is reported.
+    max_photos: ClassVar[int] = 10
+    supports_video: ClassVar[bool] = True
+    max_video_bytes: ClassVar[int] = 1024 * 1024 * 1024
+    short_video_seconds: ClassVar[tuple[float, float] | None] = (3.0, 90.0)
+    short_video_aspect: ClassVar[tuple[int, int] | None] = (9, 16)
+    short_video_daily_cap: ClassVar[int] = 30
     share_dialog: ClassVar[ShareDialog | None] = ShareDialog(
         button_label=N_("share.button.facebook"),
         sharer_url="https://www.facebook.com/sharer/sharer.php?u=",
@@ -225,6 +239,10 @@ class FacebookPublisher(Publisher):
     def publish(self, post: OutgoingPost) -> PublishResult:
         self._check_content(post)
         page = self.access.external_id
+        if post.video is not None:
+            return self._publish_video(post, post.video)
+        if post.photos:
+            return self._publish_album(post)
         if post.cover_jpeg:
             caption = post.text
             # /photos takes no `link`; keep the link readable by putting it in the caption.
@@ -262,6 +280,87 @@ class FacebookPublisher(Publisher):
         return PublishResult(
             remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
         )
+
+    # ------------------------------------------------------------------ photos
+
+    def _publish_album(self, post: OutgoingPost) -> PublishResult:
+        """Photos staged unpublished (invisible on the Page), then one feed post attaching
+        them in order (docs/platforms.md D3). The feed call is the irreversible step; each
+        staged photo's id is recorded first, so a retry attaches the same photos."""
+        page = self.access.external_id
+        steps = post.steps
+        staged: list[str] = []
+        for index, photo in enumerate(post.photos):
+            key = f"photo:{index}:{photo.sha256[:16]}"
+            known = steps.get(key)
+            if known and known != _PENDING:
+                staged.append(known)
+                continue
+            if known == _PENDING:
+                # The reply to this photo was lost last time: Facebook may hold it unpublished.
+                log.warning("%s: photo %d of an album may be staged twice (an earlier reply was lost)", self, index + 1)
+                steps.put(f"orphan:{index}", "possible")
+            steps.put(key, _PENDING)
+            with photo.path.open("rb") as handle:
+                body = self._call(
+                    "POST",
+                    f"{page}/photos",
+                    data={"published": "false"},
+                    files={"source": (photo.path.name, handle, photo.content_type)},
+                )
+            photo_id = str(body.get("id") or "")
+            if not photo_id:
+                raise TransientError(msg("error.facebook_no_id"), hint=msg("hint.retry_later"), platform=self.platform)
+            steps.put(key, photo_id)
+            staged.append(photo_id)
+        text = post.text
+        if post.link and post.link not in text:
+            text = f"{text}\n\n{post.link}" if text else post.link
+        data = {
+            "message": text,
+            "attached_media": json.dumps([{"media_fbid": photo_id} for photo_id in staged]),
+            "fields": "id,permalink_url,created_time",
+        }
+        steps.put("feed", "sent")
+        try:
+            body = self._call("POST", f"{page}/feed", data=data, write=True)
+        except PermanentError as exc:
+            if not isinstance(exc, DuplicateContent):
+                self._remove_staged(staged, post)
+            raise
+        remote_id = str(body.get("id") or "")
+        if not remote_id:
+            raise UnknownOutcome(
+                msg("error.facebook_no_id"), hint=msg("hint.facebook_look_first"), platform=self.platform
+            )
+        steps.put("post", remote_id)
+        return self._result(remote_id, body)
+
+    def _remove_staged(self, staged: list[str], post: OutgoingPost) -> None:
+        """A post refused for good: its staged photos are deleted, or kept on record as left behind."""
+        for index, photo_id in enumerate(staged):
+            try:
+                self._call("DELETE", photo_id)
+            except PublishError:
+                log.warning("%s: staged photo %s could not be removed; it stays unpublished", self, photo_id)
+                post.steps.put(f"orphan:{index}", photo_id)
+                continue
+            post.steps.drop(f"photo:{index}:{post.photos[index].sha256[:16]}")
+
+    def _result(self, remote_id: str, body: Json) -> PublishResult:
+        returned = body.get("permalink_url")
+        if isinstance(returned, str) and returned:
+            created = _parse_time(body.get("created_time")) or datetime.now(UTC)
+            return PublishResult(
+                remote_id=remote_id, permalink=returned, published_at=created, pause_seconds=self._pause_left()
+            )
+        permalink, published_at = self._read_back(remote_id)
+        return PublishResult(
+            remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
+        )
+
+    def _publish_video(self, post: OutgoingPost, video: MediaFile) -> PublishResult:
+        raise PermanentError(msg("error.video_not_supported", channel=self.access.channel_id), platform=self.platform)
 
     def find_recent(self, *, since: datetime) -> list[RemotePost]:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
@@ -497,7 +596,7 @@ class FacebookPublisher(Publisher):
         *,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, tuple[str, Any, str]] | None = None,
         write: bool = False,
     ) -> Json:
         """One Graph call; returns the JSON object or raises a classified error.

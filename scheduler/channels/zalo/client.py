@@ -193,6 +193,9 @@ class ZaloPublisher(Publisher):
     )
     needs_cover: ClassVar[bool] = True
     cover_by_url: ClassVar[bool] = True
+    # D4: several images in an article's body, each ≤ 1 MB, fetched from public URLs.
+    # UNVERIFIED: how many one body may hold; 20 is what Loa sends at most.
+    max_photos: ClassVar[int] = 20
     single_use_refresh_token: ClassVar[bool] = True
     live_api_base: ClassVar[str] = "https://openapi.zalo.me"
     live_oauth_base: ClassVar[str | None] = ZALO_OAUTH_BASE
@@ -269,7 +272,7 @@ class ZaloPublisher(Publisher):
                 hint=msg("hint.zalo_look_first"),
                 platform=self.platform,
             )
-        article_id = self._verify(token, post.cover_url or "")
+        article_id = self._verify(token, post.photos[0].url if post.photos else post.cover_url or "")
         permalink, published_at = self._read_back(article_id)
         return PublishResult(remote_id=article_id, permalink=permalink, published_at=published_at)
 
@@ -700,7 +703,10 @@ class ZaloPublisher(Publisher):
     # ------------------------------------------------------------------ publish helpers
 
     def _article(self, post: OutgoingPost) -> Json:
-        if not post.cover_url:
+        photos = post.photos
+        # The cover is the post's first photo when it has photos (the person chose their order).
+        cover = photos[0].url if photos else post.cover_url
+        if not cover:
             # Zalo itself answers −201 "cover value is invalid" without one (B3); saying so
             # before the call names the fix.
             raise PermanentError(
@@ -741,10 +747,17 @@ class ZaloPublisher(Publisher):
             # Zalo rejects unencoded spaces or Vietnamese letters in photo_url (B3).
             "cover": {
                 "cover_type": "photo",
-                "photo_url": requote_uri(post.cover_url),
+                "photo_url": requote_uri(cover),
                 "status": "show",
             },
-            "body": [{"type": "text", "content": text_to_html(post.text, post.link)}],
+            # The words, then the photos in the order the person gave them (D4: public URLs).
+            "body": [
+                {"type": "text", "content": text_to_html(post.text, post.link)},
+                *(
+                    {"type": "image", "url": requote_uri(photo.url), **({"caption": photo.alt} if photo.alt else {})}
+                    for photo in photos
+                ),
+            ],
             "status": "show",
             "comment": "show",
         }
