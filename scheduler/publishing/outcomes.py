@@ -62,7 +62,7 @@ class Event(StrEnum):
     restored_check = "restored_check"
 
 
-_CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed)
+_CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed, S.failed)
 _EDITABLE = (S.draft, S.pending_approval, S.scheduled, S.failed, S.missed, S.blocked)
 _KEEP_ON_RESCHEDULE = {S.draft: S.draft, S.pending_approval: S.pending_approval, S.scheduled: S.scheduled}
 
