@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.audit import record
+from scheduler.channels.base import Publisher
 from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
@@ -124,7 +125,7 @@ class PostService:
             {"slug": campaign_row.slug, "name": campaign_row.name, "theme": campaign_row.theme} if campaign_row else {}
         )
         self._check_words(request)
-        media = self._check_media(request.media, channels)
+        media = self._check_media(request.media, channels, scheduled_at)
         messages: dict[str, RenderedMessage] = {}
         for channel in channels:
             messages[channel.id] = self._words(request, channel, variables, campaign_vars, scheduled_at)
@@ -153,7 +154,9 @@ class PostService:
             warnings=tuple(self._repeated_text(messages, scheduled_at)),
         )
 
-    def _check_media(self, ids: Sequence[int], channels: Sequence[ChannelSettings]) -> list[MediaItem]:
+    def _check_media(
+        self, ids: Sequence[int], channels: Sequence[ChannelSettings], at: datetime | None = None
+    ) -> list[MediaItem]:
         """The library items a post shows, refused where a channel's platform cannot carry them."""
         from scheduler.media.library import MediaLibrary, as_file
 
@@ -185,8 +188,37 @@ class PostService:
                         ),
                         field="media",
                     )
-                platform.is_short_video(as_file(video, self.settings))  # read early: a bad row fails here
+                if at is not None and platform.short_video_daily_cap and platform.is_short_video(
+                    as_file(video, self.settings)
+                ):
+                    self._check_short_video_cap(channel, platform, at)
         return items
+
+    def _check_short_video_cap(self, channel: ChannelSettings, platform: type[Publisher], at: datetime) -> None:
+        """A platform's daily cap on short-form videos (Facebook: 30 Reels per Page in any 24 h),
+        counted in Loa's own queue so the post that would pass it is refused at queue time."""
+        from scheduler.media.library import as_file
+
+        window = timedelta(hours=24)
+        gone = (PublicationStatus.cancelled, PublicationStatus.failed, PublicationStatus.draft)
+        with session_scope(self.engine, read_only=True) as session:
+            rows = session.exec(
+                select(Publication.id, MediaItem)
+                .join(PostMedia, col(PostMedia.post_id) == col(Publication.post_id))
+                .join(MediaItem, col(MediaItem.id) == col(PostMedia.media_id))
+                .where(Publication.channel_id == channel.id)
+                .where(MediaItem.kind == MediaKind.video)
+                .where(col(Publication.due_at) > at - window)
+                .where(col(Publication.due_at) < at + window)
+                .where(col(Publication.status).not_in(gone))
+            )
+            short = {pid for pid, item in rows if platform.is_short_video(as_file(item, self.settings))}
+        if len(short) >= platform.short_video_daily_cap:
+            raise InputError(
+                msg("error.short_video_cap", channel=channel.id, cap=platform.short_video_daily_cap),
+                hint=msg("hint.short_video_cap"),
+                field="at",
+            )
 
     def _repeated_text(self, messages: Mapping[str, RenderedMessage], at: datetime) -> list[Message]:
         """The same text already queued or published on a channel within the window (Facebook

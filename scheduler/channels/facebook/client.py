@@ -29,6 +29,7 @@ from scheduler.channels.base import (
     PublishResult,
     RemotePost,
     ShareDialog,
+    StepRecord,
     TokenVault,
 )
 from scheduler.errors import (
@@ -223,8 +224,15 @@ class FacebookPublisher(Publisher):
         session: requests.Session | None = None,
         max_pages: int = 10,
         page_size: int = 25,
+        video_polls: int = 40,
+        video_poll_interval: float = 3.0,
+        video_chunk_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         super().__init__(access, vault=vault, timeout=timeout, session=session)
+        # A video is processed after its upload; polled with short waits first, then these.
+        self.video_polls = max(1, video_polls)
+        self.video_poll_interval = video_poll_interval
+        self.video_chunk_bytes = video_chunk_bytes
         # find_recent reads at most max_pages × page_size posts (Graph's default page is 25).
         self.max_pages = max_pages
         self.page_size = page_size
@@ -359,8 +367,152 @@ class FacebookPublisher(Publisher):
             remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
         )
 
+    # ------------------------------------------------------------------ video
+
     def _publish_video(self, post: OutgoingPost, video: MediaFile) -> PublishResult:
-        raise PermanentError(msg("error.video_not_supported", channel=self.access.channel_id), platform=self.platform)
+        """A Page video by chunked upload (``upload_phase`` start → transfer → finish), then
+        processing polled until the post exists; a short vertical one goes out as a Reel.
+
+        The irreversible step is ``finish``: from then on Facebook publishes the video once
+        processed. Every earlier step is recorded as it completes, so an attempt after a
+        crash resumes the upload at the last offset Facebook took instead of starting again,
+        and an attempt after a lost ``finish`` only reads the video's status.
+        """
+        steps = post.steps
+        text = post.text if not post.link or post.link in post.text else f"{post.text}\n\n{post.link}"
+        reel = self.is_short_video(video)
+        video_id = steps.get("video:id")
+        if steps.get("video:finish") is None:
+            if reel:
+                video_id = self._upload_reel(video, steps)
+                data = {"upload_phase": "finish", "video_id": video_id, "video_state": "PUBLISHED"}
+                data["description"] = text
+                steps.put("video:finish", "sent")
+                self._call("POST", f"{self.access.external_id}/video_reels", data=data, write=True)
+            else:
+                session, video_id = self._upload_video(video, steps)
+                steps.put("video:finish", "sent")
+                self._call(
+                    "POST",
+                    f"{self.access.external_id}/videos",
+                    data={"upload_phase": "finish", "upload_session_id": session, "description": text},
+                    write=True,
+                )
+        assert video_id is not None
+        return self._await_video(video_id, post)
+
+    def _upload_video(self, video: MediaFile, steps: StepRecord) -> tuple[str, str]:
+        page = self.access.external_id
+        session, video_id = steps.get("video:session"), steps.get("video:id")
+        if session is None or video_id is None:
+            body = self._call("POST", f"{page}/videos", data={"upload_phase": "start", "file_size": str(video.size)})
+            session, video_id = str(body.get("upload_session_id") or ""), str(body.get("video_id") or "")
+            if not session or not video_id:
+                raise TransientError(msg("error.facebook_no_id"), hint=msg("hint.retry_later"), platform=self.platform)
+            steps.put("video:id", video_id)
+            steps.put("video:session", session)
+            start, end = 0, int(body.get("end_offset") or video.size)
+        else:
+            # Resumed: Facebook answers a chunk sent again at a recorded offset with the next one.
+            start = int(steps.get("video:offset") or 0)
+            end = min(video.size, start + self.video_chunk_bytes)
+        with video.path.open("rb") as handle:
+            while start < video.size:
+                handle.seek(start)
+                chunk = handle.read(max(1, end - start))
+                body = self._call(
+                    "POST",
+                    f"{page}/videos",
+                    data={"upload_phase": "transfer", "upload_session_id": session, "start_offset": str(start)},
+                    files={"video_file_chunk": (video.path.name, chunk, "application/octet-stream")},
+                )
+                start, end = int(body.get("start_offset") or video.size), int(body.get("end_offset") or video.size)
+                steps.put("video:offset", str(start))
+        return session, video_id
+
+    def _upload_reel(self, video: MediaFile, steps: StepRecord) -> str:
+        page = self.access.external_id
+        video_id, upload_url = steps.get("video:id"), steps.get("video:upload_url")
+        if video_id is None or upload_url is None:
+            body = self._call("POST", f"{page}/video_reels", data={"upload_phase": "start"})
+            video_id, upload_url = str(body.get("video_id") or ""), str(body.get("upload_url") or "")
+            if not video_id or not upload_url:
+                raise TransientError(msg("error.facebook_no_id"), hint=msg("hint.retry_later"), platform=self.platform)
+            steps.put("video:id", video_id)
+            steps.put("video:upload_url", upload_url)
+        if not self._trusted_upload_url(upload_url):
+            # The Page token goes with the bytes: never to a host Facebook's reply merely named.
+            raise PermanentError(msg("error.facebook_upload_host"), platform=self.platform)
+        with video.path.open("rb") as handle:
+            try:
+                response = self.session.post(
+                    upload_url,
+                    data=handle,  # streamed from the file, never read whole
+                    headers={
+                        "Authorization": f"OAuth {self._token()}",
+                        "offset": "0",
+                        "file_size": str(video.size),
+                        "Content-Type": "application/octet-stream",
+                    },
+                    timeout=_http_timeouts(self.timeout),
+                )
+            except requests.RequestException as exc:
+                raise self._network_error(exc, False) from None
+        if response.status_code >= 400:
+            raise TransientError(
+                msg("error.facebook_answered", what=msg("error.http_status", status=response.status_code)),
+                hint=msg("hint.retry_later"),
+                platform=self.platform,
+                http_status=response.status_code,
+            )
+        return video_id
+
+    def _trusted_upload_url(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        own = (urlsplit(self.access.api_base).hostname or "").lower()
+        return host == own or host == "facebook.com" or host.endswith(".facebook.com")
+
+    def _await_video(self, video_id: str, post: OutgoingPost) -> PublishResult:
+        """Poll the video until its post exists; an error removes the video and fails for good."""
+        waited = 0.0
+        for attempt in range(self.video_polls):
+            if attempt:
+                pause = min(self.video_poll_interval, 0.5 * 2 ** (attempt - 1))
+                time.sleep(pause)
+                waited += pause
+            try:
+                body = self._call("GET", video_id, params={"fields": "status,post_id,permalink_url"})
+            except TransientError:
+                continue
+            status = body.get("status") if isinstance(body.get("status"), dict) else {}
+            state = str((status or {}).get("video_status") or "")
+            if state == "error":
+                try:
+                    self._call("DELETE", video_id)
+                except PublishError:
+                    post.steps.put("orphan:video", video_id)
+                raise PermanentError(
+                    msg("error.facebook_video_processing"),
+                    hint=msg("hint.facebook_video_again"),
+                    platform=self.platform,
+                )
+            remote_id = str(body.get("post_id") or "")
+            if state == "ready" and remote_id:
+                post.steps.put("post", remote_id)
+                permalink = body.get("permalink_url")
+                if isinstance(permalink, str) and permalink:
+                    return PublishResult(
+                        remote_id=remote_id,
+                        permalink=permalink,
+                        published_at=datetime.now(UTC),
+                        pause_seconds=self._pause_left(),
+                    )
+                return self._result(remote_id, {})
+        raise UnknownOutcome(
+            msg("error.facebook_video_still_processing", checks=self.video_polls, seconds=round(waited)),
+            hint=msg("hint.facebook_look_first"),
+            platform=self.platform,
+        )
 
     def find_recent(self, *, since: datetime) -> list[RemotePost]:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
