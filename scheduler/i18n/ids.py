@@ -26,6 +26,10 @@ COVER_VARIABLES = (
 NOTICES = (
     N_("done.approved"),
     N_("done.cancelled"),
+    N_("done.template_saved"),
+    N_("campaigns.starts_on"),
+    N_("campaigns.ends_on"),
+    N_("done.campaign_saved"),
     N_("done.confirmed"),
     N_("done.logged_out"),
     N_("done.password_changed"),
@@ -53,7 +57,7 @@ MODES = (
     N_("mode.live"),
     N_("mode.sandbox"),
 )
-NAVIGATION = (N_("nav.compose"),)
+NAVIGATION = (N_("nav.compose"), N_("nav.templates"), N_("nav.campaigns"))
 PLATFORMS = (
     N_("platform.facebook"),
     N_("platform.zalo"),
@@ -154,6 +158,12 @@ AUDIT_ACTIONS = (
     N_("audit_action.post.approve"),
     N_("audit_action.post.cancel"),
     N_("audit_action.post.edit"),
+    N_("audit_action.post.duplicate"),
+    N_("audit_action.media.add"),
+    N_("audit_action.media.alt"),
+    N_("audit_action.media.delete"),
+    N_("audit_action.template.save"),
+    N_("audit_action.campaign.save"),
     N_("audit_action.post.reschedule"),
     N_("audit_action.post.send_back"),
     N_("audit_action.post.submit"),

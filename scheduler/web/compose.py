@@ -25,6 +25,7 @@ from scheduler.bounds import parse_id
 from scheduler.channels.registry import publisher_class
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import N_, msg
+from scheduler.library.editing import campaigns as campaign_rows
 from scheduler.models import utcnow
 from scheduler.posts.requests import PlatformText, PostRequest, PreparedPost, parse_when
 from scheduler.posts.service import platform_limits
@@ -331,7 +332,8 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         var_hints=hints,
         all_errors=False,
         templates=ctx.loa.renderer.names(),
-        campaigns=[(c.slug, c.name) for c in settings.campaigns],
+        # Campaigns from the database: config.toml's (synced by `loa init`) and the console's.
+        campaigns=[(c.slug, c.name) for c in campaign_rows(ctx.loa.engine)],
         channels=settings.channels,
         layouts=_layouts(ctx),
         message_vars=message_vars,
