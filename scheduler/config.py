@@ -237,6 +237,25 @@ class DoctorSettings(_Section):
     # The newest backup may be this much older than backups.every_hours before it is a problem.
     backup_slack_hours: int = Field(default=6, ge=0)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+class MediaSettings(_Section):
+    """The media library's bounds (docs/platforms.md D): what one photo or video may be."""
+
+    max_photo_mib: int = Field(default=30, ge=1, le=200)
+    max_photo_megapixels: int = Field(default=60, ge=1, le=400)
+    max_video_mib: int = Field(default=1024, ge=1, le=10 * 1024)
+    # The long edge of the copy a platform receives; phones take 4000 px and more.
+    publish_edge_px: int = Field(default=2048, ge=320, le=8192)
+    # The same text queued twice to a channel within this many hours is warned about
+    # (Facebook refuses an identical text as a duplicate); 0 turns the warning off.
+    duplicate_text_hours: int = Field(default=72, ge=0, le=24 * 365)
+
+    @property
+    def max_photo_bytes(self) -> int:
+        return self.max_photo_mib * 1024 * 1024
+
+    @property
+    def max_video_bytes(self) -> int:
+        return self.max_video_mib * 1024 * 1024
 
 
 class SecretsSettings(_Section):
@@ -331,6 +350,7 @@ class Settings(_Section):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)

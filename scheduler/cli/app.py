@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from scheduler.cli.channels import channels_app
+from scheduler.cli.media import media_app
 from scheduler.cli.posts import post_app
 from scheduler.cli.render import cover_renderer, render_app
 from scheduler.cli.reports import metrics_app, report_app
@@ -42,6 +43,7 @@ app = typer.Typer(
 # One module per command group; this order is the order `loa --help` lists them in.
 app.add_typer(channels_app, name="channels")
 app.add_typer(post_app, name="post")
+app.add_typer(media_app, name="media")
 app.add_typer(render_app, name="render")
 app.add_typer(user_app, name="user")
 app.add_typer(metrics_app, name="metrics")

@@ -38,6 +38,7 @@ from scheduler.errors import (
     stored_error,
 )
 from scheduler.i18n import msg, process_text
+from scheduler.media.library import publication_media
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -61,6 +62,7 @@ from scheduler.publishing.housekeeping import (
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.publishing.reconcile import RECONCILE_DELAY, ChannelChecks, Reconciler
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
+from scheduler.publishing.steps import DatabaseSteps
 from scheduler.schema import current_revision, head_revision
 from scheduler.store import (
     Claim,
@@ -275,6 +277,8 @@ class Dispatcher:
                 # Some platforms receive the image itself, others fetch it from Loa's public URL.
                 cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
+                media=publication_media(self.engine, self.settings, publication_id),
+                steps=DatabaseSteps(self.engine, publication_id),
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
             missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))
