@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
 from scheduler.bounds import clamp_day
+from scheduler.channels.health import warnings as token_warnings
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, translate
@@ -196,6 +197,7 @@ def dashboard(ctx: Ctx) -> Response:
         days=days,
         today=today,
         channels=channel_rows(ctx.loa, lang=ctx.lang),
+        token_warnings=token_warnings(ctx.loa) if ctx.user.can("channels.view") else [],
         month_shares=shares,
         month_label=today.strftime("%m/%Y"),
         may_manage=lambda post: may_manage_post(ctx.user, post["created_by"]),

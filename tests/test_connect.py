@@ -1,0 +1,181 @@
+"""Connecting a Facebook Page and a Zalo OA through the sandbox's own login and consent pages,
+over real HTTP: ``state`` checked once, PKCE verified, paging followed, tokens stored encrypted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+from sqlmodel import select
+
+from scheduler.app import Loa
+from scheduler.channels import connecting
+from scheduler.config import load_settings
+from scheduler.errors import ConfigError, InputError
+from scheduler.models import AuditEvent, ChannelState
+from scheduler.sandbox.server import SandboxServer
+from scheduler.store import session_scope
+from tests.conftest import cli_for
+from tests.connect_support import connect_config, consent
+
+
+@pytest.fixture
+def connect_loa(tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Loa:
+    monkeypatch.setenv("LOA_FACEBOOK_APP_SECRET", "facebook-app-secret-for-tests")
+    monkeypatch.setenv("LOA_ZALO_APP_SECRET", "zalo-app-secret-for-tests")
+    loa = Loa(load_settings(connect_config(tmp_path, sandbox.url)))
+    loa.init()
+    yield loa
+    loa.close()
+
+
+def audit_actions(loa: Loa) -> list[str]:
+    with session_scope(loa.engine, read_only=True) as session:
+        return [e.action for e in session.exec(select(AuditEvent))]
+
+
+def test_facebook_pages_are_connected_from_the_consent_page(
+    connect_loa: Loa, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = connecting.start(connect_loa, "facebook", actor="quantri")
+    query = dict(parse_qsl(urlsplit(started.url).query))
+    assert query["client_id"] == "100000000000999" and query["state"] == started.state
+    assert "pages_manage_posts" in query["scope"] and "client_secret" not in started.url
+    # The person leaves Cửa Lò unticked: Graph lists it without a token.
+    back = consent(started.url, untick=("100000000000003",))
+    assert back["state"] == started.state and back["code"]
+    granted = connecting.callback(connect_loa, back, actor="quantri")
+    assert granted.pick and not granted.added
+    found = {a["external_id"]: a for a in granted.accounts}
+    assert len(found) == 4  # two pages of two: paging.next followed
+    assert found["100000000000001"]["problem"] is None
+    assert found["100000000000002"]["problem"] is None
+    assert "connect.problem.no_token" in found["100000000000003"]["problem"]
+    assert "connect.problem.cannot_post" in found["100000000000004"]["problem"]
+
+    with pytest.raises(InputError) as refused:
+        connecting.finish(connect_loa, granted.state_hash, ["100000000000004"], actor="quantri")
+    assert refused.value.msgid == "error.connect_cannot_add"
+
+    added = connecting.finish(connect_loa, granted.state_hash, ["100000000000001", "100000000000002"], actor="quantri")
+    assert len(added) == 2
+    channels = {c.id: c for c in connect_loa.settings.channels}
+    new = [channels[cid] for cid in added]
+    assert {c.external_id for c in new} == {"100000000000001", "100000000000002"}
+    assert {c.name for c in new} == {"BHXH tỉnh Nghệ An", "BHXH thành phố Vinh"}
+    with session_scope(connect_loa.engine, read_only=True) as session:
+        rows = [session.get(ChannelState, cid) for cid in added]
+    for row in rows:
+        assert row is not None and row.credentials_encrypted and "EAAG" not in row.credentials_encrypted
+        assert row.token_scopes and "pages_manage_posts" in row.token_scopes
+    token = connect_loa.vault.load(added[1])
+    assert token and token["access_token"].startswith("EAAG")
+
+    # A channel connected this way publishes with its stored Page token.
+    loa_cli = cli_for(connect_loa.settings.base_dir / "config.toml", capsys)
+    queued = loa_cli(
+        "post",
+        "add",
+        "--template",
+        "bhxh-tu-nguyen",
+        "--var",
+        "muc_dong_thap_nhat=330.000 đồng",
+        "--var",
+        "ho_tro=30%",
+        "--channel",
+        added[1],
+        "--now",
+        "--json",
+    )
+    assert queued.code == 0, queued.stderr
+    assert loa_cli("publish-due").code == 0
+    state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=10).json()
+    assert state["facebook"]["pages"]["100000000000002"]["posts"], state["facebook"]["pages"].keys()
+    assert "channel.connect" in audit_actions(connect_loa)
+
+
+def test_a_replayed_or_unknown_state_is_refused_and_audited(connect_loa: Loa) -> None:
+    started = connecting.start(connect_loa, "facebook", actor="quantri")
+    back = consent(started.url)
+    connecting.callback(connect_loa, back, actor="quantri")
+    with pytest.raises(InputError) as replay:
+        connecting.callback(connect_loa, back, actor="quantri")
+    assert replay.value.msgid == "error.connect_state_replayed"
+    with pytest.raises(InputError) as wrong:
+        connecting.callback(connect_loa, {**back, "state": "someone-elses-state"}, actor="quantri")
+    assert wrong.value.msgid == "error.connect_bad_state"
+    assert audit_actions(connect_loa).count("channel.connect_refused") == 2
+
+
+def test_a_declined_dialog_and_a_reused_code_explain_themselves(connect_loa: Loa, sandbox: SandboxServer) -> None:
+    started = connecting.start(connect_loa, "facebook", actor="quantri")
+    back = consent(started.url, decision="deny")
+    assert back["error"] == "access_denied" and back["state"] == started.state
+    with pytest.raises(InputError) as denied:
+        connecting.callback(connect_loa, back, actor="quantri")
+    assert denied.value.msgid == "error.connect_denied"
+
+    started = connecting.start(connect_loa, "facebook", actor="quantri")
+    back = consent(started.url)
+    params = {
+        "client_id": "100000000000999",
+        "client_secret": "x",
+        "code": back["code"],
+        "redirect_uri": connecting.callback_url(connect_loa),
+    }
+    first = requests.get(f"{sandbox.url}/v25.0/oauth/access_token", params=params, timeout=10)
+    assert first.status_code == 200 and first.json()["access_token"]
+    with pytest.raises(InputError) as used:
+        connecting.callback(connect_loa, back, actor="quantri")
+    assert used.value.msgid == "error.connect_code_used"
+
+
+def test_a_zalo_oa_is_connected_with_pkce(connect_loa: Loa, sandbox: SandboxServer) -> None:
+    started = connecting.start(connect_loa, "zalo", actor="quantri")
+    query = dict(parse_qsl(urlsplit(started.url).query))
+    assert query["app_id"] == "4312201313250283251" and len(query["code_challenge"]) == 43
+    assert "code_verifier" not in started.url
+    back = consent(started.url, choose="579745863508352885")
+    assert back["oa_id"] == "579745863508352885" and back["state"] == started.state
+    granted = connecting.callback(connect_loa, back, actor="quantri")
+    assert not granted.pick and len(granted.added) == 1  # added at once: the refresh token is single-use
+    channel = connect_loa.settings.channel(granted.added[0])
+    assert channel.name == "BHXH thành phố Vinh" and channel.external_id == "579745863508352885"
+    stored = connect_loa.vault.load(channel.id)
+    assert stored and stored["refresh_token"] and stored["access_token"]
+
+
+def test_a_wrong_code_verifier_is_refused_by_the_sandbox(connect_loa: Loa, sandbox: SandboxServer) -> None:
+    started = connecting.start(connect_loa, "zalo", actor="quantri")
+    back = consent(started.url)
+    answer = requests.post(
+        f"{sandbox.url}/v4/oa/access_token",
+        headers={"secret_key": "x"},
+        data={
+            "code": back["code"],
+            "app_id": "4312201313250283251",
+            "grant_type": "authorization_code",
+            "code_verifier": "A" * 43,
+        },
+        timeout=10,
+    ).json()
+    assert answer["error"] == -14019 and "access_token" not in answer
+    # The right verifier still works: the refusal did not spend the code.
+    granted = connecting.callback(connect_loa, back, actor="quantri")
+    assert granted.added
+
+
+def test_missing_app_secret_names_the_variable(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOA_FACEBOOK_APP_SECRET", raising=False)
+    loa = Loa(load_settings(connect_config(tmp_path, sandbox.url)))
+    loa.init()
+    try:
+        with pytest.raises(ConfigError) as missing:
+            connecting.start(loa, "facebook", actor="quantri")
+        assert missing.value.params["name"] == "LOA_FACEBOOK_APP_SECRET"
+    finally:
+        loa.close()
