@@ -64,7 +64,12 @@ def consent(
 
 
 def connect_config(
-    folder: Path, sandbox_url: str, *, extra: str = "", public_url: str = "http://127.0.0.1:8000"
+    folder: Path,
+    sandbox_url: str,
+    *,
+    extra: str = "",
+    public_url: str = "http://127.0.0.1:8000",
+    channels: str | None = None,
 ) -> Path:
     """A config whose apps point at the sandbox through their configurable bases (as live)."""
     apps = f"""
@@ -81,4 +86,4 @@ dialog_base = "{sandbox_url}"
 oauth_base = "{sandbox_url}"
 {extra}
 """
-    return write_config(folder, sandbox_url=sandbox_url, public_url=public_url, extra=apps)
+    return write_config(folder, sandbox_url=sandbox_url, public_url=public_url, extra=apps, channels=channels)

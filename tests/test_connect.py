@@ -3,8 +3,12 @@ over real HTTP: ``state`` checked once, PKCE verified, paging followed, tokens s
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -17,7 +21,7 @@ from scheduler.errors import ConfigError, InputError
 from scheduler.models import AuditEvent, ChannelState
 from scheduler.sandbox.server import SandboxServer
 from scheduler.store import session_scope
-from tests.conftest import cli_for
+from tests.conftest import cli_for, free_port
 from tests.connect_support import connect_config, consent
 
 
@@ -179,3 +183,70 @@ def test_missing_app_secret_names_the_variable(
         assert missing.value.params["name"] == "LOA_FACEBOOK_APP_SECRET"
     finally:
         loa.close()
+
+
+def _cli(config: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOA_")}
+    env.update(LANG="C.UTF-8", LOA_FACEBOOK_APP_SECRET="fb-secret", LOA_ZALO_APP_SECRET="zalo-secret")
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "--config", str(config), *args],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_the_cli_connects_from_a_pasted_callback_url(connect_loa: Loa) -> None:
+    config = connect_loa.settings.base_dir / "config.toml"
+    process = _cli(config, "channels", "connect", "facebook", "--page", "100000000000003", "--json")
+    assert process.stdout is not None and process.stdin is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("http") and "dialog/oauth" in url
+    back = consent(url)
+    # The browser lands on public_url, where nothing is served here: its address is pasted.
+    process.stdin.write(f"{connecting.callback_url(connect_loa)}?{urlencode(back)}\n")
+    process.stdin.flush()
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    added = json.loads(out)["channels"]
+    assert len(added) == 1
+    # The Page that cannot be posted to is named on the way.
+    assert "Đoàn thanh niên BHXH Nghệ An" in err and "CREATE_CONTENT" in err
+    connect_loa.open()
+    assert connect_loa.settings.channel(added[0]).external_id == "100000000000003"
+
+
+def test_the_cli_connect_finishes_when_the_browser_reaches_loa(
+    connect_loa: Loa, tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    from scheduler.serving import ThreadedServer
+    from scheduler.web.app import create_app
+
+    port = free_port()
+    (tmp_path / "served").mkdir()
+    config = connect_config(tmp_path / "served", sandbox.url, public_url=f"http://127.0.0.1:{port}")
+    served = Loa(load_settings(config))
+    served.init()
+    with ThreadedServer(create_app(served), port=port):
+        process = _cli(config, "channels", "connect", "zalo", "--json")
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        back = consent(url)
+        # The browser follows the redirect to Loa's callback: no console login for a terminal's flow.
+        landed = requests.get(f"http://127.0.0.1:{port}/channels/connect/callback", params=back, timeout=10)
+        assert landed.status_code == 200 and "dòng lệnh" in landed.text
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    (channel_id,) = json.loads(out)["channels"]
+    # The OA is the one config.toml declared: the same channel is reconnected, its name kept.
+    assert channel_id == "zalo-bhxh-nghean"
+    stored = served.vault.load(channel_id)
+    assert stored and stored["refresh_token"]
+    served.close()
+
+
+def test_a_bad_pasted_url_is_refused_with_exit_2(connect_loa: Loa) -> None:
+    config = connect_loa.settings.base_dir / "config.toml"
+    process = _cli(config, "channels", "connect", "zalo")
+    assert process.stdout is not None and process.stdin is not None
+    process.stdout.readline()
+    out, err = process.communicate("http://127.0.0.1:8000/channels/connect/callback?code=x&oa_id=1&state=forged\n", timeout=60)
+    assert process.returncode == 2 and "state" in err and "Traceback" not in err

@@ -163,7 +163,8 @@ def channels_connect(
         if finished:
             added = _added_by(loa, started.state)
             break
-        if arrived:
+        # A flow granting one account is finished by the callback itself: wait for it.
+        if arrived and connecting.flow_class(platform).pick_accounts:
             granted = connecting.pending(loa, connecting.state_digest(started.state), actor=who)
             added = _pick(loa, granted, page, who)
             break
