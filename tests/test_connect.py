@@ -248,5 +248,6 @@ def test_a_bad_pasted_url_is_refused_with_exit_2(connect_loa: Loa) -> None:
     process = _cli(config, "channels", "connect", "zalo")
     assert process.stdout is not None and process.stdin is not None
     process.stdout.readline()
-    out, err = process.communicate("http://127.0.0.1:8000/channels/connect/callback?code=x&oa_id=1&state=forged\n", timeout=60)
+    forged = "http://127.0.0.1:8000/channels/connect/callback?code=x&oa_id=1&state=forged\n"
+    _, err = process.communicate(forged, timeout=60)
     assert process.returncode == 2 and "state" in err and "Traceback" not in err
