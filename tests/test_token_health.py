@@ -82,8 +82,8 @@ def test_the_preflight_finds_a_revoked_token_before_the_post_is_due(
     # The admin removes Loa from the Page on Facebook: the Page token stops working.
     token = loa.vault.load(channel_id)
     assert token is not None
-    requests.post(f"{sandbox.url}/_sandbox/tokens", json={"platform": "facebook", "token": token["access_token"],
-                                                          "state": "revoked"}, timeout=10).raise_for_status()  # fmt: skip
+    revoke = {"platform": "facebook", "token": token["access_token"], "state": "revoked"}
+    requests.post(f"{sandbox.url}/_sandbox/tokens", json=revoke, timeout=10).raise_for_status()
     # The post is due within the hour and the last check was before that hour began: a pre-flight.
     assert due_checks(loa.settings, loa.engine) == [channel_id]
     found = run_checks(loa.settings, loa.engine, loa.vault)
