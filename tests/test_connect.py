@@ -19,6 +19,7 @@ from scheduler.channels import connecting
 from scheduler.config import load_settings
 from scheduler.errors import ConfigError, InputError
 from scheduler.models import AuditEvent, ChannelState
+from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.sandbox.server import SandboxServer
 from scheduler.store import session_scope
 from tests.conftest import cli_for, free_port
@@ -94,7 +95,9 @@ def test_facebook_pages_are_connected_from_the_consent_page(
         "--json",
     )
     assert queued.code == 0, queued.stderr
-    assert loa_cli("publish-due").code == 0
+    # A dispatcher pass, as `loa publish-due` runs one (in-process here: the CLI's log set-up would stay).
+    connect_loa.open()
+    assert Dispatcher(connect_loa.settings, connect_loa.engine, connect_loa.vault).run_once().counts()["published"] == 1
     state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=10).json()
     assert state["facebook"]["pages"]["100000000000002"]["posts"], state["facebook"]["pages"].keys()
     assert "channel.connect" in audit_actions(connect_loa)

@@ -65,7 +65,8 @@ def channels_page(ctx: Ctx, *, errors: dict[str, str] | None = None, status: int
 
     settings = ctx.loa.settings
     refresh(ctx.loa)  # a channel connected from the CLI shows at once
-    rows = channel_rows(ctx.loa, lang=ctx.lang)
+    scope = ctx.scope
+    rows = [r for r in channel_rows(ctx.loa, lang=ctx.lang) if scope is None or r["id"] in scope]
     configured = {c.id: c for c in settings.channels}
     horizon = utcnow() + timedelta(days=settings.publishing.token_warn_days)
     for row in rows:

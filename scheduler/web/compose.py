@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.bounds import parse_id
 from scheduler.channels.registry import publisher_class
+from scheduler.config import ChannelSettings
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import N_, msg
 from scheduler.models import utcnow
@@ -150,6 +151,12 @@ def _fields(ctx: Ctx, template: str, cover: str) -> tuple[list[str], list[str]]:
     return message_vars, cover_vars
 
 
+def offered(ctx: Ctx) -> list[ChannelSettings]:
+    """The channels this account may compose for: live (not archived) ones of its unit."""
+    scope = ctx.scope
+    return [c for c in ctx.loa.settings.channels if not c.archived and (scope is None or c.id in scope)]
+
+
 def _default_form(ctx: Ctx) -> ComposeForm:
     settings = ctx.loa.settings
     templates = ctx.loa.renderer.names()
@@ -157,7 +164,7 @@ def _default_form(ctx: Ctx) -> ComposeForm:
     return ComposeForm(
         template=ctx.query.get("template", templates[0] if templates else ""),
         campaign="",
-        channels=[c.id for c in settings.channels],
+        channels=[c.id for c in offered(ctx)],
         variables={},
         date=tomorrow.strftime("%d/%m/%Y"),
         time="08:00",
@@ -216,7 +223,7 @@ def _request(ctx: Ctx, form: ComposeForm, *, draft: bool, for_preview: bool = Fa
         template=form.template,
         channels=list(form.channels)
         if not for_preview
-        else (form.channels or [c.id for c in ctx.loa.settings.channels]),
+        else (form.channels or [c.id for c in offered(ctx)]),
         variables=variables,
         at=at,
         campaign=form.campaign or None,
@@ -297,7 +304,7 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         all_errors=False,
         templates=ctx.loa.renderer.names(),
         campaigns=[(c.slug, c.name) for c in settings.campaigns],
-        channels=settings.channels,
+        channels=offered(ctx),
         layouts=_layouts(ctx),
         message_vars=message_vars,
         cover_vars=cover_vars,
@@ -339,6 +346,8 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
             # the form, which keeps what was typed.
             _check_editable(ctx, post)
         request = _request(ctx, form, draft=True if post is not None else action == "draft")
+        # An editor of a unit composes for that unit's channels only (403, audited).
+        ctx.require_channels(request.channels, "POST /compose")
         if post is not None:
             ctx.loa.posts.update_draft(form.post_id or 0, request, actor=ctx.user.username)
             post_id = form.post_id or 0
