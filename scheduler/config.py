@@ -282,6 +282,9 @@ class ConnectAppSettings(_Section):
     config_id: str | None = None
     scope: list[str] | None = None  # default: what Loa needs (docs/platforms.md D1)
     accounts_page_size: int = Field(default=100, ge=1, le=100)
+    # The cover of a connected channel's posts that have none (a file in assets/), for
+    # platforms whose posts need one (Zalo articles).
+    default_cover: str | None = None
 
 
 class CampaignSettings(_Section):

@@ -84,6 +84,7 @@ app_id = "4312201313250283251"
 graph_base = "{sandbox_url}"
 dialog_base = "{sandbox_url}"
 oauth_base = "{sandbox_url}"
+default_cover = "cover-default.jpg"
 {extra}
 """
     return write_config(folder, sandbox_url=sandbox_url, public_url=public_url, extra=apps, channels=channels)

@@ -178,6 +178,7 @@ def add_connected(
         if row is None:
             flow = publisher_class(platform).connect_flow()
             prefix = flow.channel_prefix if flow else platform
+            cover = getattr(loa.settings, flow.section).default_cover if flow else None
             row = ChannelState(
                 id=new_channel_id(session, prefix, account.name),
                 platform=platform,
@@ -186,6 +187,7 @@ def add_connected(
                 external_id=account.external_id,
                 mode=mode,
                 unit_id=unit_id,
+                default_cover=cover,
             )
         elif row.external_id != account.external_id:
             raise InputError(

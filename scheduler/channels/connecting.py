@@ -264,6 +264,11 @@ def finish(
             loa, new, platform=platform, actor=actor, unit_id=unit_id, channel_id=target, mode=mode
         )
         added.append(channel)
+    from scheduler.channels.health import check_channel
+
+    for channel in added:
+        # The token's own limits, read at once: the channels page shows when it runs out.
+        check_channel(loa.settings, loa.engine, loa.vault, loa.settings.channel(channel))
     with session_scope(loa.engine) as session:
         row = session.get(ConnectAttempt, state_hash)
         if row is not None:
