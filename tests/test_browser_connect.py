@@ -21,12 +21,20 @@ from scheduler.serving import ThreadedServer
 from scheduler.web.app import create_app
 from tests.conftest import CONSOLE_CHANNELS, free_port, seed_console_users
 from tests.connect_support import connect_config
-from tests.test_browser import CHROMIUM, Watched, browser  # noqa: F401  (the fixture)
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Watched
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium; .ci/run does it)"
 )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
 
 
 @pytest.fixture

@@ -54,7 +54,8 @@ PAGE_STYLE = (
 def _page(title: str, body: str) -> ApiResponse:
     document = (
         f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f'<meta name="viewport" content="width=device-width"><link rel="icon" href="data:,"><style>{PAGE_STYLE}</style></head>'
+        '<meta name="viewport" content="width=device-width"><link rel="icon" href="data:,">'
+        f"<style>{PAGE_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
     return ApiResponse(200, document, media_type="text/html")

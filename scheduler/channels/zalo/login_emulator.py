@@ -35,7 +35,8 @@ def _page(body: str) -> ApiResponse:
         200,
         (
             '<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Zalo — Cấp quyền cho ứng dụng</title>'
-            f'<meta name="viewport" content="width=device-width"><link rel="icon" href="data:,"><style>{PAGE_STYLE}</style></head>'
+            '<meta name="viewport" content="width=device-width"><link rel="icon" href="data:,">'
+            f"<style>{PAGE_STYLE}</style></head>"
             f"<body><main>{body}</main></body></html>"
         ),
         media_type="text/html",
