@@ -111,7 +111,7 @@ class SandboxSettings(_Section):
 
 
 class PublishingSettings(_Section):
-    # A channel whose token runs out within this many days is announced (docs/platforms.md D1.7).
+    # A channel whose token runs out within this many days is announced (docs/platforms.md D3).
     token_warn_days: int = Field(default=14, ge=1, le=365)
     grace_minutes: int = Field(default=60, ge=0)
     # A publication due longer ago than this is looked for on the platform before it is

@@ -254,3 +254,29 @@ def test_a_bad_pasted_url_is_refused_with_exit_2(connect_loa: Loa) -> None:
     forged = "http://127.0.0.1:8000/channels/connect/callback?code=x&oa_id=1&state=forged\n"
     _, err = process.communicate(forged, timeout=60)
     assert process.returncode == 2 and "state" in err and "Traceback" not in err
+
+
+def test_an_expired_code_explains_itself(connect_loa: Loa, sandbox: SandboxServer) -> None:
+    started = connecting.start(connect_loa, "facebook", actor="quantri")
+    back = consent(started.url)
+    # Eleven minutes on the platform's clock: the code has lapsed (Loa's own flow has not).
+    requests.post(f"{sandbox.url}/_sandbox/clock", json={"advance_s": 11 * 60}, timeout=10).raise_for_status()
+    with pytest.raises(InputError) as expired:
+        connecting.callback(connect_loa, back, actor="quantri")
+    assert expired.value.msgid == "error.connect_code_expired"
+    assert "channel.connect_failed" in audit_actions(connect_loa)
+
+
+def test_a_business_app_sends_its_configuration_id(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOA_FACEBOOK_APP_SECRET", "s")
+    config = connect_config(tmp_path, sandbox.url)
+    config.write_text(config.read_text().replace('accounts_page_size = 2', 'config_id = "998877665544"'))
+    loa = Loa(load_settings(config))
+    loa.init()
+    try:
+        query = dict(parse_qsl(urlsplit(connecting.start(loa, "facebook", actor="quantri").url).query))
+        assert query["config_id"] == "998877665544" and "scope" not in query
+    finally:
+        loa.close()

@@ -18,7 +18,7 @@ SANDBOX_OAS: list[dict[str, str]] = [
     {"id": ZALO_DEFAULT_OA_ID, "name": "BHXH tỉnh Nghệ An"},
     {"id": "579745863508352885", "name": "BHXH thành phố Vinh"},
 ]
-CODE_LIFETIME_S = 10 * 60  # D2.3
+CODE_LIFETIME_S = 10 * 60  # D2
 # UNVERIFIED: Zalo's code and wording for a wrong code_verifier; the sandbox answers the
 # invalid-code error, which is what a client must treat it as.
 VERIFIER_REFUSAL = -14019
