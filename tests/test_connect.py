@@ -280,3 +280,28 @@ def test_a_business_app_sends_its_configuration_id(
         assert query["config_id"] == "998877665544" and "scope" not in query
     finally:
         loa.close()
+
+
+def test_a_running_dispatcher_publishes_to_a_channel_another_process_connected(
+    connect_loa: Loa, sandbox: SandboxServer
+) -> None:
+    connect_loa.open()
+    running = Dispatcher(connect_loa.settings, connect_loa.engine, connect_loa.vault)  # as in `loa run`
+    other = Loa(load_settings(connect_loa.settings.base_dir / "config.toml"))  # `loa channels connect`
+    other.open()
+    try:
+        started = connecting.start(other, "facebook", actor="cli:admin")
+        granted = connecting.callback(other, consent(started.url), actor="cli:admin")
+        (channel_id,) = connecting.finish(other, granted.state_hash, ["100000000000003"], actor="cli:admin")
+        from scheduler.models import utcnow
+        from scheduler.posts.requests import PostRequest
+
+        other.posts.add(PostRequest(template="bhxh-tu-nguyen", channels=[channel_id], at=utcnow(), created_by="cli",
+                                    variables={"muc_dong_thap_nhat": "330.000 đồng", "ho_tro": "30%"}))  # fmt: skip
+    finally:
+        other.close()
+    assert channel_id not in {c.id for c in connect_loa.settings.channels}
+    summary = running.run_once()
+    assert summary.counts()["published"] == 1, summary.counts()
+    state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=10).json()
+    assert state["facebook"]["pages"]["100000000000003"]["posts"]

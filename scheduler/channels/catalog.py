@@ -301,3 +301,12 @@ def channel_extra(loa: Loa) -> dict[str, dict[str, Any]]:
 
 def valid_channel_id(channel_id: str) -> bool:
     return bool(CHANNEL_ID_PATTERN.match(channel_id))
+
+
+def find_channel(engine: Engine, settings: Settings, channel_id: str) -> ChannelSettings:
+    """``settings.channel(id)``, reading the rows again once for a channel another process added."""
+    try:
+        return settings.channel(channel_id)
+    except NotFound:
+        load_channels(engine, settings)
+        return settings.channel(channel_id)

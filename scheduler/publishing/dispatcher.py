@@ -23,6 +23,7 @@ from scheduler.channels.base import (
     OutgoingPost,
     TokenVault,
 )
+from scheduler.channels.catalog import find_channel
 from scheduler.channels.factory import PublisherFactory
 from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
@@ -239,7 +240,7 @@ class Dispatcher:
 
     def publish_claimed(self, claim: Claim) -> tuple[str, int]:
         """Publish a publication this process has claimed; returns (summary bucket, id)."""
-        channel = self.settings.channel(claim.channel_id)
+        channel = find_channel(self.engine, self.settings, claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
         by_url = publisher_class(channel.platform).cover_by_url
         try:
