@@ -305,3 +305,29 @@ def test_a_running_dispatcher_publishes_to_a_channel_another_process_connected(
     assert summary.counts()["published"] == 1, summary.counts()
     state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=10).json()
     assert state["facebook"]["pages"]["100000000000003"]["posts"]
+
+
+def test_the_connect_button_says_which_variable_to_set(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, console_password_hash: str
+) -> None:
+    from tests.conftest import seed_console_users
+    from tests.console_support import logged_in
+
+    monkeypatch.delenv("LOA_FACEBOOK_APP_SECRET", raising=False)
+    monkeypatch.setenv("LOA_ZALO_APP_SECRET", "zalo-secret")
+    loa = Loa(load_settings(connect_config(tmp_path, sandbox.url)))
+    loa.init()
+    seed_console_users(loa.engine, console_password_hash)
+    try:
+        admin = logged_in(loa, "quantri")
+        page = admin.get("/channels").text
+        facebook = page[page.index('id="connect-facebook"'):page.index('id="connect-zalo"')]
+        assert "LOA_FACEBOOK_APP_SECRET" in facebook and "disabled" in facebook
+        assert 'action="/channels/connect/zalo"' in page
+        # A hand-made request gets the same explanation, next to the button, nothing stored.
+        refused = admin.post("/channels/connect/facebook", page="/channels")
+        assert refused.status_code == 400 and "LOA_FACEBOOK_APP_SECRET" in refused.text
+        editor = logged_in(loa, "bientap")
+        assert editor.post("/channels/connect/zalo", page="/").status_code == 403
+    finally:
+        loa.close()
