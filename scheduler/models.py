@@ -371,6 +371,52 @@ class Click(SQLModel, table=True):
     address_hash: str | None = None
 
 
+class RollupDay(SQLModel, table=True):
+    """Shares and counted clicks of one staff member on one publication on one local day.
+
+    Kept by the writers in the transaction that stores the raw rows (``store_clicks``, share
+    taps, offline shares) and rebuilt from them by `loa share recount`; the reports read it
+    instead of every event. The publication fixes the platform and the channel, the staff
+    member the unit (their current one, looked up when a report is read)."""
+
+    __table_args__ = (Index("ix_rollupday_publication_day", "publication_id", "day"),)
+
+    day: date = Field(primary_key=True)  # local day in RollupState.zone
+    staff_id: int = Field(primary_key=True)
+    publication_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0  # counted clicks only
+
+
+class RollupStaffMonth(SQLModel, table=True):
+    """The same figures per staff member and local month: a year by staff or unit is 12 rows each."""
+
+    month: date = Field(primary_key=True)  # the month's first day
+    staff_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+
+class RollupPublicationDay(SQLModel, table=True):
+    """The same figures per publication and local day: reports by channel, campaign and day."""
+
+    day: date = Field(primary_key=True)
+    publication_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+
+class RollupState(SQLModel, table=True):
+    """The time zone the rollups' days are in; reports use them only when it is the configured one."""
+
+    id: int = Field(default=1, primary_key=True)
+    zone: str
+    built_at: datetime | None = _utc_column()
+
+
 # -- console users and the audit log -------------------------------------------------------
 
 

@@ -397,3 +397,20 @@ def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: 
         (mark,) = session.exec(select_rows(Restore))
     assert mark.at == at and mark.held == 3 and mark.set_aside is None and mark.schema_before is None
     loa.close()
+
+
+def test_the_rollups_are_built_from_the_rows_on_upgrade(folder: Path, database_url: str) -> None:
+    # 0005_share_rollups: the 0.1 database's shares and counted clicks are in the rollups at
+    # once, equal to the raw rows at every grain, and the reports read them.
+    from tests.test_rollups import _raw_rollups, _stored_rollups
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    raw = _raw_rollups(loa)
+    assert sum(raw["day"].values()) == ROWS_01["share"] + 20  # every share, the 20 counted clicks
+    assert _stored_rollups(loa) == raw
+    with loa.engine.connect() as connection:
+        assert connection.execute(text("SELECT zone FROM rollupstate")).scalar_one() == "Asia/Ho_Chi_Minh"
+    loa.close()

@@ -32,7 +32,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, case, func, null
+from sqlalchemy import Engine, and_, case, func, null, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -52,12 +52,16 @@ from scheduler.models import (
     Post,
     Publication,
     PublicationStatus,
+    RollupDay,
+    RollupPublicationDay,
+    RollupStaffMonth,
     Share,
     ShareKind,
     ShareLink,
     Staff,
     Unit,
 )
+from scheduler.sharing.rollups import stored_zone
 from scheduler.store import session_scope
 
 OUTSIDE_CAMPAIGNS = "Ngoài chiến dịch"
@@ -316,6 +320,159 @@ def _grouped_events(
     return found
 
 
+# -- the same aggregates over the rollups -------------------------------------------------
+
+
+def uses_rollups(session: Session, period: Period) -> bool:
+    """Whether the rollups answer this period: their days are local days of the period's zone.
+
+    The rollups are written in the transaction of every raw row, so they hold whole and partial
+    days alike; only a zone other than theirs (a report asked in another zone before
+    `loa init` or `loa share recount` rebuilt them) sends a report back to the raw rows."""
+    zone = stored_zone(session)
+    return zone is not None and zone.key == period.tz.key
+
+
+def _months_and_days(period: Period) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The period as whole local months (first and last month's first day) and the days left over."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    after = period.end + timedelta(days=1)
+    last_start = after.replace(day=1)  # months starting before this one end inside the period
+    if first >= last_start:
+        return None, [(period.start, period.end)]
+    days = []
+    if period.start < first:
+        days.append((period.start, first - timedelta(days=1)))
+    if last_start <= period.end:
+        days.append((last_start, period.end))
+    last_month = _previous_month(last_start)
+    return (first, last_month), days
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _previous_month(first_of_month: date) -> date:
+    return date(first_of_month.year - (first_of_month.month == 1), (first_of_month.month - 2) % 12 + 1, 1)
+
+
+_Figures = dict[Any, tuple[int, int, int]]
+
+
+def _figures_of(session: Session, query: Any) -> tuple[_Figures, _Figures]:
+    shares: _Figures = {}
+    clicks: _Figures = {}
+    for key, button, self_report, counted in session.execute(query):
+        button, self_report, counted = int(button or 0), int(self_report or 0), int(counted or 0)
+        old_shares = shares.get(key, _NONE)
+        shares[key] = (old_shares[0] + button + self_report, old_shares[1] + button, old_shares[2] + self_report)
+        clicks[key] = (clicks.get(key, _NONE)[0] + counted, 0, 0)
+    return shares, clicks
+
+
+def _merge(into: tuple[_Figures, _Figures], more: tuple[_Figures, _Figures]) -> tuple[_Figures, _Figures]:
+    for target, extra in zip(into, more, strict=True):
+        for key, (a, b, c) in extra.items():
+            x, y, z = target.get(key, _NONE)
+            target[key] = (x + a, y + b, z + c)
+    return into
+
+
+def _sums(table: Any) -> list[Any]:
+    return [func.sum(col(table.button)), func.sum(col(table.self_report)), func.sum(col(table.clicks))]
+
+
+def _grouped_rollups(
+    session: Session, period: Period, by: Dimension, campaigns: Sequence[Campaign]
+) -> tuple[_Figures, _Figures]:
+    """key → figures, as :func:`_grouped_events` gives them, read from the rollups: whole
+    months of a report by staff or unit from the staff × month rollup, the days around them
+    from the staff × publication × day one; channels, campaigns and days from the
+    publication × day rollup (a year of a whole country's publications is a few hundred
+    thousand rows)."""
+    if by in (Dimension.staff, Dimension.unit):
+        months, days = _months_and_days(period)
+        found: tuple[_Figures, _Figures] = ({}, {})
+        grains: list[tuple[Any, Any, list[tuple[date, date]]]] = [
+            (RollupStaffMonth, RollupStaffMonth.month, [months] if months else []),
+            (RollupDay, RollupDay.day, days),
+        ]
+        for rollup, column, ranges in grains:
+            if not ranges:
+                continue
+            staff_key = col(rollup.staff_id)
+            group: Any = staff_key if by is Dimension.staff else col(Staff.unit_id)
+            grouped = sa_select(group, *_sums(rollup)).select_from(rollup)
+            if by is Dimension.unit:
+                grouped = grouped.join(Staff, col(Staff.id) == staff_key)
+            grouped = grouped.where(or_(*[col(column).between(lo, hi) for lo, hi in ranges])).group_by(group)
+            _merge(found, _figures_of(session, grouped))
+        return found
+    table = RollupPublicationDay
+    day = col(table.day)
+    in_period = day.between(period.start, period.end)
+    if by is Dimension.day:
+        query = sa_select(day, *_sums(table)).where(in_period).group_by(day)
+        shares, clicks = _figures_of(session, query)
+        return {k.isoformat(): v for k, v in shares.items()}, {k.isoformat(): v for k, v in clicks.items()}
+    query = sa_select(col(Publication.channel_id), *_sums(table)).join(
+        Publication, col(Publication.id) == col(table.publication_id)
+    )
+    if by is Dimension.channel:
+        return _figures_of(session, query.where(in_period).group_by(col(Publication.channel_id)))
+    # Inside a campaign's own dates a day's figures are the campaign's; anywhere else they are not.
+    parts = [(c.id, period.clip(c.starts_on, c.ends_on)) for c in campaigns]
+    whens = [
+        (and_(col(Post.campaign_id) == cid, day.between(part.start, part.end)), cid)
+        for cid, part in parts
+        if part is not None
+    ]
+    key: Any = case(*whens) if whens else null()
+    query = (
+        sa_select(key, *_sums(table))
+        .select_from(table)
+        .join(Publication, col(Publication.id) == col(table.publication_id))
+        .join(Post, col(Post.id) == col(Publication.post_id))
+        .where(in_period)
+        .group_by(key)
+    )
+    return _figures_of(session, query)
+
+
+def _sharing_by_unit(session: Session, period: Period) -> dict[Any, tuple[int, int]]:
+    """unit code → (staff who shared in the period, of whom no longer active), from the rollups."""
+    months, days = _months_and_days(period)
+    shared: list[Any] = []
+    if months:
+        shared.append(
+            sa_select(col(RollupStaffMonth.staff_id).label("staff_id")).where(
+                col(RollupStaffMonth.month).between(*months),
+                col(RollupStaffMonth.button) + col(RollupStaffMonth.self_report) > 0,
+            )
+        )
+    if days:
+        shared.append(
+            sa_select(col(RollupDay.staff_id).label("staff_id")).where(
+                or_(*[col(RollupDay.day).between(lo, hi) for lo, hi in days]),
+                col(RollupDay.button) + col(RollupDay.self_report) > 0,
+            )
+        )
+    people = shared[0].union(*shared[1:]).subquery() if len(shared) > 1 else shared[0].distinct().subquery()
+    query = (
+        sa_select(
+            col(Unit.code),
+            func.count(people.c.staff_id),
+            func.sum(case((col(Staff.active).is_(False), 1), else_=0)),
+        )
+        .select_from(people)
+        .join(Staff, col(Staff.id) == people.c.staff_id)
+        .join(Unit, col(Unit.id) == col(Staff.unit_id))
+        .group_by(col(Unit.code))
+    )
+    return {code: (int(n), int(gone or 0)) for code, n, gone in session.execute(query)}
+
+
 # -- the share report --------------------------------------------------------------------
 
 
@@ -335,9 +492,12 @@ def share_report(engine: Engine, settings: Settings, period: Period, by: Dimensi
         campaigns: list[Campaign] = []
         if by is Dimension.campaign:
             campaigns, windows = _campaign_windows(session, period)
-        day_of = _local_day(session, period) if by is Dimension.day else None
-        shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of)
-        clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of)
+        if uses_rollups(session, period):
+            shares, clicks = _grouped_rollups(session, period, by, campaigns)
+        else:
+            day_of = _local_day(session, period) if by is Dimension.day else None
+            shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of)
+            clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of)
         rows = _rows(session, settings, period, by, shares, clicks, campaigns)
     check_rows(len(rows), limits.report_max_rows)
     return ShareReport(period=period, by=by, rows=rows)
@@ -653,12 +813,7 @@ def monthly_summary(
     )
 
 
-def _participation(
-    session: Session, period: Period, units_report: ShareReport
-) -> tuple[list[UnitParticipation], int, int]:
-    lo, hi = period.bounds
-    # Per unit: distinct staff who shared, and of them those no longer active (they count in
-    # the unit's head count for this period, or the rate could pass 100 %).
+def _sharing_by_unit_raw(session: Session, lo: datetime, hi: datetime) -> dict[Any, tuple[int, int]]:
     sharing_query = (
         sa_select(
             col(Unit.code),
@@ -672,9 +827,19 @@ def _participation(
         .where(col(Share.at) >= lo, col(Share.at) < hi)
         .group_by(col(Unit.code))
     )
-    sharing: dict[Any, tuple[int, int]] = {
-        code: (int(n), int(gone)) for code, n, gone in session.execute(sharing_query)
-    }
+    return {code: (int(n), int(gone)) for code, n, gone in session.execute(sharing_query)}
+
+
+def _participation(
+    session: Session, period: Period, units_report: ShareReport
+) -> tuple[list[UnitParticipation], int, int]:
+    lo, hi = period.bounds
+    # Per unit: distinct staff who shared, and of them those no longer active (they count in
+    # the unit's head count for this period, or the rate could pass 100 %).
+    if uses_rollups(session, period):
+        sharing = _sharing_by_unit(session, period)
+    else:
+        sharing = _sharing_by_unit_raw(session, lo, hi)
     head_count_query = (
         sa_select(col(Unit.code), func.count(col(Staff.id)))
         .join(Staff, col(Staff.unit_id) == col(Unit.id))
