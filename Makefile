@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install install-test run test lint bench fuzz messages clean faketime
+.PHONY: install install-test run test lint bench fuzz messages clean faketime fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@$(MAKE) --no-print-directory faketime
+	@$(MAKE) --no-print-directory faketime fonts
 	touch $(STAMP) $(TEST_STAMP)
 
 # The clock tests run real processes under libfaketime (Debian's faketime package).
@@ -28,6 +28,15 @@ faketime:
 		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null 2>&1 || \
 		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }; }; } || \
 		echo "faketime is missing: the clock tests need it (sudo apt-get install faketime)"
+
+# The report's PDF is set in Liberation Serif (Times New Roman's metrics, full Vietnamese),
+# Debian's fonts-liberation2; no font file ships with Loa.
+fonts:
+	@[ -f /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation2 >/dev/null 2>&1 || \
+		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation2 >/dev/null; }; }; } || \
+		echo "fonts-liberation2 is missing: the report's PDF needs it (sudo apt-get install fonts-liberation2)"
 
 install: $(TEST_STAMP)
 

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -279,6 +280,31 @@ class CampaignSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """The monthly report's letterhead in the Decree 30/2020 layout (docs/vietnam.md), and its delivery."""
+
+    parent_body: str = "BẢO HIỂM XÃ HỘI VIỆT NAM"  # tên cơ quan chủ quản, above the issuer
+    issuer: str = "BẢO HIỂM XÃ HỘI TỈNH NGHỆ AN"  # tên cơ quan ban hành
+    issuer_in_text: str = "Bảo hiểm xã hội tỉnh Nghệ An"  # the issuer named inside a sentence
+    issuer_code: str = "BHXH"  # the issuer's symbol in "Số: …/BC-BHXH"
+    place: str = "Nghệ An"  # địa danh in "Nghệ An, ngày 05 tháng 6 năm 2026"
+    signer_title: str = "GIÁM ĐỐC"  # the signature block's title; the name is left for the signer
+    recipients: list[str] = Field(
+        default_factory=lambda: ["BHXH Việt Nam (để báo cáo)", "Ban Giám đốc", "Các phòng, BHXH cơ sở", "Lưu: VT."]
+    )
+    # An office's own Word template (relative to this file); unset: Loa's own layout.
+    # `loa report template -o FILE` writes Loa's layout as a starting point.
+    template: str | None = None
+    # The month before's report is e-mailed on this day of the month to these addresses.
+    email_day: int | None = Field(default=None, ge=1, le=28)
+    email_to: list[str] = Field(default_factory=list)
+
+    @field_validator("parent_body", "issuer", "issuer_in_text", "issuer_code", "place", "signer_title")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        return unicodedata.normalize("NFC", value.strip())
+
+
 class Settings(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     public_url: str = "http://127.0.0.1:8000"
@@ -289,6 +315,7 @@ class Settings(_Section):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"

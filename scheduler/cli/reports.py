@@ -19,9 +19,17 @@ metrics_app = typer.Typer(
 report_app = typer.Typer(help="Reports: staff shares and clicks, the monthly summary.", no_args_is_help=True)
 
 SHARE_FORMATS = ("table", "json", "csv", "xlsx", "png")
-SUMMARY_FORMATS = ("text", "json", "xlsx")
-BINARY_FORMATS = {"xlsx", "png"}
-_SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".xlsx": "xlsx", ".png": "png", ".txt": "table"}
+SUMMARY_FORMATS = ("text", "json", "xlsx", "docx", "pdf")
+BINARY_FORMATS = {"xlsx", "png", "docx", "pdf"}
+_SUFFIX_FORMATS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".png": "png",
+    ".txt": "table",
+    ".docx": "docx",
+    ".pdf": "pdf",
+}
 _BY_SLUG = {"staff": "can-bo", "unit": "don-vi", "campaign": "chien-dich", "channel": "kenh", "day": "ngay"}
 
 WIDE = 240  # columns for a table that is not shown on a terminal
@@ -192,15 +200,23 @@ def report_shares(
 def report_summary(
     ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="the month, YYYY-MM")],
-    fmt: Annotated[str | None, typer.Option("--format", help="text, json or xlsx")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="text, json, xlsx, docx or pdf")] = None,
     output: OutputOption = None,
+    issued: Annotated[
+        str | None, typer.Option("--date", help="the report's date (docx, pdf), YYYY-MM-DD or dd/mm/yyyy; today")
+    ] = None,
 ) -> None:
     """The monthly summary: posts, views and reach per channel and campaign, shares per unit."""
+    from datetime import datetime
+
+    from scheduler.formatting import parse_date
     from scheduler.reports import exports
+    from scheduler.reports.document import render_report
     from scheduler.reports.queries import month_period, monthly_summary, summary_text
 
     loa = ready(ctx)
     year, number, _, as_of = month_period(month, loa.settings)
+    issued_on = parse_date(issued, field="date") if issued else datetime.now(loa.settings.tz).date()
     chosen = _format(fmt, output, SUMMARY_FORMATS, "text")
     if output is None and chosen in BINARY_FORMATS:
         output = Path(f"bao-cao-thang_{year:04d}-{number:02d}.{chosen}")
@@ -217,5 +233,22 @@ def report_summary(
         )
     elif chosen == "xlsx":
         _emit(exports.summary_xlsx(summary, process_lang()), output, N_("cli.what.excel_report"))
+    elif chosen in ("docx", "pdf"):
+        data = render_report(summary, loa.settings, chosen, issued_on=issued_on, lang=process_lang())
+        _emit(data, output, N_("cli.what.word_report") if chosen == "docx" else N_("cli.what.pdf_report"))
     else:
         _emit(summary_text(summary, process_lang()), output, N_("cli.what.report"))
+
+
+@report_app.command("template")
+def report_template(ctx: typer.Context, output: OutputOption = None) -> None:
+    """Write Loa's Word layout of the monthly report, for the office to edit (set [reports] template)."""
+    import io
+
+    from scheduler.reports.word import default_template
+
+    target = output or Path("mau-bao-cao-thang.docx")
+    check_output(target)
+    buffer = io.BytesIO()
+    default_template().save(buffer)
+    _emit(buffer.getvalue(), target, N_("cli.what.word_template"))

@@ -695,6 +695,85 @@ class CampaignFigures:
 
 
 @dataclass(frozen=True)
+class BestPost:
+    """One of the month's most viewed publications (its latest snapshot)."""
+
+    publication_id: int
+    channel: str
+    label: str  # the channel's name
+    platform: str
+    title: str  # the post's first line
+    published_on: date
+    views: int | None
+    reach: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "publication": self.publication_id,
+            "channel": self.channel,
+            "title": self.title,
+            "published_on": self.published_on.isoformat(),
+            "views": self.views,
+            "reach": self.reach,
+        }
+
+
+BEST_POSTS = 5
+
+
+def _best_posts(session: Session, settings: Settings, lo: datetime, hi: datetime) -> list[BestPost]:
+    latest = (
+        sa_select(col(MetricSnapshot.id))
+        .where(col(MetricSnapshot.publication_id) == col(Publication.id))
+        .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
+        .limit(1)
+        .correlate(Publication)
+        .scalar_subquery()
+    )
+    query = (
+        sa_select(
+            col(Publication.id),
+            col(Publication.channel_id),
+            col(Publication.platform),
+            col(Publication.title),
+            col(Publication.text),
+            col(Publication.published_at),
+            col(MetricSnapshot.views),
+            col(MetricSnapshot.reach),
+        )
+        .select_from(Publication)
+        .join(MetricSnapshot, col(MetricSnapshot.id) == latest)
+        .where(
+            col(Publication.status) == PublicationStatus.published,
+            col(Publication.published_at) >= lo,
+            col(Publication.published_at) < hi,
+            col(MetricSnapshot.views).is_not(None),
+        )
+        .order_by(col(MetricSnapshot.views).desc(), col(Publication.id))
+        .limit(BEST_POSTS)
+    )
+    names = {c.id: c.name for c in settings.channels}
+    found = []
+    for pub_id, channel, platform, title, body, published_at, views, reach in session.execute(query):
+        first = (title or body or "").strip().splitlines()
+        heading = first[0] if first else ""
+        assert pub_id is not None and published_at is not None
+        found.append(
+            BestPost(
+                int(pub_id),
+                channel,
+                names.get(channel, channel),
+                platform,
+                heading if len(heading) <= 90 else heading[:89] + "…",
+                published_at.astimezone(settings.tz).date(),
+                _int(views),
+                _int(reach),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class UnitParticipation:
     """A unit's share row with how many of its people shared."""
 
@@ -718,6 +797,7 @@ class MonthlySummary:
     shares: ShareReport  # by unit: its totals are the month's shares and clicks
     staff: int = 0
     staff_sharing: int = 0
+    best: list[BestPost] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -742,6 +822,7 @@ class MonthlySummary:
                 "by_unit": [u.as_json() for u in self.units],
             },
             "campaigns": [c.as_json() for c in self.campaigns],
+            "best_posts": [b.as_json() for b in self.best],
             "text": summary_text(self, lang),
         }
 
@@ -799,6 +880,7 @@ def monthly_summary(
                 )
             )
         units, staff, sharing = _participation(session, period, units_report)
+        best = _best_posts(session, settings, lo, hi)
     return MonthlySummary(
         year=year,
         month=month,
@@ -810,6 +892,7 @@ def monthly_summary(
         shares=units_report,
         staff=staff,
         staff_sharing=sharing,
+        best=best,
     )
 
 
