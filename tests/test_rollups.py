@@ -19,6 +19,7 @@ from sqlmodel import select
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.models import (
+    Campaign,
     Click,
     Post,
     Publication,
@@ -31,7 +32,7 @@ from scheduler.models import (
     Staff,
     Unit,
 )
-from scheduler.reports.queries import Dimension, Period, monthly_summary, share_report
+from scheduler.reports.queries import Dimension, Period, monthly_summary, share_report, summary_scope
 from scheduler.sharing.counting import ClickEvent, recount, store_clicks
 from scheduler.sharing.rollups import rebuild
 from scheduler.sharing.service import SharingService
@@ -39,6 +40,7 @@ from scheduler.store import session_scope
 from tests.conftest import write_config
 
 FB, ZALO = "fb-bhxh-nghean", "zalo-bhxh-nghean"
+CAMPAIGN = "thang-van-dong-2026"  # 01/05–31/05 in the tests' config
 AGENTS = ["Mozilla/5.0 (Linux; Android 13) Chrome/125.0 Mobile", "Mozilla/5.0 (iPhone) Zalo iOS/25.07", "Tinybot/2.0"]
 
 
@@ -72,7 +74,12 @@ def _world(app: Loa, staff_count: int = 6) -> tuple[list[int], list[int], list[t
             for n in range(staff_count)
         ]
         s.add_all(staff)
-        posts = [Post(template="t", text=f"Tin {n}", scheduled_at=created, created_at=created) for n in range(3)]
+        campaign = s.exec(select(Campaign).where(Campaign.slug == "thang-van-dong-2026")).one()
+        posts = [
+            Post(template="t", text=f"Tin {n}", scheduled_at=created, created_at=created, campaign_id=campaign.id)
+            for n in range(3)
+        ]
+        posts[2].campaign_id = None
         s.add_all(posts)
         s.flush()
         pubs = [
@@ -179,7 +186,13 @@ def _stored_rollups(app: Loa) -> dict[str, Counter[Any]]:
 
 def _reports(app: Loa, period: Period) -> dict[str, Any]:
     found: dict[str, Any] = {d.value: share_report(app.engine, app.settings, period, d).as_json() for d in Dimension}
-    found["summary"] = monthly_summary(app.engine, app.settings, 2026, 5).as_json()
+    for month in (4, 5):
+        for unit, campaign in ((None, None), ("vinh", None), (None, CAMPAIGN), ("nam-dan", CAMPAIGN)):
+            summary = monthly_summary(app.engine, app.settings, 2026, month, unit=unit, campaign=campaign)
+            found[f"summary {month} {unit} {campaign}"] = summary.as_json()
+    scope, _, _ = summary_scope(app.engine, period, unit="nam-dan", campaign=CAMPAIGN)
+    for d in Dimension:
+        found[f"scoped {d.value}"] = share_report(app.engine, app.settings, period, d, scope).as_json()
     return found
 
 
@@ -212,6 +225,12 @@ def test_rollups_equal_the_raw_rows_after_random_streams_and_recounts(loa: Loa, 
 
     for period in PERIODS:
         assert _reports(loa, period) == _reports_from_raw_rows(loa, period)
+    # The narrowed summaries really narrow: a unit's staff, a campaign's posts.
+    may = _reports(loa, PERIODS[0])
+    everything = may["summary 5 None None"]["shares"]["shares"]
+    assert 0 < may["summary 5 vinh None"]["shares"]["shares"] < everything
+    assert 0 < may[f"summary 5 None {CAMPAIGN}"]["shares"]["shares"] < everything
+    assert [u["key"] for u in may["summary 5 vinh None"]["shares"]["by_unit"]] == ["vinh"]
 
     # A rule change: the crawler list grows, the dedupe window widens. The recount changes
     # counted flags and rebuilds the rollups in the same transaction.

@@ -205,6 +205,10 @@ def report_summary(
     issued: Annotated[
         str | None, typer.Option("--date", help="the report's date (docx, pdf), YYYY-MM-DD or dd/mm/yyyy; today")
     ] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="only this unit's staff (its code)")] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="only this campaign's posts, inside its dates (its slug)")
+    ] = None,
 ) -> None:
     """The monthly summary: posts, views and reach per channel and campaign, shares per unit."""
     from datetime import datetime
@@ -222,7 +226,7 @@ def report_summary(
         output = Path(f"bao-cao-thang_{year:04d}-{number:02d}.{chosen}")
     if output is not None:
         check_output(output)
-    summary = monthly_summary(loa.engine, loa.settings, year, number, as_of=as_of)
+    summary = monthly_summary(loa.engine, loa.settings, year, number, as_of=as_of, unit=unit, campaign=campaign)
     if chosen == "json":
         import json
 

@@ -324,6 +324,8 @@ CLI_HELP = (
     N_("cli.option.report.summary.fmt"),
     N_("cli.option.report.summary.output"),
     N_("cli.option.report.summary.issued"),
+    N_("cli.option.report.summary.unit"),
+    N_("cli.option.report.summary.campaign"),
     N_("cli.help.report.template"),
     N_("cli.option.report.template.output"),
     N_("cli.help.staff"),

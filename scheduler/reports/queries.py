@@ -136,6 +136,25 @@ class Period:
         return Period(start, end, self.tz) if start <= end else None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A report narrowed to one unit's staff and/or one campaign's publications (inside its dates).
+
+    Empty, a report covers everything. A scoped report reads the staff × publication × day
+    rollup (or the raw rows), since the coarser rollups cannot be narrowed."""
+
+    unit_id: int | None = None
+    campaign_id: int | None = None
+    campaign_days: tuple[date, date] | None = None  # the campaign's dates inside the period
+
+    @property
+    def empty(self) -> bool:
+        return self.unit_id is None and self.campaign_id is None
+
+
+EVERYTHING = Scope()
+
+
 # -- rows --------------------------------------------------------------------------------
 
 
@@ -265,6 +284,7 @@ def _grouped_events(
     *,
     windows: Sequence[_Window] = (),
     day_of: Callable[[Any], ColumnElement[Any]] | None = None,
+    scope: Scope = EVERYTHING,
 ) -> dict[Any, tuple[int, int, int]]:
     """key → (count, button, self_report) of one kind of event in the period, in one query."""
     at = col(event.at)
@@ -306,10 +326,28 @@ def _grouped_events(
             func.sum(case((col(Share.kind) == ShareKind.button, 1), else_=0)),
             func.sum(case((col(Share.kind) == ShareKind.self_report, 1), else_=0)),
         ]
+    if not scope.empty:
+        needed = [table for table, _ in joins]
+        if ShareLink not in needed:
+            joins.append(via_link)
+        if scope.unit_id is not None and Staff not in needed:
+            joins.append((Staff, col(Staff.id) == col(ShareLink.staff_id)))
+        if scope.campaign_id is not None:
+            if Publication not in needed:
+                joins.append((Publication, col(Publication.id) == col(ShareLink.publication_id)))
+            if Post not in needed:
+                joins.append((Post, col(Post.id) == col(Publication.post_id)))
     query = sa_select(*columns).select_from(event)
     for table, on in joins:
         query = query.join(table, on)
     query = query.where(at >= lo, at < hi)
+    if scope.unit_id is not None:
+        query = query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.campaign_id is not None:
+        query = query.where(col(Post.campaign_id) == scope.campaign_id)
+        if scope.campaign_days is not None:
+            first, last = Period(*scope.campaign_days, period.tz).bounds
+            query = query.where(at >= first, at < last)
     if event is Click:
         query = query.where(col(Click.counted).is_(True))
     query = query.group_by(key)
@@ -440,9 +478,60 @@ def _grouped_rollups(
     return _figures_of(session, query)
 
 
-def _sharing_by_unit(session: Session, period: Period) -> dict[Any, tuple[int, int]]:
+def _scoped_from(query: Any, scope: Scope, *, staff: bool, posts: bool) -> Any:
+    """The joins and conditions a scope (and the key) needs on the staff × publication × day rollup."""
+    if staff or scope.unit_id is not None:
+        query = query.join(Staff, col(Staff.id) == col(RollupDay.staff_id))
+    if posts or scope.campaign_id is not None:
+        query = query.join(Publication, col(Publication.id) == col(RollupDay.publication_id)).join(
+            Post, col(Post.id) == col(Publication.post_id)
+        )
+    if scope.unit_id is not None:
+        query = query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.campaign_id is not None:
+        query = query.where(col(Post.campaign_id) == scope.campaign_id)
+        if scope.campaign_days is not None:
+            query = query.where(col(RollupDay.day).between(*scope.campaign_days))
+    return query
+
+
+def _scoped_rollups(
+    session: Session, period: Period, by: Dimension, campaigns: Sequence[Campaign], scope: Scope
+) -> tuple[_Figures, _Figures]:
+    day = col(RollupDay.day)
+    key: Any
+    if by is Dimension.day:
+        key = day
+    elif by is Dimension.staff:
+        key = col(RollupDay.staff_id)
+    elif by is Dimension.unit:
+        key = col(Staff.unit_id)
+    elif by is Dimension.channel:
+        key = col(Publication.channel_id)
+    else:
+        parts = [(c.id, period.clip(c.starts_on, c.ends_on)) for c in campaigns]
+        whens = [
+            (and_(col(Post.campaign_id) == cid, day.between(part.start, part.end)), cid)
+            for cid, part in parts
+            if part is not None
+        ]
+        key = case(*whens) if whens else null()
+    query = sa_select(key, *_sums(RollupDay)).select_from(RollupDay)
+    query = _scoped_from(
+        query, scope, staff=by is Dimension.unit, posts=by in (Dimension.channel, Dimension.campaign)
+    )
+    query = query.where(day.between(period.start, period.end)).group_by(key)
+    shares, clicks = _figures_of(session, query)
+    if by is Dimension.day:
+        return {k.isoformat(): v for k, v in shares.items()}, {k.isoformat(): v for k, v in clicks.items()}
+    return shares, clicks
+
+
+def _sharing_by_unit(session: Session, period: Period, scope: Scope = EVERYTHING) -> dict[Any, tuple[int, int]]:
     """unit code → (staff who shared in the period, of whom no longer active), from the rollups."""
     months, days = _months_and_days(period)
+    if not scope.empty:  # the month rollup cannot be narrowed: every day from the day rollup
+        months, days = None, [(period.start, period.end)]
     shared: list[Any] = []
     if months:
         shared.append(
@@ -453,7 +542,12 @@ def _sharing_by_unit(session: Session, period: Period) -> dict[Any, tuple[int, i
         )
     if days:
         shared.append(
-            sa_select(col(RollupDay.staff_id).label("staff_id")).where(
+            _scoped_from(
+                sa_select(col(RollupDay.staff_id).label("staff_id")).select_from(RollupDay),
+                scope,
+                staff=False,
+                posts=False,
+            ).where(
                 or_(*[col(RollupDay.day).between(lo, hi) for lo, hi in days]),
                 col(RollupDay.button) + col(RollupDay.self_report) > 0,
             )
@@ -476,7 +570,9 @@ def _sharing_by_unit(session: Session, period: Period) -> dict[Any, tuple[int, i
 # -- the share report --------------------------------------------------------------------
 
 
-def share_report(engine: Engine, settings: Settings, period: Period, by: Dimension | str) -> ShareReport:
+def share_report(
+    engine: Engine, settings: Settings, period: Period, by: Dimension | str, scope: Scope = EVERYTHING
+) -> ShareReport:
     """Shares and counted clicks in the period, one row per staff/unit/campaign/channel/day.
 
     Every unit, every configured channel, every campaign of the period, every active staff
@@ -493,11 +589,14 @@ def share_report(engine: Engine, settings: Settings, period: Period, by: Dimensi
         if by is Dimension.campaign:
             campaigns, windows = _campaign_windows(session, period)
         if uses_rollups(session, period):
-            shares, clicks = _grouped_rollups(session, period, by, campaigns)
+            if scope.empty:
+                shares, clicks = _grouped_rollups(session, period, by, campaigns)
+            else:
+                shares, clicks = _scoped_rollups(session, period, by, campaigns, scope)
         else:
             day_of = _local_day(session, period) if by is Dimension.day else None
-            shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of)
-            clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of)
+            shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of, scope=scope)
+            clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of, scope=scope)
         rows = _rows(session, settings, period, by, shares, clicks, campaigns)
     check_rows(len(rows), limits.report_max_rows)
     return ShareReport(period=period, by=by, rows=rows)
@@ -721,7 +820,9 @@ class BestPost:
 BEST_POSTS = 5
 
 
-def _best_posts(session: Session, settings: Settings, lo: datetime, hi: datetime) -> list[BestPost]:
+def _best_posts(
+    session: Session, settings: Settings, lo: datetime, hi: datetime, campaign_id: int | None = None
+) -> list[BestPost]:
     latest = (
         sa_select(col(MetricSnapshot.id))
         .where(col(MetricSnapshot.publication_id) == col(Publication.id))
@@ -752,6 +853,8 @@ def _best_posts(session: Session, settings: Settings, lo: datetime, hi: datetime
         .order_by(col(MetricSnapshot.views).desc(), col(Publication.id))
         .limit(BEST_POSTS)
     )
+    if campaign_id is not None:
+        query = query.join(Post, col(Post.id) == col(Publication.post_id)).where(col(Post.campaign_id) == campaign_id)
     names = {c.id: c.name for c in settings.channels}
     found = []
     for pub_id, channel, platform, title, body, published_at, views, reach in session.execute(query):
@@ -798,6 +901,8 @@ class MonthlySummary:
     staff: int = 0
     staff_sharing: int = 0
     best: list[BestPost] = field(default_factory=list)
+    unit: str | None = None  # the unit the staff figures are narrowed to (its name)
+    campaign: str | None = None  # the campaign everything is narrowed to (its name)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -823,6 +928,7 @@ class MonthlySummary:
             },
             "campaigns": [c.as_json() for c in self.campaigns],
             "best_posts": [b.as_json() for b in self.best],
+            "filters": {"unit": self.unit, "campaign": self.campaign},
             "text": summary_text(self, lang),
         }
 
@@ -842,16 +948,65 @@ def month_period(text: str, settings: Settings, *, today: date | None = None) ->
     return year, month, period, as_of
 
 
-def monthly_summary(
-    engine: Engine, settings: Settings, year: int, month: int, *, as_of: date | None = None
-) -> MonthlySummary:
-    """The month's report: publications and reach per channel and campaign, staff shares per unit."""
-    period = Period.month(year, month, settings.tz)
-    units_report = share_report(engine, settings, period, Dimension.unit)
-    campaign_report = share_report(engine, settings, period, Dimension.campaign)
-    lo, hi = period.bounds
+def summary_scope(
+    engine: Engine, period: Period, *, unit: str | None = None, campaign: str | None = None
+) -> tuple[Scope, Unit | None, Campaign | None]:
+    """The scope of a summary narrowed to a unit (its code) and/or a campaign (its slug)."""
     with session_scope(engine, read_only=True) as session:
-        reach = _reach_by_channel(session, lo, hi)
+        unit_row = campaign_row = None
+        if unit:
+            unit_row = session.scalars(sa_select(Unit).where(col(Unit.code) == unit.strip())).first()
+            if unit_row is None:
+                raise InputError(
+                    msg("error.report_unknown_unit", unit=unit), hint=msg("hint.report_unit_codes"), field="unit"
+                )
+        if campaign:
+            campaign_row = session.scalars(sa_select(Campaign).where(col(Campaign.slug) == campaign.strip())).first()
+            if campaign_row is None:
+                raise InputError(
+                    msg("error.unknown_campaign", campaign=campaign),
+                    hint=msg("hint.report_campaign_slugs"),
+                    field="campaign",
+                )
+    days: tuple[date, date] | None = None
+    if campaign_row is not None:
+        part = period.clip(campaign_row.starts_on, campaign_row.ends_on)
+        # A campaign outside the month: nothing of it counts (an empty range of days).
+        days = (part.start, part.end) if part else (period.end, period.start)
+    scope = Scope(
+        unit_id=unit_row.id if unit_row else None,
+        campaign_id=campaign_row.id if campaign_row else None,
+        campaign_days=days,
+    )
+    return scope, unit_row, campaign_row
+
+
+def monthly_summary(
+    engine: Engine,
+    settings: Settings,
+    year: int,
+    month: int,
+    *,
+    as_of: date | None = None,
+    unit: str | None = None,
+    campaign: str | None = None,
+) -> MonthlySummary:
+    """The month's report: publications and reach per channel and campaign, staff shares per unit.
+
+    ``unit`` (a code) narrows the staff figures to that unit; ``campaign`` (a slug) narrows
+    everything to that campaign's publications inside its dates."""
+    period = Period.month(year, month, settings.tz)
+    scope, unit_row, campaign_row = summary_scope(engine, period, unit=unit, campaign=campaign)
+    units_report = share_report(engine, settings, period, Dimension.unit, scope)
+    if unit_row is not None:
+        units_report = ShareReport(period, Dimension.unit, [r for r in units_report.rows if r.key == unit_row.code])
+    campaign_report = share_report(engine, settings, period, Dimension.campaign, scope)
+    lo, hi = period.bounds
+    if scope.campaign_days is not None:
+        first, last = scope.campaign_days
+        lo, hi = Period(first, last, settings.tz).bounds if first <= last else (lo, lo)
+    with session_scope(engine, read_only=True) as session:
+        reach = _reach_by_channel(session, lo, hi, scope.campaign_id)
         names = {c.id: c for c in settings.channels}
         channels = [
             ChannelFigures(c.id, c.name, c.platform, reach.get(c.id, ReachFigures())) for c in settings.channels
@@ -862,25 +1017,28 @@ def monthly_summary(
             ).first()
             channels.append(ChannelFigures(channel_id, channel_id, platform or "", reach[channel_id]))
         campaigns, windows = _campaign_windows(session, period)
+        if campaign_row is not None:
+            kept = [(c, w) for c, w in zip(campaigns, windows, strict=True) if c.id == campaign_row.id]
+            campaigns, windows = [c for c, _ in kept], [w for _, w in kept]
         by_slug = {row.key: row for row in campaign_report.rows}
         campaign_figures: list[CampaignFigures] = []
-        for campaign, window in zip(campaigns, windows, strict=True):
-            assert campaign.id is not None
-            part = period.clip(campaign.starts_on, campaign.ends_on)
+        for each, window in zip(campaigns, windows, strict=True):
+            assert each.id is not None
+            part = period.clip(each.starts_on, each.ends_on)
             assert part is not None
-            row = by_slug.get(campaign.slug)
+            row = by_slug.get(each.slug)
             campaign_figures.append(
                 CampaignFigures(
-                    campaign.slug,
-                    campaign.name,
+                    each.slug,
+                    each.name,
                     part,
-                    combine(_reach_by_channel(session, window.start, window.end, campaign.id).values()),
+                    combine(_reach_by_channel(session, window.start, window.end, each.id).values()),
                     row.shares if row else 0,
                     row.clicks if row else 0,
                 )
             )
-        units, staff, sharing = _participation(session, period, units_report)
-        best = _best_posts(session, settings, lo, hi)
+        units, staff, sharing = _participation(session, period, units_report, scope)
+        best = _best_posts(session, settings, lo, hi, scope.campaign_id)
     return MonthlySummary(
         year=year,
         month=month,
@@ -893,10 +1051,14 @@ def monthly_summary(
         staff=staff,
         staff_sharing=sharing,
         best=best,
+        unit=unit_row.name if unit_row else None,
+        campaign=campaign_row.name if campaign_row else None,
     )
 
 
-def _sharing_by_unit_raw(session: Session, lo: datetime, hi: datetime) -> dict[Any, tuple[int, int]]:
+def _sharing_by_unit_raw(
+    session: Session, period: Period, lo: datetime, hi: datetime, scope: Scope = EVERYTHING
+) -> dict[Any, tuple[int, int]]:
     sharing_query = (
         sa_select(
             col(Unit.code),
@@ -910,19 +1072,30 @@ def _sharing_by_unit_raw(session: Session, lo: datetime, hi: datetime) -> dict[A
         .where(col(Share.at) >= lo, col(Share.at) < hi)
         .group_by(col(Unit.code))
     )
+    if scope.unit_id is not None:
+        sharing_query = sharing_query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.campaign_id is not None:
+        sharing_query = (
+            sharing_query.join(Publication, col(Publication.id) == col(ShareLink.publication_id))
+            .join(Post, col(Post.id) == col(Publication.post_id))
+            .where(col(Post.campaign_id) == scope.campaign_id)
+        )
+        if scope.campaign_days is not None:
+            first, last = Period(*scope.campaign_days, period.tz).bounds
+            sharing_query = sharing_query.where(col(Share.at) >= first, col(Share.at) < last)
     return {code: (int(n), int(gone)) for code, n, gone in session.execute(sharing_query)}
 
 
 def _participation(
-    session: Session, period: Period, units_report: ShareReport
+    session: Session, period: Period, units_report: ShareReport, scope: Scope = EVERYTHING
 ) -> tuple[list[UnitParticipation], int, int]:
     lo, hi = period.bounds
     # Per unit: distinct staff who shared, and of them those no longer active (they count in
     # the unit's head count for this period, or the rate could pass 100 %).
     if uses_rollups(session, period):
-        sharing = _sharing_by_unit(session, period)
+        sharing = _sharing_by_unit(session, period, scope)
     else:
-        sharing = _sharing_by_unit_raw(session, lo, hi)
+        sharing = _sharing_by_unit_raw(session, period, lo, hi, scope)
     head_count_query = (
         sa_select(col(Unit.code), func.count(col(Staff.id)))
         .join(Staff, col(Staff.unit_id) == col(Unit.id))
