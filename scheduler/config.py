@@ -259,12 +259,25 @@ class ChannelSettings(_Section):
         return f"ChannelSettings(id={self.id!r}, platform={self.platform!r}, mode={self.mode!r})"
 
 
+def _checked_colours(value: list[str]) -> list[str]:
+    for colour in value:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+            raise ValueError(msg("config.colour", colour=colour))
+    return value
+
+
 class CampaignSettings(_Section):
     slug: str
     name: str
     theme: str = ""
     starts_on: date | None = None
     ends_on: date | None = None
+    colours: list[str] = Field(default_factory=list)  # "#RRGGBB": the campaign's charts (shares, clicks)
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
 
     @field_validator("slug")
     @classmethod
@@ -298,6 +311,13 @@ class ReportSettings(_Section):
     # The month before's report is e-mailed on this day of the month to these addresses.
     email_day: int | None = Field(default=None, ge=1, le=28)
     email_to: list[str] = Field(default_factory=list)
+    # The charts' colours (shares, clicks) when no campaign's own are set: the BHXH blue and gold.
+    colours: list[str] = Field(default_factory=lambda: ["#0054A6", "#E0A100"])
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
 
     @field_validator("parent_body", "issuer", "issuer_in_text", "issuer_code", "place", "signer_title")
     @classmethod

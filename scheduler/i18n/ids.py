@@ -53,7 +53,7 @@ MODES = (
     N_("mode.live"),
     N_("mode.sandbox"),
 )
-NAVIGATION = (N_("nav.compose"),)
+NAVIGATION = (N_("nav.compose"), N_("nav.summary"))
 PLATFORMS = (
     N_("platform.facebook"),
     N_("platform.zalo"),

@@ -19,6 +19,7 @@ from pathlib import Path
 from scheduler.config import Settings
 from scheduler.i18n import translate
 from scheduler.i18n.formats import format_day, format_int, format_share
+from scheduler.reports.charts import BarChart, Series, to_png
 from scheduler.reports.queries import MonthlySummary, ReachFigures, _channel_name, summary_month
 
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
@@ -296,18 +297,40 @@ def template_path(settings: Settings) -> Path | None:
     return path if path.is_absolute() else settings.base_dir / path
 
 
-def summary_chart(summary: MonthlySummary, lang: str = "vi") -> bytes:
-    """The chart the report carries: each unit's shares and clicks (PNG)."""
-    from scheduler.reports.exports import share_chart
+def chart_colours(summary: MonthlySummary, settings: Settings) -> list[str]:
+    """The narrowed campaign's colours, else the one campaign running the whole month, else the office's."""
+    campaigns = {c.slug: c for c in settings.campaigns}
+    chosen = campaigns.get(summary.campaign_slug or "")
+    if chosen is None:
+        whole = [c for c in summary.campaigns if c.period == summary.period]
+        chosen = campaigns.get(whole[0].slug) if len(whole) == 1 else None
+    colours = (chosen.colours if chosen else []) or settings.reports.colours
+    return (colours + settings.reports.colours)[:2]
 
-    return share_chart(summary.shares, lang)
+
+def summary_bar_chart(summary: MonthlySummary, settings: Settings, lang: str = "vi") -> BarChart:
+    """Each unit's shares and link clicks in the month."""
+    t = partial(translate, lang)
+    shares, clicks = chart_colours(summary, settings)
+    return BarChart(
+        title=t("report.chart_title", month=summary_month(summary)),
+        series=[Series(t("report.col.shares"), shares), Series(t("report.col.clicks"), clicks)],
+        rows=[(u.row.label, [u.row.shares, u.row.clicks]) for u in summary.units],
+        lang=lang,
+    )
+
+
+def summary_chart(summary: MonthlySummary, settings: Settings, lang: str = "vi") -> bytes:
+    """The chart the report carries, as PNG."""
+    return to_png(summary_bar_chart(summary, settings, lang))
 
 
 def render_report(
     summary: MonthlySummary, settings: Settings, fmt: str, *, issued_on: date, lang: str = "vi"
 ) -> bytes:
     """The month's report as ``docx`` or ``pdf`` bytes."""
-    document = report_document(summary, settings, issued_on=issued_on, chart=summary_chart(summary, lang), lang=lang)
+    chart = summary_chart(summary, settings, lang)
+    document = report_document(summary, settings, issued_on=issued_on, chart=chart, lang=lang)
     if fmt == "pdf":
         from scheduler.reports.pdf import render_pdf
 

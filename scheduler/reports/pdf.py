@@ -180,7 +180,7 @@ def _block(block: Block, body: ParagraphStyle, faces: _Faces) -> list[Flowable]:
         found += [_table(spec, faces), Spacer(1, 8)]
     if block.chart:
         width, height = ImageReader(io.BytesIO(block.chart)).getSize()
-        shown = 15.5 * cm
+        shown = 11 * cm
         found.append(Image(io.BytesIO(block.chart), width=shown, height=shown * height / width))
         if block.chart_caption:
             found.append(_p(block.chart_caption, faces.style(12, faces.italic)))

@@ -903,6 +903,7 @@ class MonthlySummary:
     best: list[BestPost] = field(default_factory=list)
     unit: str | None = None  # the unit the staff figures are narrowed to (its name)
     campaign: str | None = None  # the campaign everything is narrowed to (its name)
+    campaign_slug: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -1053,6 +1054,7 @@ def monthly_summary(
         best=best,
         unit=unit_row.name if unit_row else None,
         campaign=campaign_row.name if campaign_row else None,
+        campaign_slug=campaign_row.slug if campaign_row else None,
     )
 
 

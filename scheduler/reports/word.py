@@ -267,7 +267,7 @@ def _block(document: DocxDocument, block: Block) -> None:
         _paragraph(document, "", 6)
     if block.chart:
         picture = _paragraph(document, "")
-        picture.add_run().add_picture(io.BytesIO(block.chart), width=Cm(15.5))
+        picture.add_run().add_picture(io.BytesIO(block.chart), width=Cm(11))
         if block.chart_caption:
             _paragraph(document, block.chart_caption, 12, italic=True, after=6)
 
