@@ -217,6 +217,9 @@ class ChannelSettings(_Section):
     app_secret_env: str | None = None
     refresh_token_env: str | None = None
     approval: bool = False
+    # The platform's names for the channel's own audience figures (followers, views, reach),
+    # where they differ from the names Loa knows (docs/platforms.md: some are UNVERIFIED).
+    audience_metrics: dict[str, str] = Field(default_factory=dict)
     # Zalo articles must have a cover; used when a post has none. A file in assets/,
     # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
     default_cover: str | None = None

@@ -252,6 +252,21 @@ class MetricSnapshot(SQLModel, table=True):
     shares: int | None = None
 
 
+class AudienceSnapshot(SQLModel, table=True):
+    """A channel's own audience on one local day, as its platform reported it at ``at``; never
+    updated (a later reading of the same day is a new row, the newest counts)."""
+
+    __table_args__ = (Index("ix_audiencesnapshot_channel_day", "channel_id", "day", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str
+    day: date  # local day in the configured zone
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    followers: int | None = None
+    views: int | None = None
+    reach: int | None = None
+
+
 class MetricError(SQLModel, table=True):
     """A metrics call that failed: the snapshot was skipped and this says why.
 

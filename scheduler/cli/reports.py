@@ -76,6 +76,44 @@ def metrics_collect(
         out.print("  " + line, markup=False)
 
 
+@metrics_app.command("audience")
+def metrics_audience(
+    ctx: typer.Context,
+    day: Annotated[
+        str | None, typer.Option("--day", help="the local day, YYYY-MM-DD or dd/mm/yyyy; default yesterday")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each channel's own audience for one day: followers, the Page's views and reach."""
+    from scheduler.formatting import parse_date
+    from scheduler.metrics.audience import collect_audience
+
+    loa = ready(ctx)
+    asked = parse_date(day, field="day") if day else None
+    results = collect_audience(loa.settings, loa.engine, loa.vault, day=asked)
+    if as_json:
+        print_json({"audience": [r.as_json() for r in results]})
+        return
+    lang = process_lang()
+
+    def shown(value: int | None) -> str:
+        return "–" if value is None else format_int(value, lang)
+
+    for r in results:
+        if r.error:
+            out.print(process_text("cli.audience_error", channel=r.channel, reason=r.error), markup=False)
+        else:
+            line = process_text(
+                "cli.audience_line",
+                channel=r.channel,
+                day=r.day.strftime("%d/%m/%Y"),
+                followers=shown(r.followers),
+                views=shown(r.views),
+                reach=shown(r.reach),
+            )
+            out.print(line, markup=False)
+
+
 @metrics_app.command("show")
 def metrics_show(
     ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOption = False

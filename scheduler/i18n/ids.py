@@ -327,6 +327,8 @@ CLI_HELP = (
     N_("cli.option.report.summary.unit"),
     N_("cli.option.report.summary.campaign"),
     N_("cli.help.report.template"),
+    N_("cli.help.metrics.audience"),
+    N_("cli.option.metrics.audience.day"),
     N_("cli.option.report.template.output"),
     N_("cli.help.staff"),
     N_("cli.help.staff.import"),

@@ -221,6 +221,28 @@ def report_document(
             staff.chart_caption = t("report.chart_caption", month=month)
     blocks.append(staff)
 
+    # The channels' own audience, where the platforms gave it.
+    if summary.audience:
+        audience = Block(t("report.section_audience"))
+        audience.paragraphs.append(t("report.audience_sentence"))
+        audience.tables.append(
+            DocTable(
+                columns=[
+                    t("report.col.number"),
+                    t("report.col.channel"),
+                    t("report.col.followers"),
+                    t("report.col.page_views"),
+                    t("report.col.page_reach"),
+                ],
+                rows=[
+                    [str(k), a.label, n(a.followers), n(a.views), n(a.reach)]
+                    for k, a in enumerate(summary.audience, start=1)
+                ],
+                widths=[0.9, 4.6, 1.8, 1.8, 1.8],
+            )
+        )
+        blocks.append(audience)
+
     # 3. The best posts of the month.
     if summary.best:
         best = Block(t("report.section_best"))

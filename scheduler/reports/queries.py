@@ -46,6 +46,7 @@ from scheduler.formatting import parse_date, parse_month, vn_date
 from scheduler.i18n import msg, translate
 from scheduler.i18n.formats import format_day, format_int, format_share
 from scheduler.models import (
+    AudienceSnapshot,
     Campaign,
     Click,
     MetricSnapshot,
@@ -877,6 +878,66 @@ def _best_posts(
 
 
 @dataclass(frozen=True)
+class ChannelAudience:
+    """A channel's own audience over the period: followers on its last day with a reading,
+    and the sums of its daily views and reach (each day's newest snapshot)."""
+
+    channel: str
+    label: str
+    followers: int | None
+    views: int | None
+    reach: int | None
+    days: int  # days with a reading
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "followers": self.followers,
+            "views": self.views,
+            "reach": self.reach,
+            "days": self.days,
+        }
+
+
+def _audience(session: Session, settings: Settings, period: Period) -> list[ChannelAudience]:
+    rows = session.execute(
+        sa_select(
+            col(AudienceSnapshot.channel_id),
+            col(AudienceSnapshot.day),
+            col(AudienceSnapshot.followers),
+            col(AudienceSnapshot.views),
+            col(AudienceSnapshot.reach),
+        )
+        .where(col(AudienceSnapshot.day).between(period.start, period.end))
+        .order_by(col(AudienceSnapshot.channel_id), col(AudienceSnapshot.day), col(AudienceSnapshot.at))
+    ).all()
+    newest: dict[str, dict[date, tuple[int | None, int | None, int | None]]] = {}
+    for channel_id, day, followers, views, reach in rows:
+        newest.setdefault(channel_id, {})[day] = (followers, views, reach)  # later readings replace
+    names = {c.id: c.name for c in settings.channels}
+    found = []
+    for channel_id in [c.id for c in settings.channels] + sorted(set(newest) - set(names)):
+        days = newest.get(channel_id)
+        if not days:
+            continue
+        ordered = [days[d] for d in sorted(days)]
+        followers = next((f for f, _, _ in reversed(ordered) if f is not None), None)
+        day_views = [v for _, v, _ in ordered if v is not None]
+        day_reach = [r for _, _, r in ordered if r is not None]
+        found.append(
+            ChannelAudience(
+                channel_id,
+                names.get(channel_id, channel_id),
+                followers,
+                sum(day_views) if day_views else None,
+                sum(day_reach) if day_reach else None,
+                len(ordered),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class UnitParticipation:
     """A unit's share row with how many of its people shared."""
 
@@ -901,6 +962,7 @@ class MonthlySummary:
     staff: int = 0
     staff_sharing: int = 0
     best: list[BestPost] = field(default_factory=list)
+    audience: list[ChannelAudience] = field(default_factory=list)
     unit: str | None = None  # the unit the staff figures are narrowed to (its name)
     campaign: str | None = None  # the campaign everything is narrowed to (its name)
     campaign_slug: str | None = None
@@ -929,6 +991,7 @@ class MonthlySummary:
             },
             "campaigns": [c.as_json() for c in self.campaigns],
             "best_posts": [b.as_json() for b in self.best],
+            "audience": [a.as_json() for a in self.audience],
             "filters": {"unit": self.unit, "campaign": self.campaign},
             "text": summary_text(self, lang),
         }
@@ -1040,6 +1103,7 @@ def monthly_summary(
             )
         units, staff, sharing = _participation(session, period, units_report, scope)
         best = _best_posts(session, settings, lo, hi, scope.campaign_id)
+        audience = _audience(session, settings, period)
     return MonthlySummary(
         year=year,
         month=month,
@@ -1052,6 +1116,7 @@ def monthly_summary(
         staff=staff,
         staff_sharing=sharing,
         best=best,
+        audience=audience,
         unit=unit_row.name if unit_row else None,
         campaign=campaign_row.name if campaign_row else None,
         campaign_slug=campaign_row.slug if campaign_row else None,
