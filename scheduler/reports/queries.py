@@ -455,28 +455,18 @@ def _grouped_rollups(
         query = sa_select(day, *_sums(table)).where(in_period).group_by(day)
         shares, clicks = _figures_of(session, query)
         return {k.isoformat(): v for k, v in shares.items()}, {k.isoformat(): v for k, v in clicks.items()}
-    query = sa_select(col(Publication.channel_id), *_sums(table)).join(
-        Publication, col(Publication.id) == col(table.publication_id)
-    )
     if by is Dimension.channel:
-        return _figures_of(session, query.where(in_period).group_by(col(Publication.channel_id)))
+        channel = col(table.channel_id)
+        return _figures_of(session, sa_select(channel, *_sums(table)).where(in_period).group_by(channel))
     # Inside a campaign's own dates a day's figures are the campaign's; anywhere else they are not.
     parts = [(c.id, period.clip(c.starts_on, c.ends_on)) for c in campaigns]
     whens = [
-        (and_(col(Post.campaign_id) == cid, day.between(part.start, part.end)), cid)
+        (and_(col(table.campaign_id) == cid, day.between(part.start, part.end)), cid)
         for cid, part in parts
         if part is not None
     ]
     key: Any = case(*whens) if whens else null()
-    query = (
-        sa_select(key, *_sums(table))
-        .select_from(table)
-        .join(Publication, col(Publication.id) == col(table.publication_id))
-        .join(Post, col(Post.id) == col(Publication.post_id))
-        .where(in_period)
-        .group_by(key)
-    )
-    return _figures_of(session, query)
+    return _figures_of(session, sa_select(key, *_sums(table)).where(in_period).group_by(key))
 
 
 def _scoped_from(query: Any, scope: Scope, *, staff: bool, posts: bool) -> Any:

@@ -45,10 +45,22 @@ def _upsert(table: str, keys: tuple[str, ...]) -> TextClause:
     return statement.bindparams(bindparam(keys[0], type_=Date()))
 
 
+def _publication_upsert() -> TextClause:
+    """The publication grain takes its channel and campaign from the publication's own row."""
+    adds = ", ".join(f"{c} = rolluppublicationday.{c} + excluded.{c}" for c in _FIGURES)
+    statement = text(
+        "INSERT INTO rolluppublicationday (day, publication_id, channel_id, campaign_id, button, self_report, clicks) "
+        "SELECT :day, p.id, p.channel_id, po.campaign_id, :button, :self_report, :clicks "
+        "FROM publication AS p JOIN post AS po ON po.id = p.post_id WHERE p.id = :publication_id "
+        f"ON CONFLICT (day, publication_id) DO UPDATE SET {adds}"
+    )
+    return statement.bindparams(bindparam("day", type_=Date()))
+
+
 _UPSERTS = (
     (_upsert("rollupday", ("day", "staff_id", "publication_id")), ("day", "staff_id", "publication_id")),
     (_upsert("rollupstaffmonth", ("month", "staff_id")), ("month", "staff_id")),
-    (_upsert("rolluppublicationday", ("day", "publication_id")), ("day", "publication_id")),
+    (_publication_upsert(), ("day", "publication_id")),
 )
 
 
@@ -183,9 +195,12 @@ def rebuild(bind: Engine | Connection, zone: ZoneInfo) -> None:
     )
     connection.execute(
         text(
-            "INSERT INTO rolluppublicationday (day, publication_id, button, self_report, clicks) "
-            "SELECT day, publication_id, sum(button), sum(self_report), sum(clicks) FROM rollupday "
-            "GROUP BY day, publication_id"
+            "INSERT INTO rolluppublicationday"
+            " (day, publication_id, channel_id, campaign_id, button, self_report, clicks) "
+            "SELECT r.day, r.publication_id, p.channel_id, po.campaign_id, r.button, r.self_report, r.clicks FROM ("
+            " SELECT day, publication_id, sum(button) AS button, sum(self_report) AS self_report, sum(clicks) AS clicks"
+            " FROM rollupday GROUP BY day, publication_id"
+            ") AS r JOIN publication AS p ON p.id = r.publication_id JOIN post AS po ON po.id = p.post_id"
         )
     )
     connection.execute(text("DELETE FROM rollupstate"))

@@ -46,12 +46,23 @@ def upgrade() -> None:
         *_figures(),
         sa.PrimaryKeyConstraint("month", "staff_id"),
     )
+    op.create_index(
+        "ix_rollupstaffmonth_cover", "rollupstaffmonth", ["month", "staff_id", *_FIGURES], unique=False
+    )
     op.create_table(
         "rolluppublicationday",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("publication_id", sa.Integer(), nullable=False),
         *_figures(),
+        sa.Column("channel_id", sa.String(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("day", "publication_id"),
+    )
+    op.create_index(
+        "ix_rolluppublicationday_cover",
+        "rolluppublicationday",
+        ["day", "channel_id", "campaign_id", *_FIGURES],
+        unique=False,
     )
     op.create_table(
         "rollupstate",
@@ -90,9 +101,11 @@ def upgrade() -> None:
         f"GROUP BY {month}, staff_id"
     )
     op.execute(
-        "INSERT INTO rolluppublicationday (day, publication_id, button, self_report, clicks) "
-        "SELECT day, publication_id, sum(button), sum(self_report), sum(clicks) FROM rollupday "
-        "GROUP BY day, publication_id"
+        "INSERT INTO rolluppublicationday (day, publication_id, channel_id, campaign_id, button, self_report, clicks) "
+        "SELECT r.day, r.publication_id, p.channel_id, po.campaign_id, r.button, r.self_report, r.clicks FROM ("
+        " SELECT day, publication_id, sum(button) AS button, sum(self_report) AS self_report, sum(clicks) AS clicks"
+        " FROM rollupday GROUP BY day, publication_id"
+        ") AS r JOIN publication AS p ON p.id = r.publication_id JOIN post AS po ON po.id = p.post_id"
     )
     op.execute(
         sa.text("INSERT INTO rollupstate (id, zone, built_at) VALUES (1, 'Asia/Ho_Chi_Minh', NULL)")
@@ -101,7 +114,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rollupstate")
+    op.drop_index("ix_rolluppublicationday_cover", table_name="rolluppublicationday")
     op.drop_table("rolluppublicationday")
+    op.drop_index("ix_rollupstaffmonth_cover", table_name="rollupstaffmonth")
     op.drop_table("rollupstaffmonth")
     op.drop_index("ix_rollupday_publication_day", table_name="rollupday")
     op.drop_table("rollupday")
