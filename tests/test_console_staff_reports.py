@@ -144,3 +144,20 @@ def test_monthly_report_page_filters_chart_and_downloads(console_loa: Loa) -> No
     bad = approver.get("/reports/summary?month=2026-13")
     assert bad.status_code == 400 and "month" in errors_on(bad.text)
     assert logged_in(console_loa, "canbo").get("/reports/summary").status_code == 403
+
+
+def test_the_dashboard_shows_each_channels_latest_audience(console_loa: Loa) -> None:
+    from datetime import date
+
+    from scheduler.models import AudienceSnapshot
+
+    at = datetime.now(UTC)
+    with session_scope(console_loa.engine) as session:
+        session.add(AudienceSnapshot(channel_id="fb-bhxh-nghean", day=date(2026, 5, 30), at=at, followers=12_840))
+        session.add(
+            AudienceSnapshot(channel_id="fb-bhxh-nghean", day=date(2026, 5, 31), at=at, followers=12_900, views=5_400,
+                             reach=3_100)
+        )  # fmt: skip
+    page = logged_in(console_loa, "duyet").get("/")
+    assert page.status_code == 200
+    assert "12.900 người theo dõi (31/05/2026)" in page.text and "5.400 lượt xem" in page.text
