@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -279,6 +280,9 @@ class ChannelSettings(_Section):
     app_secret_env: str | None = None
     refresh_token_env: str | None = None
     approval: bool = False
+    # The platform's names for the channel's own audience figures (followers, views, reach),
+    # where they differ from the names Loa knows (docs/platforms.md: some are UNVERIFIED).
+    audience_metrics: dict[str, str] = Field(default_factory=dict)
     # Zalo articles must have a cover; used when a post has none. A file in assets/,
     # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
     default_cover: str | None = None
@@ -346,6 +350,11 @@ class ConnectAppSettings(_Section):
     # The cover of a connected channel's posts that have none (a file in assets/), for
     # platforms whose posts need one (Zalo articles).
     default_cover: str | None = None
+def _checked_colours(value: list[str]) -> list[str]:
+    for colour in value:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+            raise ValueError(msg("config.colour", colour=colour))
+    return value
 
 
 class CampaignSettings(_Section):
@@ -354,6 +363,12 @@ class CampaignSettings(_Section):
     theme: str = ""
     starts_on: date | None = None
     ends_on: date | None = None
+    colours: list[str] = Field(default_factory=list)  # "#RRGGBB": the campaign's charts (shares, clicks)
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
 
     @field_validator("slug")
     @classmethod
@@ -369,6 +384,38 @@ class CampaignSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """The monthly report's letterhead in the Decree 30/2020 layout (docs/vietnam.md), and its delivery."""
+
+    parent_body: str = "BẢO HIỂM XÃ HỘI VIỆT NAM"  # tên cơ quan chủ quản, above the issuer
+    issuer: str = "BẢO HIỂM XÃ HỘI TỈNH NGHỆ AN"  # tên cơ quan ban hành
+    issuer_in_text: str = "Bảo hiểm xã hội tỉnh Nghệ An"  # the issuer named inside a sentence
+    issuer_code: str = "BHXH"  # the issuer's symbol in "Số: …/BC-BHXH"
+    place: str = "Nghệ An"  # địa danh in "Nghệ An, ngày 05 tháng 6 năm 2026"
+    signer_title: str = "GIÁM ĐỐC"  # the signature block's title; the name is left for the signer
+    recipients: list[str] = Field(
+        default_factory=lambda: ["BHXH Việt Nam (để báo cáo)", "Ban Giám đốc", "Các phòng, BHXH cơ sở", "Lưu: VT."]
+    )
+    # An office's own Word template (relative to this file); unset: Loa's own layout.
+    # `loa report template -o FILE` writes Loa's layout as a starting point.
+    template: str | None = None
+    # The month before's report is e-mailed on this day of the month to these addresses.
+    email_day: int | None = Field(default=None, ge=1, le=28)
+    email_to: list[str] = Field(default_factory=list)
+    # The charts' colours (shares, clicks) when no campaign's own are set: the BHXH blue and gold.
+    colours: list[str] = Field(default_factory=lambda: ["#0054A6", "#E0A100"])
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
+
+    @field_validator("parent_body", "issuer", "issuer_in_text", "issuer_code", "place", "signer_title")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        return unicodedata.normalize("NFC", value.strip())
+
+
 class Settings(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     public_url: str = "http://127.0.0.1:8000"
@@ -380,6 +427,7 @@ class Settings(_Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)

@@ -299,6 +299,21 @@ class MetricSnapshot(SQLModel, table=True):
     shares: int | None = None
 
 
+class AudienceSnapshot(SQLModel, table=True):
+    """A channel's own audience on one local day, as its platform reported it at ``at``; never
+    updated (a later reading of the same day is a new row, the newest counts)."""
+
+    __table_args__ = (Index("ix_audiencesnapshot_channel_day", "channel_id", "day", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str
+    day: date  # local day in the configured zone
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    followers: int | None = None
+    views: int | None = None
+    reach: int | None = None
+
+
 class MetricError(SQLModel, table=True):
     """A metrics call that failed: the snapshot was skipped and this says why.
 
@@ -433,6 +448,67 @@ class Click(SQLModel, table=True):
     # A keyed hash of the client's address (IPv6: its /64), never the address; None on clicks
     # stored before it was kept, which the per-address bound leaves as they were.
     address_hash: str | None = None
+
+
+class RollupDay(SQLModel, table=True):
+    """Shares and counted clicks of one staff member on one publication on one local day.
+
+    Kept by the writers in the transaction that stores the raw rows (``store_clicks``, share
+    taps, offline shares) and rebuilt from them by `loa share recount`; the reports read it
+    instead of every event. The publication fixes the platform and the channel, the staff
+    member the unit (their current one, looked up when a report is read)."""
+
+    __table_args__ = (Index("ix_rollupday_publication_day", "publication_id", "day"),)
+
+    day: date = Field(primary_key=True)  # local day in RollupState.zone
+    staff_id: int = Field(primary_key=True)
+    publication_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0  # counted clicks only
+
+
+class RollupStaffMonth(SQLModel, table=True):
+    """The same figures per staff member and local month: a year by staff or unit is 12 rows each."""
+
+    # Covering: a year's figures are read from the index alone, never from the table.
+    __table_args__ = (Index("ix_rollupstaffmonth_cover", "month", "staff_id", "button", "self_report", "clicks"),)
+
+    month: date = Field(primary_key=True)  # the month's first day
+    staff_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+
+class RollupPublicationDay(SQLModel, table=True):
+    """The same figures per publication and local day: reports by channel, campaign and day.
+
+    The publication's channel and its post's campaign are copied in (fixed once a post is
+    published, and rebuilt with the rest), so those reports read this table's covering
+    index alone: joining 50.000 publications' wide rows cost a national year ~1 s."""
+
+    __table_args__ = (
+        Index(
+            "ix_rolluppublicationday_cover", "day", "channel_id", "campaign_id", "button", "self_report", "clicks"
+        ),
+    )
+
+    day: date = Field(primary_key=True)
+    publication_id: int = Field(primary_key=True)
+    channel_id: str
+    campaign_id: int | None = None
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+
+class RollupState(SQLModel, table=True):
+    """The time zone the rollups' days are in; reports use them only when it is the configured one."""
+
+    id: int = Field(default=1, primary_key=True)
+    zone: str
+    built_at: datetime | None = _utc_column()
 
 
 # -- console users and the audit log -------------------------------------------------------

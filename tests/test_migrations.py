@@ -451,3 +451,44 @@ def test_channels_move_into_the_database_on_upgrade(folder: Path, database_url: 
     assert {c.id for c in loa.settings.channels} == {FB, ZALO}
     assert loa.vault.load(FB) is not None or loa.vault.load(ZALO) is not None
     loa.close()
+
+
+def test_the_rollups_are_built_from_the_rows_on_upgrade(folder: Path, database_url: str) -> None:
+    # 0008_share_rollups: the 0.1 database's shares and counted clicks are in the rollups at
+    # once, equal to the raw rows at every grain, and the reports read them.
+    from tests.test_rollups import _raw_rollups, _stored_rollups
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    raw = _raw_rollups(loa)
+    assert sum(raw["day"].values()) == ROWS_01["share"] + 20  # every share, the 20 counted clicks
+    assert _stored_rollups(loa) == raw
+    with loa.engine.connect() as connection:
+        assert connection.execute(text("SELECT zone FROM rollupstate")).scalar_one() == "Asia/Ho_Chi_Minh"
+    loa.close()
+
+
+def test_the_audience_table_is_there_after_an_upgrade(folder: Path, database_url: str) -> None:
+    # 0009_audience_snapshots: a 0.1 database upgraded gains the (empty) audience table, which
+    # then keeps a channel's day with its UTC time; the 0.1 rows are all still there.
+    from datetime import date
+
+    from sqlmodel import select as select_rows
+
+    from scheduler.models import AudienceSnapshot
+    from scheduler.store import session_scope
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    at = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
+    with session_scope(loa.engine) as session:
+        assert list(session.exec(select_rows(AudienceSnapshot))) == []
+        session.add(AudienceSnapshot(channel_id="fb-bhxh-nghean", day=date(2026, 5, 31), at=at, followers=12_900))
+    with session_scope(loa.engine, read_only=True) as session:
+        (row,) = session.exec(select_rows(AudienceSnapshot))
+    assert (row.day, row.at, row.followers, row.views) == (date(2026, 5, 31), at, 12_900, None)
+    loa.close()

@@ -57,7 +57,7 @@ MODES = (
     N_("mode.live"),
     N_("mode.sandbox"),
 )
-NAVIGATION = (N_("nav.compose"), N_("nav.templates"), N_("nav.campaigns"))
+NAVIGATION = (N_("nav.compose"), N_("nav.templates"), N_("nav.campaigns"), N_("nav.summary"))
 PLATFORMS = (
     N_("platform.facebook"),
     N_("platform.zalo"),
@@ -362,6 +362,13 @@ CLI_HELP = (
     N_("cli.option.report.summary.month"),
     N_("cli.option.report.summary.fmt"),
     N_("cli.option.report.summary.output"),
+    N_("cli.option.report.summary.issued"),
+    N_("cli.option.report.summary.unit"),
+    N_("cli.option.report.summary.campaign"),
+    N_("cli.help.report.template"),
+    N_("cli.help.metrics.audience"),
+    N_("cli.option.metrics.audience.day"),
+    N_("cli.option.report.template.output"),
     N_("cli.help.staff"),
     N_("cli.help.staff.import"),
     N_("cli.option.staff.import.file"),

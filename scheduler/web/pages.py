@@ -269,6 +269,7 @@ class Console:
         if self.has_sharing():
             items.append(("/staff", "nav.staff", "staff.view"))
         items.append(("/reports", "nav.reports", "reports.view"))
+        items.append(("/reports/summary", "nav.summary", "reports.view"))
         items += [("/users", "nav.users", "users.manage"), ("/audit", "nav.audit", "audit.view")]
         path = ctx.request.url.path
         return [
