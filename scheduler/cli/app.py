@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
+from scheduler.cli.alerts import alerts_app
 from scheduler.cli.channels import channels_app
 from scheduler.cli.posts import post_app
 from scheduler.cli.render import cover_renderer, render_app
@@ -48,6 +49,7 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(report_app, name="report")
 app.add_typer(staff_app, name="staff")
 app.add_typer(share_app, name="share")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()
