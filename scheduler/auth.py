@@ -69,6 +69,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset({Role.admin}),
     "account.password": frozenset({Role.admin, Role.editor, Role.approver, Role.staff}),
     "audit.view": frozenset({Role.admin}),
+    "alerts.own": frozenset({Role.admin, Role.editor, Role.approver, Role.staff}),  # notices and choices
+    "alerts.log": frozenset({Role.admin}),  # every message's delivery
     "own.figures": frozenset({Role.staff}),
 }
 

@@ -385,6 +385,8 @@ ALERTS = (
     N_("delivery_status.pending"),
     N_("delivery_status.sending"),
     N_("delivery_status.sent"),
+    N_("done.alerts_saved"),
+    N_("audit_action.alerts.choices"),
     N_("cli.help.alerts"),
     N_("cli.help.alerts.test"),
     N_("cli.help.alerts.list"),

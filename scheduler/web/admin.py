@@ -39,7 +39,7 @@ MAX_AUDIT_PAGE = 10**9  # (page - 1) × AUDIT_PAGE must stay an offset every dat
 
 
 def routes(console: Console) -> list[BaseRoute]:
-    from scheduler.web import reports_pages, staff_pages
+    from scheduler.web import alerts_pages, reports_pages, staff_pages
 
     return [
         Route("/channels", console.page("channels.view")(channels_page)),
@@ -51,6 +51,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/me", console.page("dashboard.view")(my_figures)),
         *staff_pages.routes(console),
         *reports_pages.routes(console),
+        *alerts_pages.routes(console),
     ]
 
 

@@ -242,6 +242,7 @@ class Console:
             items.append(("/staff", "nav.staff", "staff.view"))
         items.append(("/reports", "nav.reports", "reports.view"))
         items += [("/users", "nav.users", "users.manage"), ("/audit", "nav.audit", "audit.view")]
+        items.append(("/alerts", "nav.alerts", "alerts.own"))
         path = ctx.request.url.path
         return [
             (href, ctx.t(label), path == href or (href != "/" and path.startswith(href + "/")))
