@@ -178,9 +178,18 @@ def add_user(
     password: str | None,
     actor: str,
     staff: str | None = None,
+    email: str | None = None,
 ) -> AuthUser:
-    """Create a console account; a user without a password cannot log in (API token only)."""
+    """Create a console account; a user without a password cannot log in (API token only).
+
+    ``email`` is where the account's alerts go (else its staff member's address)."""
     username = check_username(username)
+    if email is not None:
+        from email.utils import parseaddr
+
+        email = email.strip()
+        if "@" not in parseaddr(email)[1]:
+            raise InputError(msg("error.mail_address", address=email), field="email")
     if password is not None:
         password = nfc(password)
         check_password(password, username=username)
@@ -191,7 +200,14 @@ def add_user(
                 msg("error.user_exists", username=username), hint=msg("hint.other_username"), field="username"
             )
         staff_id = _staff_id(session, staff) if staff is not None else None
-        user = User(username=username, password_hash=password_hash, role=role, staff_id=staff_id, created_at=utcnow())
+        user = User(
+            username=username,
+            password_hash=password_hash,
+            role=role,
+            staff_id=staff_id,
+            created_at=utcnow(),
+            email=email or None,
+        )
         session.add(user)
         session.flush()
         record(session, actor=actor, action="user.add", object=f"user:{username}", details={"role": role.value})

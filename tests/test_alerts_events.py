@@ -186,3 +186,10 @@ def test_the_alert_is_lost_with_the_change_that_failed(console_loa: Any, tmp_pat
         assert [a.event for a in session.exec(select(Alert))] == ["post.pending_approval"]
         (row,) = session.exec(select(Publication))
         assert row.status == PublicationStatus.pending_approval
+
+
+def test_an_account_gets_its_alert_address_on_the_command_line(offline_loa: Any) -> None:
+    bad = offline_loa("user", "add", "--username", "tin", "--role", "editor", "--no-password", "--email", "tin@")
+    assert bad.code == 2 and "tin@" in bad.stderr
+    good = offline_loa("user", "add", "--username", "tin", "--role", "editor", "--no-password", "--email", "t@bhxh.vn")
+    assert good.code == 0, good.stderr

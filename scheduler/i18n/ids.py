@@ -387,6 +387,7 @@ ALERTS = (
     N_("delivery_status.sent"),
     N_("done.alerts_saved"),
     N_("audit_action.alerts.choices"),
+    N_("cli.option.user.add.email"),
     N_("cli.help.alerts"),
     N_("cli.help.alerts.test"),
     N_("cli.help.alerts.list"),
