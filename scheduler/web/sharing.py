@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
@@ -215,7 +215,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     ) -> HTMLResponse:
         words = Translator(lang)
         body = env.get_template(name).render(_=words, lang=lang, num=lambda n: format_int(n, lang), **context)
-        policy = csp or f"{BASE_CSP}; script-src 'self'; form-action {form_actions}"
+        policy = csp or f"{BASE_CSP}; script-src 'self'; connect-src 'self'; form-action {form_actions}"
         return HTMLResponse(
             body, status_code=status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})}
         )
@@ -305,6 +305,9 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return not_found(lang)
         headers = {**PAGE_HEADERS}
         tracked = service.link_url(code)
+        if platform == COPY_BUTTON and "application/json" in request.headers.get("accept", ""):
+            # One tap: the page's script copies the link it is given; the tap is recorded above.
+            return JSONResponse({"link": tracked}, headers={"Cache-Control": "no-store"})
         sharer = dialogs[str(platform)].sharer_url
         if sharer:
             return RedirectResponse(sharer + quote(tracked, safe=""), status_code=303, headers=headers)

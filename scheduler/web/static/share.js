@@ -17,3 +17,24 @@
     });
   });
 })();
+
+// One tap on "Sao chép liên kết": the tap is recorded and the tracked link copied at once,
+// without the second page (which the form still reaches when scripts or the clipboard fail).
+(function () {
+  if (!window.fetch || !navigator.clipboard || !window.FormData) return;
+  var forms = document.querySelectorAll("form[data-copy-form]");
+  Array.prototype.forEach.call(forms, function (form) {
+    form.addEventListener("submit", function (event) {
+      var button = form.querySelector("button[value=copy]");
+      if (!button) return;
+      event.preventDefault();
+      var body = new FormData(form);
+      body.set("platform", "copy");
+      fetch(form.action, { method: "POST", body: body, headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (reply) { if (!reply.ok) throw new Error(String(reply.status)); return reply.json(); })
+        .then(function (data) { return navigator.clipboard.writeText(data.link); })
+        .then(function () { button.textContent = button.getAttribute("data-copied") || button.textContent; })
+        .catch(function () { form.submit(); });
+    });
+  });
+})();
