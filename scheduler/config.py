@@ -172,6 +172,7 @@ class LimitsSettings(_Section):
 
     request_body_kib: int = Field(default=bounds.DEFAULT_REQUEST_BODY_KIB, ge=16, le=64 * 1024)
     upload_mib: int = Field(default=bounds.DEFAULT_UPLOAD_MIB, ge=1, le=1024)
+    photo_mib: int = Field(default=bounds.DEFAULT_PHOTO_MIB, ge=1, le=200)
     sheet_max_rows: int = Field(default=bounds.DEFAULT_SHEET_MAX_ROWS, ge=1, le=1_048_576)
     sheet_max_columns: int = Field(default=bounds.DEFAULT_SHEET_MAX_COLUMNS, ge=1, le=16_384)
     sheet_max_cell_chars: int = Field(default=bounds.DEFAULT_SHEET_MAX_CELL_CHARS, ge=1, le=1_048_576)
@@ -191,6 +192,10 @@ class LimitsSettings(_Section):
     @property
     def upload_bytes(self) -> int:
         return self.upload_mib * 1024 * 1024
+
+    @property
+    def photo_bytes(self) -> int:
+        return self.photo_mib * 1024 * 1024
 
     @property
     def sheet_max_uncompressed_bytes(self) -> int:

@@ -445,6 +445,19 @@ class Click(SQLModel, table=True):
     address_hash: str | None = None
 
 
+class CampaignUpdate(SQLModel, table=True):
+    """A staff member's "Tôi đã cập nhật": they put the campaign's avatar frame or cover on
+    their own profile. Once per staff member, campaign and kind; counted in the reports."""
+
+    __table_args__ = (UniqueConstraint("staff_id", "campaign_id", "kind", name="uq_campaignupdate_staff_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    kind: str  # avatar | cover
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 # -- console users and the audit log -------------------------------------------------------
 
 

@@ -388,6 +388,8 @@ ALERTS = (
     N_("done.alerts_saved"),
     N_("audit_action.alerts.choices"),
     N_("cli.option.user.add.email"),
+    N_("kit.done_avatar"),
+    N_("kit.done_cover"),
     N_("cli.help.alerts"),
     N_("cli.help.alerts.test"),
     N_("cli.help.alerts.list"),

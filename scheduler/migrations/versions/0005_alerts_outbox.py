@@ -1,5 +1,6 @@
 """The alerts outbox: alerts, the messages they fan out to (e-mail, webhook, console notice)
-with their attachments, each user's alert choices, and an e-mail address on accounts.
+with their attachments, each user's alert choices, an e-mail address on accounts; and the
+campaign kit's "Tôi đã cập nhật" per staff member.
 
 Revision ID: 0005_alerts_outbox
 Revises: 0004_click_address
@@ -89,6 +90,22 @@ def upgrade() -> None:
     with op.batch_alter_table("outboxattachment", schema=None) as batch_op:
         batch_op.create_index("ix_outboxattachment_outbox_id", ["outbox_id"], unique=False)
 
+    op.create_table(
+        "campaignupdate",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"]),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("staff_id", "campaign_id", "kind", name="uq_campaignupdate_staff_kind"),
+    )
+    with op.batch_alter_table("campaignupdate", schema=None) as batch_op:
+        batch_op.create_index("ix_campaignupdate_campaign_id", ["campaign_id"], unique=False)
+        batch_op.create_index("ix_campaignupdate_staff_id", ["staff_id"], unique=False)
+
     # A nullable column: no copy of the table, even in SQLite's batch mode.
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("email", sa.String(), nullable=True))
@@ -97,6 +114,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_column("email")
+    op.drop_table("campaignupdate")
     op.drop_table("outboxattachment")
     op.drop_table("outbox")
     op.drop_table("alertpreference")
