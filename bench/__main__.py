@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 # Each module exposes run(quick: bool) -> dict and print_report(result: dict) -> None.
-BENCHMARKS: list[str] = ["covers", "publishing", "reports", "redirect", "bounds"]
+BENCHMARKS: list[str] = ["covers", "publishing", "reports", "redirect", "bounds", "avatar"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -163,9 +163,10 @@ class HeavyWork:
     Used from worker threads (pages and API handlers run off the event loop).
     """
 
-    def __init__(self, slots: int, wait_seconds: float) -> None:
+    def __init__(self, slots: int, wait_seconds: float, *, queue_per_slot: int | None = None) -> None:
         self.slots = slots
         self.wait_seconds = wait_seconds
+        self.queue_per_slot = HEAVY_QUEUE_PER_SLOT if queue_per_slot is None else queue_per_slot
         self._free = threading.BoundedSemaphore(slots)
         self._lock = threading.Lock()
         self._waiting = 0
@@ -175,7 +176,7 @@ class HeavyWork:
     def slot(self) -> Iterator[None]:
         if not self._free.acquire(blocking=False):
             with self._lock:
-                if self._waiting >= self.slots * HEAVY_QUEUE_PER_SLOT:
+                if self._waiting >= self.slots * self.queue_per_slot:
                     raise self._busy()
                 self._waiting += 1
             try:

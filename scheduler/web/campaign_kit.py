@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from scheduler.bounds import HeavyWork
 from scheduler.campaign.kit import CampaignWords, frame_avatar, personal_cover
 from scheduler.campaign.service import KINDS, current_campaign, kit_counts, record_update
 from scheduler.errors import Busy, InputError, LoaError, render_error
@@ -31,6 +32,8 @@ from scheduler.web.sharing import BASE_CSP, LANG_COOKIE, PAGE_HEADERS, share_lan
 if TYPE_CHECKING:
     from scheduler.app import Loa
 
+FRAME_WAIT_SECONDS = 20.0
+FRAME_QUEUE_PER_SLOT = 12
 IMAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -39,6 +42,12 @@ def kit_routes(loa: Loa) -> list[BaseRoute]:
     service = SharingService(settings, loa.engine)
     env = templates_environment(settings.tz)
     policy = f"{BASE_CSP}; script-src 'self'; connect-src 'self'; form-action 'self'"
+    # Framing has slots of its own, apart from the console's charts and reports: half the
+    # heavy slots (one on a two-core machine, leaving a core to the event loop, tracked links
+    # and the console), and a longer queue, since a phone can wait a few seconds in a rush.
+    frames = HeavyWork(
+        max(1, settings.limits.heavy_renders // 2), FRAME_WAIT_SECONDS, queue_per_slot=FRAME_QUEUE_PER_SLOT
+    )
 
     def page(name: str, *, status: int = 200, lang: str = DEFAULT_LANG, **context: Any) -> HTMLResponse:
         body = env.get_template(name).render(
@@ -104,7 +113,7 @@ def kit_routes(loa: Loa) -> list[BaseRoute]:
             return message(413, N_("kit.photo_problem"), N_("kit.photo_too_big"), lang)
 
         def work() -> bytes:
-            with loa.heavy.slot():
+            with frames.slot():
                 return frame_avatar(
                     data,
                     templates_dir=settings.templates_path,
