@@ -179,7 +179,7 @@ class PublishingEngine:
 
     def _deliver_alerts(self) -> float:
         """The outbox (scheduler/alerts/outbox.py), the digest and expiring credentials; lease holder only."""
-        from scheduler.alerts.watch import raise_digest, raise_token_expiry
+        from scheduler.alerts.watch import raise_digest, raise_new_posts, raise_token_expiry
 
         every = float(self.settings.alerts.deliver_every_seconds)
         if self._stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
@@ -188,6 +188,7 @@ class PublishingEngine:
             try:
                 raise_digest(self.settings, self.engine, self.clock.now())
                 raise_token_expiry(self.settings, self.engine, self.vault, self.clock.now())
+                raise_new_posts(self.settings, self.engine, self.clock.now())
             except Exception:
                 log.exception("the digest or the credential check failed; it runs again in %.0f s", every)
         counts = {k: v for k, v in self.deliverer.run_once().counts().items() if v}

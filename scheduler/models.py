@@ -445,6 +445,30 @@ class Click(SQLModel, table=True):
     address_hash: str | None = None
 
 
+class AppSecret(SQLModel, table=True):
+    """A secret of the installation itself (the Web Push VAPID private key), Fernet-encrypted:
+    the key to it never lives in the database."""
+
+    name: str = Field(primary_key=True)
+    value_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    public: str | None = Field(default=None, sa_column=Column(Text))  # its public half, when it has one
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    def __repr__(self) -> str:
+        return f"AppSecret(name={self.name!r})"
+
+
+class PushSubscription(SQLModel, table=True):
+    """A staff member's phone subscribed to Web Push from their share page."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    endpoint: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    p256dh: str
+    auth: str
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class CampaignUpdate(SQLModel, table=True):
     """A staff member's "Tôi đã cập nhật": they put the campaign's avatar frame or cover on
     their own profile. Once per staff member, campaign and kind; counted in the reports."""

@@ -20,22 +20,27 @@ which is what the receiving side deduplicates on.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from scheduler.alerts.mail import Attachment, MailSender, build_message, enqueue_mail
+from scheduler.alerts.push import PushMessage, send_push
 from scheduler.alerts.recipients import recipients
 from scheduler.alerts.render import render_alert, webhook_body
+from scheduler.alerts.watch import NEW_POST_EVENT
 from scheduler.alerts.webhooks import post_webhook
 from scheduler.config import Settings
 from scheduler.errors import DeliveryError, stored_error
-from scheduler.models import Alert, Outbox, OutboxAttachment, OutboxStatus, utcnow
+from scheduler.i18n import translate
+from scheduler.models import Alert, Outbox, OutboxAttachment, OutboxStatus, PushSubscription, Staff, utcnow
 from scheduler.publishing.recording import backoff
 from scheduler.store import holder_is_gone, lease_owner_id, session_scope
 
@@ -138,6 +143,8 @@ class Deliverer:
                     user_id=person.user_id,
                     now=now,
                 )
+        if alert.event == NEW_POST_EVENT:
+            self._fan_out_push(session, alert, now)
         for hook in self.settings.webhooks:
             if not hook.wants(alert.event):
                 continue
@@ -156,6 +163,35 @@ class Deliverer:
                 )
             )
 
+    def _fan_out_push(self, session: Session, alert: Alert, now: datetime) -> None:
+        """A push to every subscribed phone of an active staff member, pointing at their own page."""
+        assert alert.id is not None
+        data = json.loads(alert.data_json or "{}")
+        rows = session.exec(
+            select(PushSubscription, Staff)
+            .join(Staff, col(Staff.id) == col(PushSubscription.staff_id))
+            .where(col(Staff.active).is_(True))
+        ).all()
+        for subscription, staff in rows:
+            message = PushMessage(
+                title=translate("vi", "push.new_post_title"),
+                body=str(data.get("excerpt") or ""),
+                url=f"{self.settings.public_url}/s/{staff.share_token}",
+            )
+            session.add(
+                Outbox(
+                    key=f"loa-alert-{alert.id}-push-{subscription.id}",
+                    kind="push",
+                    target=str(subscription.id),
+                    alert_id=alert.id,
+                    subject=alert.event,
+                    body_text=message.payload(),
+                    status=OutboxStatus.pending,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+
     # -- claiming and sending ---------------------------------------------------------------
 
     def _claim_ttl(self) -> timedelta:
@@ -167,7 +203,7 @@ class Deliverer:
             candidates = session.exec(
                 select(Outbox)
                 .where(
-                    col(Outbox.kind).in_(["email", "webhook"]),
+                    col(Outbox.kind).in_(["email", "webhook", "push"]),
                     or_(
                         (col(Outbox.status) == OutboxStatus.pending) & (col(Outbox.next_attempt_at) <= now),
                         col(Outbox.status) == OutboxStatus.sending,
@@ -228,6 +264,19 @@ class Deliverer:
                         attachments=files,
                     )
                 )
+            elif row.kind == "push":
+                from scheduler.secrets import load_cipher
+
+                delivered = send_push(
+                    self.engine,
+                    load_cipher(self.settings, self.environ),
+                    subscription_id=int(row.target),
+                    payload=row.body_text or "{}",
+                    contact=parseaddr(self.settings.mail.sender)[1],
+                    timeout=self.settings.mail.timeout_seconds,
+                )
+                if not delivered:
+                    log.info("outbox %s: the phone unsubscribed; nothing to send", outbox_id)
             else:
                 self._call_webhook(row)
         except DeliveryError as exc:

@@ -109,3 +109,28 @@ def raise_token_expiry(settings: Settings, engine: Engine, vault: TokenVault, no
             if raise_alert(session, "channel.token_expiring", data, key=key, now=now) is not None:
                 raised.append(channel.id)
     return raised
+
+
+NEW_POST_EVENT = "share.new_post"
+NEW_POST_WINDOW = timedelta(hours=6)
+
+
+def raise_new_posts(settings: Settings, engine: Engine, now: datetime | None = None) -> list[int]:
+    """``share.new_post`` once per post that went out lately: staff phones subscribed to push hear of it."""
+    now = now or utcnow()
+    raised: list[int] = []
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(Publication)
+            .where(Publication.status == S.published, col(Publication.published_at) >= now - NEW_POST_WINDOW)
+            .order_by(col(Publication.published_at))
+        ).all()
+        seen: set[int] = set()
+        for row in rows:
+            if row.post_id in seen:
+                continue
+            seen.add(row.post_id)
+            data = {"post": row.post_id, "excerpt": excerpt(row.title or row.text)[:140]}
+            if raise_alert(session, NEW_POST_EVENT, data, key=f"{NEW_POST_EVENT}:{row.post_id}", now=now) is not None:
+                raised.append(row.post_id)
+    return raised

@@ -28,6 +28,7 @@ from scheduler.web.campaign_kit import kit_routes
 from scheduler.web.console import console_routes
 from scheduler.web.outage import outage_page, storage_health
 from scheduler.web.proxy import ProxyWatch
+from scheduler.web.share_app import share_app_routes
 from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         *sharing_routes(loa),  # first: /l/{code} is the hottest path (routes are tried in order)
         *kit_routes(loa),
+        *share_app_routes(loa),
         Route("/healthz", healthz),
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),

@@ -215,7 +215,10 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     ) -> HTMLResponse:
         words = Translator(lang)
         body = env.get_template(name).render(_=words, lang=lang, num=lambda n: format_int(n, lang), **context)
-        policy = csp or f"{BASE_CSP}; script-src 'self'; connect-src 'self'; form-action {form_actions}"
+        policy = csp or (
+            f"{BASE_CSP}; script-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; "
+            f"form-action {form_actions}"
+        )
         return HTMLResponse(
             body, status_code=status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})}
         )
@@ -242,6 +245,11 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return any(referer == o or referer.startswith(o + "/") for o in allowed)
         return True  # an old browser sends neither: the form token must still be right
 
+    def push_key() -> str | None:
+        from scheduler.alerts.push import vapid_public_key
+
+        return vapid_public_key(loa.engine)
+
     # -- GET /s/{token} ----------------------------------------------------------------
 
     def share_page(request: Request) -> Response:
@@ -258,6 +266,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             token=token,
             form_token=form_token(service.keys, staff.id),
             buttons=buttons,
+            push_key=push_key(),
         )
         # Marks this browser as the staff member's own: their clicks on their own links from
         # it are not counted. Path /l/ so it goes nowhere else; Lax so it rides the top-level

@@ -1,6 +1,7 @@
 """The alerts outbox: alerts, the messages they fan out to (e-mail, webhook, console notice)
 with their attachments, each user's alert choices, an e-mail address on accounts; and the
-campaign kit's "Tôi đã cập nhật" per staff member.
+campaign kit's "Tôi đã cập nhật" per staff member; the installation's own secrets (the Web
+Push VAPID key, encrypted) and the staff's push subscriptions.
 
 Revision ID: 0005_alerts_outbox
 Revises: 0004_click_address
@@ -106,6 +107,29 @@ def upgrade() -> None:
         batch_op.create_index("ix_campaignupdate_campaign_id", ["campaign_id"], unique=False)
         batch_op.create_index("ix_campaignupdate_staff_id", ["staff_id"], unique=False)
 
+    op.create_table(
+        "appsecret",
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("value_encrypted", sa.Text(), nullable=False),
+        sa.Column("public", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "pushsubscription",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("endpoint", sa.Text(), nullable=False),
+        sa.Column("p256dh", sa.String(), nullable=False),
+        sa.Column("auth", sa.String(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("endpoint"),
+    )
+    with op.batch_alter_table("pushsubscription", schema=None) as batch_op:
+        batch_op.create_index("ix_pushsubscription_staff_id", ["staff_id"], unique=False)
+
     # A nullable column: no copy of the table, even in SQLite's batch mode.
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("email", sa.String(), nullable=True))
@@ -114,6 +138,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_column("email")
+    op.drop_table("pushsubscription")
+    op.drop_table("appsecret")
     op.drop_table("campaignupdate")
     op.drop_table("outboxattachment")
     op.drop_table("outbox")

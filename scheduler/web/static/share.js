@@ -38,3 +38,32 @@
     });
   });
 })();
+
+// The share page as an app: its service worker (offline shell, push) and "Nhận thông báo".
+(function () {
+  var app = document.getElementById("loa-app");
+  if (!app || !("serviceWorker" in navigator)) return;
+  var scope = app.getAttribute("data-scope");
+  navigator.serviceWorker.register(app.getAttribute("data-worker"), { scope: scope }).then(function (registration) {
+    var button = document.getElementById("push-subscribe");
+    if (!button || !("PushManager" in window) || !window.Notification) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var raw = atob(app.getAttribute("data-key").replace(/-/g, "+").replace(/_/g, "/"));
+      var key = new Uint8Array(raw.length);
+      for (var i = 0; i < raw.length; i++) key[i] = raw.charCodeAt(i);
+      Notification.requestPermission().then(function (answer) {
+        if (answer !== "granted") throw new Error(answer);
+        return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+      }).then(function (subscription) {
+        return fetch(app.getAttribute("data-subscribe"), {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ t: app.getAttribute("data-form"), subscription: subscription.toJSON() })
+        });
+      }).then(function (reply) {
+        if (reply.ok) button.textContent = button.getAttribute("data-done");
+      }).catch(function () { button.textContent = button.getAttribute("data-failed"); });
+    });
+  });
+})();
