@@ -150,3 +150,16 @@ def test_i_have_updated_is_counted_once_per_staff_and_unit(kit: Any) -> None:
     assert updates_by_unit(loa.engine, campaign_id) == [
         {"unit": "BHXH thành phố Vinh", "staff": 2, "avatar": 1, "cover": 0, "any": 1}
     ]
+
+
+def test_the_kit_report_counts_per_unit(kit: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import cli_for
+
+    loa, client = kit
+    client.post(f"/s/{TOKEN}/kit/done", data={"t": form_token(client), "kind": "cover"})
+    loa_cli = cli_for(loa.settings.base_dir / "config.toml", capsys)
+    result = loa_cli("report", "kit", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["totals"] == {"staff": 2, "avatar": 0, "cover": 1, "any": 1}
+    assert "BHXH thành phố Vinh" in loa_cli("report", "kit").stdout
+    assert loa_cli("report", "kit", "--campaign", "khong-co").code == 2

@@ -51,8 +51,13 @@ def alerts_list(
 def alerts_deliver(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Send what the outbox holds now, once, then exit (cron-friendly; `loa run` does it on its own)."""
     from scheduler.alerts.outbox import Deliverer
+    from scheduler.alerts.watch import raise_digest, raise_new_posts, raise_token_expiry
 
     loa = ready(ctx)
+    # What the lease holder of `loa run` raises on its own, for an office that runs cron instead.
+    raise_digest(loa.settings, loa.engine)
+    raise_token_expiry(loa.settings, loa.engine, loa.vault)
+    raise_new_posts(loa.settings, loa.engine)
     summary = Deliverer(loa.settings, loa.engine).run_once()
     if as_json:
         print_json({"counts": summary.counts(), "sent": summary.sent, "retrying": summary.retrying})

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
+from scheduler.cli import kit as _kit  # noqa: F401  (adds `loa report kit`)
 from scheduler.cli.alerts import alerts_app
 from scheduler.cli.channels import channels_app
 from scheduler.cli.posts import post_app

@@ -390,6 +390,8 @@ ALERTS = (
     N_("cli.option.user.add.email"),
     N_("kit.done_avatar"),
     N_("kit.done_cover"),
+    N_("cli.help.report.kit"),
+    N_("cli.option.report.kit.campaign"),
     N_("cli.help.alerts"),
     N_("cli.help.alerts.test"),
     N_("cli.help.alerts.list"),
