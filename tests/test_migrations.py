@@ -400,7 +400,7 @@ def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: 
 
 
 def test_the_outbox_takes_alerts_about_upgraded_rows(folder: Path, database_url: str) -> None:
-    # 0005_alerts_outbox: the 0.1 accounts cross with no address of their own, and an alert
+    # 0006_alerts_outbox: the 0.1 accounts cross with no address of their own, and an alert
     # about a 0.1 publication fans out to them like any other.
     from sqlmodel import select as select_rows
 

@@ -281,8 +281,10 @@ class Deliverer:
                 self._call_webhook(row)
         except DeliveryError as exc:
             self._mark_failed(outbox_id, exc)
+            _count(row.kind, "retry")
             return False
         self._mark_sent(outbox_id)
+        _count(row.kind, "sent")
         return True
 
     def _call_webhook(self, row: Outbox) -> None:
@@ -335,6 +337,13 @@ class Deliverer:
             row.last_error = stored_error(error)
             session.add(row)
         log.warning("outbox %s: %s; tried again in %.0f s", outbox_id, error.message, wait.total_seconds())
+
+
+def _count(kind: str, outcome: str) -> None:
+    """The operators' counter (`GET /metrics`, loa_alert_deliveries_total)."""
+    from scheduler.operations.metrics import operations_metrics
+
+    operations_metrics().alert_delivered({"email": "mail"}.get(kind, kind), outcome)
 
 
 def delivery_log(engine: Engine, *, limit: int = 200) -> list[dict[str, object]]:
