@@ -49,9 +49,11 @@ VARS = {"hoat_dong": "ra quân tuyên truyền", "dia_diem": "chợ Quán Lau (T
 SECRET = "khoá-bí-mật-webhook-2026"
 
 
-def make_loa(folder: Path, extra: str, sandbox_url: str = "http://127.0.0.1:9") -> Loa:
+def make_loa(
+    folder: Path, extra: str, sandbox_url: str = "http://127.0.0.1:9", *, database_url: str | None = None
+) -> Loa:
     folder.mkdir(parents=True, exist_ok=True)
-    path = write_config(folder, sandbox_url=sandbox_url, extra=extra, channels=FB_ONLY)
+    path = write_config(folder, sandbox_url=sandbox_url, extra=extra, channels=FB_ONLY, database_url=database_url)
     loa = Loa(load_settings(path, environ={**os.environ, "LOA_WEBHOOK_SECRET": SECRET}))
     loa.init()
     with session_scope(loa.engine) as session:
@@ -191,7 +193,7 @@ def test_refusals_and_silence_are_retried_with_the_reason(tmp_path: Path) -> Non
         silent.close()
 
 
-def test_a_kill_between_send_and_mark_sends_the_same_message_id_again(tmp_path: Path) -> None:
+def test_a_kill_between_send_and_mark_sends_the_same_message_id_again(tmp_path: Path, database_url: str) -> None:
     inbox = Inbox()
     victim: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -204,7 +206,7 @@ def test_a_kill_between_send_and_mark_sends_the_same_message_id_again(tmp_path: 
 
     inbox.on_data = kill_the_sender
     with smtp_server(inbox) as port:
-        loa = make_loa(tmp_path, mail_config(port))
+        loa = make_loa(tmp_path, mail_config(port), database_url=database_url)
         report = Attachment(
             "bao-cao-thang-05-2026.docx",
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -351,3 +353,31 @@ def test_the_test_command_says_what_went_out(tmp_path: Path, capsys: pytest.Capt
     ((to, message),) = inbox.messages
     assert to == ["lan@example.vn"] and message["Subject"] == "[Loa] Thư thử cảnh báo"
     assert json.dumps(result.json())  # one JSON document
+
+
+def test_an_expired_token_reaches_the_admin_as_held_post_and_channel_to_reconnect(
+    tmp_path: Path, sandbox: Any, database_url: str
+) -> None:
+    inbox = Inbox()
+    with smtp_server(inbox) as port, webhook_receiver() as hook:
+        loa = make_loa(tmp_path, mail_config(port) + webhook_section(hook.url), sandbox.url, database_url=database_url)
+        fault(
+            sandbox,
+            platform="facebook",
+            route="POST /{page}/feed",
+            times=2,
+            status=400,
+            error={"code": 190, "error_subcode": 463},
+        )
+        for _ in range(2):
+            loa.posts.add(PostRequest(template="thang-van-dong", channels=["fb-bhxh-nghean"], variables=VARS))
+        summary = Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once()
+        assert len(summary.blocked) >= 1
+        deliverer(loa).run_once()
+        subjects = sorted(str(m["Subject"]) for _, m in inbox.messages)
+        # One "reconnect" for the channel, however many of its posts the refusal held.
+        assert subjects.count("[Loa] Kênh BHXH tỉnh Nghệ An cần kết nối lại") == 1
+        assert any(s.startswith("[Loa] Bài #") and s.endswith("cần kết nối lại") for s in subjects)
+        assert [c.json()["event"] for c in hook.calls] == ["channel.needs_reauth"]  # its events list
+        assert deliverer(loa).run_once().counts()["sent"] == 0
+        loa.close()

@@ -42,7 +42,7 @@ from scheduler.errors import DeliveryError, stored_error
 from scheduler.i18n import translate
 from scheduler.models import Alert, Outbox, OutboxAttachment, OutboxStatus, PushSubscription, Staff, utcnow
 from scheduler.publishing.recording import backoff
-from scheduler.store import holder_is_gone, lease_owner_id, session_scope
+from scheduler.store import holder_is_gone, is_sqlite, lease_owner_id, session_scope
 
 log = logging.getLogger("loa.alerts")
 
@@ -200,7 +200,7 @@ class Deliverer:
     def claim(self, now: datetime) -> list[int]:
         """Due rows taken for this process in one commit, before any message leaves."""
         with session_scope(self.engine) as session:
-            candidates = session.exec(
+            query = (
                 select(Outbox)
                 .where(
                     col(Outbox.kind).in_(["email", "webhook", "push"]),
@@ -211,7 +211,12 @@ class Deliverer:
                 )
                 .order_by(col(Outbox.next_attempt_at))
                 .limit(SEND_BATCH)
-            ).all()
+            )
+            if not is_sqlite(self.engine):
+                # `loa alerts deliver` from cron beside `loa run`: each row to one claimer. SQLite
+                # needs nothing more, its writers take the database's one write lock first.
+                query = query.with_for_update(skip_locked=True)
+            candidates = session.exec(query).all()
             claimed: list[int] = []
             for row in candidates:
                 if row.status == OutboxStatus.sending:
