@@ -108,6 +108,7 @@ def diagnose(config: str | Path | None, *, environ: Mapping[str, str] | None = N
         report.findings.append(_public_url(settings))
         report.findings.extend(_https(settings))
         report.findings.append(_mail(settings, environ))
+        report.findings.extend(_webhooks(settings, environ))
         report.findings.append(_disk(settings, engine))
         report.findings.append(_backups(settings, engine))
     finally:
@@ -325,6 +326,25 @@ def _mail(settings: Settings, environ: Mapping[str, str]) -> Finding:
         return problem("mail", msg("doctor.mail_failed", server=f"{host}:{port}", reason=_short(exc)),
                        msg("hint.doctor.mail"))  # fmt: skip
     return ok("mail", msg("doctor.mail_ok", server=f"{host}:{port}"))
+
+
+def _webhooks(settings: Settings, environ: Mapping[str, str]) -> list[Finding]:
+    """Each webhook's address as it resolves now (a name may point at a private network since
+    the settings were read) and its signing secret; the URL itself is not called."""
+    from scheduler.alerts.webhooks import url_problem
+
+    findings: list[Finding] = []
+    for index, hook in enumerate(settings.webhooks):
+        check = f"webhooks.{index}"
+        found = url_problem(hook.url, allow_private=hook.allow_private, resolve=True)
+        if found is not None:
+            findings.append(problem(check, found, msg("hint.webhook_allow_private")))
+        elif hook.secret_env and not environ.get(hook.secret_env):
+            findings.append(problem(check, msg("delivery.webhook_secret_missing", variable=hook.secret_env),
+                                    msg("hint.secret_missing", variable=hook.secret_env)))
+        else:
+            findings.append(ok(check, msg("doctor.webhook_ok", url=hook.url)))
+    return findings
 
 
 def _disk(settings: Settings, engine: Engine) -> Finding:
