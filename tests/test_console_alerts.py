@@ -33,11 +33,12 @@ def waiting_post(loa: Any) -> int:
 def test_the_approver_sees_the_post_waiting_in_the_notices(console_loa: Any) -> None:
     post_id = waiting_post(console_loa)
     person = logged_in(console_loa, "duyet")
-    assert 'href="/alerts"' in person.get("/").text
+    assert '<a href="/alerts">Thông báo (1)</a>' in person.get("/").text  # one unread
     page = person.get("/alerts")
     assert page.status_code == 200
     assert "Bài chờ duyệt" in page.text and f'href="/posts/{post_id}"' in page.text and "Mới" in page.text
     assert "Mới" not in person.get("/alerts").text  # read now
+    assert '<a href="/alerts">Thông báo</a>' in person.get("/").text
     assert "Bài chờ duyệt" not in logged_in(console_loa, "bientap").get("/alerts").text
     assert person.get("/alerts/log").status_code == 403  # the log is the admins'
 
