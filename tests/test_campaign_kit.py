@@ -163,3 +163,7 @@ def test_the_kit_report_counts_per_unit(kit: Any, capsys: pytest.CaptureFixture[
     assert result.json()["totals"] == {"staff": 2, "avatar": 0, "cover": 1, "any": 1}
     assert "BHXH thành phố Vinh" in loa_cli("report", "kit").stdout
     assert loa_cli("report", "kit", "--campaign", "khong-co").code == 2
+    people = loa_cli("report", "kit", "--by", "staff", "--json").json()["rows"]
+    assert [(r["staff"], r["cover"], r["any"]) for r in people] == [("Nguyễn Thị Lan", 1, 1), ("Trần Văn Bình", 0, 0)]
+    assert "Nguyễn Thị Lan" in loa_cli("report", "kit", "--by", "staff").stdout
+    assert loa_cli("report", "kit", "--by", "phong").code == 2

@@ -109,3 +109,28 @@ def updates_by_unit(engine: Engine, campaign_id: int) -> list[dict[str, object]]
                 }
             )
     return rows
+
+
+def updates_by_staff(engine: Engine, campaign_id: int) -> list[dict[str, object]]:
+    """Per active staff member: their unit and whether they put the frame and the cover on."""
+    with session_scope(engine, read_only=True) as session:
+        rows = session.exec(
+            select(Staff, Unit).join(Unit, col(Unit.id) == col(Staff.unit_id)).where(col(Staff.active).is_(True))
+        ).all()
+        done: dict[int, set[str]] = {}
+        for staff_id, kind in session.exec(
+            select(CampaignUpdate.staff_id, CampaignUpdate.kind).where(CampaignUpdate.campaign_id == campaign_id)
+        ):
+            done.setdefault(staff_id, set()).add(kind)
+    result: list[dict[str, object]] = [
+        {
+            "staff": staff.full_name,
+            "unit": unit.name,
+            "avatar": int("avatar" in done.get(staff.id or 0, set())),
+            "cover": int("cover" in done.get(staff.id or 0, set())),
+            "any": int(bool(done.get(staff.id or 0))),
+        }
+        for staff, unit in rows
+    ]
+    result.sort(key=lambda r: (str(r["unit"]), str(r["staff"])))
+    return result

@@ -393,6 +393,7 @@ ALERTS = (
     N_("kit.done_cover"),
     N_("cli.help.report.kit"),
     N_("cli.option.report.kit.campaign"),
+    N_("cli.option.report.kit.by"),
     N_("cli.help.alerts"),
     N_("cli.help.alerts.test"),
     N_("cli.help.alerts.list"),
