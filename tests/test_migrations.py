@@ -400,7 +400,7 @@ def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: 
 
 
 def test_posts_cross_the_media_revision_and_take_photos(folder: Path, database_url: str) -> None:
-    # 0005_media_library: the 0.1 posts gain no words and no media (they came from templates
+    # 0006_media_library: the 0.1 posts gain no words and no media (they came from templates
     # and are shown as before); the library and a post's photos are stored beside them.
     from PIL import Image
 

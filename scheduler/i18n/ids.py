@@ -247,6 +247,7 @@ CLI_HELP = (
     N_("cli.option.as_json"),
     N_("cli.help.backup"),
     N_("cli.help.restore"),
+    N_("cli.help.doctor"),
     N_("cli.option.backup.file"),
     N_("cli.option.restore.file"),
     N_("cli.help.publish_due"),

@@ -272,7 +272,7 @@ class MediaLibrary:
         except Image.DecompressionBombError:
             # Past twice Pillow's own ceiling: refused while reading the header, as it should be.
             raise refuse(name, N_("reason.media_bomb"), limit=media.max_photo_megapixels) from None
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except (OSError, SyntaxError, ValueError) as exc:
             raise refuse(name, N_("reason.media_unreadable_photo"), reason=str(exc)[:120]) from None
         keeps_alpha = upright.mode in ("RGBA", "LA") or (upright.mode == "P" and "transparency" in upright.info)
         publish = upright.convert("RGBA" if keeps_alpha else "RGB")

@@ -1,8 +1,8 @@
 """The media library (photos and videos stored once by content hash), the media each post
 shows in order, the steps of multi-step publishes, and the words of posts written directly.
 
-Revision ID: 0005_media_library
-Revises: 0004_click_address
+Revision ID: 0006_media_library
+Revises: 0005_queue_signal
 Created: 2026-12-01
 
 Column types are spelled out rather than imported from the models, so later model changes
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_media_library"
-down_revision = "0004_click_address"
+revision = "0006_media_library"
+down_revision = "0005_queue_signal"
 branch_labels = None
 depends_on = None
 
