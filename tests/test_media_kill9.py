@@ -12,14 +12,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scheduler.app import Loa
+from scheduler.config import load_settings
 from scheduler.posts.requests import PostRequest
 from tests.mp4 import write_mp4
-from tests.test_faults import app, later, loa_process, publication, wait_for_status  # noqa: F401
+from tests.test_faults import later, loa_process, publication, wait_for_status
 from tests.test_media_posts import COLOURS, dominant, near, photo
 from tests.test_publishing import PAGE, dispatcher, fault, page_posts, state
 
 FB = "fb-bhxh-nghean"
+
+
+@pytest.fixture
+def app(config_path: Path) -> Loa:
+    loa = Loa(load_settings(config_path))
+    loa.init()
+    return loa
 
 
 def steps(config: Path) -> dict[str, str]:
@@ -38,7 +48,7 @@ def test_kill_9_mid_album_leaves_one_post_with_every_photo(
     app: Loa,
     sandbox: Any,
     config_path: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     items = app.media.add([photo(tmp_path, f"anh-{i}.jpg", colour) for i, colour in enumerate(COLOURS)])
     post_id = app.posts.add(PostRequest(template="", text="Album", channels=[FB], media=[m["id"] for m in items]))
@@ -71,7 +81,7 @@ def test_kill_9_mid_upload_resumes_the_same_video(
     app: Loa,
     sandbox: Any,
     config_path: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     clip = write_mp4(tmp_path / "clip.mp4", seconds=40.0, width=1280, height=720, payload=12 * 1024 * 1024)
     (item,) = app.media.add([clip])
