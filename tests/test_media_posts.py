@@ -236,3 +236,16 @@ def test_a_lost_reply_after_the_third_photo_makes_one_post_with_every_photo(
     with sqlite3.connect(config_path.parent / "posts.db") as db:
         orphans = db.execute("SELECT count(*) FROM publishstep WHERE step LIKE 'orphan:%'").fetchone()[0]
     assert orphans == 1
+
+
+def test_a_heic_photo_from_a_phone_is_taken_and_stored_as_jpeg(loa: Cli, config_path: Path, tmp_path: Path) -> None:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    source = tmp_path / "IMG_2041.HEIC"
+    Image.new("RGB", (640, 480), COLOURS[1]).save(source)
+    assert source.read_bytes()[4:12] == b"ftypheic"
+    (item,) = add_media(loa, source)
+    assert item["kind"] == "photo" and item["content_type"] == "image/jpeg"
+    stored = (config_path.parent / "media" / item["file"]).read_bytes()
+    assert stored[:3] == b"\xff\xd8\xff" and near(dominant(stored), COLOURS[1])

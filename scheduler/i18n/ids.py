@@ -274,6 +274,7 @@ CLI_HELP = (
     N_("cli.option.post.add.description"),
     N_("cli.option.post.add.platform_text"),
     N_("cli.option.post.add.media"),
+    N_("cli.option.post.add.reel"),
     N_("cli.help.post.edit"),
     N_("cli.option.post.edit.text"),
     N_("cli.option.post.edit.text_file"),
