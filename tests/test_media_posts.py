@@ -249,3 +249,19 @@ def test_a_heic_photo_from_a_phone_is_taken_and_stored_as_jpeg(loa: Cli, config_
     assert item["kind"] == "photo" and item["content_type"] == "image/jpeg"
     stored = (config_path.parent / "media" / item["file"]).read_bytes()
     assert stored[:3] == b"\xff\xd8\xff" and near(dominant(stored), COLOURS[1])
+
+
+def test_a_chosen_cover_layout_stays_the_zalo_cover_of_a_post_with_photos(
+    loa: Cli, sandbox: Any, config_path: Path, tmp_path: Path
+) -> None:
+    (item,) = add_media(loa, photo(tmp_path, "anh.jpg", COLOURS[2]))
+    added = loa(
+        "post", "add", "--text", TEXT, "--media", str(item["id"]), "--cover", "default",
+        "--var", "title=Ra quân", "--channel", ZALO, "--now", "--json",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    cover = added.json()["publications"][0]["cover"]
+    assert loa("publish-due", "--json").json()["counts"]["published"] == 1
+    (article,) = articles(sandbox)
+    assert article["cover"]["photo_url"].endswith(f"/media/{cover}")
+    assert [i["type"] for i in article["body"]] == ["text", "image"]
