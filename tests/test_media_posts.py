@@ -265,3 +265,19 @@ def test_a_chosen_cover_layout_stays_the_zalo_cover_of_a_post_with_photos(
     (article,) = articles(sandbox)
     assert article["cover"]["photo_url"].endswith(f"/media/{cover}")
     assert [i["type"] for i in article["body"]] == ["text", "image"]
+
+
+def test_an_album_refused_for_good_removes_the_photos_it_staged(
+    loa: Cli, sandbox: Any, config_path: Path, tmp_path: Path
+) -> None:
+    media = add_media(loa, *[photo(tmp_path, f"anh-{i}.jpg", c) for i, c in enumerate(COLOURS[:3])])
+    added = loa(
+        "post", "add", "--text", TEXT, *[a for m in media for a in ("--media", str(m["id"]))],
+        "--channel", FB, "--now", "--json",
+    )  # fmt: skip
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", error={"code": 100, "message": "(#100) refused"})
+    loa("publish-due")
+    (publication,) = loa("post", "show", str(added.json()["id"]), "--json").json()["publications"]
+    assert publication["status"] == "failed"
+    assert page_posts(sandbox) == []
+    assert state(sandbox)["facebook"]["pages"][PAGE]["photos"] == []  # staged, then deleted
