@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -33,6 +33,7 @@ import requests
 from scheduler.errors import AuthError, PublishError, RateLimited
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.i18n import Message
     from scheduler.sandbox.emulator import PlatformEmulator
@@ -144,6 +145,16 @@ class PostMetrics:
     comments: int | None = None
     shares: int | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageAudience:
+    """A Page's or OA's own audience on one local day: followers at its end, the day's views
+    and reach (None where the platform gives no such figure, never 0)."""
+
+    followers: int | None = None
+    views: int | None = None
+    reach: int | None = None
 
 
 class TokenVault(Protocol):
@@ -282,6 +293,11 @@ class Publisher(ABC):
         return {}
 
     @classmethod
+    def connect_flow(cls) -> type[ConnectFlow] | None:
+        """How an admin connects an account of this platform (its login flow), if it has one."""
+        return None
+
+    @classmethod
     @abstractmethod
     def emulator(cls) -> type[PlatformEmulator]:
         """This platform's part of the sandbox (imported only when a sandbox is built)."""
@@ -348,6 +364,13 @@ class Publisher(ABC):
     def _fetch_for_batch(self, remote_id: str) -> PostMetrics:
         """How ``fetch_metrics_many`` reads one post; a platform may read more per call."""
         return self.fetch_metrics(remote_id)
+
+    # Whether fetch_audience reads anything on this platform (class data, read by the collector).
+    audience: ClassVar[bool] = False
+
+    def fetch_audience(self, day: date) -> PageAudience:
+        """The channel's own audience on ``day`` (followers, the Page's views and reach)."""
+        return PageAudience()
 
     @abstractmethod
     def delete(self, remote_id: str) -> None:

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -26,6 +26,7 @@ from scheduler.channels.base import (
     CoverTarget,
     MediaFile,
     OutgoingPost,
+    PageAudience,
     PostMetrics,
     Publisher,
     PublishResult,
@@ -45,6 +46,7 @@ from scheduler.errors import (
 from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.sandbox.emulator import PlatformEmulator
 
@@ -227,6 +229,12 @@ class ZaloPublisher(Publisher):
         return ZaloApi
 
     @classmethod
+    def connect_flow(cls) -> type[ConnectFlow]:
+        from scheduler.channels.zalo.login import ZaloLogin
+
+        return ZaloLogin
+
+    @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
         if not (channel.app_id and channel.app_secret_env):
             return msg("config.live_zalo_needs_app")
@@ -397,6 +405,14 @@ class ZaloPublisher(Publisher):
 
     def check(self) -> None:
         self._api("GET", "/v2.0/oa/getoa")
+
+    audience: ClassVar[bool] = True
+
+    def fetch_audience(self, day: date) -> PageAudience:
+        """The OA's follower count now (``getoa``'s ``num_follower``); Zalo's OA API gives no
+        daily views or reach of the OA itself (UNVERIFIED: none found in its reference)."""
+        count = self._api("GET", "/v2.0/oa/getoa").get("num_follower")
+        return PageAudience(followers=count if isinstance(count, int) and not isinstance(count, bool) else None)
 
     def refresh_tokens(self) -> datetime:
         """Trade the stored refresh token for a new pair now; returns the new expiry.
