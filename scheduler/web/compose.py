@@ -354,6 +354,7 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         approval_needed=bool(set(form.channels) & set(needs_approval)),
         timezone=settings.timezone,
         chosen_media=ctx.loa.media.items(list(form.media)) if form.media else [],
+        library=ctx.loa.media.list(limit=60),
         channel_platforms=sorted({c.platform for c in settings.channels}),
         titled=any(publisher_class(c.platform).max_title_length for c in settings.channels),
     )
