@@ -399,8 +399,36 @@ def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: 
     loa.close()
 
 
+def test_posts_cross_the_media_revision_and_take_photos(folder: Path, database_url: str) -> None:
+    # 0006_media_library: the 0.1 posts gain no words and no media (they came from templates
+    # and are shown as before); the library and a post's photos are stored beside them.
+    from PIL import Image
+
+    from scheduler.posts.requests import PostRequest
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with loa.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM post WHERE words_json IS NOT NULL")).scalar() == 0
+        old = connection.execute(text("SELECT min(id) FROM post")).scalar_one()
+    shown = loa.posts.show(old)
+    assert shown["words"] == {} and shown["media"] == [] and shown["template"]
+    picture = folder / "anh.jpg"
+    Image.new("RGB", (640, 480), (200, 40, 40)).save(picture)
+    (item,) = loa.media.add([picture], alt="Ảnh: Nguyễn Đạo")
+    post_id = loa.posts.add(
+        PostRequest(template="", text="Ra quân tuyên truyền", channels=[FB], media=[item["id"]], draft=True)
+    )
+    again = loa.posts.show(post_id)
+    assert [m["id"] for m in again["media"]] == [item["id"]] and again["words"] == {"text": "Ra quân tuyên truyền"}
+    assert counts(loa.engine)["post"] == ROWS_01["post"] + 1
+    loa.close()
+
+
 def test_the_rollups_are_built_from_the_rows_on_upgrade(folder: Path, database_url: str) -> None:
-    # 0005_share_rollups: the 0.1 database's shares and counted clicks are in the rollups at
+    # 0007_share_rollups: the 0.1 database's shares and counted clicks are in the rollups at
     # once, equal to the raw rows at every grain, and the reports read them.
     from tests.test_rollups import _raw_rollups, _stored_rollups
 
@@ -417,7 +445,7 @@ def test_the_rollups_are_built_from_the_rows_on_upgrade(folder: Path, database_u
 
 
 def test_the_audience_table_is_there_after_an_upgrade(folder: Path, database_url: str) -> None:
-    # 0006_audience_snapshots: a 0.1 database upgraded gains the (empty) audience table, which
+    # 0008_audience_snapshots: a 0.1 database upgraded gains the (empty) audience table, which
     # then keeps a channel's day with its UTC time; the 0.1 rows are all still there.
     from datetime import date
 

@@ -53,6 +53,7 @@ class ApiRequest:
     base_url: str  # scheme://host:port, to build absolute URLs (paging, media)
     json_body: Any = None
     body_error: str | None = None  # the body could not be parsed
+    raw_body: bytes = b""  # a body neither JSON nor a form (an upload of bare bytes)
 
     @property
     def version(self) -> str | None:
@@ -81,6 +82,7 @@ async def parse_request(request: Request) -> ApiRequest:
     files: dict[str, UploadedFile] = {}
     json_body: Any = None
     body_error: str | None = None
+    raw_body = b""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/json":
@@ -101,6 +103,7 @@ async def parse_request(request: Request) -> ApiRequest:
                     params[key] = value
         else:
             raw = await request.body()
+            raw_body = raw
             # Hand-written clients sometimes post JSON without saying so.
             if raw.strip().startswith(b"{"):
                 try:
@@ -123,6 +126,7 @@ async def parse_request(request: Request) -> ApiRequest:
         base_url=base_url,
         json_body=json_body,
         body_error=body_error,
+        raw_body=raw_body,
     )
 
 

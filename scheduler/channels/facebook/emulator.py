@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from scheduler.channels.facebook.media_emulator import FacebookMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
 from scheduler.sandbox.emulator import Combine
@@ -479,6 +480,8 @@ class FacebookApi:
         for photo in data.fb_photos.values():
             if photo.deleted_time is None:
                 page(photo.page_id)["photos"].append(_photo_entry(photo, base_url))
+        for page_id, section in pages.items():
+            section["videos"] = FacebookMedia.state_videos(data, page_id)
         return {"pages": pages}
 
     @staticmethod
@@ -511,7 +514,11 @@ class FacebookApi:
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
         self.state = state
         self.settings = settings
+        # Videos and Reels (media_emulator.py), ahead of the generic node routes.
+        self.media = FacebookMedia(self)
+        media_routes = [_Route(method, path, handler) for method, path, handler in self.media.routes()]
         self.routes = [
+            *media_routes,
             _Route("GET", ("oauth", "access_token"), self.oauth_access_token, needs_token=False),
             _Route("GET", ("debug_token",), self.debug_token),
             _Route("GET", ("{node}", "insights", "{metric}"), self.insights),
@@ -889,6 +896,8 @@ class FacebookApi:
 
     def delete_node(self, req: ApiRequest, found: dict[str, str]) -> ApiResponse:
         node = found["node"]
+        if node.isdigit() and self.media.delete(node):
+            return ApiResponse(200, {"success": True})
         with self.state.mutate() as data:
             now = self.state.now()
             post = data.fb_posts.get(node)
@@ -925,6 +934,9 @@ class FacebookApi:
 
     def get_node(self, req: ApiRequest, found: dict[str, str]) -> ApiResponse:
         node = found["node"]
+        video = self.media.video_node(node) if node.isdigit() else None
+        if video is not None:
+            return ApiResponse(200, video)
         fields_text = as_str(req.params.get("fields"))
         specs = parse_fields(fields_text) if fields_text else None
         with self.state.read() as data:

@@ -2,8 +2,8 @@
 publication × day), built from the rows already stored, so that reports stop reading every
 event.
 
-Revision ID: 0005_share_rollups
-Revises: 0004_click_address
+Revision ID: 0007_share_rollups
+Revises: 0006_media_library
 Created: 2026-12-01
 
 The days are local days of Asia/Ho_Chi_Minh (no DST since 1975: a fixed +07:00), the zone
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_share_rollups"
-down_revision = "0004_click_address"
+revision = "0007_share_rollups"
+down_revision = "0006_media_library"
 branch_labels = None
 depends_on = None
 
