@@ -136,6 +136,8 @@ class SandboxSettings(_Section):
 
 
 class PublishingSettings(_Section):
+    # A channel whose token runs out within this many days is announced (docs/platforms.md D3).
+    token_warn_days: int = Field(default=14, ge=1, le=365)
     grace_minutes: int = Field(default=60, ge=0)
     # A publication due longer ago than this is looked for on the platform before it is
     # published: a database put back (a restore, a rewound server) may not know it went out.
@@ -284,6 +286,11 @@ class ChannelSettings(_Section):
     # Zalo articles must have a cover; used when a post has none. A file in assets/,
     # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
     default_cover: str | None = None
+    # Kept in the database (scheduler/channels/catalog.py), not read from config.toml: the
+    # unit that owns the channel (its code), whether it is archived, where it came from.
+    unit: str | None = None
+    archived: bool = False
+    origin: Literal["config", "connected"] = "config"
 
     @field_validator("id")
     @classmethod
@@ -328,6 +335,28 @@ def _checked_colours(value: list[str]) -> list[str]:
         if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
             raise ValueError(msg("config.colour", colour=colour))
     return value
+
+
+class ConnectAppSettings(_Section):
+    """A platform app through which an admin connects accounts (Facebook Login, Zalo OA v4).
+
+    With ``[sandbox] enabled`` and no ``app_id`` set, every base defaults to the sandbox and
+    the sandbox's own app is used, so the flow runs offline; once an ``app_id`` is set, its
+    secret must be in the environment variable named by ``app_secret_env``.
+    """
+
+    app_id: str | None = None
+    app_secret_env: str | None = None  # default: the platform's (LOA_FACEBOOK_APP_SECRET, …)
+    graph_base: str | None = None  # the API the tokens are used on
+    dialog_base: str | None = None  # where the person logs in and consents
+    oauth_base: str | None = None  # where codes are exchanged, when not the API
+    # Facebook Login for Business: a configuration id instead of the scope list.
+    config_id: str | None = None
+    scope: list[str] | None = None  # default: what Loa needs (docs/platforms.md D1)
+    accounts_page_size: int = Field(default=100, ge=1, le=100)
+    # The cover of a connected channel's posts that have none (a file in assets/), for
+    # platforms whose posts need one (Zalo articles).
+    default_cover: str | None = None
 
 
 class CampaignSettings(_Section):
@@ -410,6 +439,8 @@ class Settings(_Section):
     media_dir: str = "media"
     channels: list[ChannelSettings] = Field(default_factory=list)
     campaigns: list[CampaignSettings] = Field(default_factory=list)
+    facebook_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
+    zalo_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
     # Folder of the config file: relative paths inside it are relative to this.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

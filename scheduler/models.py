@@ -192,9 +192,53 @@ class ChannelState(SQLModel, table=True):
     credentials_updated_at: datetime | None = _utc_column()
     # Set just before a single-use refresh token is sent, cleared when the new pair is saved.
     refresh_started_at: datetime | None = _utc_column()
+    # -- the channel itself, kept in the database (imported from config.toml on `loa init`,
+    # or added by connecting an account); NULL on rows written before channels were kept here.
+    origin: str = "config"  # config | connected
+    name: str | None = None
+    external_id: str | None = None  # the Page id / OA id
+    mode: str | None = None  # sandbox | live
+    approval: bool = False
+    default_cover: str | None = None
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    picture: str | None = Field(default=None, sa_column=Column(Text))
+    connected_at: datetime | None = _utc_column()
+    connected_by: str | None = None
+    archived_at: datetime | None = _utc_column()  # kept with its history, no longer offered
+    # -- token health (the daily check and the pre-flight before a post)
+    token_checked_at: datetime | None = _utc_column()
+    token_expires_at: datetime | None = _utc_column()  # whichever of the platform's limits comes first
+    token_problem: str | None = Field(default=None, sa_column=Column(Text))  # a stored reason, or None when well
+    token_scopes: str | None = Field(default=None, sa_column=Column(Text))  # comma-separated, as granted
 
     def __repr__(self) -> str:
         return f"ChannelState(id={self.id!r}, status={self.status!r})"
+
+
+class ConnectAttempt(SQLModel, table=True):
+    """One "connect an account" flow between the authorisation URL and the channels it adds.
+
+    Only a digest of ``state`` is kept, so a copy of the database cannot complete a flow; what
+    must stay secret in between (the PKCE verifier, the user token and the Page tokens) is
+    Fernet-encrypted like every other credential.
+    """
+
+    state_hash: str = Field(primary_key=True)
+    platform: str
+    actor: str
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    channel_id: str | None = None  # reconnecting this channel
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = _utc_column()  # the callback arrived (a second one is a replay)
+    finished_at: datetime | None = _utc_column()  # channels added
+    secrets_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    # What the person picks from: accounts found (ids, names, problems), no secret.
+    found_json: str | None = Field(default=None, sa_column=Column(Text))
+
+    def __repr__(self) -> str:
+        return f"ConnectAttempt(platform={self.platform!r}, actor={self.actor!r})"
 
 
 class Lease(SQLModel, table=True):
@@ -311,6 +355,23 @@ class Unit(SQLModel, table=True):
     code: str = Field(index=True, unique=True)
     name: str
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    # A unit merged into another stays, for the history; its staff and channels move.
+    merged_into_id: int | None = Field(default=None, foreign_key="unit.id")
+    merged_on: date | None = None
+
+
+class UnitChange(SQLModel, table=True):
+    """A rename or a merge of a unit, from a date: old names still find the unit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    kind: str  # rename | merge
+    old_name: str
+    new_name: str | None = None
+    into_id: int | None = Field(default=None, foreign_key="unit.id")
+    effective_from: date
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = "cli"
 
 
 class Staff(SQLModel, table=True):
@@ -466,6 +527,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = None
     role: Role
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    # The unit the account acts for (and the units below it); None: the whole office.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

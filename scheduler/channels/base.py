@@ -33,6 +33,7 @@ import requests
 from scheduler.errors import AuthError, PublishError, RateLimited
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.i18n import Message
     from scheduler.sandbox.emulator import PlatformEmulator
@@ -288,6 +289,11 @@ class Publisher(ABC):
     def options(cls, settings: Settings, channel: ChannelSettings) -> dict[str, object]:
         """Keyword arguments of this platform's constructor taken from the settings."""
         return {}
+
+    @classmethod
+    def connect_flow(cls) -> type[ConnectFlow] | None:
+        """How an admin connects an account of this platform (its login flow), if it has one."""
+        return None
 
     @classmethod
     @abstractmethod

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -111,6 +111,12 @@ class PostService:
         channels: list[ChannelSettings] = []
         for channel_id in request.channels:
             channel = self.settings.channel(channel_id)
+            if channel.archived:
+                live = ", ".join(c.id for c in self.settings.channels if not c.archived)
+                raise InputError(
+                    msg("error.channel_archived", channel=channel_id), hint=msg("hint.known_channels", known=live),
+                    field="channels",
+                )  # fmt: skip
             if channel not in channels:
                 channels.append(channel)
         scheduled_at = now if request.at is None else request.at
@@ -807,8 +813,11 @@ class PostService:
         until: datetime | None = None,
         ascending: bool = False,
         lang: str | None = None,
+        within: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until)."""
+        """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until).
+
+        ``within``: only posts with a publication on one of these channels (an account's unit)."""
         if status is not None and status not in PublicationStatus.__members__:
             raise InputError(
                 msg("error.unknown_status", status=status),
@@ -830,6 +839,9 @@ class PostService:
                 self.settings.channel(channel)  # unknown ids → NotFound listing the known ones
                 on_channel = select(Publication.post_id).where(Publication.channel_id == channel)
                 query = query.where(col(Post.id).in_(on_channel))
+            if within is not None:
+                in_scope = select(Publication.post_id).where(col(Publication.channel_id).in_(list(within)))
+                query = query.where(col(Post.id).in_(in_scope))
             if campaign:
                 campaign_row = self._campaign(campaign)
                 assert campaign_row is not None

@@ -24,6 +24,7 @@ from scheduler.channels.base import (
     OutgoingPost,
     TokenVault,
 )
+from scheduler.channels.catalog import find_channel
 from scheduler.channels.factory import PublisherFactory
 from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
@@ -259,13 +260,13 @@ class Dispatcher:
         if outcome != "handed_back":
             from scheduler.operations.metrics import operations_metrics
 
-            channel = self.settings.channel(claim.channel_id)
+            channel = find_channel(self.engine, self.settings, claim.channel_id)
             late = (self.clock() - claim.due_at).total_seconds() if claim.due_at and outcome == "published" else None
             operations_metrics().publication_done(channel.platform, outcome, late)
         return outcome, publication_id
 
     def _publish_claimed(self, claim: Claim) -> tuple[str, int]:
-        channel = self.settings.channel(claim.channel_id)
+        channel = find_channel(self.engine, self.settings, claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
         by_url = publisher_class(channel.platform).cover_by_url
         try:

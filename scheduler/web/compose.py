@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.bounds import parse_id
 from scheduler.channels.registry import publisher_class
+from scheduler.config import ChannelSettings
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import N_, msg
 from scheduler.library.editing import campaigns as campaign_rows
@@ -161,6 +162,12 @@ def _fields(ctx: Ctx, template: str, cover: str) -> tuple[list[str], list[str]]:
     return message_vars, cover_vars
 
 
+def offered(ctx: Ctx) -> list[ChannelSettings]:
+    """The channels this account may compose for: live (not archived) ones of its unit."""
+    scope = ctx.scope
+    return [c for c in ctx.loa.settings.channels if not c.archived and (scope is None or c.id in scope)]
+
+
 def _default_form(ctx: Ctx) -> ComposeForm:
     settings = ctx.loa.settings
     templates = ctx.loa.renderer.names()
@@ -169,7 +176,7 @@ def _default_form(ctx: Ctx) -> ComposeForm:
     return ComposeForm(
         template=chosen if chosen in templates else "",
         campaign="",
-        channels=[c.id for c in settings.channels],
+        channels=[c.id for c in offered(ctx)],
         variables={},
         date=tomorrow.strftime("%d/%m/%Y"),
         time="08:00",
@@ -247,7 +254,7 @@ def _request(ctx: Ctx, form: ComposeForm, *, draft: bool, for_preview: bool = Fa
         media=list(form.media),
         channels=list(form.channels)
         if not for_preview
-        else (form.channels or [c.id for c in ctx.loa.settings.channels]),
+        else (form.channels or [c.id for c in offered(ctx)]),
         variables=variables if not written else {},
         at=at,
         campaign=form.campaign or None,
@@ -334,7 +341,7 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         templates=ctx.loa.renderer.names(),
         # Campaigns from the database: config.toml's (synced by `loa init`) and the console's.
         campaigns=[(c.slug, c.name) for c in campaign_rows(ctx.loa.engine)],
-        channels=settings.channels,
+        channels=offered(ctx),
         layouts=_layouts(ctx),
         message_vars=message_vars,
         cover_vars=cover_vars,
@@ -382,6 +389,8 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
             # the form, which keeps what was typed.
             _check_editable(ctx, post)
         request = _request(ctx, form, draft=True if post is not None else action == "draft")
+        # An editor of a unit composes for that unit's channels only (403, audited).
+        ctx.require_channels(request.channels, "POST /compose")
         if post is not None and any(p["status"] != "draft" for p in post["publications"]):
             # A queued (or failed) post not yet claimed: changed in place, queued again.
             post_id = form.post_id or 0

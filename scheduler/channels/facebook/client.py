@@ -48,6 +48,7 @@ from scheduler.errors import (
 from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.sandbox.emulator import PlatformEmulator
 
@@ -217,8 +218,15 @@ class FacebookPublisher(Publisher):
         return FacebookApi
 
     @classmethod
+    def connect_flow(cls) -> type[ConnectFlow]:
+        from scheduler.channels.facebook.login import FacebookLogin
+
+        return FacebookLogin
+
+    @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
-        if not channel.token_env:
+        # A connected channel's Page token is in the vault, not in the environment.
+        if not channel.token_env and channel.origin != "connected":
             return msg("config.live_facebook_needs_token")
         return None
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from scheduler.channels.facebook.login_emulator import FacebookLoginEmulator, GraphFallbacks, login_routes
 from scheduler.channels.facebook.media_emulator import FacebookMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
@@ -514,11 +515,17 @@ class FacebookApi:
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
         self.state = state
         self.settings = settings
+        login = FacebookLoginEmulator(state, lambda code, text, sub: GraphError(code, text, subcode=sub))
+        fallbacks = GraphFallbacks(
+            oauth_access_token=self.oauth_access_token, accounts=self.accounts, debug_token=self.debug_token,
+            request_token=self.request_token, all_scopes=PAGE_SCOPES,
+        )
         # Videos and Reels (media_emulator.py), ahead of the generic node routes.
         self.media = FacebookMedia(self)
         media_routes = [_Route(method, path, handler) for method, path, handler in self.media.routes()]
         self.routes = [
             *media_routes,
+            *(_Route(m, p, h, needs_token=t) for m, p, h, t in login_routes(login, fallbacks)),
             _Route("GET", ("oauth", "access_token"), self.oauth_access_token, needs_token=False),
             _Route("GET", ("debug_token",), self.debug_token),
             _Route("GET", ("{node}", "insights", "{metric}"), self.insights),

@@ -46,6 +46,7 @@ from scheduler.errors import (
 from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.sandbox.emulator import PlatformEmulator
 
@@ -226,6 +227,12 @@ class ZaloPublisher(Publisher):
         from scheduler.channels.zalo.emulator import ZaloApi
 
         return ZaloApi
+
+    @classmethod
+    def connect_flow(cls) -> type[ConnectFlow]:
+        from scheduler.channels.zalo.login import ZaloLogin
+
+        return ZaloLogin
 
     @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from scheduler.channels.zalo.login_emulator import ZaloLoginEmulator
 from scheduler.channels.zalo.media_emulator import ZaloMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
@@ -216,6 +217,7 @@ class ZaloApi:
         }
 
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
+        self.login = ZaloLoginEmulator(state)
         self.state = state
         self.settings = settings
         self.media = ZaloMedia(self)
@@ -248,7 +250,12 @@ class ZaloApi:
 
     def handle(self, req: ApiRequest) -> ApiResponse:
         if self.is_oauth(req):
+            if self.login.owns(req):
+                return self.login.handle(req)
             if req.segments == ("v4", "oa", "access_token") and req.method == "POST":
+                refusal = self.login.pkce_refusal(req)
+                if refusal is not None:
+                    return ApiResponse(200, oauth_error_body(refusal, "code_verifier is invalid"))
                 return self.oauth_token(req)
             return ApiResponse(404, {"error": 404, "message": "Not found"})
         try:
@@ -424,7 +431,7 @@ class ZaloApi:
             followers = follower_count(data, oa_id)
         return ApiResponse(200, envelope({
             "oa_id": oa_id,
-            "name": f"Sandbox OA {oa_id}",
+            "name": self.login.oa_name(oa_id) or f"Sandbox OA {oa_id}",
             "description": "Official Account emulated by the Loa sandbox",
             "avatar": "",
             "cover": "",

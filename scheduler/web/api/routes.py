@@ -224,8 +224,11 @@ def create_api(loa: "Loa") -> FastAPI:
         openapi_extra=_request_body(NewPost, required=True),
     )
     def create_post(call: composer, body: Annotated[NewPost, Depends(json_body(NewPost))], response: Response) -> Any:
+        request = _post_request(call, body)
+        # An editor of a unit queues for that unit's channels only.
+        call.require_channels(list(request.channels), "POST /api/posts")
         try:
-            prepared = call.loa.posts.prepare(_post_request(call, body))
+            prepared = call.loa.posts.prepare(request)
             (post_id,) = call.loa.posts.store([prepared])
         except InputError as exc:
             raise ApiError(400, exc) from None
@@ -329,8 +332,13 @@ def create_api(loa: "Loa") -> FastAPI:
         if post["created_by"] == call.user.username:
             # Separation of duties: the author never approves their own post.
             raise call.forbid(f"post:{post_id}", N_("audit_reason.own_post"))
+        channels = body.channels
+        if call.scope is not None:
+            # An approver of a unit approves its own channels' publications; the rest wait for others.
+            channels = [c for c in (channels or [p["channel"] for p in post["publications"]]) if c in call.scope]
+            call.require_channels(list(body.channels or []), f"post:{post_id}")
         try:
-            call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
+            call.loa.posts.approve(post_id, actor=call.user.username, channels=channels)
         except InputError as exc:
             raise ApiError(409 if exc.field is None else 400, exc) from None
         # Read back in the caller's language (its publications' stored reasons are worded).
@@ -384,6 +392,7 @@ def create_api(loa: "Loa") -> FastAPI:
 def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
     try:
         return call.loa.posts.list(
+            within=call.scope,
             status=query.status.value if query.status else None,
             campaign=query.campaign,
             channel=query.channel,
@@ -396,9 +405,14 @@ def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
 
 def _post_or_404(call: Call, post_id: int) -> dict[str, Any]:
     try:
-        return call.loa.posts.show(post_id, lang=call.lang)
+        post = call.loa.posts.show(post_id, lang=call.lang)
     except NotFound as exc:
         raise ApiError(404, exc) from None
+    scope = call.scope
+    if scope is not None and not any(p["channel"] in scope for p in post["publications"]):
+        channels = ", ".join(sorted({p["channel"] for p in post["publications"]}))
+        raise call.forbid(f"post:{post_id}", N_("audit_reason.other_unit"), channels=channels)
+    return post
 
 
 def _text(value: str | None) -> str | None:

@@ -1,8 +1,8 @@
 """A channel's own audience per local day (followers, the Page's views and reach), stored as
 snapshots like post metrics.
 
-Revision ID: 0008_audience_snapshots
-Revises: 0007_share_rollups
+Revision ID: 0009_audience_snapshots
+Revises: 0008_share_rollups
 Created: 2026-12-01
 
 A new table: nothing existing changes, and a database upgraded has no audience yet (the
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_audience_snapshots"
-down_revision = "0007_share_rollups"
+revision = "0009_audience_snapshots"
+down_revision = "0008_share_rollups"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 publication × day), built from the rows already stored, so that reports stop reading every
 event.
 
-Revision ID: 0007_share_rollups
-Revises: 0006_media_library
+Revision ID: 0008_share_rollups
+Revises: 0007_channels_units
 Created: 2026-12-01
 
 The days are local days of Asia/Ho_Chi_Minh (no DST since 1975: a fixed +07:00), the zone
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_share_rollups"
-down_revision = "0006_media_library"
+revision = "0008_share_rollups"
+down_revision = "0007_channels_units"
 branch_labels = None
 depends_on = None
 
