@@ -13,7 +13,7 @@ from pathlib import Path
 # side-by-side table printed once every benchmark has run.
 BENCHMARKS: list[str] = [
     "covers", "publishing", "reports", "national", "redirect", "sharing", "compose", "bounds", "media",
-]  # fmt: skip
+]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -330,13 +330,6 @@ class ChannelSettings(_Section):
         return f"ChannelSettings(id={self.id!r}, platform={self.platform!r}, mode={self.mode!r})"
 
 
-def _checked_colours(value: list[str]) -> list[str]:
-    for colour in value:
-        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
-            raise ValueError(msg("config.colour", colour=colour))
-    return value
-
-
 class ConnectAppSettings(_Section):
     """A platform app through which an admin connects accounts (Facebook Login, Zalo OA v4).
 
@@ -357,6 +350,11 @@ class ConnectAppSettings(_Section):
     # The cover of a connected channel's posts that have none (a file in assets/), for
     # platforms whose posts need one (Zalo articles).
     default_cover: str | None = None
+def _checked_colours(value: list[str]) -> list[str]:
+    for colour in value:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+            raise ValueError(msg("config.colour", colour=colour))
+    return value
 
 
 class CampaignSettings(_Section):
@@ -428,8 +426,8 @@ class Settings(_Section):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    reports: ReportSettings = Field(default_factory=ReportSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
