@@ -231,6 +231,9 @@ class PublishingEngine:
                 raise_digest(self.settings, self.engine, self.clock.now())
                 raise_token_expiry(self.settings, self.engine, self.vault, self.clock.now())
                 raise_new_posts(self.settings, self.engine, self.clock.now())
+                from scheduler.reports.delivery import queue_due_reports
+
+                queue_due_reports(self.engine, self.settings, self.clock.now())  # on [reports] email_day
             except Exception:
                 log.exception("the digest or the credential check failed; it runs again in %.0f s", every)
         counts = {k: v for k, v in self.deliverer.run_once().counts().items() if v}
