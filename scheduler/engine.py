@@ -199,7 +199,9 @@ class PublishingEngine:
         self.dispatcher.close()
 
     def _refresh_tokens(self) -> float:
+        from scheduler.channels.health import run_checks
         from scheduler.channels.tokens import refresh_due_tokens
+        from scheduler.secrets import DatabaseTokenVault
 
         every = TOKENS_EVERY.total_seconds()
         # Time-based work runs in one process at a time: the holder of the housekeeping lease.
@@ -209,6 +211,10 @@ class PublishingEngine:
             renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher.publishers)
             if renewed:
                 log.info("renewed Zalo tokens of %s", ", ".join(renewed))
+            vault = self.dispatcher.publishers.vault
+            if isinstance(vault, DatabaseTokenVault):
+                # The daily token check, and the pre-flight an hour before each channel's next post.
+                run_checks(self.settings, self.engine, vault)
         except Exception:
             log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
         return every

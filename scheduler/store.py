@@ -28,7 +28,6 @@ from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
-    ChannelState,
     Lease,
     Post,
     Publication,
@@ -250,8 +249,11 @@ def free_disk_bytes(engine: Engine) -> int | None:
 def init_db(engine: Engine, settings: Settings) -> Upgrade:
     """Create or upgrade the schema (the only place that changes it), then register channels and campaigns."""
     from scheduler.schema import upgrade
+    from scheduler.sharing.rollups import ensure_zone
 
     result = upgrade(engine)
+    # The rollups' days are local days: built in another zone, they are built again in this one.
+    ensure_zone(engine, settings.tz)
     register(engine, settings)
     return result
 
@@ -268,21 +270,25 @@ def register(engine: Engine, settings: Settings) -> None:
     """Rows for the configured channels and campaigns; idempotent, and safe when workers start together."""
     # Several workers may start together on a new database: whoever inserts a row second
     # finds it there on the retry.
+    from scheduler.channels.catalog import load_channels
+
     for attempt in range(3):
         try:
             _register(engine, settings)
-            return
+            break
         except IntegrityError:
             if attempt == 2:
                 raise
+    # The database's channels (connected ones too) become the process's channel list.
+    load_channels(engine, settings)
 
 
 def _register(engine: Engine, settings: Settings) -> None:
     """Rows for the configured channels and campaigns (added or updated, never removed)."""
+    from scheduler.channels.catalog import import_config_channels
+
     with session_scope(engine) as session:
-        for channel in settings.channels:
-            if session.get(ChannelState, channel.id) is None:
-                session.add(ChannelState(id=channel.id, platform=channel.platform))
+        import_config_channels(session, settings)
         for campaign in settings.campaigns:
             row = session.exec(select(Campaign).where(Campaign.slug == campaign.slug)).first()
             if row is None:

@@ -39,6 +39,9 @@ def user_add(
         bool, typer.Option("--no-password", help="an account for API tokens only; it cannot log in")
     ] = False,
     staff: Annotated[str | None, typer.Option(help="staff member (id or email) a staff account belongs to")] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="the unit (code) the account acts for, and the units below it")
+    ] = None,
     email: Annotated[str | None, typer.Option(help="where this account's alerts go")] = None,
 ) -> None:
     """Create a console account (the first one: --role admin)."""
@@ -48,7 +51,8 @@ def user_add(
     parsed_role = parse_role(role)
     password = None if no_password else _read_password(password_stdin)
     user = add_user(
-        loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff, email=email
+        loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff, unit=unit,
+        email=email,
     )
     out.print(
         process_text(

@@ -44,6 +44,7 @@ from scheduler.models import (
     utcnow,
 )
 from scheduler.posts.service import cover_url
+from scheduler.sharing import rollups
 from scheduler.sharing.crawlers import CrawlerDetector
 from scheduler.sharing.exports import write_table
 from scheduler.sharing.visitors import SharingKeys, load_keys
@@ -430,6 +431,7 @@ class SharingService(StaffRoster):
             )
             session.add(share)
             session.flush()
+            rollups.add_share(session, share.at, staff.id, chosen.id, ShareKind.self_report.value)
             audit.record(
                 session,
                 actor=actor,
@@ -484,6 +486,7 @@ class SharingService(StaffRoster):
             if recent is not None:
                 return link.code, False
             session.add(Share(share_link_id=link.id, platform=platform, kind=ShareKind.button, at=now))
+            rollups.add_share(session, now, staff_id, publication_id, ShareKind.button.value)
             return link.code, True
 
     # -- the share page -----------------------------------------------------------------

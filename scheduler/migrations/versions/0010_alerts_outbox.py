@@ -3,8 +3,8 @@ with their attachments, each user's alert choices, an e-mail address on accounts
 campaign kit's "Tôi đã cập nhật" per staff member; the installation's own secrets (the Web
 Push VAPID key, encrypted) and the staff's push subscriptions.
 
-Revision ID: 0006_alerts_outbox
-Revises: 0005_queue_signal
+Revision ID: 0010_alerts_outbox
+Revises: 0009_audience_snapshots
 Created: 2026-12-01
 
 Only new tables and one nullable column: existing rows are untouched, accounts start
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_alerts_outbox"
-down_revision = "0005_queue_signal"
+revision = "0010_alerts_outbox"
+down_revision = "0009_audience_snapshots"
 branch_labels = None
 depends_on = None
 
