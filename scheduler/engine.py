@@ -224,7 +224,8 @@ class PublishingEngine:
         from scheduler.alerts.watch import raise_digest, raise_new_posts, raise_token_expiry
 
         every = float(self.settings.alerts.deliver_every_seconds)
-        if self._stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
+        # A stopping dispatcher means a process on its way out: its messages go to the next holder.
+        if self._stopping or self.dispatcher.stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
             return every
         if not self._clock_in_doubt():  # a mistaken 2200 must not raise the digest of a day to come
             try:

@@ -90,6 +90,14 @@ def test_the_preflight_finds_a_revoked_token_before_the_post_is_due(
     assert not found[channel_id].valid
     row = _row(loa, channel_id)
     assert row.status == ChannelStatus.needs_reauth and row.token_problem and "health.invalid" in row.token_problem
+    # … and the admins hear of it (the alert was written with the change).
+    from sqlmodel import select
+
+    from scheduler.models import Alert
+
+    with session_scope(loa.engine, read_only=True) as session:
+        raised = [(a.event, a.data_json) for a in session.exec(select(Alert))]
+    assert [event for event, _ in raised if event == "channel.needs_reauth"] == ["channel.needs_reauth"]
     # Forty minutes before the post: held for the admin, not failed at its time.
     Dispatcher(loa.settings, loa.engine, loa.vault).run_once()
     shown = cli("post", "list", "--json")

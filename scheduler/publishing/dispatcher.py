@@ -245,6 +245,10 @@ class Dispatcher:
         """Claim nothing more; claims not yet started are handed back (a process stopping)."""
         self._stopping.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def _tick_instance(self) -> str:
         # A cron job's processes follow one another: one row per host, not one per run.
         return self.owner.partition(":")[0] if self.role == ONE_SHOT_ROLE else self.owner
