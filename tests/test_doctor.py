@@ -246,3 +246,14 @@ def test_https_settings_behind_a_proxy(tmp_path: Path, sandbox: Any, capsys: pyt
     plain = initialised(write_config(tmp_path, sandbox_url=sandbox.url, public_url=elsewhere, extra=quick))
     _, checks = doctor(cli_for(plain, capsys))
     assert checks["https"]["status"] == "problem" and "Caddyfile" in checks["https"]["fix"]
+
+
+def test_a_database_file_that_is_not_there_is_named_and_not_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    result, checks = doctor(cli_for(config, capsys))
+    assert result.code == 1
+    assert checks["database"]["status"] == "problem" and "loa init" in checks["database"]["fix"]
+    assert not (tmp_path / "posts.db").exists()
+    assert checks["disk"]["status"] in ("ok", "problem")

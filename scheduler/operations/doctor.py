@@ -93,9 +93,22 @@ def diagnose(config: str | Path | None, *, environ: Mapping[str, str] | None = N
         report.findings.extend(skipped(name, msg("doctor.skipped_config")) for name in CHECKS[1:])
         return report
     report.findings.append(ok("config", msg("doctor.config_ok", path=str(settings.base_dir))))
-    from scheduler.store import make_engine
+    from sqlalchemy.engine import make_url
 
-    engine = make_engine(settings.database_url)
+    from scheduler.store import make_engine, sqlite_file
+
+    url = settings.database_url
+    missing = sqlite_file(make_url(url).database) if url.startswith("sqlite") else None
+    if missing is not None and not missing.exists():
+        # Opening it would create an empty file: the doctor changes nothing.
+        report.findings.append(problem("database", msg("doctor.database_no_file", file=str(missing)),
+                                       msg("hint.doctor.database_no_file")))  # fmt: skip
+        report.findings.extend(
+            skipped(name, msg("doctor.skipped_database")) for name in ("migrations", "key", "channels")
+        )
+        _the_rest(report, settings, None, environ)
+        return report
+    engine = make_engine(url)
     try:
         reachable, current = _database(report, settings, engine)
         if reachable and current:
@@ -105,14 +118,19 @@ def diagnose(config: str | Path | None, *, environ: Mapping[str, str] | None = N
         else:
             for name in ("key", "channels"):
                 report.findings.append(skipped(name, msg("doctor.skipped_database")))
-        report.findings.append(_public_url(settings))
-        report.findings.extend(_https(settings))
-        report.findings.append(_mail(settings, environ))
-        report.findings.append(_disk(settings, engine))
-        report.findings.append(_backups(settings, engine))
+        _the_rest(report, settings, engine, environ)
     finally:
         engine.dispose()
     return report
+
+
+def _the_rest(report: Report, settings: Settings, engine: Engine | None, environ: Mapping[str, str]) -> None:
+    """The checks that need no usable database."""
+    report.findings.append(_public_url(settings))
+    report.findings.extend(_https(settings))
+    report.findings.append(_mail(settings, environ))
+    report.findings.append(_disk(settings, engine))
+    report.findings.append(_backups(settings))
 
 
 def _database(report: Report, settings: Settings, engine: Engine) -> tuple[bool, bool]:
@@ -326,10 +344,10 @@ def _mail(settings: Settings, environ: Mapping[str, str]) -> Finding:
     return ok("mail", msg("doctor.mail_ok", server=f"{host}:{port}"))
 
 
-def _disk(settings: Settings, engine: Engine) -> Finding:
+def _disk(settings: Settings, engine: Engine | None) -> Finding:
     from scheduler.store import free_disk_bytes
 
-    free = free_disk_bytes(engine)
+    free = free_disk_bytes(engine) if engine is not None else None
     where = settings.base_dir
     if free is None:  # a server database: its own host's disk is its administrator's
         try:
@@ -344,11 +362,10 @@ def _disk(settings: Settings, engine: Engine) -> Finding:
     return ok("disk", msg("doctor.disk_ok", free=Number(free_mib, 0)))
 
 
-def _backups(settings: Settings, engine: Engine, now: Callable[[], datetime] | None = None) -> Finding:
+def _backups(settings: Settings, now: Callable[[], datetime] | None = None) -> Finding:
     from scheduler.operations.backups import newest_backup
-    from scheduler.store import is_sqlite
 
-    if not is_sqlite(engine):
+    if not settings.database_url.startswith("sqlite"):
         return skipped("backups", msg("doctor.backups_postgres"))
     newest = newest_backup(settings.backups_path)
     if newest is None:
