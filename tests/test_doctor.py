@@ -257,3 +257,21 @@ def test_a_database_file_that_is_not_there_is_named_and_not_made(
     assert checks["database"]["status"] == "problem" and "loa init" in checks["database"]["fix"]
     assert not (tmp_path / "posts.db").exists()
     assert checks["disk"]["status"] in ("ok", "problem")
+
+
+def test_a_01_database_is_behind_then_well_after_loa_init(
+    tmp_path: Path, database_url: str, sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The previous release's database, on SQLite and PostgreSQL: behind until `loa init`,
+    and its stored credentials still read with the key they were encrypted with."""
+    from tests.test_migrations import FIXTURE, make_01_database
+
+    (tmp_path / "secret.key").write_bytes((FIXTURE / "secret.key").read_bytes())
+    make_01_database(database_url)
+    loa = cli_for(write_config(tmp_path, sandbox_url=sandbox.url, database_url=database_url), capsys)
+    _, checks = doctor(loa)
+    assert checks["migrations"]["status"] == "problem" and "0.1" in checks["migrations"]["message"]
+    assert loa("init").code == 0
+    _, checks = doctor(loa)
+    assert checks["migrations"]["status"] == "ok"
+    assert checks["key"]["status"] == "ok", checks["key"]
