@@ -275,3 +275,31 @@ def test_a_01_database_is_behind_then_well_after_loa_init(
     _, checks = doctor(loa)
     assert checks["migrations"]["status"] == "ok"
     assert checks["key"]["status"] == "ok", checks["key"]
+
+
+def test_a_page_token_that_lapses_soon_is_a_problem_before_it_does(
+    loa: Cli, config_path: Path, sandbox: Any
+) -> None:
+    with_key(config_path)
+    _, checks = doctor(loa)
+    assert checks["channels.fb-bhxh-nghean"]["status"] == "ok"  # the sandbox's Page token never lapses
+    lapsing = {"platform": "facebook", "token": FB_TOKEN, "state": "valid", "expires_in_s": 3 * 86400}
+    requests.post(f"{sandbox.url}/_sandbox/tokens", json=lapsing, timeout=5).raise_for_status()
+    result, checks = doctor(loa)
+    facebook = checks["channels.fb-bhxh-nghean"]
+    assert result.code == 1 and facebook["status"] == "problem", facebook
+    assert "loa channels reconnect fb-bhxh-nghean" in facebook["fix"]
+    assert published_still(loa)  # it works today: publishing goes on meanwhile
+    later = {**lapsing, "expires_in_s": 30 * 86400}
+    requests.post(f"{sandbox.url}/_sandbox/tokens", json=later, timeout=5).raise_for_status()
+    _, checks = doctor(loa)
+    assert checks["channels.fb-bhxh-nghean"]["status"] == "ok"
+    assert "/" in checks["channels.fb-bhxh-nghean"]["message"]  # the date it lapses, dd/mm/yyyy
+
+
+def published_still(loa: Cli) -> bool:
+    added = loa("post", "add", "--template", "thang-van-dong", "--channel", "fb-bhxh-nghean", "--now",
+                "--var", "hoat_dong=ra quân", "--var", "dia_diem=Vinh", "--var", "ngay=06/05/2026")  # fmt: skip
+    assert added.code == 0, added.stderr
+    published = loa("publish-due", "--json")
+    return published.code == 0 and published.json()["counts"]["published"] == 1

@@ -250,10 +250,25 @@ def _channels(settings: Settings, engine: Engine, environ: Mapping[str, str], ci
                 unreachable = msg("doctor.channel_unreachable", channel=channel.id, reason=said(exc))
                 findings.append(problem(check, unreachable, msg("hint.doctor.channel_unreachable")))
             else:
-                findings.append(ok(check, msg("doctor.channel_ok", channel=channel.id, mode=channel.mode)))
+                findings.append(_lapsing(settings, channel.id, channel.mode, publisher, reconnect))
     finally:
         factory.close()
     return findings
+
+
+def _lapsing(settings: Settings, channel: str, mode: str, publisher: Any, reconnect: Message) -> Finding:
+    """A token that works today but lapses within ``doctor.token_warn_days`` is a problem now."""
+    check = f"channels.{channel}"
+    try:
+        expires = publisher.token_expires_at()
+    except LoaError:
+        expires = None  # the token works; when it ends is only a bonus
+    if expires is None:
+        return ok(check, msg("doctor.channel_ok", channel=channel, mode=mode))
+    when = expires.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    if expires - datetime.now(UTC) <= timedelta(days=settings.doctor.token_warn_days):
+        return problem(check, msg("doctor.channel_token_lapsing", channel=channel, when=when), reconnect)
+    return ok(check, msg("doctor.channel_ok_until", channel=channel, mode=mode, when=when))
 
 
 def _get(settings: Settings, path: str, **kwargs: Any) -> requests.Response:
