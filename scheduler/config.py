@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -135,6 +136,8 @@ class SandboxSettings(_Section):
 
 
 class PublishingSettings(_Section):
+    # A channel whose token runs out within this many days is announced (docs/platforms.md D3).
+    token_warn_days: int = Field(default=14, ge=1, le=365)
     grace_minutes: int = Field(default=60, ge=0)
     # A publication due longer ago than this is looked for on the platform before it is
     # published: a database put back (a restore, a rewound server) may not know it went out.
@@ -239,6 +242,25 @@ class DoctorSettings(_Section):
     # The newest backup may be this much older than backups.every_hours before it is a problem.
     backup_slack_hours: int = Field(default=6, ge=0)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+class MediaSettings(_Section):
+    """The media library's bounds (docs/platforms.md D): what one photo or video may be."""
+
+    max_photo_mib: int = Field(default=30, ge=1, le=200)
+    max_photo_megapixels: int = Field(default=60, ge=1, le=400)
+    max_video_mib: int = Field(default=1024, ge=1, le=10 * 1024)
+    # The long edge of the copy a platform receives; phones take 4000 px and more.
+    publish_edge_px: int = Field(default=2048, ge=320, le=8192)
+    # The same text queued twice to a channel within this many hours is warned about
+    # (Facebook refuses an identical text as a duplicate); 0 turns the warning off.
+    duplicate_text_hours: int = Field(default=72, ge=0, le=24 * 365)
+
+    @property
+    def max_photo_bytes(self) -> int:
+        return self.max_photo_mib * 1024 * 1024
+
+    @property
+    def max_video_bytes(self) -> int:
+        return self.max_video_mib * 1024 * 1024
 
 
 class SecretsSettings(_Section):
@@ -260,9 +282,17 @@ class ChannelSettings(_Section):
     app_secret_env: str | None = None
     refresh_token_env: str | None = None
     approval: bool = False
+    # The platform's names for the channel's own audience figures (followers, views, reach),
+    # where they differ from the names Loa knows (docs/platforms.md: some are UNVERIFIED).
+    audience_metrics: dict[str, str] = Field(default_factory=dict)
     # Zalo articles must have a cover; used when a post has none. A file in assets/,
     # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
     default_cover: str | None = None
+    # Kept in the database (scheduler/channels/catalog.py), not read from config.toml: the
+    # unit that owns the channel (its code), whether it is archived, where it came from.
+    unit: str | None = None
+    archived: bool = False
+    origin: Literal["config", "connected"] = "config"
 
     @field_validator("id")
     @classmethod
@@ -302,12 +332,45 @@ class ChannelSettings(_Section):
         return f"ChannelSettings(id={self.id!r}, platform={self.platform!r}, mode={self.mode!r})"
 
 
+class ConnectAppSettings(_Section):
+    """A platform app through which an admin connects accounts (Facebook Login, Zalo OA v4).
+
+    With ``[sandbox] enabled`` and no ``app_id`` set, every base defaults to the sandbox and
+    the sandbox's own app is used, so the flow runs offline; once an ``app_id`` is set, its
+    secret must be in the environment variable named by ``app_secret_env``.
+    """
+
+    app_id: str | None = None
+    app_secret_env: str | None = None  # default: the platform's (LOA_FACEBOOK_APP_SECRET, …)
+    graph_base: str | None = None  # the API the tokens are used on
+    dialog_base: str | None = None  # where the person logs in and consents
+    oauth_base: str | None = None  # where codes are exchanged, when not the API
+    # Facebook Login for Business: a configuration id instead of the scope list.
+    config_id: str | None = None
+    scope: list[str] | None = None  # default: what Loa needs (docs/platforms.md D1)
+    accounts_page_size: int = Field(default=100, ge=1, le=100)
+    # The cover of a connected channel's posts that have none (a file in assets/), for
+    # platforms whose posts need one (Zalo articles).
+    default_cover: str | None = None
+def _checked_colours(value: list[str]) -> list[str]:
+    for colour in value:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+            raise ValueError(msg("config.colour", colour=colour))
+    return value
+
+
 class CampaignSettings(_Section):
     slug: str
     name: str
     theme: str = ""
     starts_on: date | None = None
     ends_on: date | None = None
+    colours: list[str] = Field(default_factory=list)  # "#RRGGBB": the campaign's charts (shares, clicks)
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
 
     @field_validator("slug")
     @classmethod
@@ -323,6 +386,38 @@ class CampaignSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """The monthly report's letterhead in the Decree 30/2020 layout (docs/vietnam.md), and its delivery."""
+
+    parent_body: str = "BẢO HIỂM XÃ HỘI VIỆT NAM"  # tên cơ quan chủ quản, above the issuer
+    issuer: str = "BẢO HIỂM XÃ HỘI TỈNH NGHỆ AN"  # tên cơ quan ban hành
+    issuer_in_text: str = "Bảo hiểm xã hội tỉnh Nghệ An"  # the issuer named inside a sentence
+    issuer_code: str = "BHXH"  # the issuer's symbol in "Số: …/BC-BHXH"
+    place: str = "Nghệ An"  # địa danh in "Nghệ An, ngày 05 tháng 6 năm 2026"
+    signer_title: str = "GIÁM ĐỐC"  # the signature block's title; the name is left for the signer
+    recipients: list[str] = Field(
+        default_factory=lambda: ["BHXH Việt Nam (để báo cáo)", "Ban Giám đốc", "Các phòng, BHXH cơ sở", "Lưu: VT."]
+    )
+    # An office's own Word template (relative to this file); unset: Loa's own layout.
+    # `loa report template -o FILE` writes Loa's layout as a starting point.
+    template: str | None = None
+    # The month before's report is e-mailed on this day of the month to these addresses.
+    email_day: int | None = Field(default=None, ge=1, le=28)
+    email_to: list[str] = Field(default_factory=list)
+    # The charts' colours (shares, clicks) when no campaign's own are set: the BHXH blue and gold.
+    colours: list[str] = Field(default_factory=lambda: ["#0054A6", "#E0A100"])
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
+
+    @field_validator("parent_body", "issuer", "issuer_in_text", "issuer_code", "place", "signer_title")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        return unicodedata.normalize("NFC", value.strip())
+
+
 class Settings(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     public_url: str = "http://127.0.0.1:8000"
@@ -333,6 +428,8 @@ class Settings(_Section):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
@@ -342,6 +439,8 @@ class Settings(_Section):
     media_dir: str = "media"
     channels: list[ChannelSettings] = Field(default_factory=list)
     campaigns: list[CampaignSettings] = Field(default_factory=list)
+    facebook_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
+    zalo_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
     # Folder of the config file: relative paths inside it are relative to this.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

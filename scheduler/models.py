@@ -136,6 +136,9 @@ class Post(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = "cli"
     approved_by: str | None = None
+    # What the person wrote, as they wrote it (JSON: text, title, description, per-platform
+    # overrides); None for a post from a template without overrides, and for older rows.
+    words_json: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Publication(SQLModel, table=True):
@@ -189,9 +192,53 @@ class ChannelState(SQLModel, table=True):
     credentials_updated_at: datetime | None = _utc_column()
     # Set just before a single-use refresh token is sent, cleared when the new pair is saved.
     refresh_started_at: datetime | None = _utc_column()
+    # -- the channel itself, kept in the database (imported from config.toml on `loa init`,
+    # or added by connecting an account); NULL on rows written before channels were kept here.
+    origin: str = "config"  # config | connected
+    name: str | None = None
+    external_id: str | None = None  # the Page id / OA id
+    mode: str | None = None  # sandbox | live
+    approval: bool = False
+    default_cover: str | None = None
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    picture: str | None = Field(default=None, sa_column=Column(Text))
+    connected_at: datetime | None = _utc_column()
+    connected_by: str | None = None
+    archived_at: datetime | None = _utc_column()  # kept with its history, no longer offered
+    # -- token health (the daily check and the pre-flight before a post)
+    token_checked_at: datetime | None = _utc_column()
+    token_expires_at: datetime | None = _utc_column()  # whichever of the platform's limits comes first
+    token_problem: str | None = Field(default=None, sa_column=Column(Text))  # a stored reason, or None when well
+    token_scopes: str | None = Field(default=None, sa_column=Column(Text))  # comma-separated, as granted
 
     def __repr__(self) -> str:
         return f"ChannelState(id={self.id!r}, status={self.status!r})"
+
+
+class ConnectAttempt(SQLModel, table=True):
+    """One "connect an account" flow between the authorisation URL and the channels it adds.
+
+    Only a digest of ``state`` is kept, so a copy of the database cannot complete a flow; what
+    must stay secret in between (the PKCE verifier, the user token and the Page tokens) is
+    Fernet-encrypted like every other credential.
+    """
+
+    state_hash: str = Field(primary_key=True)
+    platform: str
+    actor: str
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    channel_id: str | None = None  # reconnecting this channel
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = _utc_column()  # the callback arrived (a second one is a replay)
+    finished_at: datetime | None = _utc_column()  # channels added
+    secrets_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    # What the person picks from: accounts found (ids, names, problems), no secret.
+    found_json: str | None = Field(default=None, sa_column=Column(Text))
+
+    def __repr__(self) -> str:
+        return f"ConnectAttempt(platform={self.platform!r}, actor={self.actor!r})"
 
 
 class Lease(SQLModel, table=True):
@@ -252,6 +299,21 @@ class MetricSnapshot(SQLModel, table=True):
     shares: int | None = None
 
 
+class AudienceSnapshot(SQLModel, table=True):
+    """A channel's own audience on one local day, as its platform reported it at ``at``; never
+    updated (a later reading of the same day is a new row, the newest counts)."""
+
+    __table_args__ = (Index("ix_audiencesnapshot_channel_day", "channel_id", "day", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str
+    day: date  # local day in the configured zone
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    followers: int | None = None
+    views: int | None = None
+    reach: int | None = None
+
+
 class MetricError(SQLModel, table=True):
     """A metrics call that failed: the snapshot was skipped and this says why.
 
@@ -293,6 +355,23 @@ class Unit(SQLModel, table=True):
     code: str = Field(index=True, unique=True)
     name: str
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    # A unit merged into another stays, for the history; its staff and channels move.
+    merged_into_id: int | None = Field(default=None, foreign_key="unit.id")
+    merged_on: date | None = None
+
+
+class UnitChange(SQLModel, table=True):
+    """A rename or a merge of a unit, from a date: old names still find the unit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    kind: str  # rename | merge
+    old_name: str
+    new_name: str | None = None
+    into_id: int | None = Field(default=None, foreign_key="unit.id")
+    effective_from: date
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = "cli"
 
 
 class Staff(SQLModel, table=True):
@@ -371,6 +450,67 @@ class Click(SQLModel, table=True):
     address_hash: str | None = None
 
 
+class RollupDay(SQLModel, table=True):
+    """Shares and counted clicks of one staff member on one publication on one local day.
+
+    Kept by the writers in the transaction that stores the raw rows (``store_clicks``, share
+    taps, offline shares) and rebuilt from them by `loa share recount`; the reports read it
+    instead of every event. The publication fixes the platform and the channel, the staff
+    member the unit (their current one, looked up when a report is read)."""
+
+    __table_args__ = (Index("ix_rollupday_publication_day", "publication_id", "day"),)
+
+    day: date = Field(primary_key=True)  # local day in RollupState.zone
+    staff_id: int = Field(primary_key=True)
+    publication_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0  # counted clicks only
+
+
+class RollupStaffMonth(SQLModel, table=True):
+    """The same figures per staff member and local month: a year by staff or unit is 12 rows each."""
+
+    # Covering: a year's figures are read from the index alone, never from the table.
+    __table_args__ = (Index("ix_rollupstaffmonth_cover", "month", "staff_id", "button", "self_report", "clicks"),)
+
+    month: date = Field(primary_key=True)  # the month's first day
+    staff_id: int = Field(primary_key=True)
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+
+class RollupPublicationDay(SQLModel, table=True):
+    """The same figures per publication and local day: reports by channel, campaign and day.
+
+    The publication's channel and its post's campaign are copied in (fixed once a post is
+    published, and rebuilt with the rest), so those reports read this table's covering
+    index alone: joining 50.000 publications' wide rows cost a national year ~1 s."""
+
+    __table_args__ = (
+        Index(
+            "ix_rolluppublicationday_cover", "day", "channel_id", "campaign_id", "button", "self_report", "clicks"
+        ),
+    )
+
+    day: date = Field(primary_key=True)
+    publication_id: int = Field(primary_key=True)
+    channel_id: str
+    campaign_id: int | None = None
+    button: int = 0
+    self_report: int = 0
+    clicks: int = 0
+
+
+class RollupState(SQLModel, table=True):
+    """The time zone the rollups' days are in; reports use them only when it is the configured one."""
+
+    id: int = Field(default=1, primary_key=True)
+    zone: str
+    built_at: datetime | None = _utc_column()
+
+
 # -- console users and the audit log -------------------------------------------------------
 
 
@@ -387,6 +527,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = None
     role: Role
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    # The unit the account acts for (and the units below it); None: the whole office.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -438,3 +580,55 @@ class LoginFailure(SQLModel, table=True):
     username: str
     ip: str
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class MediaKind(StrEnum):
+    photo = "photo"
+    video = "video"
+
+
+class MediaItem(SQLModel, table=True):
+    """A photo or video in the media library, stored once by the hash of its content.
+
+    ``file`` and ``thumbnail`` are names inside the library folder (``media_dir/library``);
+    a photo's file is the cleaned copy (oriented, location data removed), not the upload.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True)
+    kind: MediaKind
+    content_type: str
+    file: str
+    thumbnail: str | None = None
+    width: int
+    height: int
+    duration_s: float | None = None
+    bytes: int
+    alt: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    original_name: str = ""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = "cli"
+
+
+class PostMedia(SQLModel, table=True):
+    """The photos and video a post shows, in order."""
+
+    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_postmedia_post_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    media_id: int = Field(foreign_key="mediaitem.id", index=True)
+    position: int
+
+
+class PublishStep(SQLModel, table=True):
+    """One step of a multi-step publish that the platform has taken (a staged photo, an
+    upload session, an uploaded video): what a later attempt resumes from or cleans up."""
+
+    __table_args__ = (UniqueConstraint("publication_id", "step", name="uq_publishstep_publication_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    step: str
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from scheduler.cli.channels import channels_app
+from scheduler.cli.media import media_app
 from scheduler.cli.posts import post_app
 from scheduler.cli.render import cover_renderer, render_app
 from scheduler.cli.reports import metrics_app, report_app
@@ -27,6 +28,7 @@ from scheduler.cli.support import (
     print_json,
     ready,
 )
+from scheduler.cli.units import units_app
 from scheduler.cli.users import user_app
 from scheduler.errors import InputError, LoaError
 from scheduler.i18n import N_, dispatch_summary, msg, process_lang, process_text
@@ -41,7 +43,9 @@ app = typer.Typer(
 )
 # One module per command group; this order is the order `loa --help` lists them in.
 app.add_typer(channels_app, name="channels")
+app.add_typer(units_app, name="units")
 app.add_typer(post_app, name="post")
+app.add_typer(media_app, name="media")
 app.add_typer(render_app, name="render")
 app.add_typer(user_app, name="user")
 app.add_typer(metrics_app, name="metrics")

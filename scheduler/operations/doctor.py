@@ -219,12 +219,15 @@ def _key(settings: Settings, engine: Engine, environ: Mapping[str, str]) -> tupl
 
 
 def _channels(settings: Settings, engine: Engine, environ: Mapping[str, str], cipher: Fernet | None) -> list[Finding]:
+    from scheduler.channels.catalog import load_channels
     from scheduler.channels.factory import PublisherFactory
     from scheduler.models import ChannelState, ChannelStatus
     from scheduler.secrets import DatabaseTokenVault
     from scheduler.store import session_scope
 
-    if not settings.channels:
+    load_channels(engine, settings)  # the connected ones too, as `loa run` sees them (a read)
+    channels = [c for c in settings.channels if not c.archived]
+    if not channels:
         return [skipped("channels", msg("doctor.no_channels"))]
     if cipher is None:
         return [skipped("channels", msg("doctor.skipped_key"))]
@@ -234,7 +237,7 @@ def _channels(settings: Settings, engine: Engine, environ: Mapping[str, str], ci
     factory = PublisherFactory(settings, vault, environ=environ)
     findings = []
     try:
-        for channel in settings.channels:
+        for channel in channels:
             check = f"channels.{channel.id}"
             reconnect = msg("hint.doctor.reconnect", command=f"loa channels reconnect {channel.id}")
             if states.get(channel.id) is ChannelStatus.needs_reauth:

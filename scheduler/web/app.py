@@ -28,6 +28,7 @@ from scheduler.errors import StoreError
 from scheduler.i18n import process_lang, process_text, render_stored, translate
 from scheduler.logs import REQUEST_ID
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
+from scheduler.render.renditions import Renditions
 from scheduler.store import outage_of, session_scope
 from scheduler.web.api import PREFIX, create_api
 from scheduler.web.console import console_routes
@@ -101,6 +102,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         body["status"] = "unhealthy" if problems else "ok"
         return JSONResponse(body, status_code=503 if problems else 200)
 
+    renditions = Renditions(settings.media_path / "renditions")
+
     metrics_token = os.environ.get(settings.web.metrics_token_env or "") if settings.web.metrics_token_env else None
 
     async def metrics(request: Request) -> Response:
@@ -113,11 +116,15 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         page = await run_in_threadpool(operations_metrics().exposition, engine)
         return Response(page, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
-    async def asset(request: Request) -> Response:
-        return _public_image(settings.assets_path, request.path_params["name"])
+    # Plain functions: Starlette runs them in its thread pool, so making a rendition (tens of
+    # milliseconds, once per cover and size) never holds the event loop.
+    def asset(request: Request) -> Response:
+        return _public_image(settings.assets_path, request.path_params["name"], request, renditions)
 
-    async def media(request: Request) -> Response:
-        return _public_image(settings.media_path, request.path_params["name"])
+    def media(request: Request) -> Response:
+        return _public_image(
+            settings.media_path, request.path_params["name"], request, renditions, named_by_content=True
+        )
 
     # Each room of the web app contributes its own routes.
     routes: list[BaseRoute] = [
@@ -261,8 +268,19 @@ class ApiPaths:
         await self.app(scope, receive, send)
 
 
-def _public_image(folder: Path, name: str) -> Response:
-    """A JPEG/PNG from one folder, never a path outside it (Zalo fetches covers here)."""
+def _public_image(
+    folder: Path,
+    name: str,
+    request: Request | None = None,
+    renditions: Renditions | None = None,
+    *,
+    named_by_content: bool = False,
+) -> Response:
+    """A JPEG/PNG from one folder, never a path outside it (Zalo fetches covers here).
+
+    ``?w=480|960&f=webp|jpeg`` asks for a smaller rendition of it (share pages on phones);
+    any other width or format is not found, so a request cannot ask for work of its choosing.
+    """
     missing = PlainTextResponse(translate("vi", "error.file_not_found"), status_code=404)
     if any(ord(c) < 32 for c in name):
         return missing  # no file is named so; a NUL would make the path calls raise
@@ -275,4 +293,16 @@ def _public_image(folder: Path, name: str) -> Response:
     suffix = Path(name).suffix.lower()
     if root not in path.parents or suffix not in PUBLIC_IMAGE_TYPES or not is_file:
         return missing
+    query = request.query_params if request is not None else {}
+    if renditions is not None and ("w" in query or "f" in query):
+        width, fmt = query.get("w", ""), query.get("f", "")
+        if not width.isdigit() or not renditions.allowed(int(width), fmt):
+            return missing
+        try:
+            rendition = renditions.get(path, int(width), fmt)
+        except OSError:  # not an image Pillow can read: nothing to make smaller
+            return missing
+        # A cover is named by its content: what is at its address never changes.
+        cache = "public, max-age=31536000, immutable" if named_by_content else "public, max-age=3600"
+        return FileResponse(rendition.path, media_type=rendition.media_type, headers={"Cache-Control": cache})
     return FileResponse(path, media_type=PUBLIC_IMAGE_TYPES[suffix], headers={"Cache-Control": "public, max-age=3600"})

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from scheduler.channels.facebook.login_emulator import FacebookLoginEmulator, GraphFallbacks, login_routes
+from scheduler.channels.facebook.media_emulator import FacebookMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
 from scheduler.sandbox.emulator import Combine
@@ -479,10 +481,16 @@ class FacebookApi:
         for photo in data.fb_photos.values():
             if photo.deleted_time is None:
                 page(photo.page_id)["photos"].append(_photo_entry(photo, base_url))
+        for page_id, section in pages.items():
+            section["videos"] = FacebookMedia.state_videos(data, page_id)
         return {"pages": pages}
 
     @staticmethod
     def apply_engagement(data: StateData, payload: dict[str, Any], combine: Combine) -> dict[str, Any]:
+        if "page_id" in payload and "post_id" not in payload:  # a Page's own audience
+            from scheduler.channels.facebook.insights_emulator import apply_page_engagement
+
+            return apply_page_engagement(data, payload, combine)
         post_id = str(payload.get("post_id", ""))
         post = data.fb_posts.get(post_id)
         photo = data.fb_photos.get(post_id)
@@ -507,7 +515,17 @@ class FacebookApi:
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
         self.state = state
         self.settings = settings
+        login = FacebookLoginEmulator(state, lambda code, text, sub: GraphError(code, text, subcode=sub))
+        fallbacks = GraphFallbacks(
+            oauth_access_token=self.oauth_access_token, accounts=self.accounts, debug_token=self.debug_token,
+            request_token=self.request_token, all_scopes=PAGE_SCOPES,
+        )
+        # Videos and Reels (media_emulator.py), ahead of the generic node routes.
+        self.media = FacebookMedia(self)
+        media_routes = [_Route(method, path, handler) for method, path, handler in self.media.routes()]
         self.routes = [
+            *media_routes,
+            *(_Route(m, p, h, needs_token=t) for m, p, h, t in login_routes(login, fallbacks)),
             _Route("GET", ("oauth", "access_token"), self.oauth_access_token, needs_token=False),
             _Route("GET", ("debug_token",), self.debug_token),
             _Route("GET", ("{node}", "insights", "{metric}"), self.insights),
@@ -885,6 +903,8 @@ class FacebookApi:
 
     def delete_node(self, req: ApiRequest, found: dict[str, str]) -> ApiResponse:
         node = found["node"]
+        if node.isdigit() and self.media.delete(node):
+            return ApiResponse(200, {"success": True})
         with self.state.mutate() as data:
             now = self.state.now()
             post = data.fb_posts.get(node)
@@ -921,6 +941,9 @@ class FacebookApi:
 
     def get_node(self, req: ApiRequest, found: dict[str, str]) -> ApiResponse:
         node = found["node"]
+        video = self.media.video_node(node) if node.isdigit() else None
+        if video is not None:
+            return ApiResponse(200, video)
         fields_text = as_str(req.params.get("fields"))
         specs = parse_fields(fields_text) if fields_text else None
         with self.state.read() as data:
@@ -1288,8 +1311,27 @@ class FacebookApi:
         )
         period = as_str(req.params.get("period")) or "lifetime"
         with self.state.read() as data:
+            node = found["node"]
+            page = node.isdigit() and node not in data.fb_posts and node not in data.fb_photos
+        if page:  # a Page's own insights (insights_emulator.py)
+            return self._page_insights(req, found["node"], metrics, period)
+        with self.state.read() as data:
             post = self._live_post(data, found["node"])
             return ApiResponse(200, self._insights_body(post, metrics, period))
+
+    def _page_insights(self, req: ApiRequest, page_id: str, metrics: list[str], period: str) -> ApiResponse:
+        from scheduler.channels.facebook.insights_emulator import page_insights
+
+        self._page_for(page_id, req)
+        until = as_str(req.params.get("until"))
+        end = fb_time(float(until)) if until and until.isdigit() else fb_time(self.state.now())
+        with self.state.read() as data:
+            try:
+                return ApiResponse(200, page_insights(data, page_id, metrics, period, end))
+            except LookupError:
+                raise GraphError(3001, "Invalid query", subcode=1504028) from None
+            except ValueError as exc:
+                raise GraphError(100, f"(#100) The value must be a valid insights metric: {exc}") from None
 
     # -- tokens -------------------------------------------------------------------------
 
