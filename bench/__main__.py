@@ -12,7 +12,7 @@ from pathlib import Path
 # expose summary(result: dict) -> rows of (figure, baseline, now, target, verdict) for the
 # side-by-side table printed once every benchmark has run.
 BENCHMARKS: list[str] = [
-    "covers", "publishing", "reports", "national", "redirect", "sharing", "compose", "bounds", "media",
+    "covers", "publishing", "reports", "national", "redirect", "sharing", "compose", "bounds", "media", "avatar",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "results"
