@@ -476,6 +476,7 @@ def _post_request(call: Call, body: NewPost) -> PostRequest:
         description=_text(body.description),
         overrides=_overrides(body.overrides),
         media=list(body.media),
+        reel=body.reel,
     )
 
 
