@@ -347,6 +347,8 @@ class DoctorSettings(_Section):
     """What `loa doctor` calls a problem."""
 
     min_free_disk_mib: int = Field(default=1024, ge=0)
+    # A channel token the platform says lapses within this many days is a problem already.
+    token_warn_days: int = Field(default=7, ge=0, le=365)
     # The newest backup may be this much older than backups.every_hours before it is a problem.
     backup_slack_hours: int = Field(default=6, ge=0)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)

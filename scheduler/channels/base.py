@@ -380,6 +380,11 @@ class Publisher(ABC):
     def check(self) -> None:
         """Verify that the credentials work (cheap read); raises ``AuthError`` if not."""
 
+    def token_expires_at(self) -> datetime | None:
+        """When the channel's credential stops working, as the platform says (`loa doctor`
+        warns ahead of it); None when it does not expire, or the platform does not say."""
+        return None
+
     def close(self) -> None:
         if self._owns_session:
             self.session.close()

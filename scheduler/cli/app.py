@@ -306,6 +306,7 @@ def _fail(code: int, message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _ONE_LINE_ERRORS.clear()  # each invocation decides again (tests call main() many times)
     # The database, its WAL, rendered covers and exports hold people's names and the office's
     # posts: what this process creates is for its owner alone.
     os.umask(0o077)
