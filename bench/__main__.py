@@ -8,8 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-# Each module exposes run(quick: bool) -> dict and print_report(result: dict) -> None.
-BENCHMARKS: list[str] = ["covers", "publishing", "reports", "redirect", "bounds"]
+# Each module exposes run(quick: bool) -> dict and print_report(result: dict) -> None, and may
+# expose summary(result: dict) -> rows of (figure, baseline, now, target, verdict) for the
+# side-by-side table printed once every benchmark has run.
+BENCHMARKS: list[str] = ["covers", "publishing", "reports", "redirect", "sharing", "compose", "bounds", "media"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -20,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
+    rows: list[tuple[str, str, str, str, str]] = []
     for name in args.names or BENCHMARKS:
         if name not in BENCHMARKS:
             parser.error(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
@@ -27,7 +30,20 @@ def main(argv: list[str] | None = None) -> int:
         result = module.run(quick=args.quick)
         module.print_report(result)
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        if hasattr(module, "summary"):
+            rows.extend(module.summary(result))
+    if rows:
+        print_table(rows, quick=args.quick)
     return 0
+
+
+def print_table(rows: list[tuple[str, str, str, str, str]], *, quick: bool) -> None:
+    """Every benchmark's targets side by side with its baseline, as measured in this run."""
+    heads = ("figure", "baseline", "now", "target", "")
+    widths = [max(len(str(row[i])) for row in [heads, *rows]) for i in range(5)]
+    print("\nSide by side" + (" (--quick: smaller sizes than the targets name)" if quick else ""))
+    for row in [heads, *rows]:
+        print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "posts.compose": frozenset({Role.admin, Role.editor}),
     "posts.manage": frozenset({Role.admin, Role.editor}),  # cancel, reschedule, retry, confirm: own posts
     "posts.approve": frozenset({Role.admin, Role.approver}),
+    "templates.manage": frozenset({Role.admin, Role.editor}),  # message templates, saved for everyone
+    "campaigns.manage": frozenset({Role.admin}),
     "channels.view": frozenset({Role.admin, Role.editor, Role.approver}),
     "channels.manage": frozenset({Role.admin}),
     "staff.view": frozenset({Role.admin}),

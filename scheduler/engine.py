@@ -26,9 +26,10 @@ from scheduler.channels.base import TokenVault
 from scheduler.clock import TrustedClock
 from scheduler.config import Settings
 from scheduler.metrics.collector import MetricsCollector
-from scheduler.models import Publication, PublicationStatus
+from scheduler.models import Publication, PublicationStatus, utcnow
 from scheduler.publishing.dispatcher import Dispatcher
 from scheduler.publishing.recording import DispatchSummary
+from scheduler.publishing.signals import QueueSignal
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.engine")
@@ -40,6 +41,12 @@ METRICS_JOB = "collect-metrics"
 # The first metrics pass waits a little: at start-up the dispatcher's catch-up comes first.
 METRICS_FIRST_DELAY = timedelta(minutes=1)
 RETRY_AFTER_ERROR = 30.0  # seconds, for a job without an interval of its own
+# Rows changed this long before the last pass began are looked at again when the queue
+# changes: the wall clocks of the processes writing them may differ a little.
+CHANGE_MARGIN = timedelta(seconds=2)
+BACKUP_JOB = "backup"
+# The backup alarm looks at least this often: a copy deleted by hand is made again soon.
+BACKUP_LOOK_EVERY = timedelta(hours=1)
 
 
 class Alarm:
@@ -58,6 +65,8 @@ class Alarm:
         self._cond = threading.Condition()
         self._deadline = time.monotonic() + first_delay
         self._woken = False
+        self._running = False
+        self._requested = float("inf")  # a deadline asked for while the job ran
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name=f"loa-{name}", daemon=True)
 
@@ -69,6 +78,16 @@ class Alarm:
             self._woken = True
             self._deadline = min(self._deadline, time.monotonic())
             self._cond.notify()
+
+    def bring_forward(self, delay: float) -> None:
+        """Run no later than ``delay`` seconds from now (an earlier deadline stays)."""
+        with self._cond:
+            at = time.monotonic() + max(0.0, delay)
+            if self._running:  # the run in progress sets the next deadline when it ends
+                self._requested = min(self._requested, at)
+            else:
+                self._deadline = min(self._deadline, at)
+                self._cond.notify()
 
     def stop(self) -> None:
         with self._cond:
@@ -89,19 +108,24 @@ class Alarm:
                 if self._stopping:
                     return
                 self._woken = False
+                self._running = True
             try:
                 delay = self._job()
             except Exception:  # the thread must live on: a dead alarm would stop the engine silently
                 delay = self.every.total_seconds() if self.every else RETRY_AFTER_ERROR
                 log.exception("%s failed; it runs again in %.0f s", self.name, delay)
             with self._cond:
-                self._deadline = time.monotonic() + (0.0 if self._woken else max(0.0, delay))
+                self._running = False
+                self._deadline = min(time.monotonic() + (0.0 if self._woken else max(0.0, delay)), self._requested)
+                self._requested = float("inf")
 
 
 class PublishingEngine:
     """The alarms of a `loa run` or `loa worker` process, around its dispatcher."""
 
     def __init__(self, settings: Settings, engine: Engine, vault: TokenVault, *, role: str = "worker") -> None:
+        from scheduler.store import is_sqlite
+
         self.settings = settings
         self.engine = engine
         self.clock = TrustedClock(confirm_after=settings.publishing.clock_jump_confirm_seconds)
@@ -114,6 +138,10 @@ class PublishingEngine:
         self.collector = (
             MetricsCollector(settings, engine, vault, publishers=publishers) if settings.metrics.enabled else None
         )
+        # When the last pass began (this host's wall clock, as `updated_at` is written): rows
+        # changed before it were seen by that pass, and its alarm already allows for them.
+        self._pass_began = utcnow()
+        self.signal = QueueSignal(engine, self._queue_changed)
         self.alarms: dict[str, Alarm] = {
             DISPATCH_JOB: Alarm(DISPATCH_JOB, self._dispatch, first_delay=0),
             TOKENS_JOB: Alarm(TOKENS_JOB, self._refresh_tokens, first_delay=0, every=TOKENS_EVERY),
@@ -123,6 +151,9 @@ class PublishingEngine:
             self.alarms[METRICS_JOB] = Alarm(
                 METRICS_JOB, self._collect_metrics, first_delay=METRICS_FIRST_DELAY.total_seconds(), every=every
             )
+        # One `loa run` per SQLite file, so it alone makes the scheduled copies.
+        if role == "run" and settings.backups.enabled and is_sqlite(engine):
+            self.alarms[BACKUP_JOB] = Alarm(BACKUP_JOB, self._backup, first_delay=0, every=BACKUP_LOOK_EVERY)
 
     @property
     def instance(self) -> str:
@@ -132,19 +163,24 @@ class PublishingEngine:
     def start(self) -> None:
         for alarm in self.alarms.values():
             alarm.start()
+        self.signal.start()
 
     def shutdown(self) -> None:
         """Stop at once: no new claims, the calls in flight finish, the rest is handed back."""
         self._stopping = True
         self.dispatcher.stop()
+        self.signal.stop()
         for alarm in self.alarms.values():
             alarm.stop()
         self.alarms[DISPATCH_JOB].join()  # the pass in progress hands back what it has not started
+        self.signal.join(timeout=2.0)
         # A token renewal is waited for (the new token must be saved); a metrics pass only
         # for as long as one call may take: its snapshots are written call by call.
         self.alarms[TOKENS_JOB].join()
         if METRICS_JOB in self.alarms:
             self.alarms[METRICS_JOB].join(timeout=self.settings.publishing.request_timeout_seconds)
+        if BACKUP_JOB in self.alarms:
+            self.alarms[BACKUP_JOB].join()  # a copy half-written is only a .part file, but finish it
         self.dispatcher.release()
         self.dispatcher.close()
 
@@ -184,6 +220,24 @@ class PublishingEngine:
             log.exception("metrics collection failed; it runs again in %s minutes", self.settings.metrics.tick_minutes)
         return every
 
+    def _backup(self) -> float:
+        from scheduler.operations.backups import due_in, run_round
+
+        every = BACKUP_LOOK_EVERY.total_seconds()
+        if self._stopping or self._clock_in_doubt():
+            return every
+        now = self.clock.now()
+        try:
+            result = run_round(self.settings, self.engine, now)
+        except Exception:
+            log.exception("the scheduled backup failed; it is tried again in %s", BACKUP_LOOK_EVERY)
+            return every
+        if result.written is not None:
+            log.info("backup written: %s", result.written)
+        for path in result.deleted:
+            log.info("backup older than %d days deleted: %s", self.settings.backups.keep_days, path)
+        return min(every, max(1.0, due_in(self.settings, now)))
+
     def _clock_in_doubt(self) -> bool:
         """While a jump forward is unconfirmed, work that reads the wall clock itself waits.
 
@@ -197,10 +251,39 @@ class PublishingEngine:
         """Dispatch as soon as possible (a post was queued for now, approved, retried…)."""
         self.alarms[DISPATCH_JOB].wake()
 
+    def _queue_changed(self) -> None:
+        """Another connection committed: bring the dispatch forward if something is due sooner.
+
+        Only rows changed since the last pass began are read (the pass saw the others), so a
+        row that stays due but cannot be claimed (its channel paused) wakes nothing again.
+        """
+        if self._stopping:
+            return
+        since = self._pass_began - CHANGE_MARGIN
+        with session_scope(self.engine, read_only=True) as session:
+            next_due = session.exec(
+                select(func.min(Publication.due_at)).where(
+                    Publication.status == PublicationStatus.scheduled,
+                    col(Publication.next_attempt_at).is_(None),
+                    col(Publication.updated_at) >= since,
+                )
+            ).first()
+            next_retry = session.exec(
+                select(func.min(Publication.next_attempt_at)).where(
+                    col(Publication.status).in_([PublicationStatus.scheduled, PublicationStatus.unknown]),
+                    col(Publication.next_attempt_at).is_not(None),
+                    col(Publication.updated_at) >= since,
+                )
+            ).first()
+        times = [self._aware(t) for t in (next_due, next_retry) if t is not None]
+        if times:
+            self.alarms[DISPATCH_JOB].bring_forward((min(times) - self.clock.now()).total_seconds())
+
     def _dispatch(self) -> float:
         with self._lock:
             if self._stopping:
                 return 0.0
+            self._pass_began = utcnow()
             try:
                 self.last_summary = self.dispatcher.run_once()
                 counts = {k: v for k, v in self.last_summary.counts().items() if v}

@@ -136,6 +136,9 @@ class Post(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = "cli"
     approved_by: str | None = None
+    # What the person wrote, as they wrote it (JSON: text, title, description, per-platform
+    # overrides); None for a post from a template without overrides, and for older rows.
+    words_json: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Publication(SQLModel, table=True):
@@ -501,3 +504,55 @@ class LoginFailure(SQLModel, table=True):
     username: str
     ip: str
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class MediaKind(StrEnum):
+    photo = "photo"
+    video = "video"
+
+
+class MediaItem(SQLModel, table=True):
+    """A photo or video in the media library, stored once by the hash of its content.
+
+    ``file`` and ``thumbnail`` are names inside the library folder (``media_dir/library``);
+    a photo's file is the cleaned copy (oriented, location data removed), not the upload.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True)
+    kind: MediaKind
+    content_type: str
+    file: str
+    thumbnail: str | None = None
+    width: int
+    height: int
+    duration_s: float | None = None
+    bytes: int
+    alt: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    original_name: str = ""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = "cli"
+
+
+class PostMedia(SQLModel, table=True):
+    """The photos and video a post shows, in order."""
+
+    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_postmedia_post_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    media_id: int = Field(foreign_key="mediaitem.id", index=True)
+    position: int
+
+
+class PublishStep(SQLModel, table=True):
+    """One step of a multi-step publish that the platform has taken (a staged photo, an
+    upload session, an uploaded video): what a later attempt resumes from or cleans up."""
+
+    __table_args__ = (UniqueConstraint("publication_id", "step", name="uq_publishstep_publication_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    step: str
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

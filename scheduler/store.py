@@ -10,19 +10,20 @@ import sqlite3
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Engine, and_, event, make_url, or_, text
+from sqlalchemy import Engine, Executable, and_, event, insert, make_url, or_, text, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.dbfaults import kind, refusal
+from scheduler.dbfaults import first_line, kind, refusal
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.models import (
@@ -144,9 +145,22 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
             yield session
 
 
+def _read_only(engine: Engine) -> Engine:
+    """The engine's read-only view, made once: building one costs as much as a small query.
+
+    Kept on the engine itself (a cycle the collector frees with it), not in a table of
+    engines: the view refers to its engine, so a table would keep every engine alive.
+    """
+    bind: Engine | None = engine.__dict__.get("_loa_read_only")
+    if bind is None:
+        bind = engine.execution_options(loa_read_only=True)
+        engine.__dict__["_loa_read_only"] = bind
+    return bind
+
+
 @contextmanager
 def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
-    bind = engine.execution_options(loa_read_only=True) if read_only else engine
+    bind = _read_only(engine) if read_only else engine
     session = Session(bind, expire_on_commit=False)
     try:
         yield session
@@ -160,7 +174,7 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise refusal(
             exc,
             session.get_bind().engine,
-            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback=msg("error.database_refused", detail=first_line(exc.orig)),
             fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:
@@ -295,6 +309,7 @@ class Claim:
     description: str | None
     link: str | None
     cover_file: str | None
+    due_at: datetime | None = None  # when it was due: how late it goes out is an operator's figure
 
 
 def claim_due(
@@ -327,42 +342,62 @@ def claim_due(
         due = and_(
             due, or_(col(Publication.due_at) >= check_before, col(Publication.next_attempt_at).is_not(None))
         )
+    publication, attempt = Publication.__table__, PublishAttempt.__table__  # type: ignore[attr-defined]
     with session_scope(engine) as session:
-        query = select(Publication).where(due).order_by(col(Publication.due_at), col(Publication.id)).limit(limit)
+        # Plain rows, not ORM objects: a claim is the hot path of a burst, and every
+        # publication it hands out would otherwise be an identity-mapped object to flush.
+        query = (
+            core_select(
+                publication.c.id,
+                publication.c.channel_id,
+                publication.c.text,
+                publication.c.title,
+                publication.c.description,
+                publication.c.cover_file,
+                col(Post.link),
+                publication.c.due_at,
+            )
+            .join(Post, col(Post.id) == publication.c.post_id)
+            .where(due)
+            .order_by(publication.c.due_at, publication.c.id)
+            .limit(limit)
+        )
         if not is_sqlite(engine):
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.exec(query))
+            query = query.with_for_update(skip_locked=True, of=publication)
+        rows = session.execute(query).all()
         if not rows:
             return []
-        links = dict(
-            session.exec(
-                select(Post.id, Post.link).where(col(Post.id).in_({row.post_id for row in rows}))
-            ).all()
+        ids = [row[0] for row in rows]
+        session.execute(
+            update(publication)
+            .where(publication.c.id.in_(ids))
+            .values(
+                status=PublicationStatus.publishing,
+                lease_owner=owner,
+                lease_until=now + lease,
+                attempts=publication.c.attempts + 1,
+                updated_at=utcnow(),
+            )
         )
-        attempts: list[tuple[Publication, PublishAttempt]] = []
-        for row in rows:
-            row.status = PublicationStatus.publishing
-            row.lease_owner = owner
-            row.lease_until = now + lease
-            row.attempts += 1
-            row.updated_at = utcnow()
-            session.add(row)
-            attempt = PublishAttempt(publication_id=row.id, started_at=utcnow())  # type: ignore[arg-type]
-            session.add(attempt)
-            attempts.append((row, attempt))
-        session.flush()
+        started = utcnow()
+        inserted = session.execute(
+            insert(attempt).returning(attempt.c.id, attempt.c.publication_id, sort_by_parameter_order=True),
+            [{"publication_id": publication_id, "started_at": started} for publication_id in ids],
+        ).all()
+        attempt_of = {publication_id: attempt_id for attempt_id, publication_id in inserted}
         return [
             Claim(
-                publication_id=row.id,  # type: ignore[arg-type]
-                attempt_id=attempt.id,  # type: ignore[arg-type]
-                channel_id=row.channel_id,
-                text=row.text,
-                title=row.title,
-                description=row.description,
-                link=links.get(row.post_id),
-                cover_file=row.cover_file,
+                publication_id=row[0],
+                attempt_id=attempt_of[row[0]],
+                channel_id=row[1],
+                text=row[2],
+                title=row[3],
+                description=row[4],
+                link=row[6],
+                cover_file=row[5],
+                due_at=row[7],
             )
-            for row, attempt in attempts
+            for row in rows
         ]
 
 
@@ -373,6 +408,9 @@ class GroupCommit:
     """Many threads' small writes, committed together: one commit (one fsync) for a batch.
 
     ``run(fn)`` blocks until ``fn(session)`` is durably committed and returns its result.
+    ``run_rows(rows)`` does the same for a few parameter sets of prepared statements: the
+    batch sends each statement once with every thread's parameters (an ``executemany``),
+    so a burst of results costs one statement per table, not two ORM updates per result.
     If a batch fails, each of its writes is retried alone so one bad write spoils no other.
     """
 
@@ -384,7 +422,13 @@ class GroupCommit:
         self._guard = threading.Lock()
 
     def run(self, fn: Callable[[Session], T]) -> T:
-        write: _Write[T] = _Write(fn)
+        return self._submit(_Write(fn))
+
+    def run_rows(self, rows: Sequence[tuple[Executable, Mapping[str, Any]]]) -> None:
+        """Execute each (statement, parameters) in the next group commit; return once durable."""
+        self._submit(_Write(None, rows))
+
+    def _submit(self, write: _Write[T]) -> T:
         self._ensure_thread()
         self._queue.put(write)
         write.done.wait()
@@ -408,24 +452,42 @@ class GroupCommit:
                     break
             try:
                 with session_scope(self._engine) as session:
-                    for write in batch:
-                        write.result = write.fn(session)
+                    self._apply(session, batch)
             except BaseException:
                 for write in batch:  # alone, so the failing write is the only one that fails
                     try:
                         with session_scope(self._engine) as session:
-                            write.result = write.fn(session)
+                            self._apply(session, [write])
                     except BaseException as exc:
                         write.error = exc
             for write in batch:
                 write.done.set()
 
+    @staticmethod
+    def _apply(session: Session, batch: Sequence[_Write[Any]]) -> None:
+        # Statements in the order they were first asked for: a write's rows keep their order.
+        grouped: dict[Executable, list[Mapping[str, Any]]] = {}
+        for write in batch:
+            if write.fn is not None:
+                write.result = write.fn(session)
+            for statement, params in write.rows:
+                grouped.setdefault(statement, []).append(params)
+        if grouped:
+            connection = session.connection()
+            for statement, params_list in grouped.items():
+                connection.execute(statement, list(params_list))
+
 
 class _Write(Generic[T]):
-    __slots__ = ("done", "error", "fn", "result")
+    __slots__ = ("done", "error", "fn", "result", "rows")
 
-    def __init__(self, fn: Callable[[Session], T]) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Session], T] | None,
+        rows: Sequence[tuple[Executable, Mapping[str, Any]]] = (),
+    ) -> None:
         self.fn = fn
+        self.rows = rows
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()

@@ -807,3 +807,60 @@ def test_live_address_bound_equals_recount_at_the_edge_of_the_window(env: Env) -
         ClickReason.address_limit,
     ]
     assert recount(env.loa.engine, env.loa.settings).changed == 0
+
+
+def test_share_page_covers_come_as_phone_sized_webp_with_a_jpeg_fallback(env: Env) -> None:
+    import html
+    import io
+    import re
+
+    from PIL import Image
+
+    staff = new_staff(env)
+    page = requests.get(f"{env.url}/s/{staff['token']}", headers={"User-Agent": PHONE_UA}, timeout=10).text
+    webp = re.search(r'<source type="image/webp" srcset="([^"]+)"', page)
+    jpeg = re.search(r'<img class="cover" src="([^"]+)" srcset="([^"]+)"', page)
+    assert webp and jpeg, page
+    original = requests.get(html.unescape(jpeg.group(1)).split("?")[0], timeout=10)
+    assert original.status_code == 200
+    for srcset, kind in ((webp.group(1), "image/webp"), (jpeg.group(2), "image/jpeg")):
+        entries = [entry.rsplit(" ", 1) for entry in html.unescape(srcset).split(", ")]
+        assert [width for _url, width in entries] == ["480w", "960w"]
+        for url, width in entries:
+            first = requests.get(url, timeout=10)
+            assert first.status_code == 200 and first.headers["content-type"] == kind
+            with Image.open(io.BytesIO(first.content)) as image:
+                assert image.width == min(int(width[:-1]), Image.open(io.BytesIO(original.content)).width)
+            assert len(first.content) < len(original.content)
+            again = requests.get(url, timeout=10)  # kept on disk: the same bytes, not made again
+            assert again.content == first.content
+    base = html.unescape(jpeg.group(1)).split("?")[0]
+    for asked in ("?w=481&f=webp", "?w=960&f=gif", "?w=-1&f=jpeg", "?f=webp", "?w=99999999999999999999&f=webp"):
+        assert requests.get(base + asked, timeout=10).status_code == 404, asked
+
+
+def test_the_share_page_counts_its_owners_taps_and_counted_clicks_this_month_at_once(env: Env) -> None:
+    def stats(staff: dict[str, Any]) -> list[str]:
+        page = requests.get(f"{env.url}/s/{staff['token']}", headers={"User-Agent": PHONE_UA}, timeout=10).text
+        return re.findall(r"<dd>([^<]*)</dd>", page)[:2]
+
+    staff, other = new_staff(env), new_staff(env)
+    assert stats(staff) == ["0", "0"]
+    browser = requests.Session()
+    browser.headers["User-Agent"] = PHONE_UA
+    page = browser.get(f"{env.url}/s/{staff['token']}", timeout=10).text
+    tapped = browser.post(
+        f"{env.url}/s/{staff['token']}/share",
+        data={**form_of(page, "facebook"), "platform": "facebook"},
+        headers={"Origin": env.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert tapped.status_code == 303
+    code = link_code(env, staff, "facebook")
+    assert visit(env, code, session=device("127.0.9.1")).status_code == 302
+    assert visit(env, code, session=device("127.0.9.2")).status_code == 302
+    assert visit(env, code, session=device("127.0.9.3"), agent=FACEBOOK_PREVIEW_UA).status_code == 200  # not counted
+    # The page's own figures are read fresh on every visit (only what all pages share is reused).
+    assert stats(staff) == ["1", "2"]
+    assert stats(other) == ["0", "0"]

@@ -45,6 +45,7 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
+from scheduler.operations.metrics import operations_metrics
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.metrics")
@@ -281,6 +282,7 @@ class MetricsCollector:
                 )
             elif isinstance(result, PublishError):
                 kind = error_kind(result)
+                operations_metrics().metric_error(channel.platform, kind)
                 errors.append(
                     MetricError(
                         publication_id=target.publication_id,

@@ -9,10 +9,11 @@ unknown is never repeated blindly: the reconciler looks for the post on the plat
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from scheduler.errors import (
     stored_error,
 )
 from scheduler.i18n import msg, process_text
+from scheduler.media.library import publication_media
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -61,6 +63,7 @@ from scheduler.publishing.housekeeping import (
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.publishing.reconcile import RECONCILE_DELAY, ChannelChecks, Reconciler
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
+from scheduler.publishing.steps import DatabaseSteps
 from scheduler.schema import current_revision, head_revision
 from scheduler.store import (
     Claim,
@@ -159,9 +162,18 @@ class Dispatcher:
         handed_back = 0
         # Each channel's platform search runs in a thread of its own beside the publishing
         # threads: a slow or failing platform holds back no other channel's posts.
+        # Finished calls arrive on a queue: waiting on the set of every call in flight would cost
+        # a look at all of them (up to max_parallel) for each one that ends.
+        finished: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         with ThreadPoolExecutor(max_workers=workers + len(checks), thread_name_prefix="loa-publish") as pool:
+
+            def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+                future = pool.submit(fn, *args)
+                future.add_done_callback(finished.put)
+                return future
+
             searching: set[Future[ChannelChecks]] = {
-                pool.submit(self._reconcile_channel, channel_id, ids, now) for channel_id, ids in checks.items()
+                submit(self._reconcile_channel, channel_id, ids, now) for channel_id, ids in checks.items()
             }
             while True:
                 free = workers - len(in_flight)
@@ -182,11 +194,15 @@ class Dispatcher:
                         check_before=now - check_window,
                     )
                     exhausted = not claimed
-                    in_flight.update(pool.submit(self.publish_claimed, claim) for claim in claimed)
+                    in_flight.update(submit(self.publish_claimed, claim) for claim in claimed)
                 if not in_flight and not searching:
                     break
-                waiting_on: list[Future[Any]] = [*in_flight, *searching]
-                done, _ = wait(waiting_on, return_when=FIRST_COMPLETED)
+                done = [finished.get()]
+                while True:
+                    try:
+                        done.append(finished.get_nowait())
+                    except queue.Empty:
+                        break
                 for future in done:
                     if future in searching:
                         searching.discard(future)
@@ -240,6 +256,16 @@ class Dispatcher:
 
     def publish_claimed(self, claim: Claim) -> tuple[str, int]:
         """Publish a publication this process has claimed; returns (summary bucket, id)."""
+        outcome, publication_id = self._publish_claimed(claim)
+        if outcome != "handed_back":
+            from scheduler.operations.metrics import operations_metrics
+
+            channel = find_channel(self.engine, self.settings, claim.channel_id)
+            late = (self.clock() - claim.due_at).total_seconds() if claim.due_at and outcome == "published" else None
+            operations_metrics().publication_done(channel.platform, outcome, late)
+        return outcome, publication_id
+
+    def _publish_claimed(self, claim: Claim) -> tuple[str, int]:
         channel = find_channel(self.engine, self.settings, claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
         by_url = publisher_class(channel.platform).cover_by_url
@@ -252,6 +278,8 @@ class Dispatcher:
                 # Some platforms receive the image itself, others fetch it from Loa's public URL.
                 cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
+                media=publication_media(self.engine, self.settings, publication_id),
+                steps=DatabaseSteps(self.engine, publication_id),
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
             missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))

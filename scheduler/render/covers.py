@@ -54,6 +54,8 @@ from scheduler.render.messages import _undefined_name, nfc
 PROVIDED = frozenset({"campaign", "target"})
 # Fitted texts remembered per renderer (least recently used dropped first).
 _FITTED_CACHE = 512
+# Encoded covers kept for reuse (~120 KB each at Facebook size).
+RENDERED_KEPT = 32
 # Shapes are drawn this many times larger and scaled down, for smooth (anti-aliased) edges.
 _SUPERSAMPLE = 4
 
@@ -139,6 +141,8 @@ class CoverRenderer:
         self._fitted: OrderedDict[tuple[str, str, str, str], _Remembered] = OrderedDict()
         # FreeType faces are not safe to use from two threads at once; encoding runs outside.
         self._lock = threading.RLock()
+        self._variables_of: dict[str, frozenset[str]] = {}
+        self._rendered: OrderedDict[tuple[Any, ...], tuple[TargetLayout, Image.Image, bytes]] = OrderedDict()
 
     # -- what is there -----------------------------------------------------------------
 
@@ -183,12 +187,28 @@ class CoverRenderer:
         fmt: str = "jpeg",
         max_bytes: int | None = None,
     ) -> bytes:
-        """The cover as JPEG or PNG bytes (RGB, no metadata, at most ``max_bytes`` if given)."""
+        """The cover as JPEG or PNG bytes (RGB, no metadata, at most ``max_bytes`` if given).
+
+        The last few covers are kept by what they are drawn from (the fitted texts on their
+        background): a preview redrawn while the message is typed, or the post saved after
+        its preview, reuses the bytes instead of drawing and encoding them again.
+        """
         normalise_format(fmt)
         with self._lock:
             plan = self.plan(layout, variables, target=target, campaign=campaign)
+            key = (id(plan.target), id(plan.base), plan.texts, fmt, max_bytes)
+            kept = self._rendered.get(key)
+            # The entry holds its layout and background, so their ids cannot be reused meanwhile.
+            if kept is not None and kept[0] is plan.target and kept[1] is plan.base:
+                self._rendered.move_to_end(key)
+                return kept[2]
             image = draw(plan)
-        return encode(image, fmt, max_bytes=max_bytes)
+        data = encode(image, fmt, max_bytes=max_bytes)
+        with self._lock:
+            self._rendered[key] = (plan.target, plan.base, data)
+            while len(self._rendered) > RENDERED_KEPT:
+                self._rendered.popitem(last=False)
+        return data
 
     def image(
         self,
@@ -288,7 +308,12 @@ class CoverRenderer:
 
     def _box_variables(self, layout: str, placed: PlacedBox) -> set[str]:
         self._template(layout, placed)
-        return set(meta.find_undeclared_variables(self.env.parse(placed.spec.text))) - PROVIDED
+        source = placed.spec.text
+        # Parsed once per text: every compose preview asks the form's fields of its layout.
+        names = self._variables_of.get(source)
+        if names is None:
+            names = self._variables_of[source] = frozenset(meta.find_undeclared_variables(self.env.parse(source)))
+        return set(names) - PROVIDED
 
     def _field(self, layout: str, placed: PlacedBox) -> str:
         names = self._box_variables(layout, placed)

@@ -159,6 +159,8 @@ class StateData:
     login_grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     fb_sequence: int = 0
     clock_offset_s: float = 0.0
+    # Uploads and videos of the media emulators (plain JSON objects keyed "<kind>:<id>").
+    media_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def token(self, platform: str, token: str) -> TokenRecord | None:
         return self.tokens.get(f"{platform}:{token}")
@@ -212,6 +214,7 @@ def _from_json(raw: dict[str, Any]) -> StateData:
         login_grants={str(k): dict(v) for k, v in raw.get("login_grants", {}).items()},
         fb_sequence=int(raw.get("fb_sequence", 0)),
         clock_offset_s=float(raw.get("clock_offset_s", 0.0)),
+        media_jobs=dict(raw.get("media_jobs", {})),
     )
 
 

@@ -55,6 +55,7 @@ class ApiRequest:
     body_error: str | None = None  # the body could not be parsed
     # Every value of a repeated query or form field (a consent form's ticked boxes).
     multi: dict[str, list[str]] = field(default_factory=dict)
+    raw_body: bytes = b""  # a body neither JSON nor a form (an upload of bare bytes)
 
     @property
     def version(self) -> str | None:
@@ -86,6 +87,7 @@ async def parse_request(request: Request) -> ApiRequest:
     files: dict[str, UploadedFile] = {}
     json_body: Any = None
     body_error: str | None = None
+    raw_body = b""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/json":
@@ -107,6 +109,7 @@ async def parse_request(request: Request) -> ApiRequest:
                     multi.setdefault(key, []).append(value)
         else:
             raw = await request.body()
+            raw_body = raw
             # Hand-written clients sometimes post JSON without saying so.
             if raw.strip().startswith(b"{"):
                 try:
@@ -130,6 +133,7 @@ async def parse_request(request: Request) -> ApiRequest:
         json_body=json_body,
         body_error=body_error,
         multi=multi,
+        raw_body=raw_body,
     )
 
 

@@ -10,11 +10,13 @@ import logging
 import math
 import re
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,6 +62,9 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,16}$")
 MAX_NOTE = 500
 # Share buttons and offline reports name a registered platform, or one of these.
+# How long the part every share page has in common is reused: a post published, or a tap on
+# another unit's page, shows on the others' pages at most this much later.
+PAGE_SHARED_SECONDS = 2.0
 COPY_BUTTON = "copy"
 OTHER_PLATFORM = "other"
 
@@ -124,6 +129,46 @@ class OfferedPost:
     channels: list[str]
     # platform button → publication id whose tracked link it shares
     buttons: dict[str, int]
+
+
+@cache
+def _own_counts() -> Any:
+    """One staff member's share taps and counted clicks since a time, as one prepared statement.
+
+    Built once (the share page's per-visitor query): ORM statements built per page cost more
+    than running them.
+    """
+    from sqlalchemy import Integer, bindparam
+    from sqlalchemy import select as core_select
+
+    share = Share.__table__  # type: ignore[attr-defined]
+    link = ShareLink.__table__  # type: ignore[attr-defined]
+    click = Click.__table__  # type: ignore[attr-defined]
+    start = bindparam("start", type_=share.c.at.type)
+    staff = bindparam("staff", type_=Integer())
+    taps = (
+        core_select(func.count())
+        .select_from(share.join(link, link.c.id == share.c.share_link_id))
+        .where(link.c.staff_id == staff, share.c.at >= start, share.c.kind == ShareKind.button)
+        .scalar_subquery()
+    )
+    counted = (
+        core_select(func.count())
+        .select_from(click.join(link, link.c.id == click.c.share_link_id))
+        .where(link.c.staff_id == staff, click.c.counted.is_(True), click.c.at >= start)
+        .scalar_subquery()
+    )
+    return core_select(taps, counted)
+
+
+@dataclass(frozen=True)
+class _PageShared:
+    """What every staff member's share page of the moment has in common."""
+
+    month_start: datetime
+    units: dict[int, str]
+    per_unit: dict[int, int]  # the month's share taps per unit, for the ranks
+    posts: list[OfferedPost]
 
 
 @dataclass(frozen=True)
@@ -199,6 +244,8 @@ class SharingService(StaffRoster):
         super().__init__(settings, engine)
         self._keys = keys
         self.is_crawler = CrawlerDetector.from_settings(settings)
+        self._page_guard = threading.Lock()
+        self._page_cache: tuple[float, _PageShared] | None = None
 
     @property
     def keys(self) -> SharingKeys:
@@ -447,12 +494,50 @@ class SharingService(StaffRoster):
         return staff
 
     def share_page(self, staff: Staff, *, now: datetime | None = None) -> SharePageData:
+        """What one staff member's share page shows.
+
+        The part every page of the moment shares (the posts on offer, the month's shares per
+        unit, the units) is read once per ``PAGE_SHARED_SECONDS`` when no ``now`` is given:
+        when a unit gets the link at once, 500 pages cost a few reads of it, and each page only
+        its owner's two counts.
+        """
+        fixed = now is not None
         now = now or utcnow()
         days = self.settings.sharing.page_days
-        channels = {c.id: c for c in self.settings.channels}
         assert staff.id is not None
+        shared = self._page_shared(now) if fixed else self._page_shared_recent(now)
         with session_scope(self.engine, read_only=True) as session:
-            unit = session.get(Unit, staff.unit_id)
+            mine, clicks = session.execute(_own_counts(), {"staff": staff.id, "start": shared.month_start}).one()
+        own = shared.per_unit.get(staff.unit_id, 0)
+        rank = 1 + sum(1 for count in shared.per_unit.values() if count > own)
+        return SharePageData(
+            staff_id=staff.id,
+            full_name=staff.full_name,
+            unit=shared.units.get(staff.unit_id, ""),
+            posts=shared.posts,
+            shares_this_month=int(mine),
+            clicks_this_month=int(clicks),
+            unit_rank=rank,
+            unit_count=max(len(shared.units), rank),
+            days=days,
+        )
+
+    def _page_shared_recent(self, now: datetime) -> _PageShared:
+        with self._page_guard:
+            cached = self._page_cache
+            if cached is not None and time.monotonic() - cached[0] < PAGE_SHARED_SECONDS:
+                return cached[1]
+            shared = self._page_shared(now)
+            self._page_cache = (time.monotonic(), shared)
+            return shared
+
+    def _page_shared(self, now: datetime) -> _PageShared:
+        days = self.settings.sharing.page_days
+        channels = {c.id: c for c in self.settings.channels}
+        start = month_start(self.settings, now)
+        with session_scope(self.engine, read_only=True) as session:
+            named = session.exec(select(col(Unit.id), col(Unit.name))).all()
+            units = {int(unit_id or 0): name for unit_id, name in named}
             publications = list(
                 session.exec(
                     select(Publication)
@@ -465,21 +550,6 @@ class SharingService(StaffRoster):
                     .limit(200)
                 )
             )
-            start = month_start(self.settings, now)
-            mine = session.exec(
-                select(func.count())
-                .select_from(Share)
-                .join(ShareLink, col(ShareLink.id) == col(Share.share_link_id))
-                .where(
-                    col(ShareLink.staff_id) == staff.id, col(Share.at) >= start, col(Share.kind) == ShareKind.button
-                )
-            ).one()
-            clicks = session.exec(
-                select(func.count())
-                .select_from(Click)
-                .join(ShareLink, col(ShareLink.id) == col(Click.share_link_id))
-                .where(col(ShareLink.staff_id) == staff.id, col(Click.counted).is_(True), col(Click.at) >= start)
-            ).one()
             per_unit = dict(
                 session.exec(
                     select(col(Staff.unit_id), func.count())
@@ -490,7 +560,6 @@ class SharingService(StaffRoster):
                     .group_by(col(Staff.unit_id))
                 ).all()
             )
-            unit_count = session.exec(select(func.count()).select_from(Unit)).one()
         order = list(registry())
         buttons_offered = share_platforms()
         grouped: dict[int, list[Publication]] = {}
@@ -516,19 +585,7 @@ class SharingService(StaffRoster):
                     buttons=buttons,
                 )
             )
-        own = per_unit.get(staff.unit_id, 0)
-        rank = 1 + sum(1 for count in per_unit.values() if count > own)
-        return SharePageData(
-            staff_id=staff.id,
-            full_name=staff.full_name,
-            unit=unit.name if unit else "",
-            posts=posts[:30],
-            shares_this_month=int(mine),
-            clicks_this_month=int(clicks),
-            unit_rank=rank,
-            unit_count=max(int(unit_count), rank),
-            days=days,
-        )
+        return _PageShared(month_start=start, units=units, per_unit=per_unit, posts=posts[:30])
 
     # -- tracked links ------------------------------------------------------------------
 

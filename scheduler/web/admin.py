@@ -39,7 +39,7 @@ MAX_AUDIT_PAGE = 10**9  # (page - 1) × AUDIT_PAGE must stay an offset every dat
 
 
 def routes(console: Console) -> list[BaseRoute]:
-    from scheduler.web import channel_pages, reports_pages, staff_pages
+    from scheduler.web import channel_pages, library_pages, reports_pages, staff_pages
 
     return [
         *channel_pages.routes(console),
@@ -51,6 +51,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/account/password", console.page("account.password")(password_page), methods=["GET", "POST"]),
         Route("/me", console.page("dashboard.view")(my_figures)),
         *staff_pages.routes(console),
+        *library_pages.routes(console),
         *reports_pages.routes(console),
     ]
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 ATTENTION = ("failed", "blocked", "unknown", "missed")
 # Which buttons a publication shows: the statuses the state machine lets each decision apply to.
 CANCELLABLE = {s.value for s in sources(Event.cancelled)}
+EDITABLE = {s.value for s in sources(Event.edited)}
 MOVABLE = {s.value for s in sources(Event.rescheduled)}
 RETRYABLE = {s.value for s in sources(Event.retried)}
 STATIC_TYPES = {
@@ -380,7 +381,9 @@ def render_post(
         own_post=post["created_by"] == user.username,
         can_manage=manage,
         can_submit=manage and "draft" in statuses,
-        can_edit=manage and statuses == {"draft"},
+        # Until a publication is claimed (or while its outcome is unknown) the post can change.
+        can_edit=manage and bool(statuses & EDITABLE) and not statuses & {"publishing", "unknown"},
+        can_duplicate=user.can("posts.compose"),
         can_cancel=manage and bool(statuses & CANCELLABLE),
         can_reschedule=manage and bool(statuses & MOVABLE),
         retryable=RETRYABLE,
@@ -417,6 +420,12 @@ def post_action(ctx: Ctx) -> Response:
             else:
                 service.send_back(post_id, actor=user.username, reason=ctx.form.get("reason", ""))
                 done = "sent_back"
+        elif action == "duplicate":
+            ctx.require(
+                user.can("posts.compose"), f"post:{post_id}", N_("audit_reason.role_may_not"), role=user.role.value
+            )
+            copy = service.duplicate(post_id, actor=user.username)
+            return ctx.redirect(f"/compose?post={copy}")
         elif action in {"cancel", "reschedule", "submit"}:
             ctx.require(
                 user.can("posts.manage") and may_manage_post(user, post["created_by"]),

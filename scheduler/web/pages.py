@@ -263,6 +263,8 @@ class Console:
             ("/queue", "nav.queue", "posts.view"),
             ("/calendar", "nav.calendar", "posts.view"),
             ("/channels", "nav.channels", "channels.view"),
+            ("/templates", "nav.templates", "templates.manage"),
+            ("/campaigns", "nav.campaigns", "campaigns.manage"),
         ]
         if self.has_sharing():
             items.append(("/staff", "nav.staff", "staff.view"))

@@ -35,6 +35,7 @@ from scheduler.i18n import DEFAULT_LANG, N_, normalize_lang
 from scheduler.i18n.formats import format_int
 from scheduler.logs import Throttle
 from scheduler.models import utcnow
+from scheduler.render.renditions import WIDTHS, srcset
 from scheduler.sharing.counting import MAX_USER_AGENT, ClickEvent, ClickReason, precheck
 from scheduler.sharing.recorder import ClickRecorder
 from scheduler.sharing.service import CODE_PATTERN, COPY_BUTTON, LinkTarget, SharingService, TapLimiter
@@ -124,6 +125,17 @@ def split_text(text: str, limit: int) -> tuple[str, str]:
     return text[:cut].rstrip(), text[cut:].strip()
 
 
+def cover_renditions(public_url: str, url: str) -> dict[str, str] | None:
+    """The ``srcset`` lists of a cover Loa serves itself (``/media/``, ``/assets/``), else None.
+
+    A default cover given as another site's address is shown as it is: Loa cannot resize it.
+    """
+    path = url.removeprefix(public_url) if url.startswith(public_url + "/") else None
+    if path is None or not path.startswith(("/media/", "/assets/")) or "?" in path:
+        return None
+    return {"webp": srcset(url, "webp"), "jpeg": srcset(url, "jpeg"), "src": f"{url}?w={WIDTHS[0]}&f=jpeg"}
+
+
 def templates_environment(tz: Any) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -193,6 +205,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     cache = LinkCache(service.resolve)
     trusted = trusted_networks(settings)
     env = templates_environment(settings.tz)
+    env.filters["renditions"] = lambda url: cover_renditions(settings.public_url, url)
     secure_cookie = settings.public_url.startswith("https://")
     public = urlsplit(settings.public_url)
     public_origin = f"{public.scheme}://{public.netloc}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from scheduler.channels.zalo.login_emulator import ZaloLoginEmulator
+from scheduler.channels.zalo.media_emulator import ZaloMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
 from scheduler.sandbox.emulator import Combine
@@ -191,6 +192,8 @@ class ZaloApi:
         for job in data.zalo_jobs.values():
             if job.polls_left > 0 or job.error_code is not None:
                 oa(job.oa_id)["pending"].append(dataclasses.asdict(job))
+        for oa_id, section in oas.items():
+            section["videos"] = ZaloMedia.state_videos(data, oa_id)
         return {"oas": oas, "oauth": {"requests": list(data.zalo_oauth_log)}}
 
     @staticmethod
@@ -213,6 +216,7 @@ class ZaloApi:
         self.login = ZaloLoginEmulator(state)
         self.state = state
         self.settings = settings
+        self.media = ZaloMedia(self)
         self.routes = [
             _Route("POST", ("oa", "upload", "image"), self.upload_image),
             _Route("GET", ("oa", "getoa"), self.get_oa),
@@ -223,6 +227,8 @@ class ZaloApi:
             _Route("POST", ("article", "remove"), self.remove_article),
             _Route("GET", ("article", "getdetail"), self.get_detail),
             _Route("GET", ("article", "getslice"), self.get_slice),
+            # Article videos (media_emulator.py).
+            *(_Route(method, path, handler) for method, path, handler in self.media.routes()),
         ]
 
     @staticmethod

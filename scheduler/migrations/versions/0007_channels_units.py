@@ -2,8 +2,8 @@
 flows between the authorisation URL and the callback, units that are renamed and merged
 with their history, accounts scoped to a unit.
 
-Revision ID: 0005_channels_units
-Revises: 0004_click_address
+Revision ID: 0007_channels_units
+Revises: 0006_media_library
 Created: 2026-12-01
 
 Existing channel rows (one per channel of ``config.toml``) keep their credentials and
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_channels_units"
-down_revision = "0004_click_address"
+revision = "0007_channels_units"
+down_revision = "0006_media_library"
 branch_labels = None
 depends_on = None
 
