@@ -447,4 +447,5 @@ UNIT_CATALOGUE = (
     N_("cli.option.units.merge.into"),
     N_("cli.option.units.merge.since"),
     N_("cli.option.user.add.unit"),
+    N_("cli.option.loa.acting"),
 )
