@@ -53,9 +53,9 @@ class ApiRequest:
     base_url: str  # scheme://host:port, to build absolute URLs (paging, media)
     json_body: Any = None
     body_error: str | None = None  # the body could not be parsed
+    raw_body: bytes = b""  # a body neither JSON nor a form (an upload of bare bytes)
     # Every value of a repeated query or form field (a consent form's ticked boxes).
     multi: dict[str, list[str]] = field(default_factory=dict)
-    raw_body: bytes = b""  # a body neither JSON nor a form (an upload of bare bytes)
 
     @property
     def version(self) -> str | None:
@@ -132,8 +132,8 @@ async def parse_request(request: Request) -> ApiRequest:
         base_url=base_url,
         json_body=json_body,
         body_error=body_error,
-        multi=multi,
         raw_body=raw_body,
+        multi=multi,
     )
 
 
