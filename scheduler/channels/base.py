@@ -100,6 +100,8 @@ class OutgoingPost:
     cover_jpeg: bytes | None = None  # uploaded as the photo (Facebook)
     cover_url: str | None = None  # fetched by the platform (Zalo article cover)
     media: tuple[MediaFile, ...] = ()  # photos in order, or one video
+    # The person chose a cover (a layout): it is the cover even when the post has photos.
+    cover_chosen: bool = False
     steps: StepRecord = field(default_factory=NoSteps, compare=False)
 
     @property

@@ -36,13 +36,12 @@ post_app = typer.Typer(help="Queue and inspect posts.", no_args_is_help=True)
 
 
 TextOption = Annotated[str | None, typer.Option("--text", help="the post's words, written directly")]
-TextFileOption = Annotated[
-    Path | None, typer.Option("--text-file", help="a UTF-8 file holding the post's words")
-]
+TextFileOption = Annotated[Path | None, typer.Option("--text-file", help="a UTF-8 file holding the post's words")]
 PlatformTextOption = Annotated[
     list[str] | None,
     typer.Option("--platform-text", help="PLATFORM=TEXT: other words for one platform (repeatable)"),
 ]
+ReelOption = Annotated[bool, typer.Option("--reel", help="the video goes out as a Reel; refused if it does not fit")]
 MediaOption = Annotated[list[int] | None, typer.Option("--media", help="media library id, in order (repeatable)")]
 
 
@@ -80,6 +79,9 @@ def post_add(
     description: Annotated[str | None, typer.Option(help="article description, where posts have one")] = None,
     platform_text: PlatformTextOption = None,
     media: MediaOption = None,
+    reel: Annotated[
+        bool, typer.Option("--reel", help="the video goes out as a Reel; refused if it does not fit")
+    ] = False,
     var: VarOption = None,
     at: Annotated[str | None, typer.Option(help="when: ISO 8601, or local time such as 2026-05-06T08:00")] = None,
     now: Annotated[bool, typer.Option("--now", help="publish as soon as possible")] = False,
@@ -115,6 +117,7 @@ def post_add(
         description=description,
         overrides=platform_texts(platform_text),
         media=list(media or []),
+        reel=reel,
     )
     prepared = loa.posts.prepare(request)
     (post_id,) = loa.posts.store([prepared])
@@ -184,9 +187,7 @@ def post_duplicate(
     from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
-    new_id = loa.posts.duplicate(
-        post_id, actor=actor(), at=parse_when(at, loa.settings) if at is not None else None
-    )
+    new_id = loa.posts.duplicate(post_id, actor=actor(), at=parse_when(at, loa.settings) if at is not None else None)
     shown = loa.posts.show(new_id)
     if as_json:
         print_json(shown)

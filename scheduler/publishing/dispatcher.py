@@ -280,6 +280,7 @@ class Dispatcher:
                 cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
                 media=publication_media(self.engine, self.settings, publication_id),
+                cover_chosen=claim.cover_file is not None,
                 steps=DatabaseSteps(self.engine, publication_id),
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent

@@ -479,6 +479,7 @@ def _post_request(call: Call, body: NewPost) -> PostRequest:
         description=_text(body.description),
         overrides=_overrides(body.overrides),
         media=list(body.media),
+        reel=body.reel,
     )
 
 
