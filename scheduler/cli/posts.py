@@ -12,13 +12,17 @@ from rich.table import Table
 from scheduler.cli.support import (
     JsonOption,
     VarOption,
+    acting,
+    acting_name,
     actor,
+    cli_scope,
     err,
     local_time,
     out,
     parse_variables,
     print_json,
     ready,
+    require_channels,
     write_text,
 )
 from scheduler.errors import InputError
@@ -97,6 +101,7 @@ def post_add(
     words = written_text(text, text_file)
     if template:
         loa.posts.check_variables(template, variables, cover)
+    require_channels(ctx, loa, channel, "loa post add")  # --as: its unit's channels only
     request = PostRequest(
         template=template or "",
         channels=channel,
@@ -105,7 +110,7 @@ def post_add(
         campaign=campaign,
         link=link,
         cover=cover,
-        created_by=actor(),
+        created_by=acting_name(ctx, loa),
         draft=draft,
         text=words,
         title=title,
@@ -212,7 +217,7 @@ def post_list(
 ) -> None:
     """Posts, newest first."""
     loa = ready(ctx)
-    posts = loa.posts.list(status=status, campaign=campaign)
+    posts = loa.posts.list(status=status, campaign=campaign, within=cli_scope(ctx, loa))
     if as_json:
         print_json({"posts": posts})
         return
@@ -332,7 +337,16 @@ def post_approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a post waiting for approval (not by its author)."""
-    post = ready(ctx).posts.approve(post_id, actor=f"cli:{by}" if by else actor(), channels=channel)
+    loa = ready(ctx)
+    scope = cli_scope(ctx, loa)
+    if scope is not None:
+        # An approver of a unit approves its own channels' publications; the rest wait for others.
+        require_channels(ctx, loa, channel or [], f"post:{post_id}")
+        mine = [p["channel"] for p in loa.posts.show(post_id)["publications"] if p["channel"] in scope]
+        require_channels(ctx, loa, [] if mine else ["(none)"], f"post:{post_id}")
+        channel = [c for c in (channel or mine) if c in scope]
+    who = acting_name(ctx, loa) if acting(ctx, loa) else (f"cli:{by}" if by else actor())
+    post = loa.posts.approve(post_id, actor=who, channels=channel)
     _print_post(post, as_json, process_text("cli.post_approved", post=post_id))
 
 

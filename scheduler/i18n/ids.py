@@ -456,6 +456,7 @@ UNIT_CATALOGUE = (
     N_("cli.option.units.merge.into"),
     N_("cli.option.units.merge.since"),
     N_("cli.option.user.add.unit"),
+    N_("cli.option.loa.acting"),
 )
 
 # Alerts (scheduler/alerts/): each event's subject and opening line, the delivery states, the
