@@ -531,6 +531,10 @@ def test_the_database_keeps_no_job_by_name_or_pickle(app: Loa, sandbox: Any) -> 
         engine.shutdown()
     tables = set(inspect(app.engine).get_table_names()) - {"alembic_version"}
     assert tables == set(SQLModel.metadata.tables)  # no job store table of any kind
+    # Bytes that are a file's own content (a report mailed as an attachment), never a job.
+    files = {("outboxattachment", "data")}
     for table in SQLModel.metadata.tables.values():
         for column in table.columns:
-            assert not isinstance(column.type, PickleType | LargeBinary), f"{table.name}.{column.name}"
+            assert not isinstance(column.type, PickleType), f"{table.name}.{column.name}"
+            if (table.name, column.name) not in files:
+                assert not isinstance(column.type, LargeBinary), f"{table.name}.{column.name}"
