@@ -397,3 +397,36 @@ def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: 
         (mark,) = session.exec(select_rows(Restore))
     assert mark.at == at and mark.held == 3 and mark.set_aside is None and mark.schema_before is None
     loa.close()
+
+
+@pytest.mark.postgres
+def test_the_queue_signal_trigger_notifies_listeners_of_the_0_1_rows(folder: Path, postgres_url: str) -> None:
+    # 0005_queue_signal: on PostgreSQL a publication made `scheduled` notifies `loa_queue` on
+    # commit, whoever wrote it; a claim (`scheduled` → `publishing`) and a rolled-back change
+    # do not. The 0.1 rows cross the revision untouched.
+    import psycopg
+
+    make_01_database(postgres_url)
+    loa = Loa(load_settings(_config(folder, postgres_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with psycopg.connect(postgres_url, autocommit=True) as listener:
+        listener.execute("LISTEN loa_queue")
+
+        def heard() -> int:
+            return sum(1 for _ in listener.notifies(timeout=0.5))
+
+        with loa.engine.connect() as connection:
+            some = connection.execute(text("SELECT min(id) FROM publication")).scalar_one()
+        with psycopg.connect(postgres_url) as writer:  # another program, not Loa's code
+            writer.execute("UPDATE publication SET status = 'publishing' WHERE id = %s", (some,))
+            writer.commit()
+            assert heard() == 0
+            writer.execute("UPDATE publication SET status = 'scheduled' WHERE id = %s", (some,))
+            writer.rollback()
+            assert heard() == 0
+            writer.execute("UPDATE publication SET status = 'scheduled', due_at = now() WHERE id = %s", (some,))
+            writer.execute("UPDATE publication SET due_at = now() WHERE status = 'scheduled'")
+            writer.commit()
+            assert heard() == 1  # one notification per transaction, however many rows
+    loa.close()
