@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install install-test run test lint bench fuzz messages clean faketime
+.PHONY: install install-test run test lint bench fuzz messages clean faketime deploy-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@$(MAKE) --no-print-directory faketime
+	@$(MAKE) --no-print-directory faketime deploy-tools
 	touch $(STAMP) $(TEST_STAMP)
 
 # The clock tests run real processes under libfaketime (Debian's faketime package).
@@ -28,6 +28,15 @@ faketime:
 		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null 2>&1 || \
 		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }; }; } || \
 		echo "faketime is missing: the clock tests need it (sudo apt-get install faketime)"
+
+# The production steps' test (tests/test_deploy.py): Debian's Caddy in front of `loa run`, and
+# systemd-analyze for the units in deploy/. Installing caddy does not start it (no systemd here,
+# or it listens on :80 of a development machine until stopped: `systemctl disable --now caddy`).
+deploy-tools:
+	@{ command -v caddy >/dev/null && command -v systemd-analyze >/dev/null; } || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends caddy systemd >/dev/null 2>&1 || \
+		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends caddy systemd >/dev/null; }; }; } || \
+		echo "caddy or systemd-analyze is missing: the deploy test needs them (sudo apt-get install caddy systemd)"
 
 install: $(TEST_STAMP)
 

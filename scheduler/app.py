@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from scheduler.bounds import HeavyWork
 from scheduler.config import Settings
+from scheduler.media.library import MediaLibrary
 from scheduler.posts.service import PostService
 from scheduler.render.messages import MessageRenderer
 from scheduler.secrets import DatabaseTokenVault, load_cipher
@@ -45,6 +46,10 @@ class Loa:
     @cached_property
     def posts(self) -> PostService:
         return PostService(self.settings, self.engine, self.renderer, on_queue_change=self.queue_changed)
+
+    @cached_property
+    def media(self) -> MediaLibrary:
+        return MediaLibrary(self.settings, self.engine)
 
     @cached_property
     def vault(self) -> DatabaseTokenVault:

@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "posts.compose": frozenset({Role.admin, Role.editor}),
     "posts.manage": frozenset({Role.admin, Role.editor}),  # cancel, reschedule, retry, confirm: own posts
     "posts.approve": frozenset({Role.admin, Role.approver}),
+    "templates.manage": frozenset({Role.admin, Role.editor}),  # message templates, saved for everyone
+    "campaigns.manage": frozenset({Role.admin}),
     "channels.view": frozenset({Role.admin, Role.editor, Role.approver}),
     "channels.manage": frozenset({Role.admin}),
     "staff.view": frozenset({Role.admin}),
@@ -93,6 +95,8 @@ class AuthUser:
     username: str
     role: Role
     staff_id: int | None
+    # The unit the account acts for (and the units below it); None: the whole office.
+    unit_id: int | None = None
 
     def can(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
@@ -132,7 +136,7 @@ def masked_name(typed: str) -> str:
 
 def _snapshot(user: User) -> AuthUser:
     assert user.id is not None
-    return AuthUser(id=user.id, username=user.username, role=user.role, staff_id=user.staff_id)
+    return AuthUser(id=user.id, username=user.username, role=user.role, staff_id=user.staff_id, unit_id=user.unit_id)
 
 
 # -- users --------------------------------------------------------------------------------
@@ -176,8 +180,11 @@ def add_user(
     password: str | None,
     actor: str,
     staff: str | None = None,
+    unit: str | None = None,
 ) -> AuthUser:
-    """Create a console account; a user without a password cannot log in (API token only)."""
+    """Create a console account; a user without a password cannot log in (API token only).
+
+    ``unit`` (a code) scopes the account to that unit and the units below it."""
     username = check_username(username)
     if password is not None:
         password = nfc(password)
@@ -189,10 +196,17 @@ def add_user(
                 msg("error.user_exists", username=username), hint=msg("hint.other_username"), field="username"
             )
         staff_id = _staff_id(session, staff) if staff is not None else None
-        user = User(username=username, password_hash=password_hash, role=role, staff_id=staff_id, created_at=utcnow())
+        from scheduler.channels.catalog import unit_id_of
+
+        unit_id = unit_id_of(session, unit) if unit else None
+        user = User(
+            username=username, password_hash=password_hash, role=role, staff_id=staff_id, unit_id=unit_id,
+            created_at=utcnow(),
+        )  # fmt: skip
         session.add(user)
         session.flush()
-        record(session, actor=actor, action="user.add", object=f"user:{username}", details={"role": role.value})
+        record(session, actor=actor, action="user.add", object=f"user:{username}",
+               details={"role": role.value, "unit": unit})  # fmt: skip
         return _snapshot(user)
 
 
@@ -528,6 +542,31 @@ def _count_failures(session: Session, since: datetime, *, ip: str, username: str
 
 
 # -- authorisation --------------------------------------------------------------------------
+
+
+def channel_scope(engine: Engine, user: AuthUser) -> frozenset[str] | None:
+    """The channels an account acts for: those of its unit and the units below it.
+
+    None means every channel: admins, accounts without a unit, and accounts of the unit at the
+    top of the tree (the province, whose approvers approve for all). A scoped account never
+    acts for a channel without a unit — those are the province's.
+    """
+    if user.role == Role.admin or user.unit_id is None:
+        return None
+    from scheduler.models import ChannelState, Unit
+    from scheduler.staff.units import current, units_below
+
+    with session_scope(engine, read_only=True) as session:
+        unit = session.get(Unit, user.unit_id)
+        if unit is None:
+            return frozenset()
+        unit = current(session, unit)
+        if unit.parent_id is None:
+            return None
+        assert unit.id is not None
+        below = units_below(session, unit.id)
+        rows = session.exec(select(ChannelState.id).where(col(ChannelState.unit_id).in_(below)))
+        return frozenset(rows.all())
 
 
 def may_manage_post(user: AuthUser, created_by: str) -> bool:

@@ -28,8 +28,26 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite:///posts.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        # Refused here, in one line naming the key, rather than by the driver at first use.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            scheme = make_url(value).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(msg("config.database_url_form")) from None
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(msg("config.database_url_scheme", scheme=scheme)) from None
+        return value
 
 
 def _comma_list(value: Any) -> Any:
@@ -45,6 +63,12 @@ class WebSettings(_Section):
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; without
     # them a tracked-link visitor is the TCP peer, so nobody can forge an address.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # `/metrics` answers loopback callers that came through no proxy; with this variable set
+    # (its value a long random string), anyone sending it as a bearer token as well.
+    metrics_token_env: str | None = None
+    # One JSON object per log line (with the request id of the web request that logged it),
+    # for a journal read by a log collector; plain lines otherwise.
+    json_logs: bool = False
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -111,6 +135,8 @@ class SandboxSettings(_Section):
 
 
 class PublishingSettings(_Section):
+    # A channel whose token runs out within this many days is announced (docs/platforms.md D3).
+    token_warn_days: int = Field(default=14, ge=1, le=365)
     grace_minutes: int = Field(default=60, ge=0)
     # A publication due longer ago than this is looked for on the platform before it is
     # published: a database put back (a restore, a rewound server) may not know it went out.
@@ -197,6 +223,43 @@ class LimitsSettings(_Section):
         return self.sheet_max_uncompressed_mib * 1024 * 1024
 
 
+class BackupSettings(_Section):
+    """Backups `loa run` writes of a SQLite database on its own (PostgreSQL: pg_dump, README)."""
+
+    enabled: bool = False
+    dir: str = "backups"  # relative to config.toml; keep it on another disk than the database
+    every_hours: int = Field(default=24, ge=1, le=24 * 31)
+    keep_days: int = Field(default=14, ge=1, le=3650)  # older copies are deleted (never the newest)
+
+
+class DoctorSettings(_Section):
+    """What `loa doctor` calls a problem."""
+
+    min_free_disk_mib: int = Field(default=1024, ge=0)
+    # The newest backup may be this much older than backups.every_hours before it is a problem.
+    backup_slack_hours: int = Field(default=6, ge=0)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+class MediaSettings(_Section):
+    """The media library's bounds (docs/platforms.md D): what one photo or video may be."""
+
+    max_photo_mib: int = Field(default=30, ge=1, le=200)
+    max_photo_megapixels: int = Field(default=60, ge=1, le=400)
+    max_video_mib: int = Field(default=1024, ge=1, le=10 * 1024)
+    # The long edge of the copy a platform receives; phones take 4000 px and more.
+    publish_edge_px: int = Field(default=2048, ge=320, le=8192)
+    # The same text queued twice to a channel within this many hours is warned about
+    # (Facebook refuses an identical text as a duplicate); 0 turns the warning off.
+    duplicate_text_hours: int = Field(default=72, ge=0, le=24 * 365)
+
+    @property
+    def max_photo_bytes(self) -> int:
+        return self.max_photo_mib * 1024 * 1024
+
+    @property
+    def max_video_bytes(self) -> int:
+        return self.max_video_mib * 1024 * 1024
+
+
 class SecretsSettings(_Section):
     key_env: str = "LOA_SECRET_KEY"
     key_file: str = ".loa-secret.key"
@@ -219,6 +282,11 @@ class ChannelSettings(_Section):
     # Zalo articles must have a cover; used when a post has none. A file in assets/,
     # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
     default_cover: str | None = None
+    # Kept in the database (scheduler/channels/catalog.py), not read from config.toml: the
+    # unit that owns the channel (its code), whether it is archived, where it came from.
+    unit: str | None = None
+    archived: bool = False
+    origin: Literal["config", "connected"] = "config"
 
     @field_validator("id")
     @classmethod
@@ -258,6 +326,28 @@ class ChannelSettings(_Section):
         return f"ChannelSettings(id={self.id!r}, platform={self.platform!r}, mode={self.mode!r})"
 
 
+class ConnectAppSettings(_Section):
+    """A platform app through which an admin connects accounts (Facebook Login, Zalo OA v4).
+
+    With ``[sandbox] enabled`` and no ``app_id`` set, every base defaults to the sandbox and
+    the sandbox's own app is used, so the flow runs offline; once an ``app_id`` is set, its
+    secret must be in the environment variable named by ``app_secret_env``.
+    """
+
+    app_id: str | None = None
+    app_secret_env: str | None = None  # default: the platform's (LOA_FACEBOOK_APP_SECRET, …)
+    graph_base: str | None = None  # the API the tokens are used on
+    dialog_base: str | None = None  # where the person logs in and consents
+    oauth_base: str | None = None  # where codes are exchanged, when not the API
+    # Facebook Login for Business: a configuration id instead of the scope list.
+    config_id: str | None = None
+    scope: list[str] | None = None  # default: what Loa needs (docs/platforms.md D1)
+    accounts_page_size: int = Field(default=100, ge=1, le=100)
+    # The cover of a connected channel's posts that have none (a file in assets/), for
+    # platforms whose posts need one (Zalo articles).
+    default_cover: str | None = None
+
+
 class CampaignSettings(_Section):
     slug: str
     name: str
@@ -289,13 +379,18 @@ class Settings(_Section):
     sharing: SharingSettings = Field(default_factory=SharingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+    doctor: DoctorSettings = Field(default_factory=DoctorSettings)
     templates_dir: str = "templates"
     assets_dir: str = "assets"
     # Rendered covers, served at {public_url}/media/NAME (Zalo fetches them from there).
     media_dir: str = "media"
     channels: list[ChannelSettings] = Field(default_factory=list)
     campaigns: list[CampaignSettings] = Field(default_factory=list)
+    facebook_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
+    zalo_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
     # Folder of the config file: relative paths inside it are relative to this.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -343,6 +438,10 @@ class Settings(_Section):
     @property
     def media_path(self) -> Path:
         return self.path(self.media_dir)
+
+    @property
+    def backups_path(self) -> Path:
+        return self.path(self.backups.dir)
 
     @property
     def database_url(self) -> str:

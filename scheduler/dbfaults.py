@@ -29,6 +29,13 @@ _WORDING = {
 }
 
 
+def first_line(reason: BaseException | None) -> str:
+    """A driver's reason on one line: libpq adds a second ("Is the server running…") that would
+    split a journal entry in two."""
+    lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+    return lines[0] if lines else type(reason).__name__
+
+
 def where(engine: Engine) -> str:
     """The database as a person names it: the SQLite file, or the URL without its password."""
     from scheduler.store import sqlite_file
@@ -114,7 +121,7 @@ def require_writable(engine: Engine) -> None:
             raise refusal(
                 exc,
                 engine,
-                fallback=msg("error.database_refused", detail=str(exc.orig)),
+                fallback=msg("error.database_refused", detail=first_line(exc.orig)),
                 fallback_hint=msg("hint.database_refused"),
             ) from exc
         raise InputError(known[0], hint=known[1]) from None

@@ -44,6 +44,9 @@ RETRY_AFTER_ERROR = 30.0  # seconds, for a job without an interval of its own
 # Rows changed this long before the last pass began are looked at again when the queue
 # changes: the wall clocks of the processes writing them may differ a little.
 CHANGE_MARGIN = timedelta(seconds=2)
+BACKUP_JOB = "backup"
+# The backup alarm looks at least this often: a copy deleted by hand is made again soon.
+BACKUP_LOOK_EVERY = timedelta(hours=1)
 
 
 class Alarm:
@@ -121,6 +124,8 @@ class PublishingEngine:
     """The alarms of a `loa run` or `loa worker` process, around its dispatcher."""
 
     def __init__(self, settings: Settings, engine: Engine, vault: TokenVault, *, role: str = "worker") -> None:
+        from scheduler.store import is_sqlite
+
         self.settings = settings
         self.engine = engine
         self.clock = TrustedClock(confirm_after=settings.publishing.clock_jump_confirm_seconds)
@@ -146,6 +151,9 @@ class PublishingEngine:
             self.alarms[METRICS_JOB] = Alarm(
                 METRICS_JOB, self._collect_metrics, first_delay=METRICS_FIRST_DELAY.total_seconds(), every=every
             )
+        # One `loa run` per SQLite file, so it alone makes the scheduled copies.
+        if role == "run" and settings.backups.enabled and is_sqlite(engine):
+            self.alarms[BACKUP_JOB] = Alarm(BACKUP_JOB, self._backup, first_delay=0, every=BACKUP_LOOK_EVERY)
 
     @property
     def instance(self) -> str:
@@ -171,11 +179,15 @@ class PublishingEngine:
         self.alarms[TOKENS_JOB].join()
         if METRICS_JOB in self.alarms:
             self.alarms[METRICS_JOB].join(timeout=self.settings.publishing.request_timeout_seconds)
+        if BACKUP_JOB in self.alarms:
+            self.alarms[BACKUP_JOB].join()  # a copy half-written is only a .part file, but finish it
         self.dispatcher.release()
         self.dispatcher.close()
 
     def _refresh_tokens(self) -> float:
+        from scheduler.channels.health import run_checks
         from scheduler.channels.tokens import refresh_due_tokens
+        from scheduler.secrets import DatabaseTokenVault
 
         every = TOKENS_EVERY.total_seconds()
         # Time-based work runs in one process at a time: the holder of the housekeeping lease.
@@ -185,6 +197,10 @@ class PublishingEngine:
             renewed = refresh_due_tokens(self.settings, self.engine, self.dispatcher.publishers)
             if renewed:
                 log.info("renewed Zalo tokens of %s", ", ".join(renewed))
+            vault = self.dispatcher.publishers.vault
+            if isinstance(vault, DatabaseTokenVault):
+                # The daily token check, and the pre-flight an hour before each channel's next post.
+                run_checks(self.settings, self.engine, vault)
         except Exception:
             log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
         return every
@@ -203,6 +219,24 @@ class PublishingEngine:
         except Exception:
             log.exception("metrics collection failed; it runs again in %s minutes", self.settings.metrics.tick_minutes)
         return every
+
+    def _backup(self) -> float:
+        from scheduler.operations.backups import due_in, run_round
+
+        every = BACKUP_LOOK_EVERY.total_seconds()
+        if self._stopping or self._clock_in_doubt():
+            return every
+        now = self.clock.now()
+        try:
+            result = run_round(self.settings, self.engine, now)
+        except Exception:
+            log.exception("the scheduled backup failed; it is tried again in %s", BACKUP_LOOK_EVERY)
+            return every
+        if result.written is not None:
+            log.info("backup written: %s", result.written)
+        for path in result.deleted:
+            log.info("backup older than %d days deleted: %s", self.settings.backups.keep_days, path)
+        return min(every, max(1.0, due_in(self.settings, now)))
 
     def _clock_in_doubt(self) -> bool:
         """While a jump forward is unconfirmed, work that reads the wall clock itself waits.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 import threading
 import time
+from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from scheduler.terminal import printable
 
@@ -31,6 +34,30 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+# The id of the web request being answered, for the log lines written while answering it
+# (set by the web app's RequestIds middleware; asyncio tasks and worker threads inherit it).
+REQUEST_ID: ContextVar[str | None] = ContextVar("loa_request_id", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for a log collector: time (UTC), level, logger, message,
+    the request id when the line was written for a web request, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        if record.exc_info:
+            entry["error"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
 class _CurrentStderr(logging.Handler):
     """Writes to whatever sys.stderr is now (it may be replaced after logging is set up)."""
 
@@ -41,9 +68,10 @@ class _CurrentStderr(logging.Handler):
             self.handleError(record)
 
 
-def configure(level: int = logging.INFO) -> None:
+def configure(level: int = logging.INFO, *, json_lines: bool = False) -> None:
     handler = _CurrentStderr()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    formatter = JsonFormatter() if json_lines else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if os.environ.get("LOA_DEBUG") else level)

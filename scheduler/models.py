@@ -136,6 +136,9 @@ class Post(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = "cli"
     approved_by: str | None = None
+    # What the person wrote, as they wrote it (JSON: text, title, description, per-platform
+    # overrides); None for a post from a template without overrides, and for older rows.
+    words_json: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Publication(SQLModel, table=True):
@@ -189,9 +192,53 @@ class ChannelState(SQLModel, table=True):
     credentials_updated_at: datetime | None = _utc_column()
     # Set just before a single-use refresh token is sent, cleared when the new pair is saved.
     refresh_started_at: datetime | None = _utc_column()
+    # -- the channel itself, kept in the database (imported from config.toml on `loa init`,
+    # or added by connecting an account); NULL on rows written before channels were kept here.
+    origin: str = "config"  # config | connected
+    name: str | None = None
+    external_id: str | None = None  # the Page id / OA id
+    mode: str | None = None  # sandbox | live
+    approval: bool = False
+    default_cover: str | None = None
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    picture: str | None = Field(default=None, sa_column=Column(Text))
+    connected_at: datetime | None = _utc_column()
+    connected_by: str | None = None
+    archived_at: datetime | None = _utc_column()  # kept with its history, no longer offered
+    # -- token health (the daily check and the pre-flight before a post)
+    token_checked_at: datetime | None = _utc_column()
+    token_expires_at: datetime | None = _utc_column()  # whichever of the platform's limits comes first
+    token_problem: str | None = Field(default=None, sa_column=Column(Text))  # a stored reason, or None when well
+    token_scopes: str | None = Field(default=None, sa_column=Column(Text))  # comma-separated, as granted
 
     def __repr__(self) -> str:
         return f"ChannelState(id={self.id!r}, status={self.status!r})"
+
+
+class ConnectAttempt(SQLModel, table=True):
+    """One "connect an account" flow between the authorisation URL and the channels it adds.
+
+    Only a digest of ``state`` is kept, so a copy of the database cannot complete a flow; what
+    must stay secret in between (the PKCE verifier, the user token and the Page tokens) is
+    Fernet-encrypted like every other credential.
+    """
+
+    state_hash: str = Field(primary_key=True)
+    platform: str
+    actor: str
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    channel_id: str | None = None  # reconnecting this channel
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = _utc_column()  # the callback arrived (a second one is a replay)
+    finished_at: datetime | None = _utc_column()  # channels added
+    secrets_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    # What the person picks from: accounts found (ids, names, problems), no secret.
+    found_json: str | None = Field(default=None, sa_column=Column(Text))
+
+    def __repr__(self) -> str:
+        return f"ConnectAttempt(platform={self.platform!r}, actor={self.actor!r})"
 
 
 class Lease(SQLModel, table=True):
@@ -293,6 +340,23 @@ class Unit(SQLModel, table=True):
     code: str = Field(index=True, unique=True)
     name: str
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    # A unit merged into another stays, for the history; its staff and channels move.
+    merged_into_id: int | None = Field(default=None, foreign_key="unit.id")
+    merged_on: date | None = None
+
+
+class UnitChange(SQLModel, table=True):
+    """A rename or a merge of a unit, from a date: old names still find the unit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    kind: str  # rename | merge
+    old_name: str
+    new_name: str | None = None
+    into_id: int | None = Field(default=None, foreign_key="unit.id")
+    effective_from: date
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = "cli"
 
 
 class Staff(SQLModel, table=True):
@@ -387,6 +451,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = None
     role: Role
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    # The unit the account acts for (and the units below it); None: the whole office.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -438,3 +504,55 @@ class LoginFailure(SQLModel, table=True):
     username: str
     ip: str
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class MediaKind(StrEnum):
+    photo = "photo"
+    video = "video"
+
+
+class MediaItem(SQLModel, table=True):
+    """A photo or video in the media library, stored once by the hash of its content.
+
+    ``file`` and ``thumbnail`` are names inside the library folder (``media_dir/library``);
+    a photo's file is the cleaned copy (oriented, location data removed), not the upload.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True)
+    kind: MediaKind
+    content_type: str
+    file: str
+    thumbnail: str | None = None
+    width: int
+    height: int
+    duration_s: float | None = None
+    bytes: int
+    alt: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    original_name: str = ""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = "cli"
+
+
+class PostMedia(SQLModel, table=True):
+    """The photos and video a post shows, in order."""
+
+    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_postmedia_post_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    media_id: int = Field(foreign_key="mediaitem.id", index=True)
+    position: int
+
+
+class PublishStep(SQLModel, table=True):
+    """One step of a multi-step publish that the platform has taken (a staged photo, an
+    upload session, an uploaded video): what a later attempt resumes from or cleans up."""
+
+    __table_args__ = (UniqueConstraint("publication_id", "step", name="uq_publishstep_publication_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    step: str
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

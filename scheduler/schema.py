@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
-from scheduler.dbfaults import refusal
+from scheduler.dbfaults import first_line, refusal
 from scheduler.errors import SchemaMismatch, StoreError
 from scheduler.i18n import msg
 
@@ -96,7 +96,7 @@ def schema_state(engine: Engine) -> SchemaState:
         raise refusal(
             exc,
             engine,
-            fallback=msg("error.database_cannot_open", database=_where(engine), detail=str(exc.orig)),
+            fallback=msg("error.database_cannot_open", database=_where(engine), detail=first_line(exc.orig)),
             fallback_hint=msg("hint.database_url"),
         ) from exc
 

@@ -79,6 +79,17 @@ class DatabaseTokenVault:
         self._engine = engine
         self._cipher = cipher
 
+    def seal(self, data: Mapping[str, object]) -> str:
+        """Any JSON-able secrets (a connect flow's, between its steps), encrypted."""
+        return self._cipher.encrypt(json.dumps(dict(data)).encode("utf-8")).decode("ascii")
+
+    def unseal(self, blob: str) -> dict[str, object]:
+        try:
+            data = json.loads(self._cipher.decrypt(blob.encode("ascii")))
+        except InvalidToken:
+            raise ConfigError(msg("error.connect_undecryptable"), hint=msg("hint.key_changed")) from None
+        return dict(data)
+
     def load(self, channel_id: str) -> dict[str, str] | None:
         from scheduler.store import session_scope
 

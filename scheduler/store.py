@@ -23,12 +23,11 @@ from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, create_engine, select
 
 from scheduler.config import Settings
-from scheduler.dbfaults import kind, refusal
+from scheduler.dbfaults import first_line, kind, refusal
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.models import (
     Campaign,
-    ChannelState,
     Lease,
     Post,
     Publication,
@@ -175,7 +174,7 @@ def _session(engine: Engine, *, read_only: bool) -> Iterator[Session]:
         raise refusal(
             exc,
             session.get_bind().engine,
-            fallback=msg("error.database_refused", detail=str(exc.orig)),
+            fallback=msg("error.database_refused", detail=first_line(exc.orig)),
             fallback_hint=msg("hint.database_refused"),
         ) from exc
     except BaseException:
@@ -268,21 +267,25 @@ def register(engine: Engine, settings: Settings) -> None:
     """Rows for the configured channels and campaigns; idempotent, and safe when workers start together."""
     # Several workers may start together on a new database: whoever inserts a row second
     # finds it there on the retry.
+    from scheduler.channels.catalog import load_channels
+
     for attempt in range(3):
         try:
             _register(engine, settings)
-            return
+            break
         except IntegrityError:
             if attempt == 2:
                 raise
+    # The database's channels (connected ones too) become the process's channel list.
+    load_channels(engine, settings)
 
 
 def _register(engine: Engine, settings: Settings) -> None:
     """Rows for the configured channels and campaigns (added or updated, never removed)."""
+    from scheduler.channels.catalog import import_config_channels
+
     with session_scope(engine) as session:
-        for channel in settings.channels:
-            if session.get(ChannelState, channel.id) is None:
-                session.add(ChannelState(id=channel.id, platform=channel.platform))
+        import_config_channels(session, settings)
         for campaign in settings.campaigns:
             row = session.exec(select(Campaign).where(Campaign.slug == campaign.slug)).first()
             if row is None:
@@ -306,6 +309,7 @@ class Claim:
     description: str | None
     link: str | None
     cover_file: str | None
+    due_at: datetime | None = None  # when it was due: how late it goes out is an operator's figure
 
 
 def claim_due(
@@ -351,6 +355,7 @@ def claim_due(
                 publication.c.description,
                 publication.c.cover_file,
                 col(Post.link),
+                publication.c.due_at,
             )
             .join(Post, col(Post.id) == publication.c.post_id)
             .where(due)
@@ -390,6 +395,7 @@ def claim_due(
                 description=row[4],
                 link=row[6],
                 cover_file=row[5],
+                due_at=row[7],
             )
             for row in rows
         ]

@@ -234,3 +234,56 @@ def test_console_is_usable_at_360_px_and_in_english(browser: Any, site: tuple[st
     assert page.evaluate("() => document.activeElement.className") == "skip"
     assert admin.problems == []
     admin.close()
+
+
+def test_drop_three_photos_compose_preview_and_the_album_arrives(
+    browser: Any, site: tuple[str, Loa], sandbox: Any, tmp_path: Path
+) -> None:
+    import base64
+
+    from tests.test_media_posts import COLOURS, dominant, near, photo
+
+    base, loa = site
+    editor = Watched(browser, base)
+    page = editor.page
+    editor.login("bientap")
+    editor.go("/compose")
+    files = [
+        {"name": f"anh-{i}.jpg", "b64": base64.b64encode(photo(tmp_path, f"anh-{i}.jpg", colour).read_bytes()).decode()}
+        for i, colour in enumerate(COLOURS[:3])
+    ]
+    dropped = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.b64), c => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], f.name, {type: "image/jpeg"}));
+            }
+            return transfer;
+        }""",
+        files,
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
+    page.wait_for_function("() => document.querySelectorAll('#media-list li[data-id]').length === 3")
+    text = "Sáng 06/5, BHXH tỉnh Nghệ An ra quân tuyên truyền tại chợ Vinh.\n\nẢnh: Nguyễn Đạo"
+    page.get_by_label("Nội dung bài").fill(text)
+    page.get_by_label("Đăng ngay khi được phép").check()
+    page.wait_for_function("() => document.querySelectorAll('#preview article.pv-facebook img.pv-photo').length === 3")
+    assert page.locator("#preview article.pv-facebook .pv-text").inner_text().startswith("Sáng 06/5")
+    editor.shot("17-compose-album")
+    with page.expect_navigation():
+        page.locator("#queue-button").click()
+    post_id = int(page.url.split("/posts/")[1].split("?")[0])
+    problems = list(editor.problems)
+    editor.close()
+
+    loa.posts.approve(post_id, actor="duyet")
+    Dispatcher(loa.settings, loa.engine, loa.vault).run_once()
+    state = requests.get(f"{sandbox.url}/_sandbox/state", timeout=5).json()
+    (fb_post,) = state["facebook"]["pages"][PAGE_ID]["posts"]
+    assert fb_post["message"] == text and len(fb_post["photos"]) == 3
+    for staged, colour in zip(fb_post["photos"], COLOURS[:3], strict=True):
+        assert near(dominant(requests.get(staged["url"], timeout=5).content), colour)
+    (article,) = state["zalo"]["oas"][OA_ID]["articles"]
+    assert [item["type"] for item in article["body"]] == ["text", "image", "image", "image"]
+    assert problems == []

@@ -429,4 +429,57 @@ def test_the_queue_signal_trigger_notifies_listeners_of_the_0_1_rows(folder: Pat
             writer.execute("UPDATE publication SET due_at = now() WHERE status = 'scheduled'")
             writer.commit()
             assert heard() == 1  # one notification per transaction, however many rows
+
+
+def test_posts_cross_the_media_revision_and_take_photos(folder: Path, database_url: str) -> None:
+    # 0006_media_library: the 0.1 posts gain no words and no media (they came from templates
+    # and are shown as before); the library and a post's photos are stored beside them.
+    from PIL import Image
+
+    from scheduler.posts.requests import PostRequest
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with loa.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM post WHERE words_json IS NOT NULL")).scalar() == 0
+        old = connection.execute(text("SELECT min(id) FROM post")).scalar_one()
+    shown = loa.posts.show(old)
+    assert shown["words"] == {} and shown["media"] == [] and shown["template"]
+    picture = folder / "anh.jpg"
+    Image.new("RGB", (640, 480), (200, 40, 40)).save(picture)
+    (item,) = loa.media.add([picture], alt="Ảnh: Nguyễn Đạo")
+    post_id = loa.posts.add(
+        PostRequest(template="", text="Ra quân tuyên truyền", channels=[FB], media=[item["id"]], draft=True)
+    )
+    again = loa.posts.show(post_id)
+    assert [m["id"] for m in again["media"]] == [item["id"]] and again["words"] == {"text": "Ra quân tuyên truyền"}
+    assert counts(loa.engine)["post"] == ROWS_01["post"] + 1
+def test_channels_move_into_the_database_on_upgrade(folder: Path, database_url: str) -> None:
+    # 0007_channels_units: the 0.1 channel rows keep their credentials and status, are marked
+    # as coming from config.toml and get their names and ids from it on `loa init`; units
+    # gain their merge columns and accounts their (empty) unit.
+    from sqlmodel import select as select_rows
+
+    from scheduler.models import ChannelState, Unit, User
+    from scheduler.store import session_scope
+
+    make_01_database(database_url)
+    with make_engine(database_url).connect() as before:
+        credentials = dict(before.execute(text("SELECT id, credentials_encrypted FROM channelstate")).all())
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with session_scope(loa.engine, read_only=True) as session:
+        rows = {row.id: row for row in session.exec(select_rows(ChannelState))}
+        units = list(session.exec(select_rows(Unit)))
+        users = list(session.exec(select_rows(User)))
+    assert set(rows) == {FB, ZALO}
+    for channel_id, row in rows.items():
+        assert row.origin == "config" and row.name and row.external_id and row.archived_at is None
+        assert row.credentials_encrypted == credentials[channel_id]  # the 0.1 tokens still decrypt
+    assert all(u.merged_into_id is None for u in units) and all(u.unit_id is None for u in users)
+    assert {c.id for c in loa.settings.channels} == {FB, ZALO}
+    assert loa.vault.load(FB) is not None or loa.vault.load(ZALO) is not None
     loa.close()

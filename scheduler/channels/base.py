@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import requests
@@ -32,9 +33,60 @@ import requests
 from scheduler.errors import AuthError, PublishError, RateLimited
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.i18n import Message
     from scheduler.sandbox.emulator import PlatformEmulator
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A photo or video from the media library, as a publisher sends it."""
+
+    kind: str  # "photo" or "video"
+    path: Path  # the stored file (a photo already cleaned and within every platform's bytes)
+    url: str  # its public address (platforms that fetch media themselves)
+    content_type: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+    duration_s: float | None = None
+    alt: str = ""
+
+
+class StepRecord(Protocol):
+    """What a multi-step publish has already done, kept durably per publication.
+
+    A publisher records each step the platform has taken (a staged photo's id, an upload
+    session and its offset) *before* going on, so an attempt after a crash or an unknown
+    outcome resumes from there instead of repeating it, and cleans up what it staged when
+    the post fails for good.
+    """
+
+    def get(self, step: str) -> str | None: ...
+
+    def put(self, step: str, value: str) -> None:
+        """Durably stored when it returns."""
+        ...
+
+    def drop(self, step: str) -> None: ...
+
+
+class NoSteps:
+    """A record that keeps nothing (a single-call publish, a test)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, str] = {}
+
+    def get(self, step: str) -> str | None:
+        return self._kept.get(step)
+
+    def put(self, step: str, value: str) -> None:
+        self._kept[step] = value
+
+    def drop(self, step: str) -> None:
+        self._kept.pop(step, None)
 
 
 @dataclass(frozen=True)
@@ -47,6 +99,16 @@ class OutgoingPost:
     link: str | None = None
     cover_jpeg: bytes | None = None  # uploaded as the photo (Facebook)
     cover_url: str | None = None  # fetched by the platform (Zalo article cover)
+    media: tuple[MediaFile, ...] = ()  # photos in order, or one video
+    steps: StepRecord = field(default_factory=NoSteps, compare=False)
+
+    @property
+    def photos(self) -> tuple[MediaFile, ...]:
+        return tuple(m for m in self.media if m.kind == "photo")
+
+    @property
+    def video(self) -> MediaFile | None:
+        return next((m for m in self.media if m.kind == "video"), None)
 
     def __repr__(self) -> str:
         cover = f"{len(self.cover_jpeg)} bytes" if self.cover_jpeg else None
@@ -187,6 +249,26 @@ class Publisher(ABC):
     sandbox_api_path: ClassVar[str] = ""
     live_oauth_base: ClassVar[str | None] = None
     share_dialog: ClassVar[ShareDialog | None] = None
+    # Media a post may carry: photos in one post (0: none), a video, its bytes and length.
+    max_photos: ClassVar[int] = 0
+    supports_video: ClassVar[bool] = False
+    max_video_bytes: ClassVar[int] = 0
+    # A short vertical video published as a short-form video (a Reel) when it fits these;
+    # ``short_video_daily_cap`` such posts per channel in any 24 hours (0: no cap).
+    short_video_seconds: ClassVar[tuple[float, float] | None] = None
+    short_video_aspect: ClassVar[tuple[int, int] | None] = None
+    short_video_daily_cap: ClassVar[int] = 0
+
+    @classmethod
+    def is_short_video(cls, video: MediaFile | None) -> bool:
+        """Whether ``video`` goes out as this platform's short-form video."""
+        if video is None or cls.short_video_seconds is None or cls.short_video_aspect is None:
+            return False
+        low, high = cls.short_video_seconds
+        wide, tall = cls.short_video_aspect
+        if video.duration_s is None or not low <= video.duration_s <= high or not video.height:
+            return False
+        return abs(video.width / video.height - wide / tall) < 0.02
 
     @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
@@ -197,6 +279,11 @@ class Publisher(ABC):
     def options(cls, settings: Settings, channel: ChannelSettings) -> dict[str, object]:
         """Keyword arguments of this platform's constructor taken from the settings."""
         return {}
+
+    @classmethod
+    def connect_flow(cls) -> type[ConnectFlow] | None:
+        """How an admin connects an account of this platform (its login flow), if it has one."""
+        return None
 
     @classmethod
     @abstractmethod

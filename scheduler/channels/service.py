@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 def channel_rows(loa: Loa, *, lang: str | None = None) -> list[dict[str, Any]]:
     """Each configured channel and its state; its last error worded in ``lang`` (the process's by default)."""
+    from scheduler.channels.catalog import channel_extra
+
     reader = lang or process_lang()
     rows: list[dict[str, Any]] = []
+    extra = channel_extra(loa)
     with session_scope(loa.engine, read_only=True) as session:
         for channel in loa.settings.channels:
             state = session.get(ChannelState, channel.id)
@@ -37,6 +40,12 @@ def channel_rows(loa: Loa, *, lang: str | None = None) -> list[dict[str, Any]]:
                     "status": (state.status if state else ChannelStatus.ok).value,
                     "paused_until": state.paused_until.isoformat() if state and state.paused_until else None,
                     "last_error": render_stored(reader, state.last_error) if state else None,
+                    **{key: value for key, value in extra.get(channel.id, {}).items() if key not in {"token_problem"}},
+                    "unit": channel.unit,
+                    "archived": channel.archived,
+                    "token_problem": render_stored(reader, state.token_problem)
+                    if state and state.token_problem
+                    else None,
                 }
             )
     return rows
@@ -64,8 +73,16 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
         loa.vault.save(channel_id, {"refresh_token": secret})
     else:
         loa.vault.save(channel_id, {"access_token": secret})
+    return release_held(loa, channel_id, actor=actor, credential=mask(secret))
+
+
+def release_held(loa: Loa, channel_id: str, *, actor: str, credential: str | None = None) -> int:
+    """A channel given new credentials: its status cleared, its held publications sent out now."""
     with session_scope(loa.engine) as session:
-        state = _state(session, loa, channel_id)
+        state = session.get(ChannelState, channel_id)
+        if state is None:
+            raise StoreError(msg("error.channel_not_in_database", channel=channel_id), hint=msg("hint.run_init"))
+        state.token_problem = None
         state.status = ChannelStatus.ok
         state.paused_until = None
         state.last_error = None
@@ -101,7 +118,7 @@ def reconnect(loa: Loa, channel_id: str, secret: str, *, actor: str) -> int:
             actor=actor,
             action="channel.reconnect",
             object=f"channel:{channel_id}",
-            details={"released": len(held), "credential": mask(secret)},
+            details={"released": len(held), "credential": credential or "(connect)"},
         )
     return len(held)
 

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from scheduler.cli.channels import channels_app
+from scheduler.cli.media import media_app
 from scheduler.cli.posts import post_app
 from scheduler.cli.render import cover_renderer, render_app
 from scheduler.cli.reports import metrics_app, report_app
@@ -27,6 +28,7 @@ from scheduler.cli.support import (
     print_json,
     ready,
 )
+from scheduler.cli.units import units_app
 from scheduler.cli.users import user_app
 from scheduler.errors import InputError, LoaError
 from scheduler.i18n import N_, dispatch_summary, msg, process_lang, process_text
@@ -41,7 +43,9 @@ app = typer.Typer(
 )
 # One module per command group; this order is the order `loa --help` lists them in.
 app.add_typer(channels_app, name="channels")
+app.add_typer(units_app, name="units")
 app.add_typer(post_app, name="post")
+app.add_typer(media_app, name="media")
 app.add_typer(render_app, name="render")
 app.add_typer(user_app, name="user")
 app.add_typer(metrics_app, name="metrics")
@@ -87,17 +91,21 @@ def run(ctx: typer.Context) -> None:
     """Scheduler + web (+ sandbox when enabled), in the foreground; Ctrl-C stops cleanly."""
     from scheduler.dbfaults import require_writable
     from scheduler.instance import hold_database
+    from scheduler.operations.startup import refuse_bad_settings, refuse_missing_secrets
     from scheduler.posts.service import check_default_covers
     from scheduler.presence import working
     from scheduler.runner import run_foreground
 
+    _as_service()
     loa = loa_app(ctx)
+    refuse_bad_settings(loa.settings)
     lock = hold_database(loa.engine)  # before anything else touches the file
     try:
         require_writable(loa.engine)  # after the schema check inside, which says `loa init` first
         loa = ready(ctx)
+        refuse_missing_secrets(loa.settings, loa.engine)
         check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
-        _configure_logging()
+        _configure_logging(json_lines=loa.settings.web.json_logs)
         with working(loa.engine):  # `loa restore` refuses while this runs
             run_foreground(loa, out)
     finally:
@@ -109,16 +117,43 @@ def run(ctx: typer.Context) -> None:
 def worker(ctx: typer.Context) -> None:
     """Publish on schedule without the web server: run any number, on any host sharing the database."""
     from scheduler.dbfaults import require_writable
+    from scheduler.operations.startup import refuse_bad_settings, refuse_missing_secrets
     from scheduler.posts.service import check_default_covers
     from scheduler.presence import working
     from scheduler.runner import run_worker
 
+    _as_service()
+    refuse_bad_settings(loa_app(ctx).settings)
     require_writable(loa_app(ctx).engine)  # after the schema check inside, which says `loa init` first
     loa = ready(ctx)
+    refuse_missing_secrets(loa.settings, loa.engine)
     check_default_covers(loa.settings)  # a broken cover is a refusal now, not at publishing time
-    _configure_logging()
+    _configure_logging(json_lines=loa.settings.web.json_logs)
     with working(loa.engine):
         run_worker(loa, out)
+
+
+@app.command()
+def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check the config, database, key, channels, public_url, HTTPS, mail, disk and backups; exit 1 on a problem."""
+    from scheduler.operations.doctor import diagnose, worded
+
+    lang = process_lang()
+    report = diagnose(ctx.find_root().obj.get("config"), lang=lang)
+    if as_json:
+        print_json(report.as_json(lang))
+    else:
+        marks = {"ok": "[green]✓[/green]", "problem": "[bold red]✗[/bold red]", "skipped": "[dim]–[/dim]"}
+        for finding in report.findings:
+            line = f"{marks[finding.status]} {_escape(finding.check)}: {_escape(worded(lang, finding.message))}"
+            out.print(line, markup=True)
+            if finding.fix is not None:
+                out.print("    → " + _escape(worded(lang, finding.fix)), markup=True)
+        summary = N_("cli.doctor_all_well") if report.ok else N_("cli.doctor_problems")
+        problems = sum(1 for f in report.findings if f.status == "problem")
+        out.print(process_text(summary, n=problems))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -254,10 +289,10 @@ def publish_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
 # -- entry point -------------------------------------------------------------------------
 
 
-def _configure_logging(*, quiet: bool = False) -> None:
+def _configure_logging(*, quiet: bool = False, json_lines: bool = False) -> None:
     from scheduler.logs import configure
 
-    configure(level=logging.WARNING if quiet else logging.INFO)
+    configure(level=logging.WARNING if quiet else logging.INFO, json_lines=json_lines)
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -280,15 +315,34 @@ def main(argv: list[str] | None = None) -> None:
         # Standalone mode: the command-line parser reports its own usage errors (exit 2).
         command.main(args=argv, prog_name="loa", standalone_mode=True)
     except InputError as exc:
-        _fail(2, _escape(str(exc)))
+        _fail(2, _escape(_error_text(exc)))
     except LoaError as exc:
-        _fail(1, _escape(str(exc)))
+        _fail(1, _escape(_error_text(exc)))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as exc:  # the last line of defence: a message, not a traceback
         if os.environ.get("LOA_DEBUG"):
             raise
         _fail(1, process_text("cli.unexpected_error", kind=type(exc).__name__, reason=_escape(str(exc))))
+
+
+# Set by the commands a service manager runs (`loa run`, `loa worker`): their refusals go to a
+# journal, where a second line would be a separate entry, read without the first.
+_ONE_LINE_ERRORS: list[bool] = []
+
+
+def _as_service() -> None:
+    _ONE_LINE_ERRORS.append(True)
+
+
+def _error_text(exc: LoaError) -> str:
+    """The error and its fix: two lines on a terminal, one for a service's journal."""
+    from scheduler.errors import render_error
+
+    if not _ONE_LINE_ERRORS:
+        return str(exc)
+    _ONE_LINE_ERRORS.clear()
+    return " ".join(render_error(exc, process_lang(), separator=" → ").split())
 
 
 def _require_utf8(args: list[str]) -> None:

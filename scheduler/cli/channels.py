@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlmodel import col
 
 from scheduler.cli.support import (
     JsonOption,
@@ -19,10 +20,11 @@ from scheduler.cli.support import (
     ready,
 )
 from scheduler.errors import InputError
-from scheduler.i18n import N_, msg, process_lang, process_text, translate
+from scheduler.i18n import N_, msg, process_lang, process_text, render_stored, stored, translate
 
 if TYPE_CHECKING:
-    pass
+    from scheduler.app import Loa
+    from scheduler.channels.connecting import Granted
 
 
 channels_app = typer.Typer(help="Channels: status, reconnect, pause, resume.")
@@ -113,3 +115,169 @@ def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argumen
 
     resume(ready(ctx), channel_id, actor=actor())
     out.print(process_text("cli.channel_resumed", channel=channel_id))
+
+
+@channels_app.command("connect")
+def channels_connect(
+    ctx: typer.Context,
+    platform: Annotated[str, typer.Argument(metavar="PLATFORM", help="facebook or zalo")],
+    unit: Annotated[str | None, typer.Option(help="the unit the new channels belong to (its code)")] = None,
+    page: Annotated[
+        list[str] | None, typer.Option(help="add only this Page id (repeatable); default: every Page Loa can post to")
+    ] = None,
+    channel: Annotated[str | None, typer.Option(help="reconnect this existing channel")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the platform's authorisation URL, then finish from the callback (browser or pasted URL)."""
+    import threading
+    import time
+    from urllib.parse import parse_qsl, urlsplit
+
+    from scheduler.channels import connecting
+
+    loa = ready(ctx)
+    who = actor()
+    started = connecting.start(loa, platform, actor=who, unit=unit, channel_id=channel)
+    out.print(started.url, soft_wrap=True, markup=False, highlight=False)
+    err.print(process_text("cli.connect_waiting", callback=connecting.callback_url(loa)))
+    pasted: list[str] = []
+
+    def read_stdin() -> None:
+        for line in sys.stdin:
+            if line.strip():
+                pasted.append(line.strip())
+                return
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+    deadline = time.monotonic() + connecting.ATTEMPT_LIFE.total_seconds()
+    added: list[str] = []
+    while True:
+        if pasted:
+            params = dict(parse_qsl(urlsplit(pasted[0]).query))
+            if not params.get("state"):
+                raise InputError(msg("error.connect_no_code"), hint=msg("hint.connect_paste_whole_url"))
+            granted = connecting.callback(loa, params, actor=who)
+            added = granted.added if not granted.pick else _pick(loa, granted, page, who)
+            break
+        arrived, finished = connecting.attempt_state(loa, started.state)
+        if finished:
+            added = _added_by(loa, started.state)
+            break
+        # A flow granting one account is finished by the callback itself: wait for it.
+        if arrived and connecting.flow_class(platform).pick_accounts:
+            granted = connecting.pending(loa, connecting.state_digest(started.state), actor=who)
+            added = _pick(loa, granted, page, who)
+            break
+        if time.monotonic() > deadline:
+            raise InputError(msg("error.connect_state_expired"), hint=msg("hint.connect_again"))
+        time.sleep(0.3)
+    if as_json:
+        print_json({"channels": added})
+        return
+    for channel_id in added:
+        out.print(process_text("cli.channel_connected", channel=channel_id))
+
+
+def _pick(loa: Loa, granted: Granted, pages: list[str] | None, who: str) -> list[str]:
+    from scheduler.channels import connecting
+
+    addable = [a["external_id"] for a in granted.accounts if not a["problem"]]
+    lang = process_lang()
+    for account in granted.accounts:
+        if account["problem"]:
+            err.print(f"{account['name']} ({account['external_id']}): {render_stored(lang, account['problem'])}")
+    return connecting.finish(loa, granted.state_hash, list(pages) if pages else addable, actor=who)
+
+
+def _added_by(loa: Loa, state: str) -> list[str]:
+    """The channels a flow finished elsewhere (the console's callback) connected."""
+    import json
+
+    from sqlmodel import select
+
+    from scheduler.channels.connecting import state_digest
+    from scheduler.models import ChannelState, ConnectAttempt
+    from scheduler.store import session_scope
+
+    with session_scope(loa.engine, read_only=True) as session:
+        row = session.get(ConnectAttempt, state_digest(state))
+        ids = [a["external_id"] for a in json.loads(row.found_json or "[]")] if row else []
+        return [c.id for c in session.exec(select(ChannelState).where(col(ChannelState.external_id).in_(ids)))]
+
+
+@channels_app.command("rename")
+def channels_rename(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str, typer.Option(help="the new name")],
+) -> None:
+    """Rename a channel (the old name stays in the audit log)."""
+    from scheduler.channels.catalog import rename
+
+    rename(ready(ctx), channel_id, name, actor=actor())
+    out.print(process_text("cli.channel_renamed", channel=channel_id))
+
+
+@channels_app.command("assign")
+def channels_assign(
+    ctx: typer.Context,
+    channel_id: Annotated[str, typer.Argument(metavar="ID")],
+    unit: Annotated[str, typer.Option(help="the unit's code")],
+) -> None:
+    """Give a channel to a unit: its editors compose for it, its approvers approve."""
+    from scheduler.channels.catalog import assign
+
+    assign(ready(ctx), channel_id, unit, actor=actor())
+    out.print(process_text("cli.channel_assigned", channel=channel_id, unit=unit))
+
+
+@channels_app.command("disconnect")
+def channels_disconnect(ctx: typer.Context, channel_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Forget a channel's credentials; nothing goes out until it is connected again."""
+    from scheduler.channels.catalog import disconnect
+
+    disconnect(ready(ctx), channel_id, actor=actor())
+    out.print(process_text("cli.channel_disconnected", channel=channel_id))
+
+
+@channels_app.command("archive")
+def channels_archive(ctx: typer.Context, channel_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """No longer offer a channel for new posts; its posts and figures are kept."""
+    from scheduler.channels.catalog import archive
+
+    archive(ready(ctx), channel_id, actor=actor())
+    out.print(process_text("cli.channel_archived", channel=channel_id))
+
+
+@channels_app.command("check")
+def channels_check(
+    ctx: typer.Context,
+    channel_ids: Annotated[list[str] | None, typer.Argument(metavar="[ID]...")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask each platform now whether the channels' tokens still work, and until when."""
+    from scheduler.channels.health import run_checks
+
+    loa = ready(ctx)
+    targets = list(channel_ids) if channel_ids else [c.id for c in loa.settings.channels if not c.archived]
+    for channel_id in targets:
+        loa.settings.channel(channel_id)  # unknown ids → NotFound naming the known ones
+    found = run_checks(loa.settings, loa.engine, loa.vault, only=targets)
+    lang = process_lang()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": channel_id,
+            "valid": health.valid,
+            "expires_at": health.expires_at.isoformat() if health.expires_at else None,
+            "scopes": list(health.scopes),
+            "problem": render_stored(lang, stored(health.problem)) if health.problem else None,
+        }
+        for channel_id, health in found.items()
+    ]
+    if as_json:
+        print_json({"channels": rows})
+        return
+    for row in rows:
+        until = local_time(row["expires_at"], loa.settings) if row["expires_at"] else "—"
+        state = row["problem"] or process_text("cli.token_ok", until=until)
+        out.print(f"{row['id']}: {state}")

@@ -13,6 +13,7 @@ from scheduler.cli.support import (
     JsonOption,
     VarOption,
     actor,
+    err,
     local_time,
     out,
     parse_variables,
@@ -30,11 +31,51 @@ if TYPE_CHECKING:
 post_app = typer.Typer(help="Queue and inspect posts.", no_args_is_help=True)
 
 
+TextOption = Annotated[str | None, typer.Option("--text", help="the post's words, written directly")]
+TextFileOption = Annotated[
+    Path | None, typer.Option("--text-file", help="a UTF-8 file holding the post's words")
+]
+PlatformTextOption = Annotated[
+    list[str] | None,
+    typer.Option("--platform-text", help="PLATFORM=TEXT: other words for one platform (repeatable)"),
+]
+MediaOption = Annotated[list[int] | None, typer.Option("--media", help="media library id, in order (repeatable)")]
+
+
+def written_text(text: str | None, text_file: Path | None) -> str | None:
+    """The words given by --text or --text-file (one of them at most)."""
+    if text is not None and text_file is not None:
+        raise InputError(msg("error.text_and_text_file"), hint=msg("hint.text_or_template"), field="text")
+    if text_file is None:
+        return text
+    from scheduler.posts.requests import read_text_file
+
+    return read_text_file(text_file)
+
+
+def platform_texts(pairs: list[str] | None) -> dict[str, Any]:
+    from scheduler.posts.requests import PlatformText
+
+    found: dict[str, PlatformText] = {}
+    for pair in pairs or []:
+        platform, sep, value = pair.partition("=")
+        if not sep or not platform.strip():
+            raise InputError(msg("error.platform_text_form", pair=pair), hint=msg("hint.platform_text_form"))
+        found[platform.strip()] = PlatformText(text=value)
+    return found
+
+
 @post_app.command("add")
 def post_add(
     ctx: typer.Context,
-    template: Annotated[str, typer.Option(help="template name")],
     channel: Annotated[list[str], typer.Option("--channel", help="channel id (repeatable)")],
+    template: Annotated[str | None, typer.Option(help="template name")] = None,
+    text: TextOption = None,
+    text_file: TextFileOption = None,
+    title: Annotated[str | None, typer.Option(help="article title, where posts have one")] = None,
+    description: Annotated[str | None, typer.Option(help="article description, where posts have one")] = None,
+    platform_text: PlatformTextOption = None,
+    media: MediaOption = None,
     var: VarOption = None,
     at: Annotated[str | None, typer.Option(help="when: ISO 8601, or local time such as 2026-05-06T08:00")] = None,
     now: Annotated[bool, typer.Option("--now", help="publish as soon as possible")] = False,
@@ -51,9 +92,11 @@ def post_add(
     if (at is None) == (not now):
         raise InputError(msg("error.at_or_now"), hint=msg("hint.at_or_now"), field="at")
     variables = parse_variables(var)
-    loa.posts.check_variables(template, variables, cover)
+    words = written_text(text, text_file)
+    if template:
+        loa.posts.check_variables(template, variables, cover)
     request = PostRequest(
-        template=template,
+        template=template or "",
         channels=channel,
         variables=variables,
         at=parse_when(at, loa.settings) if at else None,
@@ -62,8 +105,16 @@ def post_add(
         cover=cover,
         created_by=actor(),
         draft=draft,
+        text=words,
+        title=title,
+        description=description,
+        overrides=platform_texts(platform_text),
+        media=list(media or []),
     )
-    post_id = loa.posts.add(request)
+    prepared = loa.posts.prepare(request)
+    (post_id,) = loa.posts.store([prepared])
+    for warning in prepared.warnings:  # on stderr: --json keeps one document on stdout
+        err.print(process_text("cli.warning", warning=warning))
     shown = loa.posts.show(post_id)
     if as_json:
         print_json(shown)
@@ -71,6 +122,71 @@ def post_add(
     channels = ", ".join(p["channel"] for p in shown["publications"])
     when = local_time(shown["scheduled_at"], loa.settings)
     out.print(process_text("cli.post_queued", post=post_id, at=when, channels=channels))
+
+
+@post_app.command("edit")
+def post_edit(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    text: TextOption = None,
+    text_file: TextFileOption = None,
+    title: Annotated[str | None, typer.Option(help="article title, where posts have one")] = None,
+    description: Annotated[str | None, typer.Option(help="article description, where posts have one")] = None,
+    platform_text: PlatformTextOption = None,
+    media: MediaOption = None,
+    no_media: Annotated[bool, typer.Option("--no-media", help="remove every photo and video")] = False,
+    channel: Annotated[list[str] | None, typer.Option("--channel", help="channel id (repeatable)")] = None,
+    at: Annotated[str | None, typer.Option(help="when: ISO 8601, or local time such as 2026-05-06T08:00")] = None,
+    link: Annotated[str | None, typer.Option(help="link to attach")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a post that has not been claimed for publishing yet."""
+    from scheduler.posts.requests import parse_when
+
+    loa = ready(ctx)
+    words = written_text(text, text_file)
+    changes: dict[str, Any] = {}
+    if words is not None:
+        changes["text"] = words
+        changes["template"] = ""
+        changes["variables"] = {}
+    for name, value in (("title", title), ("description", description), ("link", link)):
+        if value is not None:
+            changes[name] = value
+    if platform_text:
+        changes["overrides"] = platform_texts(platform_text)
+    if media or no_media:
+        changes["media"] = [] if no_media else list(media or [])
+    if channel:
+        changes["channels"] = list(channel)
+    if at is not None:
+        changes["at"] = parse_when(at, loa.settings)
+    shown = loa.posts.edit(post_id, changes, actor=actor())
+    if as_json:
+        print_json(shown)
+        return
+    out.print(process_text("cli.post_edited", post=post_id))
+
+
+@post_app.command("duplicate")
+def post_duplicate(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    at: Annotated[str | None, typer.Option(help="queue the copy at this time; without it, a draft")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A new post copied from ID: a draft, or queued with --at."""
+    from scheduler.posts.requests import parse_when
+
+    loa = ready(ctx)
+    new_id = loa.posts.duplicate(
+        post_id, actor=actor(), at=parse_when(at, loa.settings) if at is not None else None
+    )
+    shown = loa.posts.show(new_id)
+    if as_json:
+        print_json(shown)
+        return
+    out.print(process_text("cli.post_duplicated", post=new_id, source=post_id))
 
 
 @post_app.command("import")

@@ -39,6 +39,9 @@ def user_add(
         bool, typer.Option("--no-password", help="an account for API tokens only; it cannot log in")
     ] = False,
     staff: Annotated[str | None, typer.Option(help="staff member (id or email) a staff account belongs to")] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="the unit (code) the account acts for, and the units below it")
+    ] = None,
 ) -> None:
     """Create a console account (the first one: --role admin)."""
     from scheduler.auth import add_user, parse_role
@@ -46,7 +49,9 @@ def user_add(
     loa = ready(ctx)
     parsed_role = parse_role(role)
     password = None if no_password else _read_password(password_stdin)
-    user = add_user(loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff)
+    user = add_user(
+        loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff, unit=unit
+    )
     out.print(
         process_text(
             "cli.user_created", username=user.username, role=user.role.value, url=f"{loa.settings.public_url}/login"

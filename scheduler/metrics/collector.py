@@ -28,6 +28,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from scheduler.channels.base import PostMetrics, Publisher, TokenVault
+from scheduler.channels.catalog import find_channel
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import AuthError, PermanentError, PublishError, RateLimited, TransientError, stored_error
@@ -44,6 +45,7 @@ from scheduler.models import (
     PublicationStatus,
     utcnow,
 )
+from scheduler.operations.metrics import operations_metrics
 from scheduler.store import session_scope
 
 log = logging.getLogger("loa.metrics")
@@ -166,7 +168,7 @@ class MetricsCollector:
                 paused = msg("reason.metrics_channel_paused", reason=reason)
                 report.skipped.extend(_skip(t, paused.render(process_lang())) for t in batch)
                 continue
-            runnable.append((self.settings.channel(channel_id), batch))
+            runnable.append((find_channel(self.engine, self.settings, channel_id), batch))
         if not runnable:
             return report
         workers = min(8, len(runnable))
@@ -280,6 +282,7 @@ class MetricsCollector:
                 )
             elif isinstance(result, PublishError):
                 kind = error_kind(result)
+                operations_metrics().metric_error(channel.platform, kind)
                 errors.append(
                     MetricError(
                         publication_id=target.publication_id,

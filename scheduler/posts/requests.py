@@ -7,20 +7,34 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from scheduler.bounds import check_day
 from scheduler.config import Settings
 from scheduler.errors import InputError
-from scheduler.i18n import msg
+from scheduler.i18n import Message, msg
 from scheduler.render.messages import RenderedMessage
 
 # A post may be queued this far in the past and still count as "now" (clock skew, typing).
 PAST_SLACK = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class PlatformText:
+    """What a person wrote for one platform only, replacing the common text there."""
+
+    text: str | None = None
+    title: str | None = None  # for platforms whose posts have titles
+    description: str | None = None
+
+
 @dataclass
 class PostRequest:
-    """What a person asks for; the same fields as `loa post add` and `POST /api/posts`."""
+    """What a person asks for; the same fields as `loa post add` and `POST /api/posts`.
+
+    The words come from ``text`` (written directly) or from ``template`` (rendered with
+    ``variables``), never both; ``template`` is ``""`` for a post written directly.
+    """
 
     template: str
     channels: Sequence[str]
@@ -31,6 +45,11 @@ class PostRequest:
     cover: str | None = None
     created_by: str = "cli"
     draft: bool = False  # save without queueing; `submit` queues it later
+    text: str | None = None
+    title: str | None = None
+    description: str | None = None
+    overrides: Mapping[str, PlatformText] = field(default_factory=dict)  # platform name → its own words
+    media: Sequence[int] = ()  # media library ids, in the order they are shown
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,37 @@ class PreparedPost:
     campaign_id: int | None
     messages: dict[str, RenderedMessage]  # channel id → rendered message
     covers: dict[str, bytes] = field(default_factory=dict)  # channel id → cover image
+    media: tuple[int, ...] = ()  # media library ids, in order
+    warnings: tuple[Message, ...] = ()  # worth telling the person, not worth refusing
+
+
+# A post's words fit in far less; a larger file is the wrong file.
+MAX_TEXT_FILE_BYTES = 1_000_000
+
+
+def read_text_file(path: Path) -> str:
+    """The words in a UTF-8 text file (`--text-file`), refused with the file named otherwise."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_TEXT_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            msg("error.text_file_unreadable", file=str(path), reason=exc.strerror or str(exc)),
+            hint=msg("hint.text_file"),
+            field="text",
+        ) from None
+    if len(raw) > MAX_TEXT_FILE_BYTES:
+        raise InputError(
+            msg("error.text_file_too_big", file=path.name, limit=MAX_TEXT_FILE_BYTES // 1000),
+            hint=msg("hint.text_file"),
+            field="text",
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(
+            msg("error.text_file_not_utf8", file=path.name), hint=msg("hint.text_file"), field="text"
+        ) from None
 
 
 def parse_when(value: str, settings: Settings) -> datetime:

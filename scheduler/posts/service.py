@@ -10,9 +10,9 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,19 +22,30 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.audit import record
+from scheduler.channels.base import Publisher
 from scheduler.channels.registry import publisher_class, titled_platform
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import Message, Number, msg, process_lang, render_stored, stored
 from scheduler.models import (
     Campaign,
+    MediaItem,
+    MediaKind,
     MetricSnapshot,
     Post,
+    PostMedia,
     Publication,
     PublicationStatus,
     utcnow,
 )
-from scheduler.posts.requests import PostRequest, PreparedPost, check_time, parse_when, refuse_unused_variables
+from scheduler.posts.requests import (
+    PlatformText,
+    PostRequest,
+    PreparedPost,
+    check_time,
+    parse_when,
+    refuse_unused_variables,
+)
 from scheduler.posts.status import post_status
 from scheduler.posts.tables import SheetBounds, read_table
 from scheduler.publishing.outcomes import Event, may, queued, rescheduled, status_after, transition
@@ -101,6 +112,12 @@ class PostService:
         channels: list[ChannelSettings] = []
         for channel_id in request.channels:
             channel = self.settings.channel(channel_id)
+            if channel.archived:
+                live = ", ".join(c.id for c in self.settings.channels if not c.archived)
+                raise InputError(
+                    msg("error.channel_archived", channel=channel_id), hint=msg("hint.known_channels", known=live),
+                    field="channels",
+                )  # fmt: skip
             if channel not in channels:
                 channels.append(channel)
         scheduled_at = now if request.at is None else request.at
@@ -114,18 +131,14 @@ class PostService:
         campaign_vars = (
             {"slug": campaign_row.slug, "name": campaign_row.name, "theme": campaign_row.theme} if campaign_row else {}
         )
+        self._check_words(request)
+        media = self._check_media(request.media, channels, scheduled_at)
         messages: dict[str, RenderedMessage] = {}
         for channel in channels:
-            messages[channel.id] = self.renderer.render(
-                request.template,
-                variables,
-                platform=channel.platform,
-                limits=platform_limits(channel.platform),
-                campaign=campaign_vars,
-                now=scheduled_at.astimezone(self.settings.tz),
-            )
+            messages[channel.id] = self._words(request, channel, variables, campaign_vars, scheduled_at)
             platform = publisher_class(channel.platform)
-            if platform.needs_cover and not request.cover and not channel.default_cover:
+            has_photo = any(item.kind == MediaKind.photo for item in media)
+            if platform.needs_cover and not request.cover and not channel.default_cover and not has_photo:
                 raise InputError(
                     msg("error.channel_needs_cover", channel=channel.id, platform=platform.label),
                     hint=msg("hint.set_default_cover"),
@@ -144,6 +157,145 @@ class PostService:
             campaign_id=campaign_row.id if campaign_row else None,
             messages=messages,
             covers=covers,
+            media=tuple(request.media),
+            warnings=tuple(self._repeated_text(messages, scheduled_at)),
+        )
+
+    def _check_media(
+        self, ids: Sequence[int], channels: Sequence[ChannelSettings], at: datetime | None = None
+    ) -> list[MediaItem]:
+        """The library items a post shows, refused where a channel's platform cannot carry them."""
+        from scheduler.media.library import MediaLibrary, as_file
+
+        if len(set(ids)) != len(ids):
+            raise InputError(msg("error.media_twice"), field="media")
+        items = MediaLibrary(self.settings, self.engine).items(ids)
+        videos = [item for item in items if item.kind == MediaKind.video]
+        photos = [item for item in items if item.kind == MediaKind.photo]
+        if videos and (photos or len(videos) > 1):
+            raise InputError(msg("error.media_video_alone"), hint=msg("hint.media_video_alone"), field="media")
+        for channel in channels:
+            platform = publisher_class(channel.platform)
+            if len(photos) > platform.max_photos:
+                raise InputError(
+                    msg("error.too_many_photos", channel=channel.id, count=len(photos), limit=platform.max_photos),
+                    hint=msg("hint.too_many_photos", limit=platform.max_photos),
+                    field="media",
+                )
+            for video in videos:
+                if not platform.supports_video:
+                    raise InputError(msg("error.video_not_supported", channel=channel.id), field="media")
+                if video.bytes > platform.max_video_bytes:
+                    raise InputError(
+                        msg(
+                            "error.video_too_big_for",
+                            channel=channel.id,
+                            size=Number(video.bytes / 1e6, 1),
+                            limit=Number(platform.max_video_bytes / 1e6, 0),
+                        ),
+                        field="media",
+                    )
+                if at is not None and platform.short_video_daily_cap and platform.is_short_video(
+                    as_file(video, self.settings)
+                ):
+                    self._check_short_video_cap(channel, platform, at)
+        return items
+
+    def _check_short_video_cap(self, channel: ChannelSettings, platform: type[Publisher], at: datetime) -> None:
+        """A platform's daily cap on short-form videos (Facebook: 30 Reels per Page in any 24 h),
+        counted in Loa's own queue so the post that would pass it is refused at queue time."""
+        from scheduler.media.library import as_file
+
+        window = timedelta(hours=24)
+        gone = (PublicationStatus.cancelled, PublicationStatus.failed, PublicationStatus.draft)
+        with session_scope(self.engine, read_only=True) as session:
+            rows = session.exec(
+                select(Publication.id, MediaItem)
+                .join(PostMedia, col(PostMedia.post_id) == col(Publication.post_id))
+                .join(MediaItem, col(MediaItem.id) == col(PostMedia.media_id))
+                .where(Publication.channel_id == channel.id)
+                .where(MediaItem.kind == MediaKind.video)
+                .where(col(Publication.due_at) > at - window)
+                .where(col(Publication.due_at) < at + window)
+                .where(col(Publication.status).not_in(gone))
+            )
+            short = {pid for pid, item in rows if platform.is_short_video(as_file(item, self.settings))}
+        if len(short) >= platform.short_video_daily_cap:
+            raise InputError(
+                msg("error.short_video_cap", channel=channel.id, cap=platform.short_video_daily_cap),
+                hint=msg("hint.short_video_cap"),
+                field="at",
+            )
+
+    def _repeated_text(self, messages: Mapping[str, RenderedMessage], at: datetime) -> list[Message]:
+        """The same text already queued or published on a channel within the window (Facebook
+        refuses an identical text as a duplicate): a warning naming the other post."""
+        hours = self.settings.media.duplicate_text_hours
+        if not hours:
+            return []
+        window = timedelta(hours=hours)
+        warnings: list[Message] = []
+        gone = (PublicationStatus.cancelled, PublicationStatus.failed, PublicationStatus.draft)
+        with session_scope(self.engine, read_only=True) as session:
+            for channel_id, message in messages.items():
+                other = session.exec(
+                    select(Publication)
+                    .where(Publication.channel_id == channel_id)
+                    .where(col(Publication.due_at) >= at - window)
+                    .where(col(Publication.due_at) <= at + window)
+                    .where(col(Publication.status).not_in(gone))
+                    .where(Publication.text == message.text)
+                    .limit(1)
+                ).first()
+                if other is not None:
+                    warnings.append(msg("warning.same_text", channel=channel_id, post=other.post_id, hours=hours))
+        return warnings
+
+    @staticmethod
+    def _check_words(request: PostRequest) -> None:
+        """A post's words come from a template or from the person, exactly one of the two."""
+        written = request.text is not None
+        if written == bool(request.template):
+            raise InputError(msg("error.text_or_template"), hint=msg("hint.text_or_template"), field="text")
+        if written and request.variables and not request.cover:  # a cover layout may read them
+            name = sorted(request.variables)[0]
+            raise InputError(msg("error.variables_without_template", variable=name), field=name)
+        for platform in request.overrides:
+            publisher_class(platform)  # an unknown name → ConfigError naming the registered ones
+
+    def _words(
+        self,
+        request: PostRequest,
+        channel: ChannelSettings,
+        variables: Mapping[str, str],
+        campaign: Mapping[str, str],
+        scheduled_at: datetime,
+    ) -> RenderedMessage:
+        """The text (and title) one channel publishes: the template's or the person's, then
+        what they wrote for that platform alone."""
+        limits = platform_limits(channel.platform)
+        own = request.overrides.get(channel.platform, PlatformText())
+        if request.text is None and own.text is None:
+            rendered = self.renderer.render(
+                request.template,
+                variables,
+                platform=channel.platform,
+                limits=limits,
+                campaign=campaign,
+                now=scheduled_at.astimezone(self.settings.tz),
+            )
+            if not (own.title or own.description or request.title or request.description):
+                return rendered
+            base_text, base_title, base_description = rendered.text, rendered.title, rendered.description
+        else:
+            base_text = own.text if own.text is not None else (request.text or "")
+            base_title = base_description = None
+        return self.renderer.free_text(
+            base_text,
+            platform=channel.platform,
+            limits=limits,
+            title=own.title or request.title or base_title,
+            description=own.description or request.description or base_description,
         )
 
     def _render_covers(
@@ -224,9 +376,117 @@ class PostService:
                 session.delete(publication)
             session.flush()
             self._add_publications(session, post_id, prepared)
+            self._set_media(session, post_id, prepared.media)
             session.add(post)
             record(session, actor=actor, action="post.edit", object=f"post:{post_id}")
         return self.show(post_id)
+
+    def request_of(self, post_id: int) -> PostRequest:
+        """A stored post as the request that would make it again (edit and duplicate start here)."""
+        with session_scope(self.engine, read_only=True) as session:
+            post, publications = self._load(session, post_id)
+            campaign = session.get(Campaign, post.campaign_id) if post.campaign_id else None
+            media = [m["id"] for m in post_media(session, post_id)]
+        words = json.loads(post.words_json) if post.words_json else {}
+        overrides = {
+            platform: PlatformText(**{k: v for k, v in own.items() if k in ("text", "title", "description")})
+            for platform, own in words.get("overrides", {}).items()
+        }
+        return PostRequest(
+            template=post.template,
+            channels=[p.channel_id for p in sorted(publications, key=lambda p: p.id or 0)],
+            variables=json.loads(post.variables_json),
+            at=post.scheduled_at,
+            campaign=campaign.slug if campaign else None,
+            link=post.link,
+            cover=post.cover_layout,
+            created_by=post.created_by,
+            text=words.get("text"),
+            title=words.get("title"),
+            description=words.get("description"),
+            overrides=overrides,
+            media=media,
+        )
+
+    def edit(
+        self, post_id: int, changes: Mapping[str, Any], *, actor: str, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Change a post whose publications have not been claimed: its words, media, channels
+        and time. Scheduled ones stay queued (or wait for approval again where the channel
+        needs it); failed, missed and blocked ones are queued again; drafts stay drafts.
+        Published and cancelled ones are left as they are. One that is being published, or
+        whose outcome is unknown, refuses the whole edit."""
+        now = now or utcnow()
+        request = dataclasses.replace(self.request_of(post_id), **changes)
+        with session_scope(self.engine, read_only=True) as session:
+            _post, publications = self._load(session, post_id)
+        self._editable(post_id, publications)
+        drafts = all(p.status == PublicationStatus.draft for p in publications if may(p.status, Event.edited))
+        if "at" not in changes and request.at is not None and request.at < now:
+            request.at = None  # a failed post edited without a new time goes out now
+        prepared = self.prepare(dataclasses.replace(request, draft=drafts), now=now)
+        with session_scope(self.engine) as session:
+            post = session.get(Post, post_id)
+            assert post is not None
+            # Locked against the claim (PostgreSQL; SQLite writers are serialised already).
+            locked = list(session.exec(select(Publication).where(Publication.post_id == post_id).with_for_update()))
+            self._editable(post_id, locked)
+            self._fill_post(post, prepared)
+            kept = {p.channel_id: p for p in locked}
+            for channel_id, publication in kept.items():
+                if not may(publication.status, Event.edited):
+                    continue
+                if channel_id not in prepared.messages:
+                    self._move(publication, Event.cancelled, note=stored(msg("reason.cancelled", actor=actor)))
+                    session.add(publication)
+                    continue
+                message = prepared.messages[channel_id]
+                approval = self.settings.channel(channel_id).approval
+                self._move(publication, Event.edited_for_approval if approval else Event.edited)
+                publication.text = message.text
+                publication.title = message.title
+                publication.description = message.description
+                cover = prepared.covers.get(channel_id)
+                publication.cover_file = self._save_cover(cover) if cover is not None else None
+                publication.due_at = prepared.scheduled_at
+                publication.next_attempt_at = None
+                session.add(publication)
+            added = {c: m for c, m in prepared.messages.items() if c not in kept}
+            if added:
+                self._add_publications(session, post_id, dataclasses.replace(prepared, messages=added))
+            self._set_media(session, post_id, prepared.media)
+            session.add(post)
+            record(
+                session,
+                actor=actor,
+                action="post.edit",
+                object=f"post:{post_id}",
+                details={"changed": sorted(changes)},
+            )
+        self.on_queue_change()
+        return self.show(post_id)
+
+    @staticmethod
+    def _editable(post_id: int, publications: Sequence[Publication]) -> None:
+        busy = [p for p in publications if p.status in (PublicationStatus.publishing, PublicationStatus.unknown)]
+        if busy or not any(may(p.status, Event.edited) for p in publications):
+            states = [
+                msg("error.channel_status", channel=p.channel_id, status=msg(f"status.{p.status.value}"))
+                for p in (busy or publications)
+            ]
+            raise InputError(
+                msg("error.post_not_editable", post=post_id, states=states), hint=msg("hint.post_not_editable")
+            )
+
+    def duplicate(self, post_id: int, *, actor: str, at: datetime | None = None) -> int:
+        """A new post copied from ``post_id`` ("Nhân bản"): a draft, or queued at ``at``."""
+        source = self.request_of(post_id)
+        copy = dataclasses.replace(source, at=at, draft=at is None, created_by=actor)
+        prepared = self.prepare(copy)
+        (new_id,) = self.store([prepared])
+        with session_scope(self.engine) as session:
+            record(session, actor=actor, action="post.duplicate", object=f"post:{new_id}", details={"from": post_id})
+        return new_id
 
     def store(self, prepared: Iterable[PreparedPost]) -> list[int]:
         """Write prepared posts with their publications in one transaction."""
@@ -245,6 +505,7 @@ class PostService:
                 session.flush()
                 assert post.id is not None
                 self._add_publications(session, post.id, item)
+                self._set_media(session, post.id, item.media)
                 ids.append(post.id)
         self.on_queue_change()
         return ids
@@ -260,6 +521,26 @@ class PostService:
         post.link = request.link
         post.cover_layout = request.cover
         post.scheduled_at = prepared.scheduled_at
+        words: dict[str, Any] = {}
+        if request.text is not None:
+            words["text"] = request.text
+        for name in ("title", "description"):
+            if getattr(request, name):
+                words[name] = getattr(request, name)
+        if request.overrides:
+            words["overrides"] = {
+                platform: {k: v for k, v in dataclasses.asdict(own).items() if v is not None}
+                for platform, own in request.overrides.items()
+            }
+        post.words_json = json.dumps(words, ensure_ascii=False, sort_keys=True) if words else None
+
+    @staticmethod
+    def _set_media(session: Any, post_id: int, media: Sequence[int]) -> None:
+        for old in session.exec(select(PostMedia).where(PostMedia.post_id == post_id)):
+            session.delete(old)
+        session.flush()
+        for position, media_id in enumerate(media):
+            session.add(PostMedia(post_id=post_id, media_id=media_id, position=position))
 
     def _add_publications(self, session: Any, post_id: int, prepared: PreparedPost) -> None:
         """One publication per channel with the text (and cover) rendered for its platform."""
@@ -538,8 +819,11 @@ class PostService:
         until: datetime | None = None,
         ascending: bool = False,
         lang: str | None = None,
+        within: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until)."""
+        """Posts newest first (or in time order); ``since``/``until`` bound the scheduled time [since, until).
+
+        ``within``: only posts with a publication on one of these channels (an account's unit)."""
         if status is not None and status not in PublicationStatus.__members__:
             raise InputError(
                 msg("error.unknown_status", status=status),
@@ -561,6 +845,9 @@ class PostService:
                 self.settings.channel(channel)  # unknown ids → NotFound listing the known ones
                 on_channel = select(Publication.post_id).where(Publication.channel_id == channel)
                 query = query.where(col(Post.id).in_(on_channel))
+            if within is not None:
+                in_scope = select(Publication.post_id).where(col(Publication.channel_id).in_(list(within)))
+                query = query.where(col(Post.id).in_(in_scope))
             if campaign:
                 campaign_row = self._campaign(campaign)
                 assert campaign_row is not None
@@ -615,6 +902,8 @@ class PostService:
             "link": post.link,
             "cover_layout": post.cover_layout,
             "created_by": post.created_by,
+            "words": json.loads(post.words_json) if post.words_json else {},
+            "media": post_media(session, post.id),
             "publications": [
                 {
                     "id": p.id,
@@ -638,6 +927,19 @@ class PostService:
 
 
 METRIC_NAMES = ("views", "reach", "reactions", "comments", "shares")
+
+
+def post_media(session: Any, post_id: int | None) -> list[dict[str, Any]]:
+    """The library items a post shows, in order (`loa media list --json` entries)."""
+    from scheduler.media.library import describe
+
+    rows = session.exec(
+        select(MediaItem, PostMedia)
+        .where(PostMedia.post_id == post_id)
+        .where(PostMedia.media_id == MediaItem.id)
+        .order_by(col(PostMedia.position))
+    )
+    return [describe(item) for item, _link in rows]
 
 
 def latest_metrics(session: Any, publication_id: int | None) -> dict[str, int]:

@@ -24,6 +24,7 @@ from scheduler.channels.base import (
     OutgoingPost,
     TokenVault,
 )
+from scheduler.channels.catalog import find_channel
 from scheduler.channels.factory import PublisherFactory
 from scheduler.channels.registry import publisher_class
 from scheduler.config import ChannelSettings, Settings
@@ -38,6 +39,7 @@ from scheduler.errors import (
     stored_error,
 )
 from scheduler.i18n import msg, process_text
+from scheduler.media.library import publication_media
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -61,6 +63,7 @@ from scheduler.publishing.housekeeping import (
 from scheduler.publishing.outcomes import Event, status_after
 from scheduler.publishing.reconcile import RECONCILE_DELAY, ChannelChecks, Reconciler
 from scheduler.publishing.recording import AttemptLog, DispatchSummary, backoff
+from scheduler.publishing.steps import DatabaseSteps
 from scheduler.schema import current_revision, head_revision
 from scheduler.store import (
     Claim,
@@ -253,7 +256,17 @@ class Dispatcher:
 
     def publish_claimed(self, claim: Claim) -> tuple[str, int]:
         """Publish a publication this process has claimed; returns (summary bucket, id)."""
-        channel = self.settings.channel(claim.channel_id)
+        outcome, publication_id = self._publish_claimed(claim)
+        if outcome != "handed_back":
+            from scheduler.operations.metrics import operations_metrics
+
+            channel = find_channel(self.engine, self.settings, claim.channel_id)
+            late = (self.clock() - claim.due_at).total_seconds() if claim.due_at and outcome == "published" else None
+            operations_metrics().publication_done(channel.platform, outcome, late)
+        return outcome, publication_id
+
+    def _publish_claimed(self, claim: Claim) -> tuple[str, int]:
+        channel = find_channel(self.engine, self.settings, claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
         by_url = publisher_class(channel.platform).cover_by_url
         try:
@@ -265,6 +278,8 @@ class Dispatcher:
                 # Some platforms receive the image itself, others fetch it from Loa's public URL.
                 cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
+                media=publication_media(self.engine, self.settings, publication_id),
+                steps=DatabaseSteps(self.engine, publication_id),
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent
             missing = PermanentError(msg("error.cover_unreadable", reason=str(exc)), hint=msg("hint.queue_again_cover"))

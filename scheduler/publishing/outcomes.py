@@ -37,6 +37,8 @@ class Event(StrEnum):
     confirmed_absent = "confirmed_absent"
     cancelled = "cancelled"
     reconnected = "reconnected"  # the channel has a new credential: held publications go out
+    edited = "edited"  # its words, media or time changed before any claim: queued (again)
+    edited_for_approval = "edited_for_approval"  # … on a channel that needs approval: approved again
     # The dispatcher, after a platform call.
     claimed = "claimed"
     published = "published"  # the platform took it, or the reconciler found it
@@ -60,7 +62,8 @@ class Event(StrEnum):
     restored_check = "restored_check"
 
 
-_CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed)
+_CANCELLABLE = (S.draft, S.pending_approval, S.scheduled, S.blocked, S.missed, S.failed)
+_EDITABLE = (S.draft, S.pending_approval, S.scheduled, S.failed, S.missed, S.blocked)
 _KEEP_ON_RESCHEDULE = {S.draft: S.draft, S.pending_approval: S.pending_approval, S.scheduled: S.scheduled}
 
 # event → {status before: status after}
@@ -76,6 +79,15 @@ TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
     Event.confirmed_absent: {S.unknown: S.scheduled},
     Event.cancelled: {s: S.cancelled for s in _CANCELLABLE},
     Event.reconnected: {S.blocked: S.scheduled},
+    Event.edited: {
+        S.draft: S.draft,
+        S.pending_approval: S.pending_approval,
+        **{s: S.scheduled for s in _EDITABLE if s not in (S.draft, S.pending_approval)},
+    },
+    Event.edited_for_approval: {
+        S.draft: S.draft,
+        **{s: S.pending_approval for s in _EDITABLE if s != S.draft},
+    },
     Event.claimed: {S.scheduled: S.publishing},
     Event.published: {S.publishing: S.published, S.unknown: S.published},
     Event.outcome_unknown: {S.publishing: S.unknown},

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.channels.base import PublishResult, RemotePost
+from scheduler.channels.catalog import find_channel
 from scheduler.channels.factory import PublisherFactory
 from scheduler.config import ChannelSettings, Settings
 from scheduler.errors import AuthError, PublishError, stored_error
@@ -121,7 +122,7 @@ class Reconciler:
         if not publication_ids:
             return checks
         try:
-            channel = self.settings.channel(channel_id)
+            channel = find_channel(self.engine, self.settings, channel_id)
         except Exception:  # a channel removed from config.toml: nothing can be searched
             log.warning("publications %s wait on channel %s, which is not configured", publication_ids, channel_id)
             return checks

@@ -175,6 +175,34 @@ class MessageRenderer:
         check_limits(rendered, limits, template=name)
         return rendered
 
+    def free_text(
+        self,
+        text: str,
+        *,
+        platform: str,
+        limits: PlatformLimits,
+        title: str | None = None,
+        description: str | None = None,
+    ) -> RenderedMessage:
+        """A text the person wrote themselves, held to the same rules as a rendered template:
+        NFC, tidied, titled where the platform titles its posts, within the platform's limits."""
+        cleaned = _tidy(nfc(text))
+        if not cleaned:
+            raise TemplateError(
+                msg("error.text_empty", platform=limits.label), hint=msg("hint.write_text"), field="text"
+            )
+        chosen_title = _clean_optional(title)
+        chosen_description = _clean_optional(description)
+        if limits.max_title_length is not None:
+            derived_title, derived_description = derive_title_description(cleaned, limits)
+            chosen_title = chosen_title or derived_title
+            chosen_description = chosen_description or derived_description
+        else:
+            chosen_title = chosen_description = None
+        rendered = RenderedMessage(platform=platform, text=cleaned, title=chosen_title, description=chosen_description)
+        check_limits(rendered, limits, template=None)
+        return rendered
+
     def _source(self, name: str) -> str:
         self._require(name)
         return (self.folder / f"{name}{TEMPLATE_SUFFIX}").read_text(encoding="utf-8")
@@ -216,7 +244,8 @@ def _where(name: str, line: int | None) -> Text:
     return msg("error.where_template_line", template=file, line=line) if line else file
 
 
-def check_limits(message: RenderedMessage, limits: PlatformLimits, *, template: str) -> None:
+def check_limits(message: RenderedMessage, limits: PlatformLimits, *, template: str | None) -> None:
+    """``template``: the template the text came from; None for a text the person wrote."""
     checks = [
         ("text", N_("part.message"), message.text, limits.max_text_length),
         ("title", N_("part.article_title"), message.title, limits.max_title_length),
@@ -225,16 +254,11 @@ def check_limits(message: RenderedMessage, limits: PlatformLimits, *, template: 
     for field, what, value, limit in checks:
         if value is not None and limit is not None and len(value) > limit:
             over = len(value) - limit
+            details = {"platform": limits.label, "part": msg(what), "length": len(value), "over": over, "limit": limit}
             raise LimitError(
-                msg(
-                    "error.over_limit",
-                    platform=limits.label,
-                    part=msg(what),
-                    template=template,
-                    length=len(value),
-                    over=over,
-                    limit=limit,
-                ),
+                msg("error.over_limit", template=template, **details)
+                if template is not None
+                else msg("error.text_over_limit", **details),
                 hint=msg("hint.shorten", part=msg(what), over=over),
                 field=field,
             )

@@ -386,7 +386,11 @@ def _rows(
             if is_active or staff_id in active:
                 rows.append(_row(staff_id, name, unit_name, shares.get(staff_id, _NONE), clicked(staff_id)))
     elif by is Dimension.unit:
-        for unit_id, code, name in session.execute(sa_select(col(Unit.id), col(Unit.code), col(Unit.name))):
+        # Merged units have handed their people to the unit they joined: each share counts once, there.
+        current_units = sa_select(col(Unit.id), col(Unit.code), col(Unit.name)).where(
+            col(Unit.merged_into_id).is_(None)
+        )
+        for unit_id, code, name in session.execute(current_units):
             rows.append(_row(code, name, name, shares.get(unit_id, _NONE), clicked(unit_id)))
     elif by is Dimension.channel:
         names = {c.id: c.name for c in settings.channels}

@@ -6,6 +6,8 @@ A fault is one JSON object; every effect is optional but at least one is require
      "route": "POST /{page}/feed",        # omitted: any route; {x} matches one segment,
                                           # a leading version segment is ignored
      "times": 1,                          # consumed by this many matching requests
+     "skip": 2,                           # … after this many matching requests passed untouched
+                                          #   (a lost reply after the 3rd photo: skip 2)
      "delay_s": 3, "after": false,        # sleep before handling (after=true: after commit)
      "status": 400, "error": {...},       # reply with this platform error, nothing committed
      "body": "<html>…",                   # reply with this raw body (e.g. a proxy 502)
@@ -32,7 +34,7 @@ ALLOWED_KEYS = frozenset(
     {
         "platform", "route", "times", "status", "error", "body", "headers", "delay_s", "after",
         "drop_after_commit", "token_state", "revoke_token", "expire_token", "invalidate_token",
-        "note",
+        "note", "skip",
     }
 )
 IMMEDIATE_TOKEN_KEYS = {
@@ -69,6 +71,7 @@ class Fault:
     drop_after_commit: bool = False
     token_state: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    skip: int = 0  # matching requests still to let through before the fault applies
 
     @property
     def replaces_reply(self) -> bool:
@@ -201,6 +204,9 @@ class FaultQueue:
         if token_state is not None and token_state not in ("revoked", "expired", "invalid"):
             raise FaultSpecError("token_state must be revoked, expired or invalid")
         immediate = immediate_token_changes(spec)
+        skip = spec.get("skip", 0)
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise FaultSpecError("skip must be a whole number of requests (0 or more)")
         fault = Fault(
             id=0,
             platform=platform,
@@ -216,6 +222,7 @@ class FaultQueue:
             drop_after_commit=drop,
             token_state=token_state,
             spec=dict(spec),
+            skip=skip,
         )
         has_effect = (
             fault.replaces_reply or fault.headers or fault.delay_s > 0 or drop or token_state
@@ -240,6 +247,9 @@ class FaultQueue:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(platform, method, segments):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)

@@ -140,6 +140,7 @@ class TokenRecord:
     issued_time: float | None = None  # None: seen, not issued by the sandbox
     expires_time: float | None = None
     used_time: float | None = None  # single-use tokens (Zalo refresh token, auth code)
+    challenge: str | None = None  # an authorisation code's PKCE code_challenge
 
 
 @dataclass
@@ -154,8 +155,12 @@ class StateData:
     zalo_attachments: dict[str, ZaloAttachment] = field(default_factory=dict)
     zalo_oauth_log: list[dict[str, Any]] = field(default_factory=list)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    # What a person granted on a login/consent page: grant id → its app, pages and scopes.
+    login_grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     fb_sequence: int = 0
     clock_offset_s: float = 0.0
+    # Uploads and videos of the media emulators (plain JSON objects keyed "<kind>:<id>").
+    media_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def token(self, platform: str, token: str) -> TokenRecord | None:
         return self.tokens.get(f"{platform}:{token}")
@@ -206,8 +211,10 @@ def _from_json(raw: dict[str, Any]) -> StateData:
         },
         zalo_oauth_log=list(raw.get("zalo_oauth_log", [])),
         tokens={k: _build(TokenRecord, v) for k, v in raw.get("tokens", {}).items()},
+        login_grants={str(k): dict(v) for k, v in raw.get("login_grants", {}).items()},
         fb_sequence=int(raw.get("fb_sequence", 0)),
         clock_offset_s=float(raw.get("clock_offset_s", 0.0)),
+        media_jobs=dict(raw.get("media_jobs", {})),
     )
 
 

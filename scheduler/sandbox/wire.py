@@ -53,6 +53,9 @@ class ApiRequest:
     base_url: str  # scheme://host:port, to build absolute URLs (paging, media)
     json_body: Any = None
     body_error: str | None = None  # the body could not be parsed
+    raw_body: bytes = b""  # a body neither JSON nor a form (an upload of bare bytes)
+    # Every value of a repeated query or form field (a consent form's ticked boxes).
+    multi: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def version(self) -> str | None:
@@ -78,9 +81,13 @@ async def parse_request(request: Request) -> ApiRequest:
     """Read the whole request once; never raises for a bad body (``body_error`` says why)."""
     query = {key: value for key, value in request.query_params.multi_items()}
     params: dict[str, Any] = dict(query)
+    multi: dict[str, list[str]] = {}
+    for name, item in request.query_params.multi_items():
+        multi.setdefault(name, []).append(item)
     files: dict[str, UploadedFile] = {}
     json_body: Any = None
     body_error: str | None = None
+    raw_body = b""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/json":
@@ -99,8 +106,10 @@ async def parse_request(request: Request) -> ApiRequest:
                     files[key] = UploadedFile(value.filename, value.content_type, data)
                 else:
                     params[key] = value
+                    multi.setdefault(key, []).append(value)
         else:
             raw = await request.body()
+            raw_body = raw
             # Hand-written clients sometimes post JSON without saying so.
             if raw.strip().startswith(b"{"):
                 try:
@@ -123,6 +132,8 @@ async def parse_request(request: Request) -> ApiRequest:
         base_url=base_url,
         json_body=json_body,
         body_error=body_error,
+        raw_body=raw_body,
+        multi=multi,
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from scheduler.errors import StoreError
 from scheduler.i18n import msg
 from scheduler.logs import Throttle
+from scheduler.operations.metrics import operations_metrics
 from scheduler.sharing.counting import ClickEvent, ClickReason, store_clicks
 
 log = logging.getLogger("loa.sharing")
@@ -173,7 +174,12 @@ class ClickRecorder:
                     continue
                 batch.append(more)
             if batch:
-                self._settle(batch, self._commit([event for event, _ in batch]))
+                outcomes = self._commit([event for event, _ in batch])
+                self._settle(batch, outcomes)
+                # After the visitors are woken: the operators' figures never delay a redirect.
+                stored = [o.value for o in outcomes if isinstance(o, ClickReason)]
+                if stored:
+                    operations_metrics().clicks_stored(stored)
             if stop:
                 self._drop_connection()
                 return

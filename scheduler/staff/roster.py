@@ -27,6 +27,7 @@ from scheduler.staff.importing import (
     unit_key,
     unit_lookalike,
 )
+from scheduler.staff.units import aliases
 from scheduler.store import session_scope
 
 # 192 bits: the share token is the only key to a staff member's page.
@@ -57,9 +58,8 @@ class StaffRoster:
         with session_scope(self.engine) as session:
             existing_units = list(session.exec(select(Unit).order_by(col(Unit.id))))
             # Matched on the name itself (NFC, case folded), never on a name without accents.
-            units: dict[str, Unit] = {}
-            for known in existing_units:
-                units.setdefault(unit_key(known.name), known)
+            # A name the unit had before a rename or merge finds the unit it is today.
+            units: dict[str, Unit] = aliases(session)
             codes = {u.code for u in existing_units}
             staff = list(session.exec(select(Staff)))
             by_email = {s.email: s for s in staff if s.email}

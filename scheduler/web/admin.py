@@ -39,9 +39,10 @@ MAX_AUDIT_PAGE = 10**9  # (page - 1) × AUDIT_PAGE must stay an offset every dat
 
 
 def routes(console: Console) -> list[BaseRoute]:
-    from scheduler.web import reports_pages, staff_pages
+    from scheduler.web import channel_pages, library_pages, reports_pages, staff_pages
 
     return [
+        *channel_pages.routes(console),
         Route("/channels", console.page("channels.view")(channels_page)),
         Route("/channels/{channel_id}/{action}", console.page("channels.manage")(channel_action), methods=["POST"]),
         Route("/users", console.page("users.manage")(users_page), methods=["GET", "POST"]),
@@ -50,6 +51,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/account/password", console.page("account.password")(password_page), methods=["GET", "POST"]),
         Route("/me", console.page("dashboard.view")(my_figures)),
         *staff_pages.routes(console),
+        *library_pages.routes(console),
         *reports_pages.routes(console),
     ]
 
@@ -58,18 +60,30 @@ def routes(console: Console) -> list[BaseRoute]:
 
 
 def channels_page(ctx: Ctx, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    from scheduler.channels.catalog import refresh
+    from scheduler.channels.health import connect_buttons
+    from scheduler.web.channel_pages import unit_choices
+
     settings = ctx.loa.settings
-    rows = channel_rows(ctx.loa, lang=ctx.lang)
+    refresh(ctx.loa)  # a channel connected from the CLI shows at once
+    scope = ctx.scope
+    rows = [r for r in channel_rows(ctx.loa, lang=ctx.lang) if scope is None or r["id"] in scope]
     configured = {c.id: c for c in settings.channels}
+    horizon = utcnow() + timedelta(days=settings.publishing.token_warn_days)
     for row in rows:
         row["approval"] = configured[row["id"]].approval
         row["paused_forever"] = bool(row["paused_until"] and row["paused_until"].startswith("9999"))
+        expires = row.get("token_expires_at")
+        row["expiring"] = bool(expires and datetime.fromisoformat(expires) <= horizon)
+    can_manage = ctx.user.can("channels.manage")
     return ctx.render(
         "console/channels.html",
         status=status,
         channels=rows,
         errors=errors or {},
-        can_manage=ctx.user.can("channels.manage"),
+        can_manage=can_manage,
+        connect=connect_buttons(ctx.loa) if can_manage else [],
+        units=unit_choices(ctx),
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+import os
+import re
+import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -16,11 +20,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scheduler import __version__
 from scheduler.bounds import BodyLimit
 from scheduler.errors import StoreError
 from scheduler.i18n import process_lang, process_text, render_stored, translate
+from scheduler.logs import REQUEST_ID
 from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
 from scheduler.render.renditions import Renditions
 from scheduler.store import outage_of, session_scope
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from scheduler.app import Loa
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+REQUEST_ID_FORM = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 PUBLIC_IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
@@ -47,6 +54,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         # `loa publish-due`, another worker) says nothing about whether this one works.
         own = loa.publishing_engine
         body: dict[str, object] = {
+            "service": "loa",  # `loa doctor` tells Loa's answer from another server's by it
+            "version": __version__,
             "database": "ok",
             "last_tick_age_seconds": None,
             "channels_needing_attention": [],
@@ -95,6 +104,18 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
 
     renditions = Renditions(settings.media_path / "renditions")
 
+    metrics_token = os.environ.get(settings.web.metrics_token_env or "") if settings.web.metrics_token_env else None
+
+    async def metrics(request: Request) -> Response:
+        # Loopback callers that came through no proxy (the host's own Prometheus), or the
+        # bearer token: the figures name platforms and volumes an outsider has no need of.
+        from scheduler.operations.metrics import CONTENT_TYPE, operations_metrics
+
+        if not metrics_allowed(request, metrics_token):
+            return PlainTextResponse(translate(process_lang(), "error.metrics_refused"), status_code=403)
+        page = await run_in_threadpool(operations_metrics().exposition, engine)
+        return Response(page, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
     # Plain functions: Starlette runs them in its thread pool, so making a rendition (tens of
     # milliseconds, once per cover and size) never holds the event loop.
     def asset(request: Request) -> Response:
@@ -109,6 +130,7 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         *sharing_routes(loa),  # first: /l/{code} is the hottest path (routes are tried in order)
         Route("/healthz", healthz),
+        Route("/metrics", metrics),
         Route("/assets/{name:path}", asset),
         Route("/media/{name}", media),
         *console_routes(loa),
@@ -133,7 +155,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     relative_slash_redirects(app.router)
     watch = ProxyWatch(app.build_middleware_stack(), settings=settings)
     link = next(r.app for r in routes if isinstance(r, Route) and r.path == "/l/{code}")
-    app.middleware_stack = TrackedLinks(watch, link=link, watch=watch)
+    # The request id outside everything but tracked links, which log only their rare failures.
+    app.middleware_stack = TrackedLinks(RequestIds(watch), link=link, watch=watch)
     return app
 
 
@@ -162,6 +185,16 @@ class TrackedLinks:
         await self.app(scope, receive, send)
 
 
+def metrics_allowed(request: Request, token: str | None) -> bool:
+    """The bearer token when one is set; else a loopback peer carrying no forwarded header."""
+    offered = request.headers.get("authorization", "")
+    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return True
+    forwarded = any(name in request.headers for name in ("x-forwarded-for", "forwarded", "x-real-ip"))
+    peer = request.client.host if request.client else ""
+    return not forwarded and peer in ("127.0.0.1", "::1")
+
+
 def relative_slash_redirects(router: Router) -> None:
     """``/queue/`` → ``/queue`` with a relative Location.
 
@@ -185,6 +218,33 @@ def relative_slash_redirects(router: Router) -> None:
         await fallback(scope, receive, send)
 
     router.default = default
+
+
+class RequestIds:
+    """Each request gets an id (the proxy's ``X-Request-ID`` when it sent a sane one), sent back
+    in the same header and carried by the log lines written while answering it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
+        request_id = given.decode("latin-1") if REQUEST_ID_FORM.fullmatch(given) else secrets.token_hex(8)
+        token = REQUEST_ID.set(request_id)
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class ApiPaths:

@@ -8,6 +8,7 @@ and each message next to its field. The preview is rendered on the server by the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -22,11 +23,14 @@ from starlette.routing import BaseRoute, Route
 from scheduler.auth import may_manage_post
 from scheduler.bounds import parse_id
 from scheduler.channels.registry import publisher_class
+from scheduler.config import ChannelSettings
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import N_, msg
+from scheduler.library.editing import campaigns as campaign_rows
 from scheduler.models import utcnow
-from scheduler.posts.requests import PostRequest, PreparedPost, parse_when
+from scheduler.posts.requests import PlatformText, PostRequest, PreparedPost, parse_when
 from scheduler.posts.service import platform_limits
+from scheduler.publishing.outcomes import Event, may
 from scheduler.web.pages import Console, Ctx
 
 if TYPE_CHECKING:
@@ -47,9 +51,11 @@ ERROR_FIELDS = {
     "cover": "cover",
     "target": "cover",
     "platform": "cover",
-    "text": "preview",
-    "title": "preview",
-    "description": "preview",
+    "text": "text",
+    "title": "title",
+    "description": "description",
+    "media": "media",
+    "file": "media",
 }
 
 
@@ -89,6 +95,12 @@ class ComposeForm:
     link: str
     post_id: int | None
     errors: dict[str, str] = field(default_factory=dict)
+    # The post's own words (a template, when chosen, fills them: "fill"), and per platform.
+    text: str = ""
+    title: str = ""
+    description: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)
+    media: list[int] = field(default_factory=list)
 
 
 def routes(console: Console) -> list[BaseRoute]:
@@ -150,14 +162,21 @@ def _fields(ctx: Ctx, template: str, cover: str) -> tuple[list[str], list[str]]:
     return message_vars, cover_vars
 
 
+def offered(ctx: Ctx) -> list[ChannelSettings]:
+    """The channels this account may compose for: live (not archived) ones of its unit."""
+    scope = ctx.scope
+    return [c for c in ctx.loa.settings.channels if not c.archived and (scope is None or c.id in scope)]
+
+
 def _default_form(ctx: Ctx) -> ComposeForm:
     settings = ctx.loa.settings
     templates = ctx.loa.renderer.names()
     tomorrow = (utcnow().astimezone(settings.tz) + timedelta(days=1)).date()
+    chosen = ctx.query.get("template", "")
     return ComposeForm(
-        template=ctx.query.get("template", templates[0] if templates else ""),
+        template=chosen if chosen in templates else "",
         campaign="",
-        channels=[c.id for c in settings.channels],
+        channels=[c.id for c in offered(ctx)],
         variables={},
         date=tomorrow.strftime("%d/%m/%Y"),
         time="08:00",
@@ -170,7 +189,13 @@ def _default_form(ctx: Ctx) -> ComposeForm:
 
 def _form_from_post(ctx: Ctx, post: dict[str, Any]) -> ComposeForm:
     local = datetime.fromisoformat(post["scheduled_at"]).astimezone(ctx.loa.settings.tz)
+    words = post.get("words") or {}
     return ComposeForm(
+        text=words.get("text") or "",
+        title=words.get("title") or "",
+        description=words.get("description") or "",
+        overrides={k: v.get("text") or "" for k, v in (words.get("overrides") or {}).items()},
+        media=[m["id"] for m in post.get("media", [])],
         template=post["template"],
         campaign=post["campaign"] or "",
         channels=[p["channel"] for p in post["publications"]],
@@ -198,6 +223,13 @@ def _form_from_request(ctx: Ctx) -> ComposeForm:
         cover=form.get("cover", "").strip(),
         link=form.get("link", "").strip(),
         post_id=parse_id(post_id),
+        text=form.get("text", ""),
+        title=form.get("title", "").strip(),
+        description=form.get("description", "").strip(),
+        overrides={
+            k.removeprefix("own_"): v for k, v in form.items() if k.startswith("own_") and v.strip()
+        },
+        media=[i for i in (parse_id(v) for v in ctx.form_lists.get("media", [])) if i is not None],
     )
 
 
@@ -212,12 +244,18 @@ def _request(ctx: Ctx, form: ComposeForm, *, draft: bool, for_preview: bool = Fa
         if not form.date or not form.time:
             raise InputError(msg("error.when_or_now"), hint=msg("hint.date_time_format"), field="at")
         at = parse_when(f"{form.date} {form.time}", ctx.loa.settings)
+    written = bool(form.text.strip()) or not form.template
     return PostRequest(
-        template=form.template,
+        template="" if written else form.template,
+        text=form.text if written else None,
+        title=form.title or None,
+        description=form.description or None,
+        overrides={name: PlatformText(text=text) for name, text in form.overrides.items()},
+        media=list(form.media),
         channels=list(form.channels)
         if not for_preview
-        else (form.channels or [c.id for c in ctx.loa.settings.channels]),
-        variables=variables,
+        else (form.channels or [c.id for c in offered(ctx)]),
+        variables=variables if not written else {},
         at=at,
         campaign=form.campaign or None,
         link=form.link or None,
@@ -237,7 +275,7 @@ def _place_error(form: ComposeForm, exc: InputError, text: str) -> None:
 
 def _preview(ctx: Ctx, form: ComposeForm, covers: PreviewCovers) -> dict[str, Any]:
     """Render what each channel would get; errors go to ``form.errors`` as the CLI words them."""
-    if not form.template:
+    if not form.template and not form.text.strip():
         return {"cards": []}
     prepared: PreparedPost | None = None
     try:
@@ -247,6 +285,9 @@ def _preview(ctx: Ctx, form: ComposeForm, covers: PreviewCovers) -> dict[str, An
     if prepared is None:
         return {"cards": []}
     settings = ctx.loa.settings
+    items = ctx.loa.media.items(list(form.media)) if form.media else []
+    photos = [f"/media/{m.thumbnail or m.file}" for m in items if m.kind.value == "photo"]
+    video = next((m.original_name for m in items if m.kind.value == "video"), None)
     cards = []
     for channel_id, message in prepared.messages.items():
         channel = settings.channel(channel_id)
@@ -270,9 +311,11 @@ def _preview(ctx: Ctx, form: ComposeForm, covers: PreviewCovers) -> dict[str, An
                 "length": len(message.text),
                 "limit": limits.max_text_length,
                 "image": image_url,
+                "photos": photos,
+                "video": video,
             }
         )
-    return {"cards": cards}
+    return {"cards": cards, "warnings": [w.render(ctx.lang) for w in prepared.warnings]}
 
 
 def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 200, quiet: bool = False) -> Response:
@@ -296,8 +339,9 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         var_hints=hints,
         all_errors=False,
         templates=ctx.loa.renderer.names(),
-        campaigns=[(c.slug, c.name) for c in settings.campaigns],
-        channels=settings.channels,
+        # Campaigns from the database: config.toml's (synced by `loa init`) and the console's.
+        campaigns=[(c.slug, c.name) for c in campaign_rows(ctx.loa.engine)],
+        channels=offered(ctx),
         layouts=_layouts(ctx),
         message_vars=message_vars,
         cover_vars=cover_vars,
@@ -305,6 +349,9 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         preview=preview,
         approval_needed=bool(set(form.channels) & set(needs_approval)),
         timezone=settings.timezone,
+        chosen_media=ctx.loa.media.items(list(form.media)) if form.media else [],
+        channel_platforms=sorted({c.platform for c in settings.channels}),
+        titled=any(publisher_class(c.platform).max_title_length for c in settings.channels),
     )
 
 
@@ -328,6 +375,9 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
         # Stale form (a new tab logged in again, or it sat open too long): keep everything, save nothing.
         form.errors["form"] = ctx.t("form.stale")
         return _view(ctx, form, covers, status=400)
+    if action == "fill":
+        _fill_from_template(ctx, form)
+        return _view(ctx, form, covers, quiet=True)
     if action not in {"draft", "queue"}:
         # "switch" loads another template's or layout's fields: nothing to flag before they are filled.
         return _view(ctx, form, covers, quiet=action == "switch")
@@ -339,7 +389,13 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
             # the form, which keeps what was typed.
             _check_editable(ctx, post)
         request = _request(ctx, form, draft=True if post is not None else action == "draft")
-        if post is not None:
+        # An editor of a unit composes for that unit's channels only (403, audited).
+        ctx.require_channels(request.channels, "POST /compose")
+        if post is not None and any(p["status"] != "draft" for p in post["publications"]):
+            # A queued (or failed) post not yet claimed: changed in place, queued again.
+            post_id = form.post_id or 0
+            ctx.loa.posts.edit(post_id, _changes(request), actor=ctx.user.username)
+        elif post is not None:
             ctx.loa.posts.update_draft(form.post_id or 0, request, actor=ctx.user.username)
             post_id = form.post_id or 0
             if action == "queue":
@@ -359,9 +415,42 @@ def _check_editable(ctx: Ctx, post: dict[str, Any]) -> None:
         N_("audit_reason.not_author"),
         author=post["created_by"],
     )
-    if any(p["status"] != "draft" for p in post["publications"]):
-        refused = msg("error.post_not_draft", post=post["id"])
-        raise InputError(refused, hint=msg("hint.only_drafts_edited"), field="form")
+    if not any(may(p["status"], Event.edited) for p in post["publications"]) or any(
+        p["status"] in ("publishing", "unknown") for p in post["publications"]
+    ):
+        refused = msg("error.post_not_editable", post=post["id"], states=[
+            msg("error.channel_status", channel=p["channel"], status=msg(f"status.{p['status']}"))
+            for p in post["publications"]
+        ])  # fmt: skip
+        raise InputError(refused, hint=msg("hint.post_not_editable"), field="form")
+
+
+def _changes(request: PostRequest) -> dict[str, Any]:
+    """Everything the form says, as the changes of an edit."""
+    return {
+        name: getattr(request, name)
+        for name in (
+            "template", "text", "title", "description", "overrides", "media", "variables", "channels", "at",
+            "campaign", "link", "cover",
+        )
+    }  # fmt: skip
+
+
+def _fill_from_template(ctx: Ctx, form: ComposeForm) -> None:
+    """The chosen template, rendered with the fields filled in, becomes the text to edit."""
+    if not form.template:
+        return
+    try:
+        request = _request(ctx, dataclasses.replace(form, text=""), draft=True, for_preview=True)
+        prepared = ctx.loa.posts.prepare(request)
+    except InputError as exc:
+        _place_error(form, exc, ctx.error_text(exc))
+        return
+    first = next(iter(prepared.messages.values()))
+    form.text = first.text
+    form.title = form.title or (next((m.title for m in prepared.messages.values() if m.title), None) or "")
+    form.template = ""
+    form.variables = {}
 
 
 def preview(ctx: Ctx, covers: PreviewCovers) -> Response:

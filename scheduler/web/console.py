@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from scheduler.auth import LoginRefused, end_session, login, may_manage_post, record_forbidden
 from scheduler.bounds import clamp_day
+from scheduler.channels.health import warnings as token_warnings
 from scheduler.channels.service import channel_rows
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, translate
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 ATTENTION = ("failed", "blocked", "unknown", "missed")
 # Which buttons a publication shows: the statuses the state machine lets each decision apply to.
 CANCELLABLE = {s.value for s in sources(Event.cancelled)}
+EDITABLE = {s.value for s in sources(Event.edited)}
 MOVABLE = {s.value for s in sources(Event.rescheduled)}
 RETRYABLE = {s.value for s in sources(Event.retried)}
 STATIC_TYPES = {
@@ -164,18 +166,24 @@ def dashboard(ctx: Ctx) -> Response:
     attention: list[dict[str, Any]] = []
     seen: set[int] = set()
     for status in ATTENTION:
-        for post in posts.list(lang=ctx.lang, status=status, limit=100):
+        for post in posts.list(within=ctx.scope, lang=ctx.lang, status=status, limit=100):
             for publication in post["publications"]:
                 if publication["status"] == status and publication["id"] not in seen:
                     seen.add(publication["id"])
                     attention.append({"post": post, "publication": publication})
     attention.sort(key=lambda item: item["post"]["scheduled_at"], reverse=True)
-    waiting = posts.list(lang=ctx.lang, status="pending_approval", limit=50, ascending=True)
+    waiting = posts.list(within=ctx.scope, lang=ctx.lang, status="pending_approval", limit=50, ascending=True)
     days = [
-        (today, posts.list(lang=ctx.lang, since=start, until=start + timedelta(days=1), ascending=True, limit=200)),
+        (
+            today,
+            posts.list(
+                within=ctx.scope, lang=ctx.lang, since=start, until=start + timedelta(days=1), ascending=True, limit=200
+            ),
+        ),
         (
             today + timedelta(days=1),
             posts.list(
+                within=ctx.scope,
                 lang=ctx.lang,
                 since=start + timedelta(days=1),
                 until=start + timedelta(days=2),
@@ -196,6 +204,7 @@ def dashboard(ctx: Ctx) -> Response:
         days=days,
         today=today,
         channels=channel_rows(ctx.loa, lang=ctx.lang),
+        token_warnings=token_warnings(ctx.loa) if ctx.user.can("channels.view") else [],
         month_shares=shares,
         month_label=today.strftime("%m/%Y"),
         may_manage=lambda post: may_manage_post(ctx.user, post["created_by"]),
@@ -245,7 +254,7 @@ def queue(ctx: Ctx) -> Response:
         kwargs.update(since=start_of_today, ascending=True)
     elif when == "past":
         kwargs.update(until=now)
-    posts = ctx.loa.posts.list(lang=ctx.lang, limit=300, **kwargs)
+    posts = ctx.loa.posts.list(within=ctx.scope, lang=ctx.lang, limit=300, **kwargs)
     groups: dict[date, list[dict[str, Any]]] = {}
     tz = ctx.loa.settings.tz
     for post in posts:
@@ -282,6 +291,7 @@ def calendar(ctx: Ctx) -> Response:
         previous = (month_first - timedelta(days=1)).replace(day=1)
         following = next_month
     posts = ctx.loa.posts.list(
+        within=ctx.scope,
         lang=ctx.lang,
         since=local_midnight(ctx, first),
         until=local_midnight(ctx, last),
@@ -346,6 +356,7 @@ def render_post(
     status: int = 200,
 ) -> Response:
     post = ctx.loa.posts.show(post_id, lang=ctx.lang)
+    ctx.require_post(post)
     ids = [p["id"] for p in post["publications"]]
     statuses = {p["status"] for p in post["publications"]}
     user = ctx.user
@@ -370,7 +381,9 @@ def render_post(
         own_post=post["created_by"] == user.username,
         can_manage=manage,
         can_submit=manage and "draft" in statuses,
-        can_edit=manage and statuses == {"draft"},
+        # Until a publication is claimed (or while its outcome is unknown) the post can change.
+        can_edit=manage and bool(statuses & EDITABLE) and not statuses & {"publishing", "unknown"},
+        can_duplicate=user.can("posts.compose"),
         can_cancel=manage and bool(statuses & CANCELLABLE),
         can_reschedule=manage and bool(statuses & MOVABLE),
         retryable=RETRYABLE,
@@ -386,8 +399,11 @@ def post_action(ctx: Ctx) -> Response:
     post_id = ctx.path_int("post_id")
     action = ctx.request.path_params["action"]
     post = ctx.loa.posts.show(post_id, lang=ctx.lang)
+    ctx.require_post(post)
     user = ctx.user
     service = ctx.loa.posts
+    # An approver of a unit approves its own channels' publications; the rest wait for others.
+    mine = None if ctx.scope is None else [p["channel"] for p in post["publications"] if p["channel"] in ctx.scope]
     try:
         if action in {"approve", "send-back"}:
             ctx.require(
@@ -399,11 +415,17 @@ def post_action(ctx: Ctx) -> Response:
                     ctx.loa.engine, user, what=f"post:{post_id}", details={"reason": N_("audit_reason.own_post")}
                 )
             if action == "approve":
-                service.approve(post_id, actor=user.username)
+                service.approve(post_id, actor=user.username, channels=mine)
                 done = "approved"
             else:
                 service.send_back(post_id, actor=user.username, reason=ctx.form.get("reason", ""))
                 done = "sent_back"
+        elif action == "duplicate":
+            ctx.require(
+                user.can("posts.compose"), f"post:{post_id}", N_("audit_reason.role_may_not"), role=user.role.value
+            )
+            copy = service.duplicate(post_id, actor=user.username)
+            return ctx.redirect(f"/compose?post={copy}")
         elif action in {"cancel", "reschedule", "submit"}:
             ctx.require(
                 user.can("posts.manage") and may_manage_post(user, post["created_by"]),
@@ -473,5 +495,6 @@ def _post_of_publication(ctx: Ctx, publication_id: int) -> dict[str, Any]:
         row = session.get(Publication, publication_id)
         if row is None:
             raise NotFound(msg("error.no_publication", publication=publication_id))
-        post_id = row.post_id
+        post_id, channel_id = row.post_id, row.channel_id
+    ctx.require_channels([channel_id], f"publication:{publication_id}")
     return ctx.loa.posts.show(post_id, lang=ctx.lang)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -145,6 +145,32 @@ class Ctx:
         if not allowed:
             raise Forbidden(what, reason, details)
 
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The channels this account acts for (its unit's and those below); None: all."""
+        if "_scope" not in self.__dict__:
+            from scheduler.auth import channel_scope
+
+            self.__dict__["_scope"] = channel_scope(self.loa.engine, self.user)
+        scope: frozenset[str] | None = self.__dict__["_scope"]
+        return scope
+
+    def require_channels(self, channels: Iterable[str], what: str) -> None:
+        """Refuse (403, audited) a channel outside the account's unit."""
+        scope = self.scope
+        if scope is None:
+            return
+        outside = sorted(set(channels) - scope)
+        if outside:
+            raise Forbidden(what, N_("audit_reason.other_unit"), {"channels": ", ".join(outside)})
+
+    def require_post(self, post: Mapping[str, Any]) -> None:
+        """Refuse (403, audited) a post none of whose channels belongs to the account's unit."""
+        scope = self.scope
+        if scope is not None and not any(p["channel"] in scope for p in post["publications"]):
+            raise Forbidden(f"post:{post['id']}", N_("audit_reason.other_unit"),
+                            {"channels": ", ".join(sorted({p["channel"] for p in post["publications"]}))})  # fmt: skip
+
     def redirect(self, url: str, **params: str) -> Response:
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
@@ -237,6 +263,8 @@ class Console:
             ("/queue", "nav.queue", "posts.view"),
             ("/calendar", "nav.calendar", "posts.view"),
             ("/channels", "nav.channels", "channels.view"),
+            ("/templates", "nav.templates", "templates.manage"),
+            ("/campaigns", "nav.campaigns", "campaigns.manage"),
         ]
         if self.has_sharing():
             items.append(("/staff", "nav.staff", "staff.view"))

@@ -9,8 +9,11 @@ message, a log line or a repr.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -21,12 +24,14 @@ from urllib3.exceptions import NewConnectionError
 from scheduler.channels.base import (
     ChannelAccess,
     CoverTarget,
+    MediaFile,
     OutgoingPost,
     PostMetrics,
     Publisher,
     PublishResult,
     RemotePost,
     ShareDialog,
+    StepRecord,
     TokenVault,
 )
 from scheduler.errors import (
@@ -41,10 +46,17 @@ from scheduler.errors import (
 from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings
     from scheduler.sandbox.emulator import PlatformEmulator
 
 Json = dict[str, Any]
+log = logging.getLogger("loa.facebook")
+# The step record's mark for a call sent whose answer has not come back.
+_PENDING = "?"
+# Photos of one album uploaded at once (UNVERIFIED: Graph's tolerance for parallel uploads;
+# a few at a time stays well inside the Page's call budget).
+_STAGING_THREADS = 4
 
 # Graph error codes (A6). Sets, not ranges, so a reader can grep for a code.
 _AUTH_CODES = frozenset({102, 190})
@@ -182,6 +194,15 @@ class FacebookPublisher(Publisher):
     )
     live_api_base: ClassVar[str] = "https://graph.facebook.com/v25.0"
     sandbox_api_path: ClassVar[str] = "/v25.0"
+    # D3: up to 10 photos in one post (attached_media); video posts; Reels 3–90 s at 9:16,
+    # 30 per Page in any 24 hours. UNVERIFIED: the largest video a Page takes through the
+    # chunked upload; 1 GB keeps Loa's uploads well inside what is reported.
+    max_photos: ClassVar[int] = 10
+    supports_video: ClassVar[bool] = True
+    max_video_bytes: ClassVar[int] = 1024 * 1024 * 1024
+    short_video_seconds: ClassVar[tuple[float, float] | None] = (3.0, 90.0)
+    short_video_aspect: ClassVar[tuple[int, int] | None] = (9, 16)
+    short_video_daily_cap: ClassVar[int] = 30
     share_dialog: ClassVar[ShareDialog | None] = ShareDialog(
         button_label=N_("share.button.facebook"),
         sharer_url="https://www.facebook.com/sharer/sharer.php?u=",
@@ -195,8 +216,15 @@ class FacebookPublisher(Publisher):
         return FacebookApi
 
     @classmethod
+    def connect_flow(cls) -> type[ConnectFlow]:
+        from scheduler.channels.facebook.login import FacebookLogin
+
+        return FacebookLogin
+
+    @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
-        if not channel.token_env:
+        # A connected channel's Page token is in the vault, not in the environment.
+        if not channel.token_env and channel.origin != "connected":
             return msg("config.live_facebook_needs_token")
         return None
 
@@ -209,8 +237,15 @@ class FacebookPublisher(Publisher):
         session: requests.Session | None = None,
         max_pages: int = 10,
         page_size: int = 25,
+        video_polls: int = 40,
+        video_poll_interval: float = 3.0,
+        video_chunk_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         super().__init__(access, vault=vault, timeout=timeout, session=session)
+        # A video is processed after its upload; polled with short waits first, then these.
+        self.video_polls = max(1, video_polls)
+        self.video_poll_interval = video_poll_interval
+        self.video_chunk_bytes = video_chunk_bytes
         # find_recent reads at most max_pages × page_size posts (Graph's default page is 25).
         self.max_pages = max_pages
         self.page_size = page_size
@@ -225,6 +260,10 @@ class FacebookPublisher(Publisher):
     def publish(self, post: OutgoingPost) -> PublishResult:
         self._check_content(post)
         page = self.access.external_id
+        if post.video is not None:
+            return self._publish_video(post, post.video)
+        if post.photos:
+            return self._publish_album(post)
         if post.cover_jpeg:
             caption = post.text
             # /photos takes no `link`; keep the link readable by putting it in the caption.
@@ -261,6 +300,238 @@ class FacebookPublisher(Publisher):
         permalink, published_at = self._read_back(remote_id)
         return PublishResult(
             remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
+        )
+
+    # ------------------------------------------------------------------ photos
+
+    def _publish_album(self, post: OutgoingPost) -> PublishResult:
+        """Photos staged unpublished (invisible on the Page), then one feed post attaching
+        them in order (docs/platforms.md D3). The feed call is the irreversible step; each
+        staged photo's id is recorded first, so a retry attaches the same photos."""
+        page = self.access.external_id
+        steps = post.steps
+        record = threading.Lock()  # the step record is written from the staging threads
+
+        def stage(index: int, photo: MediaFile) -> str:
+            key = f"photo:{index}:{photo.sha256[:16]}"
+            with record:
+                known = steps.get(key)
+                if known and known != _PENDING:
+                    return known
+                if known == _PENDING:
+                    # The reply to this photo was lost last time: Facebook may hold it unpublished.
+                    log.warning("%s: photo %d of an album may be staged twice (a reply was lost)", self, index + 1)
+                    steps.put(f"orphan:{index}", "possible")
+                steps.put(key, _PENDING)
+            with photo.path.open("rb") as handle:
+                body = self._call(
+                    "POST",
+                    f"{page}/photos",
+                    data={"published": "false"},
+                    files={"source": (photo.path.name, handle, photo.content_type)},
+                )
+            photo_id = str(body.get("id") or "")
+            if not photo_id:
+                raise TransientError(msg("error.facebook_no_id"), hint=msg("hint.retry_later"), platform=self.platform)
+            with record:
+                steps.put(key, photo_id)
+            return photo_id
+
+        # Staged a few at a time (the order is kept by index): an album is not ten round trips.
+        with ThreadPoolExecutor(max_workers=min(_STAGING_THREADS, len(post.photos))) as pool:
+            futures = [pool.submit(stage, index, photo) for index, photo in enumerate(post.photos)]
+            staged = [future.result() for future in futures]
+        text = post.text
+        if post.link and post.link not in text:
+            text = f"{text}\n\n{post.link}" if text else post.link
+        data = {
+            "message": text,
+            "attached_media": json.dumps([{"media_fbid": photo_id} for photo_id in staged]),
+            "fields": "id,permalink_url,created_time",
+        }
+        steps.put("feed", "sent")
+        try:
+            body = self._call("POST", f"{page}/feed", data=data, write=True)
+        except PermanentError as exc:
+            if not isinstance(exc, DuplicateContent):
+                self._remove_staged(staged, post)
+            raise
+        remote_id = str(body.get("id") or "")
+        if not remote_id:
+            raise UnknownOutcome(
+                msg("error.facebook_no_id"), hint=msg("hint.facebook_look_first"), platform=self.platform
+            )
+        steps.put("post", remote_id)
+        return self._result(remote_id, body)
+
+    def _remove_staged(self, staged: list[str], post: OutgoingPost) -> None:
+        """A post refused for good: its staged photos are deleted, or kept on record as left behind."""
+        for index, photo_id in enumerate(staged):
+            try:
+                self._call("DELETE", photo_id)
+            except PublishError:
+                log.warning("%s: staged photo %s could not be removed; it stays unpublished", self, photo_id)
+                post.steps.put(f"orphan:{index}", photo_id)
+                continue
+            post.steps.drop(f"photo:{index}:{post.photos[index].sha256[:16]}")
+
+    def _result(self, remote_id: str, body: Json) -> PublishResult:
+        returned = body.get("permalink_url")
+        if isinstance(returned, str) and returned:
+            created = _parse_time(body.get("created_time")) or datetime.now(UTC)
+            return PublishResult(
+                remote_id=remote_id, permalink=returned, published_at=created, pause_seconds=self._pause_left()
+            )
+        permalink, published_at = self._read_back(remote_id)
+        return PublishResult(
+            remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
+        )
+
+    # ------------------------------------------------------------------ video
+
+    def _publish_video(self, post: OutgoingPost, video: MediaFile) -> PublishResult:
+        """A Page video by chunked upload (``upload_phase`` start → transfer → finish), then
+        processing polled until the post exists; a short vertical one goes out as a Reel.
+
+        The irreversible step is ``finish``: from then on Facebook publishes the video once
+        processed. Every earlier step is recorded as it completes, so an attempt after a
+        crash resumes the upload at the last offset Facebook took instead of starting again,
+        and an attempt after a lost ``finish`` only reads the video's status.
+        """
+        steps = post.steps
+        text = post.text if not post.link or post.link in post.text else f"{post.text}\n\n{post.link}"
+        reel = self.is_short_video(video)
+        video_id = steps.get("video:id")
+        if steps.get("video:finish") is None:
+            if reel:
+                video_id = self._upload_reel(video, steps)
+                data = {"upload_phase": "finish", "video_id": video_id, "video_state": "PUBLISHED"}
+                data["description"] = text
+                steps.put("video:finish", "sent")
+                self._call("POST", f"{self.access.external_id}/video_reels", data=data, write=True)
+            else:
+                session, video_id = self._upload_video(video, steps)
+                steps.put("video:finish", "sent")
+                self._call(
+                    "POST",
+                    f"{self.access.external_id}/videos",
+                    data={"upload_phase": "finish", "upload_session_id": session, "description": text},
+                    write=True,
+                )
+        assert video_id is not None
+        return self._await_video(video_id, post)
+
+    def _upload_video(self, video: MediaFile, steps: StepRecord) -> tuple[str, str]:
+        page = self.access.external_id
+        session, video_id = steps.get("video:session"), steps.get("video:id")
+        if session is None or video_id is None:
+            body = self._call("POST", f"{page}/videos", data={"upload_phase": "start", "file_size": str(video.size)})
+            session, video_id = str(body.get("upload_session_id") or ""), str(body.get("video_id") or "")
+            if not session or not video_id:
+                raise TransientError(msg("error.facebook_no_id"), hint=msg("hint.retry_later"), platform=self.platform)
+            steps.put("video:id", video_id)
+            steps.put("video:session", session)
+            start, end = 0, int(body.get("end_offset") or video.size)
+        else:
+            # Resumed: Facebook answers a chunk sent again at a recorded offset with the next one.
+            start = int(steps.get("video:offset") or 0)
+            end = min(video.size, start + self.video_chunk_bytes)
+        with video.path.open("rb") as handle:
+            while start < video.size:
+                handle.seek(start)
+                chunk = handle.read(max(1, end - start))
+                body = self._call(
+                    "POST",
+                    f"{page}/videos",
+                    data={"upload_phase": "transfer", "upload_session_id": session, "start_offset": str(start)},
+                    files={"video_file_chunk": (video.path.name, chunk, "application/octet-stream")},
+                )
+                start, end = int(body.get("start_offset") or video.size), int(body.get("end_offset") or video.size)
+                steps.put("video:offset", str(start))
+        return session, video_id
+
+    def _upload_reel(self, video: MediaFile, steps: StepRecord) -> str:
+        page = self.access.external_id
+        video_id, upload_url = steps.get("video:id"), steps.get("video:upload_url")
+        if video_id is None or upload_url is None:
+            body = self._call("POST", f"{page}/video_reels", data={"upload_phase": "start"})
+            video_id, upload_url = str(body.get("video_id") or ""), str(body.get("upload_url") or "")
+            if not video_id or not upload_url:
+                raise TransientError(msg("error.facebook_no_id"), hint=msg("hint.retry_later"), platform=self.platform)
+            steps.put("video:id", video_id)
+            steps.put("video:upload_url", upload_url)
+        if not self._trusted_upload_url(upload_url):
+            # The Page token goes with the bytes: never to a host Facebook's reply merely named.
+            raise PermanentError(msg("error.facebook_upload_host"), platform=self.platform)
+        with video.path.open("rb") as handle:
+            try:
+                response = self.session.post(
+                    upload_url,
+                    data=handle,  # streamed from the file, never read whole
+                    headers={
+                        "Authorization": f"OAuth {self._token()}",
+                        "offset": "0",
+                        "file_size": str(video.size),
+                        "Content-Type": "application/octet-stream",
+                    },
+                    timeout=_http_timeouts(self.timeout),
+                )
+            except requests.RequestException as exc:
+                raise self._network_error(exc, False) from None
+        if response.status_code >= 400:
+            raise TransientError(
+                msg("error.facebook_answered", what=msg("error.http_status", status=response.status_code)),
+                hint=msg("hint.retry_later"),
+                platform=self.platform,
+                http_status=response.status_code,
+            )
+        return video_id
+
+    def _trusted_upload_url(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        own = (urlsplit(self.access.api_base).hostname or "").lower()
+        return host == own or host == "facebook.com" or host.endswith(".facebook.com")
+
+    def _await_video(self, video_id: str, post: OutgoingPost) -> PublishResult:
+        """Poll the video until its post exists; an error removes the video and fails for good."""
+        waited = 0.0
+        for attempt in range(self.video_polls):
+            if attempt:
+                pause = min(self.video_poll_interval, 0.5 * 2 ** (attempt - 1))
+                time.sleep(pause)
+                waited += pause
+            try:
+                body = self._call("GET", video_id, params={"fields": "status,post_id,permalink_url"})
+            except TransientError:
+                continue
+            status = body.get("status") if isinstance(body.get("status"), dict) else {}
+            state = str((status or {}).get("video_status") or "")
+            if state == "error":
+                try:
+                    self._call("DELETE", video_id)
+                except PublishError:
+                    post.steps.put("orphan:video", video_id)
+                raise PermanentError(
+                    msg("error.facebook_video_processing"),
+                    hint=msg("hint.facebook_video_again"),
+                    platform=self.platform,
+                )
+            remote_id = str(body.get("post_id") or "")
+            if state == "ready" and remote_id:
+                post.steps.put("post", remote_id)
+                permalink = body.get("permalink_url")
+                if isinstance(permalink, str) and permalink:
+                    return PublishResult(
+                        remote_id=remote_id,
+                        permalink=permalink,
+                        published_at=datetime.now(UTC),
+                        pause_seconds=self._pause_left(),
+                    )
+                return self._result(remote_id, {})
+        raise UnknownOutcome(
+            msg("error.facebook_video_still_processing", checks=self.video_polls, seconds=round(waited)),
+            hint=msg("hint.facebook_look_first"),
+            platform=self.platform,
         )
 
     def find_recent(self, *, since: datetime) -> list[RemotePost]:
@@ -497,7 +768,7 @@ class FacebookPublisher(Publisher):
         *,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, tuple[str, Any, str]] | None = None,
         write: bool = False,
     ) -> Json:
         """One Graph call; returns the JSON object or raises a classified error.

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from scheduler.channels.facebook.login_emulator import FacebookLoginEmulator, GraphFallbacks, login_routes
+from scheduler.channels.facebook.media_emulator import FacebookMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
 from scheduler.sandbox.emulator import Combine
@@ -479,6 +481,8 @@ class FacebookApi:
         for photo in data.fb_photos.values():
             if photo.deleted_time is None:
                 page(photo.page_id)["photos"].append(_photo_entry(photo, base_url))
+        for page_id, section in pages.items():
+            section["videos"] = FacebookMedia.state_videos(data, page_id)
         return {"pages": pages}
 
     @staticmethod
@@ -507,7 +511,17 @@ class FacebookApi:
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
         self.state = state
         self.settings = settings
+        login = FacebookLoginEmulator(state, lambda code, text, sub: GraphError(code, text, subcode=sub))
+        fallbacks = GraphFallbacks(
+            oauth_access_token=self.oauth_access_token, accounts=self.accounts, debug_token=self.debug_token,
+            request_token=self.request_token, all_scopes=PAGE_SCOPES,
+        )
+        # Videos and Reels (media_emulator.py), ahead of the generic node routes.
+        self.media = FacebookMedia(self)
+        media_routes = [_Route(method, path, handler) for method, path, handler in self.media.routes()]
         self.routes = [
+            *media_routes,
+            *(_Route(m, p, h, needs_token=t) for m, p, h, t in login_routes(login, fallbacks)),
             _Route("GET", ("oauth", "access_token"), self.oauth_access_token, needs_token=False),
             _Route("GET", ("debug_token",), self.debug_token),
             _Route("GET", ("{node}", "insights", "{metric}"), self.insights),
@@ -885,6 +899,8 @@ class FacebookApi:
 
     def delete_node(self, req: ApiRequest, found: dict[str, str]) -> ApiResponse:
         node = found["node"]
+        if node.isdigit() and self.media.delete(node):
+            return ApiResponse(200, {"success": True})
         with self.state.mutate() as data:
             now = self.state.now()
             post = data.fb_posts.get(node)
@@ -921,6 +937,9 @@ class FacebookApi:
 
     def get_node(self, req: ApiRequest, found: dict[str, str]) -> ApiResponse:
         node = found["node"]
+        video = self.media.video_node(node) if node.isdigit() else None
+        if video is not None:
+            return ApiResponse(200, video)
         fields_text = as_str(req.params.get("fields"))
         specs = parse_fields(fields_text) if fields_text else None
         with self.state.read() as data:

@@ -24,12 +24,14 @@ from urllib3.exceptions import NewConnectionError
 from scheduler.channels.base import (
     ChannelAccess,
     CoverTarget,
+    MediaFile,
     OutgoingPost,
     PostMetrics,
     Publisher,
     PublishResult,
     RemotePost,
     ShareDialog,
+    StepRecord,
     TokenVault,
 )
 from scheduler.errors import (
@@ -43,6 +45,7 @@ from scheduler.errors import (
 from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
+    from scheduler.channels.connect import ConnectFlow
     from scheduler.config import ChannelSettings, Settings
     from scheduler.sandbox.emulator import PlatformEmulator
 
@@ -60,6 +63,9 @@ _REFRESH_TOKEN_SPENT = -14020
 _MEDIA_FAILED = -200  # at verify: Zalo could not fetch the cover / body images
 _NIGHT = -234  # no promotional sends 22:00–06:00 Vietnam time
 _NOT_AUTHORIZED = -223  # OA has not granted this API to the app: needs re-authorisation
+# D4 (UNVERIFIED, from an integration's design): upload_video/verify's status values.
+_VIDEO_USABLE = 1
+_VIDEO_REFUSED = frozenset({2, 4, 5})  # locked, error, deleted
 
 _RATE_WAIT_S = 60.0  # −32 is a per-minute limit
 _QUOTA_WAIT_S = 24 * 3600.0  # the quota resets on a date we cannot see; look again daily
@@ -193,6 +199,12 @@ class ZaloPublisher(Publisher):
     )
     needs_cover: ClassVar[bool] = True
     cover_by_url: ClassVar[bool] = True
+    # D4: several images in an article's body, each ≤ 1 MB, fetched from public URLs.
+    # UNVERIFIED: how many one body may hold; 20 is what Loa sends at most.
+    max_photos: ClassVar[int] = 20
+    # D4: a video article from an uploaded file; UNVERIFIED: 50 MB, from the SDK's documentation.
+    supports_video: ClassVar[bool] = True
+    max_video_bytes: ClassVar[int] = 50 * 1_000_000
     single_use_refresh_token: ClassVar[bool] = True
     live_api_base: ClassVar[str] = "https://openapi.zalo.me"
     live_oauth_base: ClassVar[str | None] = ZALO_OAUTH_BASE
@@ -214,6 +226,12 @@ class ZaloPublisher(Publisher):
         from scheduler.channels.zalo.emulator import ZaloApi
 
         return ZaloApi
+
+    @classmethod
+    def connect_flow(cls) -> type[ConnectFlow]:
+        from scheduler.channels.zalo.login import ZaloLogin
+
+        return ZaloLogin
 
     @classmethod
     def live_settings_problem(cls, channel: ChannelSettings) -> Message | None:
@@ -247,6 +265,7 @@ class ZaloPublisher(Publisher):
         refresh_margin: timedelta = timedelta(hours=1),
         author: str | None = None,
         max_pages: int = 10,
+        video_polls: int = 40,
     ) -> None:
         super().__init__(access, vault=vault, timeout=timeout, session=session)
         # B3: Zalo fetches the media asynchronously; the field client polls 8 × 3 s.
@@ -255,12 +274,13 @@ class ZaloPublisher(Publisher):
         self.refresh_margin = refresh_margin
         self.author = author[:_AUTHOR_LIMIT] if author else None
         self.max_pages = max_pages
+        self.video_polls = max(1, video_polls)
         self.oauth_base = (access.oauth_base or ZALO_OAUTH_BASE).rstrip("/")
 
     # ------------------------------------------------------------------ contract
 
     def publish(self, post: OutgoingPost) -> PublishResult:
-        article = self._article(post)
+        article = self._video_article(post, post.video) if post.video is not None else self._article(post)
         created = self._api("POST", "/v2.0/article/create", body=article, write=True)
         token = created.get("token")
         if not isinstance(token, str) or not token:
@@ -269,7 +289,7 @@ class ZaloPublisher(Publisher):
                 hint=msg("hint.zalo_look_first"),
                 platform=self.platform,
             )
-        article_id = self._verify(token, post.cover_url or "")
+        article_id = self._verify(token, post.photos[0].url if post.photos else post.cover_url or "")
         permalink, published_at = self._read_back(article_id)
         return PublishResult(remote_id=article_id, permalink=permalink, published_at=published_at)
 
@@ -552,6 +572,8 @@ class ZaloPublisher(Publisher):
         params: Mapping[str, str] | None = None,
         body: Json | None = None,
         write: bool = False,
+        files: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Json:
         """One OA API call; returns ``data`` or raises a classified error.
 
@@ -560,7 +582,7 @@ class ZaloPublisher(Publisher):
         """
         token = self._access_token()
         for attempt in range(2):
-            status, reply = self._send(method, path, token, params, body, write)
+            status, reply = self._send(method, path, token, params, body, write, files=files, headers=headers)
             code = _as_int(reply.get("error"))
             if code in _TOKEN_DEAD or status == 401:
                 if attempt == 0:
@@ -587,14 +609,21 @@ class ZaloPublisher(Publisher):
         params: Mapping[str, str] | None,
         body: Json | None,
         write: bool,
+        *,
+        files: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Json]:
+        if files is not None:
+            for _name, (_file_name, handle, _kind) in files.items():
+                handle.seek(0)  # the refresh-and-retry sends the same file from its start
         try:
             response = self.session.request(
                 method,
                 f"{self.access.api_base.rstrip('/')}{path}",
                 params=params,
                 json=body,
-                headers={"access_token": token},
+                files=files,
+                headers={"access_token": token, **(headers or {})},
                 timeout=_http_timeouts(self.timeout),
             )
         except requests.RequestException as exc:
@@ -700,7 +729,10 @@ class ZaloPublisher(Publisher):
     # ------------------------------------------------------------------ publish helpers
 
     def _article(self, post: OutgoingPost) -> Json:
-        if not post.cover_url:
+        photos = post.photos
+        # The cover is the post's first photo when it has photos (the person chose their order).
+        cover = photos[0].url if photos else post.cover_url
+        if not cover:
             # Zalo itself answers −201 "cover value is invalid" without one (B3); saying so
             # before the call names the fix.
             raise PermanentError(
@@ -741,16 +773,100 @@ class ZaloPublisher(Publisher):
             # Zalo rejects unencoded spaces or Vietnamese letters in photo_url (B3).
             "cover": {
                 "cover_type": "photo",
-                "photo_url": requote_uri(post.cover_url),
+                "photo_url": requote_uri(cover),
                 "status": "show",
             },
-            "body": [{"type": "text", "content": text_to_html(post.text, post.link)}],
+            # The words, then the photos in the order the person gave them (D4: public URLs).
+            "body": [
+                {"type": "text", "content": text_to_html(post.text, post.link)},
+                *(
+                    {"type": "image", "url": requote_uri(photo.url), **({"caption": photo.alt} if photo.alt else {})}
+                    for photo in photos
+                ),
+            ],
             "status": "show",
             "comment": "show",
         }
         if self.author:
             article["author"] = self.author
         return article
+
+    def _video_article(self, post: OutgoingPost, video: MediaFile) -> Json:
+        """A ``type: video`` article (D4): the file uploaded (``preparevideo``), its conversion
+        polled (``verify``) until usable, then the article naming its ``video_id``.
+
+        The upload's token and the usable video id are recorded as each arrives, so an
+        attempt after a crash polls the same upload instead of sending the file again; the
+        irreversible step stays ``article/create``.
+        """
+        if video.size > self.max_video_bytes:
+            raise PermanentError(
+                msg("error.zalo_video_too_big", size=round(video.size / 1e6), limit=self.max_video_bytes // 1_000_000),
+                hint=msg("hint.media_video_smaller"),
+                platform=self.platform,
+            )
+        if not post.cover_url:
+            raise PermanentError(msg("error.zalo_needs_cover"), hint=msg("hint.add_cover"), platform=self.platform)
+        steps = post.steps
+        video_id = steps.get("video:id")
+        if video_id is None:
+            token = steps.get("video:token")
+            if token is None:
+                with video.path.open("rb") as handle:
+                    data = self._api(
+                        "POST",
+                        "/v2.0/article/upload_video/preparevideo",
+                        files={"file": (video.path.name, handle, video.content_type)},
+                    )
+                token = str(data.get("token") or "")
+                if not token:
+                    raise TransientError(
+                        msg("error.zalo_no_processing_token"), hint=msg("hint.retry_later"), platform=self.platform
+                    )
+                steps.put("video:token", token)
+            video_id = self._video_ready(token, steps)
+        title = post.title.strip() if post.title else derive_title(post.text)
+        description = post.description.strip() if post.description else derive_description(post.text)
+        article: Json = {
+            "type": "video",
+            "title": title[:_TITLE_LIMIT],
+            "description": (description or title)[:_DESCRIPTION_LIMIT],
+            "video_id": video_id,
+            "avatar": requote_uri(post.cover_url),
+            "status": "show",
+            "comment": "show",
+        }
+        if self.author:
+            article["author"] = self.author
+        return article
+
+    def _video_ready(self, token: str, steps: StepRecord) -> str:
+        """Poll ``upload_video/verify`` until the video is usable; its error fails the post."""
+        waited = 0.0
+        for attempt in range(self.video_polls):
+            if attempt:
+                pause = min(self.verify_interval, 0.5 * 2 ** (attempt - 1))
+                time.sleep(pause)
+                waited += pause
+            data = self._api("GET", "/v2.0/article/upload_video/verify", headers={"token": token})
+            status = _as_int(data.get("status"))
+            if status == _VIDEO_USABLE and data.get("video_id"):
+                video_id = str(data["video_id"])
+                steps.put("video:id", video_id)
+                return video_id
+            if status in _VIDEO_REFUSED:
+                steps.drop("video:token")  # that upload is dead: the next attempt uploads again
+                raise PermanentError(
+                    msg("error.zalo_video_refused", status=status),
+                    hint=msg("hint.media_video_again"),
+                    platform=self.platform,
+                    code=status,
+                )
+        raise TransientError(
+            msg("error.zalo_video_still_processing", checks=self.video_polls, seconds=round(waited)),
+            hint=msg("hint.retry_later"),
+            platform=self.platform,
+        )
 
     def _verify(self, token: str, cover_url: str) -> str:
         """Poll article/verify until Zalo gives the id.

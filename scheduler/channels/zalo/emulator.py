@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from scheduler.channels.zalo.login_emulator import ZaloLoginEmulator
+from scheduler.channels.zalo.media_emulator import ZaloMedia
 from scheduler.config import SandboxSettings
 from scheduler.sandbox.control import ControlError, counter_value
 from scheduler.sandbox.emulator import Combine
@@ -190,6 +192,8 @@ class ZaloApi:
         for job in data.zalo_jobs.values():
             if job.polls_left > 0 or job.error_code is not None:
                 oa(job.oa_id)["pending"].append(dataclasses.asdict(job))
+        for oa_id, section in oas.items():
+            section["videos"] = ZaloMedia.state_videos(data, oa_id)
         return {"oas": oas, "oauth": {"requests": list(data.zalo_oauth_log)}}
 
     @staticmethod
@@ -209,8 +213,10 @@ class ZaloApi:
         }
 
     def __init__(self, state: SandboxState, settings: SandboxSettings) -> None:
+        self.login = ZaloLoginEmulator(state)
         self.state = state
         self.settings = settings
+        self.media = ZaloMedia(self)
         self.routes = [
             _Route("POST", ("oa", "upload", "image"), self.upload_image),
             _Route("GET", ("oa", "getoa"), self.get_oa),
@@ -221,6 +227,8 @@ class ZaloApi:
             _Route("POST", ("article", "remove"), self.remove_article),
             _Route("GET", ("article", "getdetail"), self.get_detail),
             _Route("GET", ("article", "getslice"), self.get_slice),
+            # Article videos (media_emulator.py).
+            *(_Route(method, path, handler) for method, path, handler in self.media.routes()),
         ]
 
     @staticmethod
@@ -238,7 +246,12 @@ class ZaloApi:
 
     def handle(self, req: ApiRequest) -> ApiResponse:
         if self.is_oauth(req):
+            if self.login.owns(req):
+                return self.login.handle(req)
             if req.segments == ("v4", "oa", "access_token") and req.method == "POST":
+                refusal = self.login.pkce_refusal(req)
+                if refusal is not None:
+                    return ApiResponse(200, oauth_error_body(refusal, "code_verifier is invalid"))
                 return self.oauth_token(req)
             return ApiResponse(404, {"error": 404, "message": "Not found"})
         try:
@@ -410,7 +423,7 @@ class ZaloApi:
     def get_oa(self, req: ApiRequest, oa_id: str) -> ApiResponse:
         return ApiResponse(200, envelope({
             "oa_id": oa_id,
-            "name": f"Sandbox OA {oa_id}",
+            "name": self.login.oa_name(oa_id) or f"Sandbox OA {oa_id}",
             "description": "Official Account emulated by the Loa sandbox",
             "avatar": "",
             "cover": "",

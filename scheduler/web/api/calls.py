@@ -34,6 +34,22 @@ class Call:
     user: AuthUser
     lang: str = DEFAULT_LANG  # the caller's, for the stored reasons an answer words
 
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The channels this account acts for (its unit's and those below); None: all."""
+        if "_scope" not in self.__dict__:
+            from scheduler.auth import channel_scope
+
+            self.__dict__["_scope"] = channel_scope(self.loa.engine, self.user)
+        scope: frozenset[str] | None = self.__dict__["_scope"]
+        return scope
+
+    def require_channels(self, channels: list[str], what: str) -> None:
+        """403 (audited) for a channel outside the account's unit."""
+        if self.scope is not None and set(channels) - self.scope:
+            outside = ", ".join(sorted(set(channels) - self.scope))
+            raise self.forbid(what, N_("audit_reason.other_unit"), channels=outside)
+
     def forbid(self, what: str, reason: str, **details: str) -> ApiError:
         """A 403, audited; ``reason`` is an ``audit_reason.…`` id, stored as such and shown as the hint."""
         record_forbidden(self.loa.engine, self.user, what=what, details={"reason": reason, **details, "via": "api"})

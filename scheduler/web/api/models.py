@@ -74,6 +74,28 @@ class Publication(Answer):
     metrics: Metrics
 
 
+class MediaEntry(Answer):
+    """One item of the media library, as `loa media list --json` prints it."""
+
+    id: int
+    kind: Literal["photo", "video"]
+    sha256: str
+    width: int
+    height: int
+    duration_s: float | None
+    bytes: int
+    alt: str
+    content_type: str
+    file: str = Field(description="the stored file, in the media folder")
+    thumbnail: str | None
+    name: str = Field(description="the file's name when it was added")
+    created_at: DateTime
+
+
+class MediaList(Answer):
+    media: list[MediaEntry]
+
+
 class Post(Answer):
     """The shape of `loa post show --json`."""
 
@@ -87,7 +109,18 @@ class Post(Answer):
     link: str | None
     cover_layout: str | None
     created_by: str
+    words: dict[str, Any] = Field(
+        description="what the person wrote, as written: text, title, description, overrides (platform → "
+        "its own text, title, description); empty for a post from a template"
+    )
+    media: list[MediaEntry]
     publications: list[Publication]
+
+
+class QueuedPost(Post):
+    """A post just queued, with what is worth knowing but was not refused."""
+
+    warnings: list[str] = Field(description="e.g. the same text queued on a channel within the window")
 
 
 class PostList(Answer):
@@ -126,12 +159,27 @@ class ShareReport(Answer):
 Text = StrictStr | None
 
 
+class PlatformText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text = None
+    title: Text = None
+    description: Text = None
+
+
 class NewPost(BaseModel):
-    """The fields of `loa post add`; exactly one of `at` and `now`."""
+    """The fields of `loa post add`; exactly one of `at` and `now`, of `template` and `text`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    template: StrictStr = Field(description="the name of a message template")
+    template: Text = Field(default=None, description="the name of a message template")
+    text: Text = Field(default=None, description="the post's words, written directly")
+    title: Text = Field(default=None, description="article title, where posts have one")
+    description: Text = Field(default=None, description="article description, where posts have one")
+    overrides: dict[str, PlatformText] = Field(default_factory=dict, description="platform name → its own words")
+    media: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list, description="media library ids, in order"
+    )
     channels: list[StrictStr] | StrictStr | None = Field(default=None, description="channel ids")
     channel: list[StrictStr] | StrictStr | None = Field(default=None, description="the same as channels, as --channel")
     variables: dict[str, StrictStr | StrictInt | StrictFloat] = Field(default_factory=dict)
@@ -146,6 +194,21 @@ class NewPost(BaseModel):
     campaign: Text = Field(default=None, description="campaign slug")
     link: Text = Field(default=None, json_schema_extra={"format": "uri"})
     draft: StrictBool = Field(default=False, description="save without queueing")
+
+
+class PostChanges(BaseModel):
+    """What `PATCH /api/posts/{post_id}` may change (as `loa post edit`); absent fields stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text = None
+    title: Text = None
+    description: Text = None
+    overrides: dict[str, PlatformText] | None = None
+    media: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = None
+    channels: list[StrictStr] | None = None
+    at: Text = Field(default=None, description="local time in the configured zone unless it has an offset")
+    link: Text = None
 
 
 class Approval(BaseModel):
@@ -180,4 +243,4 @@ class ShareQuery(BaseModel):
 
 
 # Shown in the document though the API reads them itself (see routes.json_body).
-BODY_MODELS: tuple[type[BaseModel], ...] = (NewPost, Approval)
+BODY_MODELS: tuple[type[BaseModel], ...] = (NewPost, PostChanges, Approval)

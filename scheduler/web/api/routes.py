@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scheduler.auth import may_manage_post
 from scheduler.errors import InputError, NotFound
 from scheduler.i18n import N_, msg
+from scheduler.posts.requests import PlatformText as PlatformWords
 from scheduler.posts.requests import PostRequest, parse_when
 from scheduler.render.messages import nfc
 from scheduler.web.api.calls import Call, caller, json_body, json_object
@@ -25,10 +27,13 @@ from scheduler.web.api.models import (
     BODY_MODELS,
     Approval,
     Error,
+    MediaList,
     NewPost,
     Post,
+    PostChanges,
     PostList,
     PostQuery,
+    QueuedPost,
     ShareQuery,
     ShareReport,
 )
@@ -77,6 +82,27 @@ def _refusals(*specific: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
 
 BODY_REFUSALS = {413: "The body is too large", 415: "The body is not JSON"}
 NO_POST = {404: "No such post"}
+UPLOAD_REFUSALS = {
+    413: "The upload is larger than [media] max_video_mib, or its length is not given",
+    415: "The body is not multipart/form-data",
+}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "alt": {"type": "string", "description": "a description for readers who cannot see it"},
+                    },
+                }
+            }
+        },
+    }
+}
 BUSY = {503: "Heavy work is at its limit in this process (see Retry-After): try again in a few seconds"}
 
 
@@ -192,18 +218,92 @@ def create_api(loa: "Loa") -> FastAPI:
         operation_id="createPost",
         summary="Queue a post, as `loa post add` (roles: admin, editor)",
         status_code=201,
-        response_model=Post,
+        response_model=QueuedPost,
         response_description="The queued post",
         responses=_refusals(BODY_REFUSALS),
         openapi_extra=_request_body(NewPost, required=True),
     )
     def create_post(call: composer, body: Annotated[NewPost, Depends(json_body(NewPost))], response: Response) -> Any:
+        request = _post_request(call, body)
+        # An editor of a unit queues for that unit's channels only.
+        call.require_channels(list(request.channels), "POST /api/posts")
         try:
-            post_id = call.loa.posts.add(_post_request(call, body))
+            prepared = call.loa.posts.prepare(request)
+            (post_id,) = call.loa.posts.store([prepared])
         except InputError as exc:
             raise ApiError(400, exc) from None
         response.headers["Location"] = f"{PREFIX}/posts/{post_id}"
+        shown = call.loa.posts.show(post_id, lang=call.lang)
+        shown["warnings"] = [w.render(call.lang) for w in prepared.warnings]
+        return shown
+
+    @api.patch(
+        post_path,
+        operation_id="editPost",
+        summary="Change a post not yet claimed, as `loa post edit` (roles: admin; editor for own posts)",
+        response_model=Post,
+        response_description="The post after the change",
+        responses=_refusals(NO_POST, {409: "Being published or its outcome unknown"}, BODY_REFUSALS),
+        openapi_extra=_request_body(PostChanges, required=True),
+    )
+    def edit_post(
+        call: composer, post_id: post_id_type, body: Annotated[PostChanges, Depends(json_body(PostChanges))]
+    ) -> Any:
+        post = _post_or_404(call, post_id)
+        if not may_manage_post(call.user, post["created_by"]):
+            raise call.forbid(f"post:{post_id}", N_("audit_reason.edit_not_author"), author=post["created_by"])
+        try:
+            call.loa.posts.edit(post_id, _changes(call, body), actor=call.user.username)
+        except InputError as exc:
+            raise ApiError(409 if exc.field is None else 400, exc) from None
         return call.loa.posts.show(post_id, lang=call.lang)
+
+    @api.get(
+        "/media",
+        operation_id="listMedia",
+        summary="The media library, newest first (roles: admin, editor, approver)",
+        response_model=MediaList,
+        response_description="The library",
+        responses=_refusals(),
+    )
+    def list_media(call: viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+        return {"media": call.loa.media.list(limit=limit)}
+
+    @api.post(
+        "/media",
+        operation_id="addMedia",
+        summary="Put photos or videos in the library, as `loa media add` (multipart `file`; roles: admin, editor)",
+        status_code=201,
+        response_model=MediaList,
+        response_description="What was stored (an item already there is answered as it is)",
+        responses=_refusals(UPLOAD_REFUSALS),
+        openapi_extra=UPLOAD_BODY,
+    )
+    async def add_media(call: composer, request: Request) -> Any:
+        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            raise refuse(415, msg("error.api_send_multipart"), hint=msg("hint.api_send_multipart"))
+        # One request carries at most the largest video the library takes (several photos fit in it).
+        limit = call.loa.settings.media.max_video_bytes + 1024 * 1024
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > limit:
+            # Refused before a byte is read: a file's size is known before it is sent.
+            raise refuse(
+                413,
+                msg("error.api_upload_too_large", mib=limit // (1024 * 1024)),
+                hint=msg("hint.media_too_big", key="media.max_video_mib"),
+            )
+        form = await request.form()
+        files = [f for f in form.getlist("file") if not isinstance(f, str)]
+        alt = form.get("alt")
+        if not files:
+            raise refuse(400, msg("error.api_required", name="file"), field="file")
+        try:
+            added = await run_in_threadpool(_add_uploads, call, files, alt if isinstance(alt, str) else "")
+        except InputError as exc:
+            raise ApiError(400, exc) from None
+        finally:
+            await form.close()
+        return {"media": added}
 
     @api.get(
         post_path,
@@ -232,8 +332,13 @@ def create_api(loa: "Loa") -> FastAPI:
         if post["created_by"] == call.user.username:
             # Separation of duties: the author never approves their own post.
             raise call.forbid(f"post:{post_id}", N_("audit_reason.own_post"))
+        channels = body.channels
+        if call.scope is not None:
+            # An approver of a unit approves its own channels' publications; the rest wait for others.
+            channels = [c for c in (channels or [p["channel"] for p in post["publications"]]) if c in call.scope]
+            call.require_channels(list(body.channels or []), f"post:{post_id}")
         try:
-            call.loa.posts.approve(post_id, actor=call.user.username, channels=body.channels)
+            call.loa.posts.approve(post_id, actor=call.user.username, channels=channels)
         except InputError as exc:
             raise ApiError(409 if exc.field is None else 400, exc) from None
         # Read back in the caller's language (its publications' stored reasons are worded).
@@ -287,6 +392,7 @@ def create_api(loa: "Loa") -> FastAPI:
 def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
     try:
         return call.loa.posts.list(
+            within=call.scope,
             status=query.status.value if query.status else None,
             campaign=query.campaign,
             channel=query.channel,
@@ -299,19 +405,43 @@ def _list_posts(call: Call, query: PostQuery) -> list[dict[str, Any]]:
 
 def _post_or_404(call: Call, post_id: int) -> dict[str, Any]:
     try:
-        return call.loa.posts.show(post_id, lang=call.lang)
+        post = call.loa.posts.show(post_id, lang=call.lang)
     except NotFound as exc:
         raise ApiError(404, exc) from None
+    scope = call.scope
+    if scope is not None and not any(p["channel"] in scope for p in post["publications"]):
+        channels = ", ".join(sorted({p["channel"] for p in post["publications"]}))
+        raise call.forbid(f"post:{post_id}", N_("audit_reason.other_unit"), channels=channels)
+    return post
 
 
 def _text(value: str | None) -> str | None:
     return (nfc(value.strip()) or None) if value is not None else None
 
 
+def _add_uploads(call: Call, files: list[Any], alt: str) -> list[dict[str, Any]]:
+    """Every uploaded file spooled to disk, then all added as `loa media add` adds them."""
+    import shutil
+    import tempfile
+    from pathlib import Path as FilePath
+
+    with tempfile.TemporaryDirectory(prefix="loa-upload-") as folder:
+        paths: list[FilePath] = []
+        names: list[str] = []
+        for index, upload in enumerate(files):
+            path = FilePath(folder) / f"upload-{index}"
+            upload.file.seek(0)
+            with path.open("wb") as sink:
+                shutil.copyfileobj(upload.file, sink, 1024 * 1024)
+            paths.append(path)
+            names.append(upload.filename or path.name)
+        return call.loa.media.add(paths, alt=alt, actor=call.user.username, names=names)
+
+
 def _post_request(call: Call, body: NewPost) -> PostRequest:
     """`POST /api/posts` as `loa post add` takes it."""
     template = _text(body.template)
-    if template is None:
+    if template is None and body.text is None:
         raise refuse(
             400, msg("error.api_required", name="template"), hint=msg("api.must_be.template"), field="template"
         )
@@ -332,7 +462,7 @@ def _post_request(call: Call, body: NewPost) -> PostRequest:
     except InputError as exc:
         raise ApiError(400, exc) from None
     return PostRequest(
-        template=template,
+        template=template or "",
         channels=[c.strip() for c in channels],
         variables=variables,
         at=at,
@@ -341,4 +471,39 @@ def _post_request(call: Call, body: NewPost) -> PostRequest:
         cover=_text(body.cover),
         created_by=call.user.username,
         draft=body.draft,
+        text=body.text,
+        title=_text(body.title),
+        description=_text(body.description),
+        overrides=_overrides(body.overrides),
+        media=list(body.media),
     )
+
+
+def _overrides(given: Mapping[str, Any] | None) -> dict[str, PlatformWords]:
+    return {
+        name.strip(): PlatformWords(text=own.text, title=_text(own.title), description=_text(own.description))
+        for name, own in (given or {}).items()
+    }
+
+
+def _changes(call: Call, body: PostChanges) -> dict[str, Any]:
+    """`PATCH /api/posts/{id}` as `loa post edit` takes it: only the fields given."""
+    changes: dict[str, Any] = {}
+    if body.text is not None:
+        changes.update(text=body.text, template="", variables={})
+    for name in ("title", "description", "link"):
+        if getattr(body, name) is not None:
+            changes[name] = _text(getattr(body, name))
+    if body.overrides is not None:
+        changes["overrides"] = _overrides(body.overrides)
+    if body.media is not None:
+        changes["media"] = list(body.media)
+    if body.channels is not None:
+        changes["channels"] = [c.strip() for c in body.channels]
+    at_text = _text(body.at)
+    if at_text is not None:
+        try:
+            changes["at"] = parse_when(at_text, call.loa.settings)
+        except InputError as exc:
+            raise ApiError(400, exc) from None
+    return changes

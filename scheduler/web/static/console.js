@@ -80,6 +80,70 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 450);
   }
+  // Photos and videos: several at once, from the file picker or dropped on the zone; each
+  // goes to the media library (checked by content on the server) with its progress shown.
+  var zone = document.getElementById("dropzone");
+  var picker = document.getElementById("media-files");
+  var list = document.getElementById("media-list");
+  var mediaError = document.getElementById("media-error");
+  var itemTemplate = document.getElementById("media-item-template");
+  function upload(file) {
+    var item = itemTemplate.content.firstElementChild.cloneNode(true);
+    var bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    item.appendChild(bar);
+    list.appendChild(item);
+    var data = new FormData();
+    data.append("file", file, file.name);
+    var request = new XMLHttpRequest();
+    request.open("POST", zone.dataset.url);
+    request.setRequestHeader("X-CSRF-Token", String(new FormData(form).get("csrf_token") || ""));
+    request.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) { bar.value = Math.round(100 * event.loaded / event.total); }
+    });
+    request.addEventListener("load", function () {
+      var answer = null;
+      try { answer = JSON.parse(request.responseText); } catch (e) { answer = null; }
+      if (request.status === 201 && answer && answer.media && answer.media.length) {
+        var added = answer.media[0];
+        item.dataset.id = String(added.id);
+        item.querySelector("input").value = String(added.id);
+        var image = item.querySelector("img");
+        if (added.thumbnail) { image.src = "/media/" + added.thumbnail; image.alt = added.alt || added.name; }
+        else { image.replaceWith(document.createTextNode("▶ " + added.name)); }
+        bar.remove();
+        later();
+      } else {
+        item.remove();
+        mediaError.hidden = false;
+        mediaError.textContent = answer && answer.error ? answer.error.message : request.statusText;
+      }
+    });
+    request.send(data);
+  }
+  function uploadAll(files) {
+    mediaError.hidden = true;
+    Array.prototype.forEach.call(files, upload);
+  }
+  if (zone && picker && list && itemTemplate) {
+    picker.addEventListener("change", function () { uploadAll(picker.files); picker.value = ""; });
+    zone.addEventListener("dragover", function (event) { event.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("over");
+      if (event.dataTransfer && event.dataTransfer.files.length) { uploadAll(event.dataTransfer.files); }
+    });
+    list.addEventListener("click", function (event) {
+      var button = event.target;
+      if (button instanceof HTMLElement && button.classList.contains("media-remove")) {
+        button.closest("li").remove();
+        later();
+      }
+    });
+  }
+
   form.addEventListener("input", later);
   form.addEventListener("change", function (event) {
     if (!(event.target instanceof HTMLSelectElement && event.target.dataset.switch !== undefined)) { later(); }

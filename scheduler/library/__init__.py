@@ -1,0 +1,1 @@
+"""What the office writes once and reuses: message templates and campaigns, edited from the console."""

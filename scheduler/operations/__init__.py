@@ -1,0 +1,1 @@
+"""Running Loa as a service: start-up refusals, `loa doctor`, `/metrics`, scheduled backups."""
