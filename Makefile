@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install install-test run test lint bench fuzz messages clean faketime deploy-tools
+.PHONY: install install-test run test lint bench fuzz messages clean faketime deploy-tools fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@$(MAKE) --no-print-directory faketime deploy-tools
+	@$(MAKE) --no-print-directory faketime deploy-tools fonts
 	touch $(STAMP) $(TEST_STAMP)
 
 # The clock tests run real processes under libfaketime (Debian's faketime package).
@@ -37,6 +37,15 @@ deploy-tools:
 		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends caddy systemd >/dev/null 2>&1 || \
 		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends caddy systemd >/dev/null; }; }; } || \
 		echo "caddy or systemd-analyze is missing: the deploy test needs them (sudo apt-get install caddy systemd)"
+
+# The report's PDF is set in Liberation Serif (Times New Roman's metrics, full Vietnamese),
+# Debian's fonts-liberation2; no font file ships with Loa.
+fonts:
+	@[ -f /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation2 >/dev/null 2>&1 || \
+		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation2 >/dev/null; }; }; } || \
+		echo "fonts-liberation2 is missing: the report's PDF needs it (sudo apt-get install fonts-liberation2)"
 
 install: $(TEST_STAMP)
 

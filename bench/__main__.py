@@ -11,7 +11,9 @@ from pathlib import Path
 # Each module exposes run(quick: bool) -> dict and print_report(result: dict) -> None, and may
 # expose summary(result: dict) -> rows of (figure, baseline, now, target, verdict) for the
 # side-by-side table printed once every benchmark has run.
-BENCHMARKS: list[str] = ["covers", "publishing", "reports", "redirect", "sharing", "compose", "bounds", "media"]
+BENCHMARKS: list[str] = [
+    "covers", "publishing", "reports", "national", "redirect", "sharing", "compose", "bounds", "media", "avatar",
+]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -33,6 +33,7 @@ from sqlmodel import SQLModel
 
 from scheduler.config import Settings
 from scheduler.reports.queries import Dimension, Period, monthly_summary, share_report
+from scheduler.sharing.rollups import rebuild
 from scheduler.store import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -218,6 +219,10 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, int]:
             for index in table.indexes:
                 db.execute(str(CreateIndex(index).compile(dialect=dialect)))
     db.close()
+    # The rollups, as `loa share recount` builds them: the reports read them.
+    engine = make_engine(settings_for(partial).database_url)
+    rebuild(engine, settings_for(partial).tz)
+    engine.dispose()
     partial.replace(path)
     return {"links": len(links), "shares": shares_n, "clicks": clicks_n, "snapshots": len(snapshots)}
 

@@ -62,8 +62,14 @@ class Loa:
         return HeavyWork(limits.heavy_renders, limits.heavy_wait_seconds)
 
     def init(self) -> Upgrade:
-        """Create or upgrade the database (`loa init`): the only call that changes the schema."""
-        return init_db(self.engine, self.settings)
+        """Create or upgrade the database (`loa init`): the only call that changes the schema.
+
+        Also makes the Web Push key pair once (kept encrypted), so share pages can offer push."""
+        from scheduler.alerts.push import ensure_vapid
+
+        upgrade = init_db(self.engine, self.settings)
+        ensure_vapid(self.engine, load_cipher(self.settings))
+        return upgrade
 
     def open(self) -> None:
         """Use the database as it is: refused when its schema is behind or ahead of this code."""

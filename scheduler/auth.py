@@ -71,6 +71,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset({Role.admin}),
     "account.password": frozenset({Role.admin, Role.editor, Role.approver, Role.staff}),
     "audit.view": frozenset({Role.admin}),
+    "alerts.own": frozenset({Role.admin, Role.editor, Role.approver, Role.staff}),  # notices and choices
+    "alerts.log": frozenset({Role.admin}),  # every message's delivery
     "own.figures": frozenset({Role.staff}),
 }
 
@@ -181,11 +183,19 @@ def add_user(
     actor: str,
     staff: str | None = None,
     unit: str | None = None,
+    email: str | None = None,
 ) -> AuthUser:
     """Create a console account; a user without a password cannot log in (API token only).
 
-    ``unit`` (a code) scopes the account to that unit and the units below it."""
+    ``unit`` (a code) scopes the account to that unit and the units below it; ``email`` is
+    where the account's alerts go (else its staff member's address)."""
     username = check_username(username)
+    if email is not None:
+        from email.utils import parseaddr
+
+        email = email.strip()
+        if "@" not in parseaddr(email)[1]:
+            raise InputError(msg("error.mail_address", address=email), field="email")
     if password is not None:
         password = nfc(password)
         check_password(password, username=username)
@@ -201,7 +211,7 @@ def add_user(
         unit_id = unit_id_of(session, unit) if unit else None
         user = User(
             username=username, password_hash=password_hash, role=role, staff_id=staff_id, unit_id=unit_id,
-            created_at=utcnow(),
+            created_at=utcnow(), email=email or None,
         )  # fmt: skip
         session.add(user)
         session.flush()

@@ -44,6 +44,7 @@ MAX_JSON_DEPTH = 16
 
 DEFAULT_REQUEST_BODY_KIB = 1024  # an API JSON body, a form without files (a 63.206-character post fits)
 DEFAULT_UPLOAD_MIB = 5  # a console form with a file (staff list, posts sheet)
+DEFAULT_PHOTO_MIB = 25  # a phone photo sent to the campaign kit's avatar frame
 DEFAULT_SHEET_MAX_ROWS = 5_000  # data rows under the header of one imported CSV/XLSX
 DEFAULT_SHEET_MAX_COLUMNS = 100
 DEFAULT_SHEET_MAX_CELL_CHARS = 20_000  # one cell's text (a Facebook post is at most ~63.000)
@@ -162,9 +163,10 @@ class HeavyWork:
     Used from worker threads (pages and API handlers run off the event loop).
     """
 
-    def __init__(self, slots: int, wait_seconds: float) -> None:
+    def __init__(self, slots: int, wait_seconds: float, *, queue_per_slot: int | None = None) -> None:
         self.slots = slots
         self.wait_seconds = wait_seconds
+        self.queue_per_slot = HEAVY_QUEUE_PER_SLOT if queue_per_slot is None else queue_per_slot
         self._free = threading.BoundedSemaphore(slots)
         self._lock = threading.Lock()
         self._waiting = 0
@@ -174,7 +176,7 @@ class HeavyWork:
     def slot(self) -> Iterator[None]:
         if not self._free.acquire(blocking=False):
             with self._lock:
-                if self._waiting >= self.slots * HEAVY_QUEUE_PER_SLOT:
+                if self._waiting >= self.slots * self.queue_per_slot:
                     raise self._busy()
                 self._waiting += 1
             try:
@@ -211,11 +213,23 @@ class BodyLimit:
     answers in its own JSON shape).
     """
 
-    def __init__(self, app: ASGIApp, *, body_bytes: int, upload_bytes: int, own_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        body_bytes: int,
+        upload_bytes: int,
+        own_prefixes: tuple[str, ...] = (),
+        photo_bytes: int | None = None,
+        photo_suffixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.body_bytes = body_bytes
         self.upload_bytes = upload_bytes
         self.own_prefixes = own_prefixes
+        # A phone photo (the campaign kit's avatar) is bigger than a spreadsheet: its own bound.
+        self.photo_bytes = photo_bytes
+        self.photo_suffixes = photo_suffixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -225,6 +239,8 @@ class BodyLimit:
         headers = dict(scope["headers"])
         multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
         limit = self.upload_bytes if multipart else self.body_bytes
+        if multipart and self.photo_bytes is not None and path.endswith(self.photo_suffixes):
+            limit = self.photo_bytes
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)

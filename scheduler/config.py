@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -198,6 +199,7 @@ class LimitsSettings(_Section):
 
     request_body_kib: int = Field(default=bounds.DEFAULT_REQUEST_BODY_KIB, ge=16, le=64 * 1024)
     upload_mib: int = Field(default=bounds.DEFAULT_UPLOAD_MIB, ge=1, le=1024)
+    photo_mib: int = Field(default=bounds.DEFAULT_PHOTO_MIB, ge=1, le=200)
     sheet_max_rows: int = Field(default=bounds.DEFAULT_SHEET_MAX_ROWS, ge=1, le=1_048_576)
     sheet_max_columns: int = Field(default=bounds.DEFAULT_SHEET_MAX_COLUMNS, ge=1, le=16_384)
     sheet_max_cell_chars: int = Field(default=bounds.DEFAULT_SHEET_MAX_CELL_CHARS, ge=1, le=1_048_576)
@@ -219,8 +221,117 @@ class LimitsSettings(_Section):
         return self.upload_mib * 1024 * 1024
 
     @property
+    def photo_bytes(self) -> int:
+        return self.photo_mib * 1024 * 1024
+
+    @property
     def sheet_max_uncompressed_bytes(self) -> int:
         return self.sheet_max_uncompressed_mib * 1024 * 1024
+
+
+class MailSettings(_Section):
+    """The SMTP server alerts and scheduled reports go out through (scheduler/alerts/mail.py).
+
+    Without ``host`` nothing is sent by e-mail; messages wait in the outbox until it is set.
+    The password never lives in the file: ``password_env`` names the variable holding it.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)  # 587 for starttls, 465 for tls, 25 for none
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str = Field(default="Loa <loa@localhost>", alias="from")
+    timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # A certificate the server presents is checked against the system's authorities; an
+    # office server with its own authority names the PEM file here.
+    ca_file: str | None = None
+
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(msg("config.mail_from"))
+        return value
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+    def __repr__(self) -> str:  # the variable's name only, never its value
+        return f"MailSettings(host={self.host!r}, port={self.effective_port!r}, security={self.security!r})"
+
+
+ALERT_EVENTS = (
+    "publication.failed",
+    "publication.blocked",
+    "publication.unknown",
+    "publication.missed",
+    "channel.needs_reauth",
+    "channel.token_expiring",
+    "post.pending_approval",
+    "post.approved",
+    "post.sent_back",
+    "digest.daily",
+)
+
+
+def _events(value: list[str]) -> list[str]:
+    for event in value:
+        if event not in ALERT_EVENTS and event != "*":
+            raise ValueError(msg("config.alert_event", value=event, events=", ".join(ALERT_EVENTS)))
+    return value
+
+
+class WebhookSettings(_Section):
+    """A URL that receives alerts as signed JSON (scheduler/alerts/webhooks.py)."""
+
+    url: str
+    secret_env: str | None = None  # HMAC-SHA256 of the body, hex, in X-Loa-Signature
+    events: list[str] = Field(default_factory=lambda: ["*"])
+    # Only then may the URL point at loopback or a private network (an office's own server).
+    allow_private: bool = False
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        return _events(value)
+
+    @model_validator(mode="after")
+    def _public(self) -> WebhookSettings:
+        from scheduler.alerts.webhooks import url_problem
+
+        problem = url_problem(self.url, allow_private=self.allow_private, resolve=False)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def wants(self, event: str) -> bool:
+        return "*" in self.events or event in self.events
+
+
+class AlertsSettings(_Section):
+    """When alerts are raised and how their delivery is retried (scheduler/alerts/)."""
+
+    # How often the lease holder looks for messages to send (an alert reaches its readers
+    # within this plus one delivery).
+    deliver_every_seconds: int = Field(default=10, ge=1, le=600)
+    # A failed delivery is tried again after a growing wait, never given up.
+    retry_base_seconds: float = Field(default=30.0, ge=0.1, le=3600)
+    retry_cap_seconds: float = Field(default=3600.0, ge=1, le=86_400)
+    # A channel credential that lapses within this many days raises channel.token_expiring.
+    token_expiring_days: int = Field(default=7, ge=1, le=90)
+    # The morning digest: the day's queue and yesterday's results, at this local hour.
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    digest: bool = True
+    # Links in e-mails point at the console here (default: public_url).
+    console_url: str | None = None
 
 
 class BackupSettings(_Section):
@@ -279,6 +390,9 @@ class ChannelSettings(_Section):
     app_secret_env: str | None = None
     refresh_token_env: str | None = None
     approval: bool = False
+    # The platform's names for the channel's own audience figures (followers, views, reach),
+    # where they differ from the names Loa knows (docs/platforms.md: some are UNVERIFIED).
+    audience_metrics: dict[str, str] = Field(default_factory=dict)
     # Zalo articles must have a cover; used when a post has none. A file in assets/,
     # served by Loa at {public_url}/assets/NAME, or a full http(s) URL.
     default_cover: str | None = None
@@ -346,6 +460,11 @@ class ConnectAppSettings(_Section):
     # The cover of a connected channel's posts that have none (a file in assets/), for
     # platforms whose posts need one (Zalo articles).
     default_cover: str | None = None
+def _checked_colours(value: list[str]) -> list[str]:
+    for colour in value:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+            raise ValueError(msg("config.colour", colour=colour))
+    return value
 
 
 class CampaignSettings(_Section):
@@ -354,6 +473,12 @@ class CampaignSettings(_Section):
     theme: str = ""
     starts_on: date | None = None
     ends_on: date | None = None
+    colours: list[str] = Field(default_factory=list)  # "#RRGGBB": the campaign's charts (shares, clicks)
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
 
     @field_validator("slug")
     @classmethod
@@ -369,6 +494,38 @@ class CampaignSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """The monthly report's letterhead in the Decree 30/2020 layout (docs/vietnam.md), and its delivery."""
+
+    parent_body: str = "BẢO HIỂM XÃ HỘI VIỆT NAM"  # tên cơ quan chủ quản, above the issuer
+    issuer: str = "BẢO HIỂM XÃ HỘI TỈNH NGHỆ AN"  # tên cơ quan ban hành
+    issuer_in_text: str = "Bảo hiểm xã hội tỉnh Nghệ An"  # the issuer named inside a sentence
+    issuer_code: str = "BHXH"  # the issuer's symbol in "Số: …/BC-BHXH"
+    place: str = "Nghệ An"  # địa danh in "Nghệ An, ngày 05 tháng 6 năm 2026"
+    signer_title: str = "GIÁM ĐỐC"  # the signature block's title; the name is left for the signer
+    recipients: list[str] = Field(
+        default_factory=lambda: ["BHXH Việt Nam (để báo cáo)", "Ban Giám đốc", "Các phòng, BHXH cơ sở", "Lưu: VT."]
+    )
+    # An office's own Word template (relative to this file); unset: Loa's own layout.
+    # `loa report template -o FILE` writes Loa's layout as a starting point.
+    template: str | None = None
+    # The month before's report is e-mailed on this day of the month to these addresses.
+    email_day: int | None = Field(default=None, ge=1, le=28)
+    email_to: list[str] = Field(default_factory=list)
+    # The charts' colours (shares, clicks) when no campaign's own are set: the BHXH blue and gold.
+    colours: list[str] = Field(default_factory=lambda: ["#0054A6", "#E0A100"])
+
+    @field_validator("colours")
+    @classmethod
+    def _colours(cls, value: list[str]) -> list[str]:
+        return _checked_colours(value)
+
+    @field_validator("parent_body", "issuer", "issuer_in_text", "issuer_code", "place", "signer_title")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        return unicodedata.normalize("NFC", value.strip())
+
+
 class Settings(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     public_url: str = "http://127.0.0.1:8000"
@@ -380,7 +537,10 @@ class Settings(_Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
     templates_dir: str = "templates"
@@ -391,6 +551,7 @@ class Settings(_Section):
     campaigns: list[CampaignSettings] = Field(default_factory=list)
     facebook_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
     zalo_app: ConnectAppSettings = Field(default_factory=ConnectAppSettings)
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
     # Folder of the config file: relative paths inside it are relative to this.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -500,7 +661,7 @@ def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
         if isinstance(field.default_factory, type) and issubclass(field.default_factory, _Section)
     }
     for name in Settings.model_fields:
-        if name in sections or name in {"channels", "campaigns", "base_dir"}:
+        if name in sections or name in {"channels", "campaigns", "webhooks", "base_dir"}:
             continue
         value = environ.get(f"LOA_{name.upper()}")
         if value is not None:
@@ -508,10 +669,12 @@ def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
     for section in sections:
         model = Settings.model_fields[section].default_factory
         assert isinstance(model, type) and issubclass(model, _Section)
-        for key in model.model_fields:
-            value = environ.get(f"LOA_{section.upper()}_{key.upper()}")
+        for key, info in model.model_fields.items():
+            # A key spelt differently in the file (`[mail] from`) is named the file's way.
+            name = info.alias or key
+            value = environ.get(f"LOA_{section.upper()}_{name.upper()}")
             if value is not None:
-                data.setdefault(section, {})[key] = _coerce_env(value)
+                data.setdefault(section, {})[name] = _coerce_env(value)
 
 
 def _describe(error: dict[str, Any]) -> Message:

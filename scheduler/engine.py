@@ -38,6 +38,7 @@ DISPATCH_JOB = "dispatch"
 TOKENS_JOB = "refresh-tokens"
 TOKENS_EVERY = timedelta(minutes=10)
 METRICS_JOB = "collect-metrics"
+ALERTS_JOB = "deliver-alerts"
 # The first metrics pass waits a little: at start-up the dispatcher's catch-up comes first.
 METRICS_FIRST_DELAY = timedelta(minutes=1)
 RETRY_AFTER_ERROR = 30.0  # seconds, for a job without an interval of its own
@@ -146,6 +147,16 @@ class PublishingEngine:
             DISPATCH_JOB: Alarm(DISPATCH_JOB, self._dispatch, first_delay=0),
             TOKENS_JOB: Alarm(TOKENS_JOB, self._refresh_tokens, first_delay=0, every=TOKENS_EVERY),
         }
+        from scheduler.alerts.outbox import Deliverer
+
+        self.deliverer = Deliverer(settings, engine, owner=self.dispatcher.owner)
+        self.vault = vault
+        self.alarms[ALERTS_JOB] = Alarm(
+            ALERTS_JOB,
+            self._deliver_alerts,
+            first_delay=0,
+            every=timedelta(seconds=settings.alerts.deliver_every_seconds),
+        )
         if self.collector is not None:
             every = timedelta(minutes=settings.metrics.tick_minutes)
             self.alarms[METRICS_JOB] = Alarm(
@@ -179,6 +190,9 @@ class PublishingEngine:
         self.alarms[TOKENS_JOB].join()
         if METRICS_JOB in self.alarms:
             self.alarms[METRICS_JOB].join(timeout=self.settings.publishing.request_timeout_seconds)
+        # A message being sent is finished or, if the server is slow, left to the next holder:
+        # its row is marked as claimed by this process, which is then gone.
+        self.alarms[ALERTS_JOB].join(timeout=self.settings.mail.timeout_seconds)
         if BACKUP_JOB in self.alarms:
             self.alarms[BACKUP_JOB].join()  # a copy half-written is only a .part file, but finish it
         self.dispatcher.release()
@@ -203,6 +217,25 @@ class PublishingEngine:
                 run_checks(self.settings, self.engine, vault)
         except Exception:
             log.exception("token renewal failed; it runs again in %s", TOKENS_EVERY)
+        return every
+
+    def _deliver_alerts(self) -> float:
+        """The outbox (scheduler/alerts/outbox.py), the digest and expiring credentials; lease holder only."""
+        from scheduler.alerts.watch import raise_digest, raise_new_posts, raise_token_expiry
+
+        every = float(self.settings.alerts.deliver_every_seconds)
+        if self._stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
+            return every
+        if not self._clock_in_doubt():  # a mistaken 2200 must not raise the digest of a day to come
+            try:
+                raise_digest(self.settings, self.engine, self.clock.now())
+                raise_token_expiry(self.settings, self.engine, self.vault, self.clock.now())
+                raise_new_posts(self.settings, self.engine, self.clock.now())
+            except Exception:
+                log.exception("the digest or the credential check failed; it runs again in %.0f s", every)
+        counts = {k: v for k, v in self.deliverer.run_once().counts().items() if v}
+        if counts:
+            log.info("alerts: %s", counts)
         return every
 
     def _collect_metrics(self) -> float:

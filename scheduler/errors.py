@@ -177,6 +177,11 @@ class UnknownOutcome(PublishError):
     """
 
 
+class DeliveryError(LoaError):
+    """An alert or report could not be handed over (SMTP refused or timed out, a webhook
+    answered badly): the outbox tries again later, never drops it."""
+
+
 def stored_error(exc: LoaError) -> str:
     """The error as kept in a column (a publication's or channel's last error), worded when read."""
     from scheduler.i18n import msg, stored

@@ -249,8 +249,11 @@ def free_disk_bytes(engine: Engine) -> int | None:
 def init_db(engine: Engine, settings: Settings) -> Upgrade:
     """Create or upgrade the schema (the only place that changes it), then register channels and campaigns."""
     from scheduler.schema import upgrade
+    from scheduler.sharing.rollups import ensure_zone
 
     result = upgrade(engine)
+    # The rollups' days are local days: built in another zone, they are built again in this one.
+    ensure_zone(engine, settings.tz)
     register(engine, settings)
     return result
 

@@ -107,3 +107,57 @@ def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
     assert logged_in(console_loa, "canbo").get("/reports").status_code == 403
     staff_home = logged_in(console_loa, "canbo").get("/")
     assert re.search(r'class="stat-number">3<', staff_home.text), "the staff member sees their own 3 shares"
+
+
+def test_monthly_report_page_filters_chart_and_downloads(console_loa: Loa) -> None:
+    pytest.importorskip("scheduler.reports.document", reason="the monthly report is not in this tree")
+    from scheduler.sharing.service import SharingService
+
+    post_id = console_loa.posts.add(
+        PostRequest(
+            template="thang-van-dong",
+            channels=["zalo-bhxh-nghean"],
+            created_by="bientap",
+            variables={"hoat_dong": "ra quân", "dia_diem": "chợ Vinh", "ngay": "06/05/2026"},
+        )
+    )
+    with session_scope(console_loa.engine) as session:
+        for row in session.exec(select(Publication).where(Publication.post_id == post_id)):
+            row.status = PublicationStatus.published
+            row.published_at = datetime.now(UTC)
+            session.add(row)
+    sharing = SharingService(console_loa.settings, console_loa.engine)
+    for _ in range(2):
+        sharing.record_offline(post_id=post_id, staff_ref="lan@example.vn", platform="zalo", actor="test")
+    month = f"{datetime.now(UTC).astimezone(console_loa.settings.tz):%Y-%m}"
+    approver = logged_in(console_loa, "duyet")
+    page = approver.get(f"/reports/summary?month={month}")
+    assert page.status_code == 200, page.text
+    assert "<svg" in page.text and "BHXH thành phố Vinh" in page.text and 'class="bar-chart"' in page.text
+    assert re.search(r'class="stat-number">2<', page.text)
+    narrowed = approver.get(f"/reports/summary?month={month}&unit=khong-co")
+    assert narrowed.status_code == 400 and "khong-co" in errors_on(narrowed.text)["unit"]
+    for fmt, magic in (("docx", b"PK"), ("pdf", b"%PDF"), ("xlsx", b"PK"), ("png", b"\x89PNG")):
+        got = approver.get(f"/reports/summary.{fmt}?month={month}")
+        assert got.status_code == 200 and got.content.startswith(magic), fmt
+    assert "attachment" in approver.get(f"/reports/summary.docx?month={month}").headers["content-disposition"]
+    bad = approver.get("/reports/summary?month=2026-13")
+    assert bad.status_code == 400 and "month" in errors_on(bad.text)
+    assert logged_in(console_loa, "canbo").get("/reports/summary").status_code == 403
+
+
+def test_the_dashboard_shows_each_channels_latest_audience(console_loa: Loa) -> None:
+    from datetime import date
+
+    from scheduler.models import AudienceSnapshot
+
+    at = datetime.now(UTC)
+    with session_scope(console_loa.engine) as session:
+        session.add(AudienceSnapshot(channel_id="fb-bhxh-nghean", day=date(2026, 5, 30), at=at, followers=12_840))
+        session.add(
+            AudienceSnapshot(channel_id="fb-bhxh-nghean", day=date(2026, 5, 31), at=at, followers=12_900, views=5_400,
+                             reach=3_100)
+        )  # fmt: skip
+    page = logged_in(console_loa, "duyet").get("/")
+    assert page.status_code == 200
+    assert "12.900 người theo dõi (31/05/2026)" in page.text and "5.400 lượt xem" in page.text

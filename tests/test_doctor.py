@@ -246,3 +246,19 @@ def test_https_settings_behind_a_proxy(tmp_path: Path, sandbox: Any, capsys: pyt
     plain = initialised(write_config(tmp_path, sandbox_url=sandbox.url, public_url=elsewhere, extra=quick))
     _, checks = doctor(cli_for(plain, capsys))
     assert checks["https"]["status"] == "problem" and "Caddyfile" in checks["https"]["fix"]
+
+
+def test_mail_and_webhooks_as_alerts_use_them(tmp_path: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.alerts_support import Inbox, smtp_server
+    from tests.conftest import initialised
+
+    with smtp_server(Inbox()) as port:
+        extra = (
+            f'\n[mail]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nfrom = "Loa <loa@example.vn>"\n'
+            '\n[[webhooks]]\nurl = "http://127.0.0.1:9/hook"\nsecret_env = "LOA_TEST_HOOK_SECRET"\n'
+            "allow_private = true\n"
+        )
+        config = initialised(write_config(tmp_path, sandbox_url=sandbox.url, extra=extra))
+        _, checks = doctor(cli_for(config, capsys))
+    assert checks["mail"]["status"] == "ok"
+    assert checks["webhooks.0"]["status"] == "problem" and "LOA_TEST_HOOK_SECRET" in checks["webhooks.0"]["message"]

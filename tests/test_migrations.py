@@ -24,7 +24,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, Integer, MetaData, create_engine, insert, select, text
 from sqlmodel import SQLModel
 
-from scheduler import models  # noqa: F401  (the tables on the metadata)
+from scheduler import models
 from scheduler.app import Loa
 from scheduler.config import load_settings
 from scheduler.schema import head_revision, schema_state
@@ -482,4 +482,77 @@ def test_channels_move_into_the_database_on_upgrade(folder: Path, database_url: 
     assert all(u.merged_into_id is None for u in units) and all(u.unit_id is None for u in users)
     assert {c.id for c in loa.settings.channels} == {FB, ZALO}
     assert loa.vault.load(FB) is not None or loa.vault.load(ZALO) is not None
+    loa.close()
+
+
+def test_the_rollups_are_built_from_the_rows_on_upgrade(folder: Path, database_url: str) -> None:
+    # 0008_share_rollups: the 0.1 database's shares and counted clicks are in the rollups at
+    # once, equal to the raw rows at every grain, and the reports read them.
+    from tests.test_rollups import _raw_rollups, _stored_rollups
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    raw = _raw_rollups(loa)
+    assert sum(raw["day"].values()) == ROWS_01["share"] + 20  # every share, the 20 counted clicks
+    assert _stored_rollups(loa) == raw
+    with loa.engine.connect() as connection:
+        assert connection.execute(text("SELECT zone FROM rollupstate")).scalar_one() == "Asia/Ho_Chi_Minh"
+    loa.close()
+
+
+def test_the_audience_table_is_there_after_an_upgrade(folder: Path, database_url: str) -> None:
+    # 0009_audience_snapshots: a 0.1 database upgraded gains the (empty) audience table, which
+    # then keeps a channel's day with its UTC time; the 0.1 rows are all still there.
+    from datetime import date
+
+    from sqlmodel import select as select_rows
+
+    from scheduler.models import AudienceSnapshot
+    from scheduler.store import session_scope
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    at = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
+    with session_scope(loa.engine) as session:
+        assert list(session.exec(select_rows(AudienceSnapshot))) == []
+        session.add(AudienceSnapshot(channel_id="fb-bhxh-nghean", day=date(2026, 5, 31), at=at, followers=12_900))
+    with session_scope(loa.engine, read_only=True) as session:
+        (row,) = session.exec(select_rows(AudienceSnapshot))
+    assert (row.day, row.at, row.followers, row.views) == (date(2026, 5, 31), at, 12_900, None)
+    loa.close()
+
+
+def test_the_outbox_takes_alerts_about_upgraded_rows(folder: Path, database_url: str) -> None:
+    # 0010_alerts_outbox: the 0.1 accounts cross with no address of their own, and an alert
+    # about a 0.1 publication fans out to them like any other.
+    from sqlmodel import select as select_rows
+
+    from scheduler.alerts.events import publication_alert
+    from scheduler.alerts.outbox import Deliverer
+    from scheduler.models import Outbox, Publication, User
+    from scheduler.publishing.outcomes import Event
+    from scheduler.store import session_scope
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with session_scope(loa.engine) as session:
+        users = list(session.exec(select_rows(User)))
+        assert users and all(u.email is None for u in users)
+        admin = next(u for u in users if u.role == "admin")
+        admin.email = "quantri@example.vn"
+        session.add(admin)
+        publication = session.exec(select_rows(Publication)).first()
+        assert publication is not None
+        publication.status = models.PublicationStatus.failed
+        assert publication_alert(session, publication, Event.failed) is not None
+    assert Deliverer(loa.settings, loa.engine).fan_out() == 1
+    with session_scope(loa.engine, read_only=True) as session:
+        kinds = sorted((o.kind, o.target) for o in session.exec(select_rows(Outbox)))
+    assert ("email", "quantri@example.vn") in kinds
     loa.close()

@@ -58,6 +58,7 @@ from scheduler.models import (
 )
 from scheduler.reports.exports import csv_safe, share_grid, to_csv
 from scheduler.reports.queries import Dimension, Period, month_period, monthly_summary, share_report
+from scheduler.sharing.rollups import rebuild
 from scheduler.store import session_scope
 from tests.conftest import Cli, cli_for, sqlite_only, write_config
 
@@ -171,6 +172,8 @@ def seed(app: Loa) -> dict[str, int]:
         s.flush()
         ids.update({key: st.id for key, st in staff.items() if st.id is not None})
         ids.update({key: p.id for key, p in rows.items() if p.id is not None})
+    # The rows went in beside Loa's writers, so the rollups are built from them as a recount does.
+    rebuild(app.engine, app.settings.tz)
     return ids
 
 

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -143,6 +143,16 @@ class PostMetrics:
     comments: int | None = None
     shares: int | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageAudience:
+    """A Page's or OA's own audience on one local day: followers at its end, the day's views
+    and reach (None where the platform gives no such figure, never 0)."""
+
+    followers: int | None = None
+    views: int | None = None
+    reach: int | None = None
 
 
 class TokenVault(Protocol):
@@ -352,6 +362,13 @@ class Publisher(ABC):
     def _fetch_for_batch(self, remote_id: str) -> PostMetrics:
         """How ``fetch_metrics_many`` reads one post; a platform may read more per call."""
         return self.fetch_metrics(remote_id)
+
+    # Whether fetch_audience reads anything on this platform (class data, read by the collector).
+    audience: ClassVar[bool] = False
+
+    def fetch_audience(self, day: date) -> PageAudience:
+        """The channel's own audience on ``day`` (followers, the Page's views and reach)."""
+        return PageAudience()
 
     @abstractmethod
     def delete(self, remote_id: str) -> None:

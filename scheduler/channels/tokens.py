@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from scheduler.alerts.events import channel_alert
 from scheduler.channels.factory import PublisherFactory
 from scheduler.channels.registry import publisher_class
 from scheduler.config import Settings
@@ -82,5 +83,7 @@ def _mark(engine: Engine, channel_id: str, message: str, *, needs_reauth: bool) 
         state.last_error = message
         state.last_error_at = utcnow()
         if needs_reauth:
+            if state.status != ChannelStatus.needs_reauth:
+                channel_alert(session, "channel.needs_reauth", channel_id, reason=message)
             state.status = ChannelStatus.needs_reauth
         session.add(state)

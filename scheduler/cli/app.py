@@ -12,6 +12,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
+from scheduler.cli import kit as _kit  # noqa: F401  (adds `loa report kit`)
+from scheduler.cli.alerts import alerts_app
 from scheduler.cli.channels import channels_app
 from scheduler.cli.media import media_app
 from scheduler.cli.posts import post_app
@@ -52,6 +54,7 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(report_app, name="report")
 app.add_typer(staff_app, name="staff")
 app.add_typer(share_app, name="share")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()

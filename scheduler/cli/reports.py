@@ -19,9 +19,17 @@ metrics_app = typer.Typer(
 report_app = typer.Typer(help="Reports: staff shares and clicks, the monthly summary.", no_args_is_help=True)
 
 SHARE_FORMATS = ("table", "json", "csv", "xlsx", "png")
-SUMMARY_FORMATS = ("text", "json", "xlsx")
-BINARY_FORMATS = {"xlsx", "png"}
-_SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".xlsx": "xlsx", ".png": "png", ".txt": "table"}
+SUMMARY_FORMATS = ("text", "json", "xlsx", "docx", "pdf")
+BINARY_FORMATS = {"xlsx", "png", "docx", "pdf"}
+_SUFFIX_FORMATS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".png": "png",
+    ".txt": "table",
+    ".docx": "docx",
+    ".pdf": "pdf",
+}
 _BY_SLUG = {"staff": "can-bo", "unit": "don-vi", "campaign": "chien-dich", "channel": "kenh", "day": "ngay"}
 
 WIDE = 240  # columns for a table that is not shown on a terminal
@@ -66,6 +74,44 @@ def metrics_collect(
             "cli.metrics_paused", channel=pause["channel"], until=pause["until"] or "—", reason=pause["reason"]
         )
         out.print("  " + line, markup=False)
+
+
+@metrics_app.command("audience")
+def metrics_audience(
+    ctx: typer.Context,
+    day: Annotated[
+        str | None, typer.Option("--day", help="the local day, YYYY-MM-DD or dd/mm/yyyy; default yesterday")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each channel's own audience for one day: followers, the Page's views and reach."""
+    from scheduler.formatting import parse_date
+    from scheduler.metrics.audience import collect_audience
+
+    loa = ready(ctx)
+    asked = parse_date(day, field="day") if day else None
+    results = collect_audience(loa.settings, loa.engine, loa.vault, day=asked)
+    if as_json:
+        print_json({"audience": [r.as_json() for r in results]})
+        return
+    lang = process_lang()
+
+    def shown(value: int | None) -> str:
+        return "–" if value is None else format_int(value, lang)
+
+    for r in results:
+        if r.error:
+            out.print(process_text("cli.audience_error", channel=r.channel, reason=r.error), markup=False)
+        else:
+            line = process_text(
+                "cli.audience_line",
+                channel=r.channel,
+                day=r.day.strftime("%d/%m/%Y"),
+                followers=shown(r.followers),
+                views=shown(r.views),
+                reach=shown(r.reach),
+            )
+            out.print(line, markup=False)
 
 
 @metrics_app.command("show")
@@ -192,21 +238,33 @@ def report_shares(
 def report_summary(
     ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="the month, YYYY-MM")],
-    fmt: Annotated[str | None, typer.Option("--format", help="text, json or xlsx")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="text, json, xlsx, docx or pdf")] = None,
     output: OutputOption = None,
+    issued: Annotated[
+        str | None, typer.Option("--date", help="the report's date (docx, pdf), YYYY-MM-DD or dd/mm/yyyy; today")
+    ] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="only this unit's staff (its code)")] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="only this campaign's posts, inside its dates (its slug)")
+    ] = None,
 ) -> None:
     """The monthly summary: posts, views and reach per channel and campaign, shares per unit."""
+    from datetime import datetime
+
+    from scheduler.formatting import parse_date
     from scheduler.reports import exports
+    from scheduler.reports.document import render_report
     from scheduler.reports.queries import month_period, monthly_summary, summary_text
 
     loa = ready(ctx)
     year, number, _, as_of = month_period(month, loa.settings)
+    issued_on = parse_date(issued, field="date") if issued else datetime.now(loa.settings.tz).date()
     chosen = _format(fmt, output, SUMMARY_FORMATS, "text")
     if output is None and chosen in BINARY_FORMATS:
         output = Path(f"bao-cao-thang_{year:04d}-{number:02d}.{chosen}")
     if output is not None:
         check_output(output)
-    summary = monthly_summary(loa.engine, loa.settings, year, number, as_of=as_of)
+    summary = monthly_summary(loa.engine, loa.settings, year, number, as_of=as_of, unit=unit, campaign=campaign)
     if chosen == "json":
         import json
 
@@ -217,5 +275,22 @@ def report_summary(
         )
     elif chosen == "xlsx":
         _emit(exports.summary_xlsx(summary, process_lang()), output, N_("cli.what.excel_report"))
+    elif chosen in ("docx", "pdf"):
+        data = render_report(summary, loa.settings, chosen, issued_on=issued_on, lang=process_lang())
+        _emit(data, output, N_("cli.what.word_report") if chosen == "docx" else N_("cli.what.pdf_report"))
     else:
         _emit(summary_text(summary, process_lang()), output, N_("cli.what.report"))
+
+
+@report_app.command("template")
+def report_template(ctx: typer.Context, output: OutputOption = None) -> None:
+    """Write Loa's Word layout of the monthly report, for the office to edit (set [reports] template)."""
+    import io
+
+    from scheduler.reports.word import default_template
+
+    target = output or Path("mau-bao-cao-thang.docx")
+    check_output(target)
+    buffer = io.BytesIO()
+    default_template().save(buffer)
+    _emit(buffer.getvalue(), target, N_("cli.what.word_template"))

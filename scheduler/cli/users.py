@@ -42,6 +42,7 @@ def user_add(
     unit: Annotated[
         str | None, typer.Option(help="the unit (code) the account acts for, and the units below it")
     ] = None,
+    email: Annotated[str | None, typer.Option(help="where this account's alerts go")] = None,
 ) -> None:
     """Create a console account (the first one: --role admin)."""
     from scheduler.auth import add_user, parse_role
@@ -50,7 +51,8 @@ def user_add(
     parsed_role = parse_role(role)
     password = None if no_password else _read_password(password_stdin)
     user = add_user(
-        loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff, unit=unit
+        loa.engine, username=username, role=parsed_role, password=password, actor=actor(), staff=staff, unit=unit,
+        email=email,
     )
     out.print(
         process_text(

@@ -108,6 +108,7 @@ def diagnose(config: str | Path | None, *, environ: Mapping[str, str] | None = N
         report.findings.append(_public_url(settings))
         report.findings.extend(_https(settings))
         report.findings.append(_mail(settings, environ))
+        report.findings.extend(_webhooks(settings, environ))
         report.findings.append(_disk(settings, engine))
         report.findings.append(_backups(settings, engine))
     finally:
@@ -293,26 +294,27 @@ def _https(settings: Settings) -> list[Finding]:
 
 
 def _mail(settings: Settings, environ: Mapping[str, str]) -> Finding:
-    # Alerts and scheduled reports bring a [mail] section; until it is configured there is
-    # nothing to check.
-    mail = getattr(settings, "mail", None)
-    host = getattr(mail, "host", None)
-    if mail is None or not host:
+    # Alerts and scheduled reports go out through [mail]; until it has a host there is
+    # nothing to check (alerts wait in the outbox meanwhile).
+    mail = settings.mail
+    host = mail.host
+    if not host:
         return skipped("mail", msg("doctor.mail_not_configured"))
-    port = int(getattr(mail, "port", 587))
-    security = str(getattr(mail, "security", "starttls"))
-    username = getattr(mail, "username", None)
-    password_env = getattr(mail, "password_env", None)
+    port = int(mail.effective_port)  # [mail] port, else the usual one for its security
+    security = mail.security
+    username = mail.username
+    password_env = mail.password_env
     timeout = settings.doctor.timeout_seconds
     try:
         if security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+            context = ssl.create_default_context(cafile=mail.ca_file)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
         else:
             client = smtplib.SMTP(host, port, timeout=timeout)
         with client:
             client.ehlo()
             if security == "starttls":
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=ssl.create_default_context(cafile=mail.ca_file))
                 client.ehlo()
             if username:
                 password = environ.get(password_env or "")
@@ -324,6 +326,25 @@ def _mail(settings: Settings, environ: Mapping[str, str]) -> Finding:
         return problem("mail", msg("doctor.mail_failed", server=f"{host}:{port}", reason=_short(exc)),
                        msg("hint.doctor.mail"))  # fmt: skip
     return ok("mail", msg("doctor.mail_ok", server=f"{host}:{port}"))
+
+
+def _webhooks(settings: Settings, environ: Mapping[str, str]) -> list[Finding]:
+    """Each webhook's address as it resolves now (a name may point at a private network since
+    the settings were read) and its signing secret; the URL itself is not called."""
+    from scheduler.alerts.webhooks import url_problem
+
+    findings: list[Finding] = []
+    for index, hook in enumerate(settings.webhooks):
+        check = f"webhooks.{index}"
+        found = url_problem(hook.url, allow_private=hook.allow_private, resolve=True)
+        if found is not None:
+            findings.append(problem(check, found, msg("hint.webhook_allow_private")))
+        elif hook.secret_env and not environ.get(hook.secret_env):
+            findings.append(problem(check, msg("delivery.webhook_secret_missing", variable=hook.secret_env),
+                                    msg("hint.secret_missing", variable=hook.secret_env)))
+        else:
+            findings.append(ok(check, msg("doctor.webhook_ok", url=hook.url)))
+    return findings
 
 
 def _disk(settings: Settings, engine: Engine) -> Finding:

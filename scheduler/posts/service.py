@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from scheduler.alerts.events import publication_alert
 from scheduler.audit import record
 from scheduler.channels.base import Publisher
 from scheduler.channels.registry import publisher_class, titled_platform
@@ -546,21 +547,23 @@ class PostService:
         """One publication per channel with the text (and cover) rendered for its platform."""
         for channel_id, message in prepared.messages.items():
             cover = prepared.covers.get(channel_id)
-            status = PublicationStatus.draft if prepared.request.draft else status_after(self._queued(channel_id))
-            session.add(
-                Publication(
-                    post_id=post_id,
-                    channel_id=channel_id,
-                    platform=self.settings.channel(channel_id).platform,
-                    status=status,
-                    text=message.text,
-                    title=message.title,
-                    description=message.description,
-                    cover_file=self._save_cover(cover) if cover is not None else None,
-                    due_at=prepared.scheduled_at,
-                    updated_at=utcnow(),
-                )
+            event = self._queued(channel_id)
+            status = PublicationStatus.draft if prepared.request.draft else status_after(event)
+            publication = Publication(
+                post_id=post_id,
+                channel_id=channel_id,
+                platform=self.settings.channel(channel_id).platform,
+                status=status,
+                text=message.text,
+                title=message.title,
+                description=message.description,
+                cover_file=self._save_cover(cover) if cover is not None else None,
+                due_at=prepared.scheduled_at,
+                updated_at=utcnow(),
             )
+            session.add(publication)
+            if not prepared.request.draft:
+                publication_alert(session, publication, event, actor=prepared.request.created_by)
 
     def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
         """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
@@ -648,7 +651,7 @@ class PostService:
             if not waiting:
                 raise InputError(msg("error.nothing_awaits_approval", post=post_id), hint=msg("hint.see_post_show"))
             for publication in waiting:
-                self._move(publication, Event.approved)
+                self._move(publication, Event.approved, actor=actor)
             post.approved_by = actor
             session.add_all([post, *waiting])
             record(
@@ -672,7 +675,7 @@ class PostService:
                 raise InputError(msg("error.nothing_awaits_approval", post=post_id), hint=msg("hint.see_post_show"))
             for publication in waiting:
                 note = stored(msg("reason.sent_back", actor=actor, reason=nfc(reason.strip())))
-                self._move(publication, Event.sent_back, note=note)
+                self._move(publication, Event.sent_back, note=note, actor=actor)
             session.add_all(waiting)
             record(session, actor=actor, action="post.send_back", object=f"post:{post_id}", details={"reason": reason})
         return self.show(post_id)
@@ -767,12 +770,15 @@ class PostService:
         return self.show(post_id)
 
     @staticmethod
-    def _move(publication: Publication, event: Event, *, note: str | None = None) -> None:
+    def _move(publication: Publication, event: Event, *, note: str | None = None, actor: str | None = None) -> None:
         publication.status = transition(publication.status, event)
         publication.last_error = note
         publication.lease_owner = None
         publication.lease_until = None
         publication.updated_at = utcnow()
+        session = Session.object_session(publication)
+        if isinstance(session, Session):  # the alert it raises, if any, commits with the decision
+            publication_alert(session, publication, event, actor=actor)
 
     @staticmethod
     def _load(session: Any, post_id: int) -> tuple[Post, list[Publication]]:

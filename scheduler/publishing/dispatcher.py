@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from scheduler.alerts.events import channel_alert, publication_alert
 from scheduler.channels.base import (
     MediaFile,
     OutgoingPost,
@@ -362,6 +363,9 @@ class Dispatcher:
                 bucket, outcome = "unknown", AttemptOutcome.unknown
             elif isinstance(error, AuthError):
                 publication.status = status_after(Event.auth_refused)
+                publication_alert(session, publication, Event.auth_refused)
+                if state.status != ChannelStatus.needs_reauth:
+                    channel_alert(session, "channel.needs_reauth", channel.id, reason=stored_error(error))
                 state.status = ChannelStatus.needs_reauth
                 bucket, outcome = "blocked", AttemptOutcome.auth_error
             elif isinstance(error, RateLimited):
@@ -379,6 +383,7 @@ class Dispatcher:
                 bucket, outcome = "deferred", AttemptOutcome.transient_error
             else:
                 publication.status = status_after(Event.failed)
+                publication_alert(session, publication, Event.failed)
                 bucket = "failed"
                 outcome = (
                     AttemptOutcome.transient_error

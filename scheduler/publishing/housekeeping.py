@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from scheduler.alerts.events import publication_alert
 from scheduler.config import Settings
 from scheduler.i18n import msg, stored
 from scheduler.models import ChannelState, ChannelStatus, Publication, PublishAttempt, SchedulerTick, utcnow
@@ -79,6 +80,7 @@ def mark_missed(engine: Engine, settings: Settings, now: datetime) -> list[int]:
             row.last_error = stored(msg("reason.missed", due=local, minutes=settings.publishing.grace_minutes))
             row.updated_at = utcnow()
             session.add(row)
+            publication_alert(session, row, Event.overdue)
         return [row.id for row in rows if row.id is not None]
 
 
@@ -140,6 +142,7 @@ def hold_blocked_channels(engine: Engine, now: datetime) -> list[int]:
             row.last_error = stored(msg("reason.held", channel=row.channel_id))
             row.updated_at = utcnow()
             session.add(row)
+            publication_alert(session, row, Event.held)
         return [row.id for row in rows if row.id is not None]
 
 

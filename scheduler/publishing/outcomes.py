@@ -109,6 +109,27 @@ TRANSITIONS: Mapping[Event, Mapping[PublicationStatus, PublicationStatus]] = {
 }
 
 
+# event → the alert it raises (scheduler/alerts/events.py writes it in the same transaction).
+# An unknown outcome is raised only once only a person can settle it: a lost reply or a
+# lapsed lease is looked for on the platform first and usually settles itself within a minute.
+ALERTS: Mapping[Event, str] = {
+    Event.failed: "publication.failed",
+    Event.auth_refused: "publication.blocked",
+    Event.held: "publication.blocked",
+    Event.undecidable: "publication.unknown",
+    Event.checks_exhausted: "publication.unknown",
+    Event.overdue: "publication.missed",
+    Event.queued_for_approval: "post.pending_approval",
+    Event.approved: "post.approved",
+    Event.sent_back: "post.sent_back",
+}
+
+
+def alert_of(event: Event) -> str | None:
+    """The alert ``event`` raises, if any."""
+    return ALERTS.get(event)
+
+
 class IllegalTransition(InputError):
     """An event that does not apply to a publication in its current status."""
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from scheduler.alerts.events import channel_alert, publication_alert
 from scheduler.channels.base import PublishResult, RemotePost
 from scheduler.channels.catalog import find_channel
 from scheduler.channels.factory import PublisherFactory
@@ -213,6 +214,7 @@ class Reconciler:
                 row.status = transition(row.status, Event.checks_exhausted)
                 row.next_attempt_at = None
                 row.last_error = stored(msg("reason.checks_exhausted"))
+                publication_alert(session, row, Event.checks_exhausted)
             else:
                 row.status = status_after(Event.check_failed)
                 row.next_attempt_at = now + backoff(
@@ -223,6 +225,8 @@ class Reconciler:
             if isinstance(exc, AuthError):
                 state = session.get(ChannelState, channel.id)
                 assert state is not None
+                if state.status != ChannelStatus.needs_reauth:
+                    channel_alert(session, "channel.needs_reauth", channel.id, reason=stored_error(exc))
                 state.status = ChannelStatus.needs_reauth
                 state.last_error = stored_error(exc)
                 state.last_error_at = now
@@ -250,6 +254,7 @@ class Reconciler:
                 row.status = status_after(Event.undecidable)
                 row.next_attempt_at = None
                 row.last_error = stored(msg("reason.undecidable"))
+                publication_alert(session, row, Event.undecidable)
                 self.attempts.finish(session, attempt_id, AttemptOutcome.unknown)
                 session.add(row)
                 return "unknown"
@@ -260,6 +265,7 @@ class Reconciler:
                 row.status = transition(transition(row.status, Event.found_absent), Event.overdue)
                 row.next_attempt_at = None
                 row.last_error = stored(msg("reason.absent_past_grace"))
+                publication_alert(session, row, Event.overdue)
                 session.add(row)
                 self.attempts.finish(session, attempt_id, AttemptOutcome.checked_absent)
                 return "missed"

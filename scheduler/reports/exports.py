@@ -164,6 +164,11 @@ def _shown(value: Any, kind: Kind, lang: str = "vi") -> str:
     return str(value)
 
 
+def shown_cell(value: Any, kind: Kind, lang: str = "vi") -> str:
+    """A cell as every format shows it to a reader (the console's tables too)."""
+    return "" if value is None else _shown(value, kind, lang)
+
+
 def rich_table(grid: Grid) -> Table:
     """The terminal view: numbers in the grid's language, totals in the footer."""
     table = Table(title=f"{grid.title}\n{grid.subtitle}", show_footer=grid.totals is not None)

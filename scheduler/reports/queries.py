@@ -32,7 +32,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, case, func, null
+from sqlalchemy import Engine, and_, case, func, null, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -46,18 +46,23 @@ from scheduler.formatting import parse_date, parse_month, vn_date
 from scheduler.i18n import msg, translate
 from scheduler.i18n.formats import format_day, format_int, format_share
 from scheduler.models import (
+    AudienceSnapshot,
     Campaign,
     Click,
     MetricSnapshot,
     Post,
     Publication,
     PublicationStatus,
+    RollupDay,
+    RollupPublicationDay,
+    RollupStaffMonth,
     Share,
     ShareKind,
     ShareLink,
     Staff,
     Unit,
 )
+from scheduler.sharing.rollups import stored_zone
 from scheduler.store import session_scope
 
 OUTSIDE_CAMPAIGNS = "Ngoài chiến dịch"
@@ -130,6 +135,25 @@ class Period:
         start = max(self.start, starts_on) if starts_on else self.start
         end = min(self.end, ends_on) if ends_on else self.end
         return Period(start, end, self.tz) if start <= end else None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A report narrowed to one unit's staff and/or one campaign's publications (inside its dates).
+
+    Empty, a report covers everything. A scoped report reads the staff × publication × day
+    rollup (or the raw rows), since the coarser rollups cannot be narrowed."""
+
+    unit_id: int | None = None
+    campaign_id: int | None = None
+    campaign_days: tuple[date, date] | None = None  # the campaign's dates inside the period
+
+    @property
+    def empty(self) -> bool:
+        return self.unit_id is None and self.campaign_id is None
+
+
+EVERYTHING = Scope()
 
 
 # -- rows --------------------------------------------------------------------------------
@@ -261,6 +285,7 @@ def _grouped_events(
     *,
     windows: Sequence[_Window] = (),
     day_of: Callable[[Any], ColumnElement[Any]] | None = None,
+    scope: Scope = EVERYTHING,
 ) -> dict[Any, tuple[int, int, int]]:
     """key → (count, button, self_report) of one kind of event in the period, in one query."""
     at = col(event.at)
@@ -302,10 +327,28 @@ def _grouped_events(
             func.sum(case((col(Share.kind) == ShareKind.button, 1), else_=0)),
             func.sum(case((col(Share.kind) == ShareKind.self_report, 1), else_=0)),
         ]
+    if not scope.empty:
+        needed = [table for table, _ in joins]
+        if ShareLink not in needed:
+            joins.append(via_link)
+        if scope.unit_id is not None and Staff not in needed:
+            joins.append((Staff, col(Staff.id) == col(ShareLink.staff_id)))
+        if scope.campaign_id is not None:
+            if Publication not in needed:
+                joins.append((Publication, col(Publication.id) == col(ShareLink.publication_id)))
+            if Post not in needed:
+                joins.append((Post, col(Post.id) == col(Publication.post_id)))
     query = sa_select(*columns).select_from(event)
     for table, on in joins:
         query = query.join(table, on)
     query = query.where(at >= lo, at < hi)
+    if scope.unit_id is not None:
+        query = query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.campaign_id is not None:
+        query = query.where(col(Post.campaign_id) == scope.campaign_id)
+        if scope.campaign_days is not None:
+            first, last = Period(*scope.campaign_days, period.tz).bounds
+            query = query.where(at >= first, at < last)
     if event is Click:
         query = query.where(col(Click.counted).is_(True))
     query = query.group_by(key)
@@ -316,10 +359,211 @@ def _grouped_events(
     return found
 
 
+# -- the same aggregates over the rollups -------------------------------------------------
+
+
+def uses_rollups(session: Session, period: Period) -> bool:
+    """Whether the rollups answer this period: their days are local days of the period's zone.
+
+    The rollups are written in the transaction of every raw row, so they hold whole and partial
+    days alike; only a zone other than theirs (a report asked in another zone before
+    `loa init` or `loa share recount` rebuilt them) sends a report back to the raw rows."""
+    zone = stored_zone(session)
+    return zone is not None and zone.key == period.tz.key
+
+
+def _months_and_days(period: Period) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The period as whole local months (first and last month's first day) and the days left over."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    after = period.end + timedelta(days=1)
+    last_start = after.replace(day=1)  # months starting before this one end inside the period
+    if first >= last_start:
+        return None, [(period.start, period.end)]
+    days = []
+    if period.start < first:
+        days.append((period.start, first - timedelta(days=1)))
+    if last_start <= period.end:
+        days.append((last_start, period.end))
+    last_month = _previous_month(last_start)
+    return (first, last_month), days
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _previous_month(first_of_month: date) -> date:
+    return date(first_of_month.year - (first_of_month.month == 1), (first_of_month.month - 2) % 12 + 1, 1)
+
+
+_Figures = dict[Any, tuple[int, int, int]]
+
+
+def _figures_of(session: Session, query: Any) -> tuple[_Figures, _Figures]:
+    shares: _Figures = {}
+    clicks: _Figures = {}
+    for key, button, self_report, counted in session.execute(query):
+        button, self_report, counted = int(button or 0), int(self_report or 0), int(counted or 0)
+        old_shares = shares.get(key, _NONE)
+        shares[key] = (old_shares[0] + button + self_report, old_shares[1] + button, old_shares[2] + self_report)
+        clicks[key] = (clicks.get(key, _NONE)[0] + counted, 0, 0)
+    return shares, clicks
+
+
+def _merge(into: tuple[_Figures, _Figures], more: tuple[_Figures, _Figures]) -> tuple[_Figures, _Figures]:
+    for target, extra in zip(into, more, strict=True):
+        for key, (a, b, c) in extra.items():
+            x, y, z = target.get(key, _NONE)
+            target[key] = (x + a, y + b, z + c)
+    return into
+
+
+def _sums(table: Any) -> list[Any]:
+    return [func.sum(col(table.button)), func.sum(col(table.self_report)), func.sum(col(table.clicks))]
+
+
+def _grouped_rollups(
+    session: Session, period: Period, by: Dimension, campaigns: Sequence[Campaign]
+) -> tuple[_Figures, _Figures]:
+    """key → figures, as :func:`_grouped_events` gives them, read from the rollups: whole
+    months of a report by staff or unit from the staff × month rollup, the days around them
+    from the staff × publication × day one; channels, campaigns and days from the
+    publication × day rollup (a year of a whole country's publications is a few hundred
+    thousand rows)."""
+    if by in (Dimension.staff, Dimension.unit):
+        months, days = _months_and_days(period)
+        found: tuple[_Figures, _Figures] = ({}, {})
+        grains: list[tuple[Any, Any, list[tuple[date, date]]]] = [
+            (RollupStaffMonth, RollupStaffMonth.month, [months] if months else []),
+            (RollupDay, RollupDay.day, days),
+        ]
+        for rollup, column, ranges in grains:
+            if not ranges:
+                continue
+            staff_key = col(rollup.staff_id)
+            group: Any = staff_key if by is Dimension.staff else col(Staff.unit_id)
+            grouped = sa_select(group, *_sums(rollup)).select_from(rollup)
+            if by is Dimension.unit:
+                grouped = grouped.join(Staff, col(Staff.id) == staff_key)
+            grouped = grouped.where(or_(*[col(column).between(lo, hi) for lo, hi in ranges])).group_by(group)
+            _merge(found, _figures_of(session, grouped))
+        return found
+    table = RollupPublicationDay
+    day = col(table.day)
+    in_period = day.between(period.start, period.end)
+    if by is Dimension.day:
+        query = sa_select(day, *_sums(table)).where(in_period).group_by(day)
+        shares, clicks = _figures_of(session, query)
+        return {k.isoformat(): v for k, v in shares.items()}, {k.isoformat(): v for k, v in clicks.items()}
+    if by is Dimension.channel:
+        channel = col(table.channel_id)
+        return _figures_of(session, sa_select(channel, *_sums(table)).where(in_period).group_by(channel))
+    # Inside a campaign's own dates a day's figures are the campaign's; anywhere else they are not.
+    parts = [(c.id, period.clip(c.starts_on, c.ends_on)) for c in campaigns]
+    whens = [
+        (and_(col(table.campaign_id) == cid, day.between(part.start, part.end)), cid)
+        for cid, part in parts
+        if part is not None
+    ]
+    key: Any = case(*whens) if whens else null()
+    return _figures_of(session, sa_select(key, *_sums(table)).where(in_period).group_by(key))
+
+
+def _scoped_from(query: Any, scope: Scope, *, staff: bool, posts: bool) -> Any:
+    """The joins and conditions a scope (and the key) needs on the staff × publication × day rollup."""
+    if staff or scope.unit_id is not None:
+        query = query.join(Staff, col(Staff.id) == col(RollupDay.staff_id))
+    if posts or scope.campaign_id is not None:
+        query = query.join(Publication, col(Publication.id) == col(RollupDay.publication_id)).join(
+            Post, col(Post.id) == col(Publication.post_id)
+        )
+    if scope.unit_id is not None:
+        query = query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.campaign_id is not None:
+        query = query.where(col(Post.campaign_id) == scope.campaign_id)
+        if scope.campaign_days is not None:
+            query = query.where(col(RollupDay.day).between(*scope.campaign_days))
+    return query
+
+
+def _scoped_rollups(
+    session: Session, period: Period, by: Dimension, campaigns: Sequence[Campaign], scope: Scope
+) -> tuple[_Figures, _Figures]:
+    day = col(RollupDay.day)
+    key: Any
+    if by is Dimension.day:
+        key = day
+    elif by is Dimension.staff:
+        key = col(RollupDay.staff_id)
+    elif by is Dimension.unit:
+        key = col(Staff.unit_id)
+    elif by is Dimension.channel:
+        key = col(Publication.channel_id)
+    else:
+        parts = [(c.id, period.clip(c.starts_on, c.ends_on)) for c in campaigns]
+        whens = [
+            (and_(col(Post.campaign_id) == cid, day.between(part.start, part.end)), cid)
+            for cid, part in parts
+            if part is not None
+        ]
+        key = case(*whens) if whens else null()
+    query = sa_select(key, *_sums(RollupDay)).select_from(RollupDay)
+    query = _scoped_from(
+        query, scope, staff=by is Dimension.unit, posts=by in (Dimension.channel, Dimension.campaign)
+    )
+    query = query.where(day.between(period.start, period.end)).group_by(key)
+    shares, clicks = _figures_of(session, query)
+    if by is Dimension.day:
+        return {k.isoformat(): v for k, v in shares.items()}, {k.isoformat(): v for k, v in clicks.items()}
+    return shares, clicks
+
+
+def _sharing_by_unit(session: Session, period: Period, scope: Scope = EVERYTHING) -> dict[Any, tuple[int, int]]:
+    """unit code → (staff who shared in the period, of whom no longer active), from the rollups."""
+    months, days = _months_and_days(period)
+    if not scope.empty:  # the month rollup cannot be narrowed: every day from the day rollup
+        months, days = None, [(period.start, period.end)]
+    shared: list[Any] = []
+    if months:
+        shared.append(
+            sa_select(col(RollupStaffMonth.staff_id).label("staff_id")).where(
+                col(RollupStaffMonth.month).between(*months),
+                col(RollupStaffMonth.button) + col(RollupStaffMonth.self_report) > 0,
+            )
+        )
+    if days:
+        shared.append(
+            _scoped_from(
+                sa_select(col(RollupDay.staff_id).label("staff_id")).select_from(RollupDay),
+                scope,
+                staff=False,
+                posts=False,
+            ).where(
+                or_(*[col(RollupDay.day).between(lo, hi) for lo, hi in days]),
+                col(RollupDay.button) + col(RollupDay.self_report) > 0,
+            )
+        )
+    people = shared[0].union(*shared[1:]).subquery() if len(shared) > 1 else shared[0].distinct().subquery()
+    query = (
+        sa_select(
+            col(Unit.code),
+            func.count(people.c.staff_id),
+            func.sum(case((col(Staff.active).is_(False), 1), else_=0)),
+        )
+        .select_from(people)
+        .join(Staff, col(Staff.id) == people.c.staff_id)
+        .join(Unit, col(Unit.id) == col(Staff.unit_id))
+        .group_by(col(Unit.code))
+    )
+    return {code: (int(n), int(gone or 0)) for code, n, gone in session.execute(query)}
+
+
 # -- the share report --------------------------------------------------------------------
 
 
-def share_report(engine: Engine, settings: Settings, period: Period, by: Dimension | str) -> ShareReport:
+def share_report(
+    engine: Engine, settings: Settings, period: Period, by: Dimension | str, scope: Scope = EVERYTHING
+) -> ShareReport:
     """Shares and counted clicks in the period, one row per staff/unit/campaign/channel/day.
 
     Every unit, every configured channel, every campaign of the period, every active staff
@@ -335,9 +579,15 @@ def share_report(engine: Engine, settings: Settings, period: Period, by: Dimensi
         campaigns: list[Campaign] = []
         if by is Dimension.campaign:
             campaigns, windows = _campaign_windows(session, period)
-        day_of = _local_day(session, period) if by is Dimension.day else None
-        shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of)
-        clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of)
+        if uses_rollups(session, period):
+            if scope.empty:
+                shares, clicks = _grouped_rollups(session, period, by, campaigns)
+            else:
+                shares, clicks = _scoped_rollups(session, period, by, campaigns, scope)
+        else:
+            day_of = _local_day(session, period) if by is Dimension.day else None
+            shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of, scope=scope)
+            clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of, scope=scope)
         rows = _rows(session, settings, period, by, shares, clicks, campaigns)
     check_rows(len(rows), limits.report_max_rows)
     return ShareReport(period=period, by=by, rows=rows)
@@ -539,6 +789,149 @@ class CampaignFigures:
 
 
 @dataclass(frozen=True)
+class BestPost:
+    """One of the month's most viewed publications (its latest snapshot)."""
+
+    publication_id: int
+    channel: str
+    label: str  # the channel's name
+    platform: str
+    title: str  # the post's first line
+    published_on: date
+    views: int | None
+    reach: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "publication": self.publication_id,
+            "channel": self.channel,
+            "title": self.title,
+            "published_on": self.published_on.isoformat(),
+            "views": self.views,
+            "reach": self.reach,
+        }
+
+
+BEST_POSTS = 5
+
+
+def _best_posts(
+    session: Session, settings: Settings, lo: datetime, hi: datetime, campaign_id: int | None = None
+) -> list[BestPost]:
+    latest = (
+        sa_select(col(MetricSnapshot.id))
+        .where(col(MetricSnapshot.publication_id) == col(Publication.id))
+        .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
+        .limit(1)
+        .correlate(Publication)
+        .scalar_subquery()
+    )
+    query = (
+        sa_select(
+            col(Publication.id),
+            col(Publication.channel_id),
+            col(Publication.platform),
+            col(Publication.title),
+            col(Publication.text),
+            col(Publication.published_at),
+            col(MetricSnapshot.views),
+            col(MetricSnapshot.reach),
+        )
+        .select_from(Publication)
+        .join(MetricSnapshot, col(MetricSnapshot.id) == latest)
+        .where(
+            col(Publication.status) == PublicationStatus.published,
+            col(Publication.published_at) >= lo,
+            col(Publication.published_at) < hi,
+            col(MetricSnapshot.views).is_not(None),
+        )
+        .order_by(col(MetricSnapshot.views).desc(), col(Publication.id))
+        .limit(BEST_POSTS)
+    )
+    if campaign_id is not None:
+        query = query.join(Post, col(Post.id) == col(Publication.post_id)).where(col(Post.campaign_id) == campaign_id)
+    names = {c.id: c.name for c in settings.channels}
+    found = []
+    for pub_id, channel, platform, title, body, published_at, views, reach in session.execute(query):
+        first = (title or body or "").strip().splitlines()
+        heading = first[0] if first else ""
+        assert pub_id is not None and published_at is not None
+        found.append(
+            BestPost(
+                int(pub_id),
+                channel,
+                names.get(channel, channel),
+                platform,
+                heading if len(heading) <= 90 else heading[:89] + "…",
+                published_at.astimezone(settings.tz).date(),
+                _int(views),
+                _int(reach),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class ChannelAudience:
+    """A channel's own audience over the period: followers on its last day with a reading,
+    and the sums of its daily views and reach (each day's newest snapshot)."""
+
+    channel: str
+    label: str
+    followers: int | None
+    views: int | None
+    reach: int | None
+    days: int  # days with a reading
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "followers": self.followers,
+            "views": self.views,
+            "reach": self.reach,
+            "days": self.days,
+        }
+
+
+def _audience(session: Session, settings: Settings, period: Period) -> list[ChannelAudience]:
+    rows = session.execute(
+        sa_select(
+            col(AudienceSnapshot.channel_id),
+            col(AudienceSnapshot.day),
+            col(AudienceSnapshot.followers),
+            col(AudienceSnapshot.views),
+            col(AudienceSnapshot.reach),
+        )
+        .where(col(AudienceSnapshot.day).between(period.start, period.end))
+        .order_by(col(AudienceSnapshot.channel_id), col(AudienceSnapshot.day), col(AudienceSnapshot.at))
+    ).all()
+    newest: dict[str, dict[date, tuple[int | None, int | None, int | None]]] = {}
+    for channel_id, day, followers, views, reach in rows:
+        newest.setdefault(channel_id, {})[day] = (followers, views, reach)  # later readings replace
+    names = {c.id: c.name for c in settings.channels}
+    found = []
+    for channel_id in [c.id for c in settings.channels] + sorted(set(newest) - set(names)):
+        days = newest.get(channel_id)
+        if not days:
+            continue
+        ordered = [days[d] for d in sorted(days)]
+        followers = next((f for f, _, _ in reversed(ordered) if f is not None), None)
+        day_views = [v for _, v, _ in ordered if v is not None]
+        day_reach = [r for _, _, r in ordered if r is not None]
+        found.append(
+            ChannelAudience(
+                channel_id,
+                names.get(channel_id, channel_id),
+                followers,
+                sum(day_views) if day_views else None,
+                sum(day_reach) if day_reach else None,
+                len(ordered),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class UnitParticipation:
     """A unit's share row with how many of its people shared."""
 
@@ -562,6 +955,11 @@ class MonthlySummary:
     shares: ShareReport  # by unit: its totals are the month's shares and clicks
     staff: int = 0
     staff_sharing: int = 0
+    best: list[BestPost] = field(default_factory=list)
+    audience: list[ChannelAudience] = field(default_factory=list)
+    unit: str | None = None  # the unit the staff figures are narrowed to (its name)
+    campaign: str | None = None  # the campaign everything is narrowed to (its name)
+    campaign_slug: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -586,6 +984,9 @@ class MonthlySummary:
                 "by_unit": [u.as_json() for u in self.units],
             },
             "campaigns": [c.as_json() for c in self.campaigns],
+            "best_posts": [b.as_json() for b in self.best],
+            "audience": [a.as_json() for a in self.audience],
+            "filters": {"unit": self.unit, "campaign": self.campaign},
             "text": summary_text(self, lang),
         }
 
@@ -605,16 +1006,65 @@ def month_period(text: str, settings: Settings, *, today: date | None = None) ->
     return year, month, period, as_of
 
 
-def monthly_summary(
-    engine: Engine, settings: Settings, year: int, month: int, *, as_of: date | None = None
-) -> MonthlySummary:
-    """The month's report: publications and reach per channel and campaign, staff shares per unit."""
-    period = Period.month(year, month, settings.tz)
-    units_report = share_report(engine, settings, period, Dimension.unit)
-    campaign_report = share_report(engine, settings, period, Dimension.campaign)
-    lo, hi = period.bounds
+def summary_scope(
+    engine: Engine, period: Period, *, unit: str | None = None, campaign: str | None = None
+) -> tuple[Scope, Unit | None, Campaign | None]:
+    """The scope of a summary narrowed to a unit (its code) and/or a campaign (its slug)."""
     with session_scope(engine, read_only=True) as session:
-        reach = _reach_by_channel(session, lo, hi)
+        unit_row = campaign_row = None
+        if unit:
+            unit_row = session.scalars(sa_select(Unit).where(col(Unit.code) == unit.strip())).first()
+            if unit_row is None:
+                raise InputError(
+                    msg("error.report_unknown_unit", unit=unit), hint=msg("hint.report_unit_codes"), field="unit"
+                )
+        if campaign:
+            campaign_row = session.scalars(sa_select(Campaign).where(col(Campaign.slug) == campaign.strip())).first()
+            if campaign_row is None:
+                raise InputError(
+                    msg("error.unknown_campaign", campaign=campaign),
+                    hint=msg("hint.report_campaign_slugs"),
+                    field="campaign",
+                )
+    days: tuple[date, date] | None = None
+    if campaign_row is not None:
+        part = period.clip(campaign_row.starts_on, campaign_row.ends_on)
+        # A campaign outside the month: nothing of it counts (an empty range of days).
+        days = (part.start, part.end) if part else (period.end, period.start)
+    scope = Scope(
+        unit_id=unit_row.id if unit_row else None,
+        campaign_id=campaign_row.id if campaign_row else None,
+        campaign_days=days,
+    )
+    return scope, unit_row, campaign_row
+
+
+def monthly_summary(
+    engine: Engine,
+    settings: Settings,
+    year: int,
+    month: int,
+    *,
+    as_of: date | None = None,
+    unit: str | None = None,
+    campaign: str | None = None,
+) -> MonthlySummary:
+    """The month's report: publications and reach per channel and campaign, staff shares per unit.
+
+    ``unit`` (a code) narrows the staff figures to that unit; ``campaign`` (a slug) narrows
+    everything to that campaign's publications inside its dates."""
+    period = Period.month(year, month, settings.tz)
+    scope, unit_row, campaign_row = summary_scope(engine, period, unit=unit, campaign=campaign)
+    units_report = share_report(engine, settings, period, Dimension.unit, scope)
+    if unit_row is not None:
+        units_report = ShareReport(period, Dimension.unit, [r for r in units_report.rows if r.key == unit_row.code])
+    campaign_report = share_report(engine, settings, period, Dimension.campaign, scope)
+    lo, hi = period.bounds
+    if scope.campaign_days is not None:
+        first, last = scope.campaign_days
+        lo, hi = Period(first, last, settings.tz).bounds if first <= last else (lo, lo)
+    with session_scope(engine, read_only=True) as session:
+        reach = _reach_by_channel(session, lo, hi, scope.campaign_id)
         names = {c.id: c for c in settings.channels}
         channels = [
             ChannelFigures(c.id, c.name, c.platform, reach.get(c.id, ReachFigures())) for c in settings.channels
@@ -625,24 +1075,29 @@ def monthly_summary(
             ).first()
             channels.append(ChannelFigures(channel_id, channel_id, platform or "", reach[channel_id]))
         campaigns, windows = _campaign_windows(session, period)
+        if campaign_row is not None:
+            kept = [(c, w) for c, w in zip(campaigns, windows, strict=True) if c.id == campaign_row.id]
+            campaigns, windows = [c for c, _ in kept], [w for _, w in kept]
         by_slug = {row.key: row for row in campaign_report.rows}
         campaign_figures: list[CampaignFigures] = []
-        for campaign, window in zip(campaigns, windows, strict=True):
-            assert campaign.id is not None
-            part = period.clip(campaign.starts_on, campaign.ends_on)
+        for each, window in zip(campaigns, windows, strict=True):
+            assert each.id is not None
+            part = period.clip(each.starts_on, each.ends_on)
             assert part is not None
-            row = by_slug.get(campaign.slug)
+            row = by_slug.get(each.slug)
             campaign_figures.append(
                 CampaignFigures(
-                    campaign.slug,
-                    campaign.name,
+                    each.slug,
+                    each.name,
                     part,
-                    combine(_reach_by_channel(session, window.start, window.end, campaign.id).values()),
+                    combine(_reach_by_channel(session, window.start, window.end, each.id).values()),
                     row.shares if row else 0,
                     row.clicks if row else 0,
                 )
             )
-        units, staff, sharing = _participation(session, period, units_report)
+        units, staff, sharing = _participation(session, period, units_report, scope)
+        best = _best_posts(session, settings, lo, hi, scope.campaign_id)
+        audience = _audience(session, settings, period)
     return MonthlySummary(
         year=year,
         month=month,
@@ -654,15 +1109,17 @@ def monthly_summary(
         shares=units_report,
         staff=staff,
         staff_sharing=sharing,
+        best=best,
+        audience=audience,
+        unit=unit_row.name if unit_row else None,
+        campaign=campaign_row.name if campaign_row else None,
+        campaign_slug=campaign_row.slug if campaign_row else None,
     )
 
 
-def _participation(
-    session: Session, period: Period, units_report: ShareReport
-) -> tuple[list[UnitParticipation], int, int]:
-    lo, hi = period.bounds
-    # Per unit: distinct staff who shared, and of them those no longer active (they count in
-    # the unit's head count for this period, or the rate could pass 100 %).
+def _sharing_by_unit_raw(
+    session: Session, period: Period, lo: datetime, hi: datetime, scope: Scope = EVERYTHING
+) -> dict[Any, tuple[int, int]]:
     sharing_query = (
         sa_select(
             col(Unit.code),
@@ -676,9 +1133,30 @@ def _participation(
         .where(col(Share.at) >= lo, col(Share.at) < hi)
         .group_by(col(Unit.code))
     )
-    sharing: dict[Any, tuple[int, int]] = {
-        code: (int(n), int(gone)) for code, n, gone in session.execute(sharing_query)
-    }
+    if scope.unit_id is not None:
+        sharing_query = sharing_query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.campaign_id is not None:
+        sharing_query = (
+            sharing_query.join(Publication, col(Publication.id) == col(ShareLink.publication_id))
+            .join(Post, col(Post.id) == col(Publication.post_id))
+            .where(col(Post.campaign_id) == scope.campaign_id)
+        )
+        if scope.campaign_days is not None:
+            first, last = Period(*scope.campaign_days, period.tz).bounds
+            sharing_query = sharing_query.where(col(Share.at) >= first, col(Share.at) < last)
+    return {code: (int(n), int(gone)) for code, n, gone in session.execute(sharing_query)}
+
+
+def _participation(
+    session: Session, period: Period, units_report: ShareReport, scope: Scope = EVERYTHING
+) -> tuple[list[UnitParticipation], int, int]:
+    lo, hi = period.bounds
+    # Per unit: distinct staff who shared, and of them those no longer active (they count in
+    # the unit's head count for this period, or the rate could pass 100 %).
+    if uses_rollups(session, period):
+        sharing = _sharing_by_unit(session, period, scope)
+    else:
+        sharing = _sharing_by_unit_raw(session, period, lo, hi, scope)
     head_count_query = (
         sa_select(col(Unit.code), func.count(col(Staff.id)))
         .join(Staff, col(Staff.unit_id) == col(Unit.id))

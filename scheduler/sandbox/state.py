@@ -157,6 +157,9 @@ class StateData:
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
     # What a person granted on a login/consent page: grant id → its app, pages and scopes.
     login_grants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A Page's or OA's own audience figures, "platform:account" → name → value (each platform's
+    # audience emulator reads and sets its own names).
+    audience: dict[str, dict[str, int]] = field(default_factory=dict)
     fb_sequence: int = 0
     clock_offset_s: float = 0.0
     # Uploads and videos of the media emulators (plain JSON objects keyed "<kind>:<id>").
@@ -212,6 +215,7 @@ def _from_json(raw: dict[str, Any]) -> StateData:
         zalo_oauth_log=list(raw.get("zalo_oauth_log", [])),
         tokens={k: _build(TokenRecord, v) for k, v in raw.get("tokens", {}).items()},
         login_grants={str(k): dict(v) for k, v in raw.get("login_grants", {}).items()},
+        audience={k: dict(v) for k, v in raw.get("audience", {}).items()},
         fb_sequence=int(raw.get("fb_sequence", 0)),
         clock_offset_s=float(raw.get("clock_offset_s", 0.0)),
         media_jobs=dict(raw.get("media_jobs", {})),

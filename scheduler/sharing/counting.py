@@ -58,6 +58,7 @@ from scheduler.models import (
     Click,
     UTCDateTime,
 )
+from scheduler.sharing import rollups
 from scheduler.sharing.crawlers import CrawlerDetector
 from scheduler.store import session_scope
 
@@ -219,6 +220,8 @@ def store_clicks(
         )
         cutoff = min(e.at for e in events) - dedupe
         active: dict[int, bool] = {}
+        owners: dict[int, tuple[int, int]] = {}  # link → (staff, publication), for the rollups
+        rollup_zone: str | None = None  # the zone of the rollups' days, read in the same statement
         last: dict[tuple[int, str], datetime] = {}
         recent: dict[tuple[int, str], list[datetime]] = {}
         query = _state_query(connection, with_addresses=bool(addresses))
@@ -229,11 +232,15 @@ def store_clicks(
                 "cutoff": cutoff,
                 **({"addresses": addresses[start : start + 500]} if addresses else {}),
             }
-            for link_id, is_active, key, at, kind, n in connection.execute(query, params):
+            for link_id, is_active, key, at, kind, n, staff_id, publication_id, zone in connection.execute(
+                query, params
+            ):
                 if kind:  # an address of the batch: its counted clicks on the link, and the oldest
                     recent[(link_id, key)] = [at] * int(n)
                     continue
                 active[link_id] = bool(is_active)
+                owners[link_id] = (staff_id, publication_id)
+                rollup_zone = zone
                 if key is not None:
                     last[(link_id, key)] = at
         # The count alone decides while the oldest of those clicks stays inside the window for
@@ -265,6 +272,15 @@ def store_clicks(
             for event in events
         ]
         _insert_clicks(connection, events, reasons)
+        rollups.add_events(
+            connection,
+            rollup_zone,
+            (
+                (event.at, *owners[event.share_link_id], "clicks")
+                for event, reason in zip(events, reasons, strict=True)
+                if reason is ClickReason.counted and event.share_link_id in owners
+            ),
+        )
     return reasons
 
 
@@ -324,11 +340,12 @@ def _state_text(sqlite: bool, with_addresses: bool) -> Executable:
     visitors = "INDEXED BY ix_click_link_visitor_at" if sqlite else ""
     by_address = "INDEXED BY ix_click_link_address_at" if sqlite else ""
     sql = (
-        "SELECT l.id, s.active, c.visitor_hash AS key, max(c.at) AS at, 0 AS kind, 0 AS n "
+        "SELECT l.id, s.active, c.visitor_hash AS key, max(c.at) AS at, 0 AS kind, 0 AS n, "
+        "l.staff_id, l.publication_id, (SELECT r.zone FROM rollupstate AS r WHERE r.id = 1) AS zone "
         "FROM sharelink AS l JOIN staff AS s ON s.id = l.staff_id "
         f"LEFT JOIN click AS c {visitors} ON c.share_link_id = l.id AND c.visitor_hash IN :hashes "
         "AND c.counted = :yes AND c.at > :cutoff "
-        "WHERE l.id IN :links GROUP BY l.id, s.active, c.visitor_hash"
+        "WHERE l.id IN :links GROUP BY l.id, s.active, c.visitor_hash, l.staff_id, l.publication_id"
     )
     params: list[BindParameter[Any]] = [
         # Typed: an empty list (every event already decided) renders as an empty subquery,
@@ -340,7 +357,7 @@ def _state_text(sqlite: bool, with_addresses: bool) -> Executable:
     ]
     if with_addresses:
         sql += (
-            " UNION ALL SELECT a.share_link_id, NULL, a.address_hash, min(a.at), 1, count(*) "
+            " UNION ALL SELECT a.share_link_id, NULL, a.address_hash, min(a.at), 1, count(*), NULL, NULL, NULL "
             f"FROM click AS a {by_address} WHERE a.share_link_id IN :links AND a.address_hash IN :addresses "
             "AND a.counted = :yes AND a.at > :cutoff GROUP BY a.share_link_id, a.address_hash"
         )
@@ -348,7 +365,17 @@ def _state_text(sqlite: bool, with_addresses: bool) -> Executable:
     return (
         text(sql)
         .bindparams(*params)
-        .columns(id=Integer(), active=Boolean(), key=String(), at=UTCDateTime(), kind=Integer(), n=Integer())
+        .columns(
+            id=Integer(),
+            active=Boolean(),
+            key=String(),
+            at=UTCDateTime(),
+            kind=Integer(),
+            n=Integer(),
+            staff_id=Integer(),
+            publication_id=Integer(),
+            zone=String(),
+        )
     )
 
 
@@ -440,6 +467,8 @@ def recount(engine: Engine, settings: Settings, *, actor: str = "cli") -> Recoun
                 .values(counted=bindparam("b_counted"), reason=bindparam("b_reason")),
                 changes,
             )
+        # In the same transaction: the rollups never disagree with the counted flags.
+        rollups.rebuild(connection, settings.tz)
     with session_scope(engine) as session:
         audit.record(
             session,

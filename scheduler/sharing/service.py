@@ -44,6 +44,7 @@ from scheduler.models import (
     utcnow,
 )
 from scheduler.posts.service import cover_url
+from scheduler.sharing import rollups
 from scheduler.sharing.crawlers import CrawlerDetector
 from scheduler.sharing.exports import write_table
 from scheduler.sharing.visitors import SharingKeys, load_keys
@@ -334,19 +335,24 @@ class SharingService(StaffRoster):
         return out
 
     def export_links(
-        self, *, post_id: int, path: Path, channel: str | None = None, actor: str = "cli"
+        self,
+        *,
+        post_id: int,
+        path: Path,
+        channel: str | None = None,
+        actor: str = "cli",
+        unit_code: str | None = None,
     ) -> dict[str, Any]:
-        """Every active staff member's tracked link(s) to a post, as a sheet to send round."""
+        """Every active staff member's tracked link(s) to a post (of one unit's code, if given)."""
         rows: list[list[str]] = []
         with session_scope(self.engine) as session:
             publications = self._post_publications(session, post_id, channel)
-            staff_rows = list(
-                session.exec(
-                    select(Staff, Unit)
-                    .join(Unit, col(Unit.id) == col(Staff.unit_id))
-                    .where(col(Staff.active).is_(True))
-                )
+            query = (
+                select(Staff, Unit).join(Unit, col(Unit.id) == col(Staff.unit_id)).where(col(Staff.active).is_(True))
             )
+            if unit_code is not None:
+                query = query.where(Unit.code == unit_code)
+            staff_rows = list(session.exec(query))
             staff_rows.sort(key=lambda pair: (fold(pair[1].name).lower(), fold(pair[0].full_name).lower()))
             for staff, unit in staff_rows:
                 for publication in publications:
@@ -425,6 +431,7 @@ class SharingService(StaffRoster):
             )
             session.add(share)
             session.flush()
+            rollups.add_share(session, share.at, staff.id, chosen.id, ShareKind.self_report.value)
             audit.record(
                 session,
                 actor=actor,
@@ -479,6 +486,7 @@ class SharingService(StaffRoster):
             if recent is not None:
                 return link.code, False
             session.add(Share(share_link_id=link.id, platform=platform, kind=ShareKind.button, at=now))
+            rollups.add_share(session, now, staff_id, publication_id, ShareKind.button.value)
             return link.code, True
 
     # -- the share page -----------------------------------------------------------------

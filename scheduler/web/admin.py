@@ -39,7 +39,7 @@ MAX_AUDIT_PAGE = 10**9  # (page - 1) × AUDIT_PAGE must stay an offset every dat
 
 
 def routes(console: Console) -> list[BaseRoute]:
-    from scheduler.web import channel_pages, library_pages, reports_pages, staff_pages
+    from scheduler.web import alerts_pages, channel_pages, library_pages, reports_pages, staff_loop_pages, staff_pages
 
     return [
         *channel_pages.routes(console),
@@ -53,6 +53,8 @@ def routes(console: Console) -> list[BaseRoute]:
         *staff_pages.routes(console),
         *library_pages.routes(console),
         *reports_pages.routes(console),
+        *alerts_pages.routes(console),
+        *staff_loop_pages.routes(console),
     ]
 
 

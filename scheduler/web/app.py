@@ -31,9 +31,11 @@ from scheduler.models import ChannelState, ChannelStatus, SchedulerTick
 from scheduler.render.renditions import Renditions
 from scheduler.store import outage_of, session_scope
 from scheduler.web.api import PREFIX, create_api
+from scheduler.web.campaign_kit import kit_routes
 from scheduler.web.console import console_routes
 from scheduler.web.outage import outage_page, storage_health
 from scheduler.web.proxy import ProxyWatch
+from scheduler.web.share_app import share_app_routes
 from scheduler.web.sharing import sharing_routes
 
 if TYPE_CHECKING:
@@ -129,6 +131,8 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
     # Each room of the web app contributes its own routes.
     routes: list[BaseRoute] = [
         *sharing_routes(loa),  # first: /l/{code} is the hottest path (routes are tried in order)
+        *kit_routes(loa),
+        *share_app_routes(loa),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/assets/{name:path}", asset),
@@ -144,7 +148,12 @@ def create_app(loa: Loa, *, lifespan: Lifespan | None = None) -> Starlette:
         # Every body is bounded before any of it is parsed; the API words its own 413 (its
         # bound is the same setting).
         Middleware(
-            BodyLimit, body_bytes=limits.request_body_bytes, upload_bytes=limits.upload_bytes, own_prefixes=(PREFIX,)
+            BodyLimit,
+            body_bytes=limits.request_body_bytes,
+            upload_bytes=limits.upload_bytes,
+            own_prefixes=(PREFIX,),
+            photo_bytes=limits.photo_bytes,
+            photo_suffixes=("/kit/avatar",),
         ),
         Middleware(ApiPaths, api=api),
     ]

@@ -155,6 +155,28 @@ def parse_day(value: str | None, default: date) -> date:
 # -- dashboard ---------------------------------------------------------------------------
 
 
+def _latest_audience(ctx: Ctx) -> dict[str, dict[str, Any]]:
+    """Each channel's newest audience reading: channel → {day, followers, views, reach}."""
+    from scheduler.models import AudienceSnapshot
+
+    found: dict[str, dict[str, Any]] = {}
+    with session_scope(ctx.loa.engine, read_only=True) as session:
+        rows = session.exec(
+            select(AudienceSnapshot).order_by(
+                col(AudienceSnapshot.day).desc(), col(AudienceSnapshot.at).desc()
+            ).limit(200)
+        )
+        for row in rows:
+            if row.channel_id not in found:
+                found[row.channel_id] = {
+                    "day": row.day.strftime("%d/%m/%Y"),
+                    "followers": row.followers,
+                    "views": row.views,
+                    "reach": row.reach,
+                }
+    return found
+
+
 def dashboard(ctx: Ctx) -> Response:
     if ctx.user.role.value == "staff":
         from scheduler.web.admin import my_figures
@@ -197,8 +219,10 @@ def dashboard(ctx: Ctx) -> Response:
     if ctx.console.has_sharing():
         with session_scope(ctx.loa.engine, read_only=True) as session:
             shares = int(session.exec(select(func.count()).select_from(Share).where(Share.at >= month_start)).one())
+    audience = _latest_audience(ctx)
     return ctx.render(
         "console/dashboard.html",
+        audience=audience,
         attention=attention,
         waiting=waiting,
         days=days,

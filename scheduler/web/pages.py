@@ -269,13 +269,35 @@ class Console:
         if self.has_sharing():
             items.append(("/staff", "nav.staff", "staff.view"))
         items.append(("/reports", "nav.reports", "reports.view"))
+        items.append(("/reports/summary", "nav.summary", "reports.view"))
         items += [("/users", "nav.users", "users.manage"), ("/audit", "nav.audit", "audit.view")]
+        items.append(("/alerts", "nav.alerts", "alerts.own"))
         path = ctx.request.url.path
-        return [
+        entries = [
             (href, ctx.t(label), path == href or (href != "/" and path.startswith(href + "/")))
             for href, label, permission in items
             if user.can(permission)
         ]
+        unread = self._unread(user.id) if path != "/alerts" else 0
+        if unread:
+            entries = [(h, f"{label} ({unread})" if h == "/alerts" else label, a) for h, label, a in entries]
+        return entries
+
+    def _unread(self, user_id: int) -> int:
+        """The user's notices not yet seen, shown beside "Thông báo" (one indexed count)."""
+        from sqlalchemy import func
+        from sqlmodel import col, select
+
+        from scheduler.models import Outbox
+        from scheduler.store import session_scope
+
+        with session_scope(self.loa.engine, read_only=True) as session:
+            count = session.exec(
+                select(func.count())
+                .select_from(Outbox)
+                .where(Outbox.user_id == user_id, Outbox.kind == "console", col(Outbox.read_at).is_(None))
+            ).one()
+        return int(count)
 
     @staticmethod
     def has_sharing() -> bool:

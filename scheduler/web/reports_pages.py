@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -29,11 +30,135 @@ DOWNLOADS = {
 }
 
 
+SUMMARY_DOWNLOADS = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+}
+
+
 def routes(console: Console) -> list[BaseRoute]:
     return [
         Route("/reports", console.page("reports.view")(reports_page)),
         Route("/reports/shares.{fmt}", console.page("reports.view")(report_file)),
+        Route("/reports/summary", console.page("reports.view")(summary_page)),
+        Route("/reports/summary.{fmt}", console.page("reports.view")(summary_file)),
     ]
+
+
+# -- the monthly report ----------------------------------------------------------------------
+
+
+def _summary_asked(ctx: Ctx) -> dict[str, str]:
+    today = utcnow().astimezone(ctx.loa.settings.tz).date()
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return {
+        "month": ctx.query.get("month", "").strip() or f"{previous:%Y-%m}",
+        "unit": ctx.query.get("unit", "").strip(),
+        "campaign": ctx.query.get("campaign", "").strip(),
+    }
+
+
+def _summary(ctx: Ctx, asked: dict[str, str]) -> Any:
+    from scheduler.reports.queries import month_period, monthly_summary
+
+    year, number, _, as_of = month_period(asked["month"], ctx.loa.settings)
+    return monthly_summary(
+        ctx.loa.engine,
+        ctx.loa.settings,
+        year,
+        number,
+        as_of=as_of,
+        unit=asked["unit"] or None,
+        campaign=asked["campaign"] or None,
+    )
+
+
+def _choices(ctx: Ctx) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The units and campaigns the filters offer (code or slug, name)."""
+    from sqlmodel import col, select
+
+    from scheduler.models import Campaign, Unit
+    from scheduler.store import session_scope
+
+    with session_scope(ctx.loa.engine, read_only=True) as session:
+        units = [(u.code, u.name) for u in session.exec(select(Unit).order_by(col(Unit.name)))]
+        campaigns = [(c.slug, c.name) for c in session.exec(select(Campaign).order_by(col(Campaign.id)))]
+    return units, campaigns
+
+
+def summary_page(ctx: Ctx) -> Response:
+    from scheduler.reports.charts import to_svg
+    from scheduler.reports.document import summary_bar_chart
+    from scheduler.reports.exports import summary_grids
+    from scheduler.reports.queries import summary_text
+
+    asked = _summary_asked(ctx)
+    units, campaigns = _choices(ctx)
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {"summary": None, "paragraphs": [], "grids": [], "chart": ""}
+    try:
+        with ctx.loa.heavy.slot():
+            summary = _summary(ctx, asked)
+            data = {
+                "summary": summary.as_json(ctx.lang),
+                "paragraphs": [p for p in summary_text(summary, ctx.lang).split("\n\n") if p.strip()],
+                "grids": [_shown_grid(g, ctx.lang) for g in summary_grids(summary, ctx.lang)[2:]],
+                "chart": to_svg(summary_bar_chart(summary, ctx.loa.settings, ctx.lang)) if summary.units else "",
+            }
+    except InputError as exc:
+        errors[exc.field or "month"] = ctx.error_text(exc)
+    query = urlencode({k: v for k, v in asked.items() if v})
+    return ctx.render(
+        "console/summary.html",
+        status=400 if errors else 200,
+        asked=asked,
+        errors=errors,
+        units=units,
+        campaigns=campaigns,
+        query=query,
+        **data,
+    )
+
+
+def _shown_grid(grid: Any, lang: str) -> dict[str, Any]:
+    """A summary sheet with every cell worded as the files word it (the key figures and the words are shown above)."""
+    from scheduler.reports.exports import shown_cell
+
+    kinds = [c.kind for c in grid.columns]
+    return {
+        "title": grid.title,
+        "headers": [(c.header, c.kind in ("int", "percent")) for c in grid.columns],
+        "rows": [[shown_cell(v, k, lang) for v, k in zip(row, kinds, strict=True)] for row in grid.rows],
+        "totals": [shown_cell(v, k, lang) for v, k in zip(grid.totals, kinds, strict=True)] if grid.totals else None,
+    }
+
+
+def summary_file(ctx: Ctx) -> Response:
+    from scheduler.reports.document import render_report, summary_chart
+    from scheduler.reports.exports import summary_xlsx
+
+    fmt = ctx.request.path_params["fmt"]
+    if fmt not in SUMMARY_DOWNLOADS:
+        return ctx.render("console/error.html", status=404, title=ctx.t("error.not_found"), message="")
+    asked = _summary_asked(ctx)
+    try:
+        with ctx.loa.heavy.slot():
+            summary = _summary(ctx, asked)
+            if fmt == "xlsx":
+                body = summary_xlsx(summary, ctx.lang)
+            elif fmt == "png":
+                body = summary_chart(summary, ctx.loa.settings, ctx.lang)
+            else:
+                today = utcnow().astimezone(ctx.loa.settings.tz).date()
+                body = render_report(summary, ctx.loa.settings, fmt, issued_on=today, lang=ctx.lang)
+    except InputError as exc:
+        title = ctx.t("summary_page.title")
+        return ctx.render("console/error.html", status=400, title=title, message=ctx.error_text(exc))
+    name = f"bao-cao-thang_{summary.year:04d}-{summary.month:02d}.{fmt}"
+    disposition = "inline" if fmt == "png" else f'attachment; filename="{name}"'
+    return Response(body, media_type=SUMMARY_DOWNLOADS[fmt], headers={"Content-Disposition": disposition})
 
 
 def _available() -> bool:

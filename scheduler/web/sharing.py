@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
@@ -228,7 +228,10 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
     ) -> HTMLResponse:
         words = Translator(lang)
         body = env.get_template(name).render(_=words, lang=lang, num=lambda n: format_int(n, lang), **context)
-        policy = csp or f"{BASE_CSP}; script-src 'self'; form-action {form_actions}"
+        policy = csp or (
+            f"{BASE_CSP}; script-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; "
+            f"form-action {form_actions}"
+        )
         return HTMLResponse(
             body, status_code=status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})}
         )
@@ -255,6 +258,11 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return any(referer == o or referer.startswith(o + "/") for o in allowed)
         return True  # an old browser sends neither: the form token must still be right
 
+    def push_key() -> str | None:
+        from scheduler.alerts.push import vapid_public_key
+
+        return vapid_public_key(loa.engine)
+
     # -- GET /s/{token} ----------------------------------------------------------------
 
     def share_page(request: Request) -> Response:
@@ -271,6 +279,7 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             token=token,
             form_token=form_token(service.keys, staff.id),
             buttons=buttons,
+            push_key=push_key(),
         )
         # Marks this browser as the staff member's own: their clicks on their own links from
         # it are not counted. Path /l/ so it goes nowhere else; Lax so it rides the top-level
@@ -318,6 +327,9 @@ def sharing_routes(loa: Loa) -> list[BaseRoute]:
             return not_found(lang)
         headers = {**PAGE_HEADERS}
         tracked = service.link_url(code)
+        if platform == COPY_BUTTON and "application/json" in request.headers.get("accept", ""):
+            # One tap: the page's script copies the link it is given; the tap is recorded above.
+            return JSONResponse({"link": tracked}, headers={"Cache-Control": "no-store"})
         sharer = dialogs[str(platform)].sharer_url
         if sharer:
             return RedirectResponse(sharer + quote(tracked, safe=""), status_code=303, headers=headers)

@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -26,6 +27,7 @@ from scheduler.channels.base import (
     CoverTarget,
     MediaFile,
     OutgoingPost,
+    PageAudience,
     PostMetrics,
     Publisher,
     PublishResult,
@@ -47,7 +49,7 @@ from scheduler.i18n import N_, Message, msg
 
 if TYPE_CHECKING:
     from scheduler.channels.connect import ConnectFlow
-    from scheduler.config import ChannelSettings
+    from scheduler.config import ChannelSettings, Settings
     from scheduler.sandbox.emulator import PlatformEmulator
 
 Json = dict[str, Any]
@@ -228,6 +230,10 @@ class FacebookPublisher(Publisher):
             return msg("config.live_facebook_needs_token")
         return None
 
+    @classmethod
+    def options(cls, settings: Settings, channel: ChannelSettings) -> dict[str, object]:
+        return {"zone": settings.tz, "audience_metrics": channel.audience_metrics}
+
     def __init__(
         self,
         access: ChannelAccess,
@@ -240,12 +246,17 @@ class FacebookPublisher(Publisher):
         video_polls: int = 40,
         video_poll_interval: float = 3.0,
         video_chunk_bytes: int = 4 * 1024 * 1024,
+        zone: ZoneInfo | None = None,
+        audience_metrics: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(access, vault=vault, timeout=timeout, session=session)
         # A video is processed after its upload; polled with short waits first, then these.
         self.video_polls = max(1, video_polls)
         self.video_poll_interval = video_poll_interval
         self.video_chunk_bytes = video_chunk_bytes
+        # Page insights are asked for local days, under the names Loa knows or the channel's own.
+        self.zone = zone or ZoneInfo("Asia/Ho_Chi_Minh")
+        self.audience_metrics = dict(audience_metrics or {})
         # find_recent reads at most max_pages × page_size posts (Graph's default page is 25).
         self.max_pages = max_pages
         self.page_size = page_size
@@ -663,6 +674,14 @@ class FacebookPublisher(Publisher):
             shares=share_count if share_count is not None else 0,
             raw={"shares": shares, "insights": values},
         )
+
+    audience: ClassVar[bool] = True
+
+    def fetch_audience(self, day: date) -> PageAudience:
+        """Page insights of one local day (facebook/audience.py: the metric names)."""
+        from scheduler.channels.facebook.audience import read_audience
+
+        return read_audience(self._call, self.access.external_id, day, self.zone, self.audience_metrics)
 
     def delete(self, remote_id: str) -> None:
         body = self._call("DELETE", remote_id)

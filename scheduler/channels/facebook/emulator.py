@@ -487,6 +487,10 @@ class FacebookApi:
 
     @staticmethod
     def apply_engagement(data: StateData, payload: dict[str, Any], combine: Combine) -> dict[str, Any]:
+        if "page_id" in payload and "post_id" not in payload:  # a Page's own audience
+            from scheduler.channels.facebook.insights_emulator import apply_page_engagement
+
+            return apply_page_engagement(data, payload, combine)
         post_id = str(payload.get("post_id", ""))
         post = data.fb_posts.get(post_id)
         photo = data.fb_photos.get(post_id)
@@ -1307,8 +1311,27 @@ class FacebookApi:
         )
         period = as_str(req.params.get("period")) or "lifetime"
         with self.state.read() as data:
+            node = found["node"]
+            page = node.isdigit() and node not in data.fb_posts and node not in data.fb_photos
+        if page:  # a Page's own insights (insights_emulator.py)
+            return self._page_insights(req, found["node"], metrics, period)
+        with self.state.read() as data:
             post = self._live_post(data, found["node"])
             return ApiResponse(200, self._insights_body(post, metrics, period))
+
+    def _page_insights(self, req: ApiRequest, page_id: str, metrics: list[str], period: str) -> ApiResponse:
+        from scheduler.channels.facebook.insights_emulator import page_insights
+
+        self._page_for(page_id, req)
+        until = as_str(req.params.get("until"))
+        end = fb_time(float(until)) if until and until.isdigit() else fb_time(self.state.now())
+        with self.state.read() as data:
+            try:
+                return ApiResponse(200, page_insights(data, page_id, metrics, period, end))
+            except LookupError:
+                raise GraphError(3001, "Invalid query", subcode=1504028) from None
+            except ValueError as exc:
+                raise GraphError(100, f"(#100) The value must be a valid insights metric: {exc}") from None
 
     # -- tokens -------------------------------------------------------------------------
 

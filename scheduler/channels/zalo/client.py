@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -26,6 +26,7 @@ from scheduler.channels.base import (
     CoverTarget,
     MediaFile,
     OutgoingPost,
+    PageAudience,
     PostMetrics,
     Publisher,
     PublishResult,
@@ -403,6 +404,14 @@ class ZaloPublisher(Publisher):
 
     def check(self) -> None:
         self._api("GET", "/v2.0/oa/getoa")
+
+    audience: ClassVar[bool] = True
+
+    def fetch_audience(self, day: date) -> PageAudience:
+        """The OA's follower count now (``getoa``'s ``num_follower``); Zalo's OA API gives no
+        daily views or reach of the OA itself (UNVERIFIED: none found in its reference)."""
+        count = self._api("GET", "/v2.0/oa/getoa").get("num_follower")
+        return PageAudience(followers=count if isinstance(count, int) and not isinstance(count, bool) else None)
 
     def refresh_tokens(self) -> datetime:
         """Trade the stored refresh token for a new pair now; returns the new expiry.

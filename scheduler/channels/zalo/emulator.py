@@ -198,6 +198,10 @@ class ZaloApi:
 
     @staticmethod
     def apply_engagement(data: StateData, payload: dict[str, Any], combine: Combine) -> dict[str, Any]:
+        if "oa_id" in payload and "article_id" not in payload:  # the OA's own audience
+            from scheduler.channels.zalo.audience_emulator import apply_oa_engagement
+
+            return apply_oa_engagement(data, payload, combine)
         article_id = str(payload.get("article_id") or payload.get("id") or "")
         article = data.zalo_articles.get(article_id)
         if article is None:
@@ -421,6 +425,10 @@ class ZaloApi:
         return ApiResponse(200, envelope({"attachment_id": attachment.id}))
 
     def get_oa(self, req: ApiRequest, oa_id: str) -> ApiResponse:
+        from scheduler.channels.zalo.audience_emulator import follower_count
+
+        with self.state.read() as data:
+            followers = follower_count(data, oa_id)
         return ApiResponse(200, envelope({
             "oa_id": oa_id,
             "name": self.login.oa_name(oa_id) or f"Sandbox OA {oa_id}",
@@ -428,7 +436,7 @@ class ZaloApi:
             "avatar": "",
             "cover": "",
             "is_verified": True,
-            "num_follower": 0,
+            "num_follower": followers,
         }))
 
     def _validate_article(self, payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

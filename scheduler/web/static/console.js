@@ -16,6 +16,22 @@
     input.addEventListener("focus", function () { input.select(); });
   });
 
+  // "Sao chép": a paste-ready text (the staff loop's unit messages) to the clipboard in one tap.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) { return; }
+    button.addEventListener("click", function () {
+      var done = function () { button.textContent = button.dataset.copied || button.textContent; };
+      source.select();
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(source.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+
   var form = document.getElementById("compose-form");
   if (!form) { return; }
   var pane = document.getElementById("preview");

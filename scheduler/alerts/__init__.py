@@ -1,0 +1,1 @@
+"""Alerts: the outbox, e-mail and webhook delivery, who hears about what, the morning digest."""

@@ -1,0 +1,1 @@
+"""The campaign kit on the share page: the avatar frame, the personal cover, "Tôi đã cập nhật"."""

@@ -1,0 +1,136 @@
+"""The current campaign, and who has put its frame or cover on their profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, or_, select
+
+from scheduler.config import Settings
+from scheduler.errors import InputError
+from scheduler.i18n import msg
+from scheduler.models import Campaign, CampaignUpdate, Staff, Unit, utcnow
+from scheduler.store import session_scope
+
+KINDS = ("avatar", "cover")
+
+
+@dataclass(frozen=True)
+class KitCounts:
+    mine: frozenset[str]  # the kinds this staff member has reported
+    everyone: int  # staff who reported at least one kind
+    unit: int  # … of this staff member's unit
+    unit_staff: int  # active staff of the unit
+
+
+def current_campaign(settings: Settings, engine: Engine, today: date | None = None) -> Campaign | None:
+    """The campaign running today (the latest to start, if several); else the newest declared."""
+    today = today or utcnow().astimezone(settings.tz).date()
+    with session_scope(engine, read_only=True) as session:
+        running = session.exec(
+            select(Campaign)
+            .where(
+                or_(col(Campaign.starts_on).is_(None), col(Campaign.starts_on) <= today),
+                or_(col(Campaign.ends_on).is_(None), col(Campaign.ends_on) >= today),
+            )
+            .order_by(col(Campaign.starts_on).desc(), col(Campaign.id).desc())
+        ).first()
+        return running
+
+
+def record_update(engine: Engine, *, staff_id: int, campaign_id: int, kind: str, now: datetime | None = None) -> bool:
+    """Count "Tôi đã cập nhật" once per staff member, campaign and kind; True when new."""
+    if kind not in KINDS:
+        raise InputError(msg("error.kit_kind", kind=kind), field="kind")
+    try:
+        with session_scope(engine) as session:
+            exists = session.exec(
+                select(CampaignUpdate.id).where(
+                    CampaignUpdate.staff_id == staff_id,
+                    CampaignUpdate.campaign_id == campaign_id,
+                    CampaignUpdate.kind == kind,
+                )
+            ).first()
+            if exists is not None:
+                return False
+            session.add(CampaignUpdate(staff_id=staff_id, campaign_id=campaign_id, kind=kind, at=now or utcnow()))
+    except IntegrityError:
+        return False  # the same tap twice at once: one row
+    return True
+
+
+def kit_counts(engine: Engine, *, staff: Staff, campaign_id: int) -> KitCounts:
+    with session_scope(engine, read_only=True) as session:
+        mine = frozenset(
+            session.exec(
+                select(CampaignUpdate.kind).where(
+                    CampaignUpdate.staff_id == staff.id, CampaignUpdate.campaign_id == campaign_id
+                )
+            )
+        )
+        everyone = session.exec(
+            select(func.count(func.distinct(CampaignUpdate.staff_id))).where(CampaignUpdate.campaign_id == campaign_id)
+        ).one()
+        unit = session.exec(
+            select(func.count(func.distinct(CampaignUpdate.staff_id)))
+            .join(Staff, col(Staff.id) == col(CampaignUpdate.staff_id))
+            .where(CampaignUpdate.campaign_id == campaign_id, Staff.unit_id == staff.unit_id)
+        ).one()
+        unit_staff = session.exec(
+            select(func.count()).select_from(Staff).where(Staff.unit_id == staff.unit_id, col(Staff.active).is_(True))
+        ).one()
+    return KitCounts(mine, int(everyone), int(unit), int(unit_staff))
+
+
+def updates_by_unit(engine: Engine, campaign_id: int) -> list[dict[str, object]]:
+    """Per unit: active staff, and those who put the avatar frame, the cover, either on (reports)."""
+    with session_scope(engine, read_only=True) as session:
+        units = session.exec(select(Unit).order_by(col(Unit.name))).all()
+        rows: list[dict[str, object]] = []
+        for unit in units:
+            staff_ids = set(session.exec(select(Staff.id).where(Staff.unit_id == unit.id, col(Staff.active).is_(True))))
+            if not staff_ids:
+                continue
+            updates = session.exec(
+                select(CampaignUpdate.staff_id, CampaignUpdate.kind).where(
+                    CampaignUpdate.campaign_id == campaign_id, col(CampaignUpdate.staff_id).in_(staff_ids)
+                )
+            ).all()
+            rows.append(
+                {
+                    "unit": unit.name,
+                    "staff": len(staff_ids),
+                    "avatar": len({s for s, k in updates if k == "avatar"}),
+                    "cover": len({s for s, k in updates if k == "cover"}),
+                    "any": len({s for s, _ in updates}),
+                }
+            )
+    return rows
+
+
+def updates_by_staff(engine: Engine, campaign_id: int) -> list[dict[str, object]]:
+    """Per active staff member: their unit and whether they put the frame and the cover on."""
+    with session_scope(engine, read_only=True) as session:
+        rows = session.exec(
+            select(Staff, Unit).join(Unit, col(Unit.id) == col(Staff.unit_id)).where(col(Staff.active).is_(True))
+        ).all()
+        done: dict[int, set[str]] = {}
+        for staff_id, kind in session.exec(
+            select(CampaignUpdate.staff_id, CampaignUpdate.kind).where(CampaignUpdate.campaign_id == campaign_id)
+        ):
+            done.setdefault(staff_id, set()).add(kind)
+    result: list[dict[str, object]] = [
+        {
+            "staff": staff.full_name,
+            "unit": unit.name,
+            "avatar": int("avatar" in done.get(staff.id or 0, set())),
+            "cover": int("cover" in done.get(staff.id or 0, set())),
+            "any": int(bool(done.get(staff.id or 0))),
+        }
+        for staff, unit in rows
+    ]
+    result.sort(key=lambda r: (str(r["unit"]), str(r["staff"])))
+    return result
