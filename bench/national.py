@@ -112,7 +112,10 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, Any]:
     clicks = events - shares
     channels = _channels(sizes["provinces"])
     with db:
-        db.executemany("INSERT INTO channelstate (id, platform, status) VALUES (?, ?, 'ok')", [c[:2] for c in channels])
+        db.executemany(
+            "INSERT INTO channelstate (id, platform, status, origin, approval) VALUES (?, ?, 'ok', 'config', 0)",
+            [c[:2] for c in channels],
+        )
         db.executemany(
             "INSERT INTO campaign (id, slug, name, theme, starts_on, ends_on) VALUES (?, ?, ?, '', ?, ?)",
             [

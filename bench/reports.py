@@ -113,7 +113,10 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, int]:
     start = datetime(YEAR, 1, 1, tzinfo=UTC) - timedelta(hours=7)
     with db:
         channels = _channels()
-        db.executemany("INSERT INTO channelstate (id, platform, status) VALUES (?, ?, 'ok')", [c[:2] for c in channels])
+        db.executemany(
+            "INSERT INTO channelstate (id, platform, status, origin, approval) VALUES (?, ?, 'ok', 'config', 0)",
+            [c[:2] for c in channels],
+        )
         db.executemany(
             "INSERT INTO campaign (id, slug, name, theme, starts_on, ends_on) VALUES (?, ?, ?, '', ?, ?)",
             [

@@ -579,6 +579,15 @@ def channel_scope(engine: Engine, user: AuthUser) -> frozenset[str] | None:
         return frozenset(rows.all())
 
 
+def account(engine: Engine, username: str) -> AuthUser:
+    """An active account by name (``loa --as``): NotFound naming the problem otherwise."""
+    with session_scope(engine, read_only=True) as session:
+        user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+        if user is None or not user.active:
+            raise NotFound(msg("error.no_user", username=username), hint=msg("hint.user_list"), field="as")
+        return _snapshot(user)
+
+
 def may_manage_post(user: AuthUser, created_by: str) -> bool:
     """Admins manage every post; editors only the posts they wrote."""
     if user.role == Role.admin:

@@ -136,7 +136,7 @@ class SandboxSettings(_Section):
 
 
 class PublishingSettings(_Section):
-    # A channel whose token runs out within this many days is announced (docs/platforms.md D3).
+    # A channel whose token runs out within this many days is announced (docs/platforms.md E3).
     token_warn_days: int = Field(default=14, ge=1, le=365)
     grace_minutes: int = Field(default=60, ge=0)
     # A publication due longer ago than this is looked for on the platform before it is
@@ -347,6 +347,8 @@ class DoctorSettings(_Section):
     """What `loa doctor` calls a problem."""
 
     min_free_disk_mib: int = Field(default=1024, ge=0)
+    # A channel token the platform says lapses within this many days is a problem already.
+    token_warn_days: int = Field(default=7, ge=0, le=365)
     # The newest backup may be this much older than backups.every_hours before it is a problem.
     backup_slack_hours: int = Field(default=6, ge=0)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -455,7 +457,7 @@ class ConnectAppSettings(_Section):
     oauth_base: str | None = None  # where codes are exchanged, when not the API
     # Facebook Login for Business: a configuration id instead of the scope list.
     config_id: str | None = None
-    scope: list[str] | None = None  # default: what Loa needs (docs/platforms.md D1)
+    scope: list[str] | None = None  # default: what Loa needs (docs/platforms.md E1)
     accounts_page_size: int = Field(default=100, ge=1, le=100)
     # The cover of a connected channel's posts that have none (a file in assets/), for
     # platforms whose posts need one (Zalo articles).

@@ -224,13 +224,17 @@ class PublishingEngine:
         from scheduler.alerts.watch import raise_digest, raise_new_posts, raise_token_expiry
 
         every = float(self.settings.alerts.deliver_every_seconds)
-        if self._stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
+        # A stopping dispatcher means a process on its way out: its messages go to the next holder.
+        if self._stopping or self.dispatcher.stopping or not self.dispatcher.hold_housekeeping(self.clock.now()):
             return every
         if not self._clock_in_doubt():  # a mistaken 2200 must not raise the digest of a day to come
             try:
                 raise_digest(self.settings, self.engine, self.clock.now())
                 raise_token_expiry(self.settings, self.engine, self.vault, self.clock.now())
                 raise_new_posts(self.settings, self.engine, self.clock.now())
+                from scheduler.reports.delivery import queue_due_reports
+
+                queue_due_reports(self.engine, self.settings, self.clock.now())  # on [reports] email_day
             except Exception:
                 log.exception("the digest or the credential check failed; it runs again in %.0f s", every)
         counts = {k: v for k, v in self.deliverer.run_once().counts().items() if v}

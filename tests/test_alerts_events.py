@@ -193,3 +193,28 @@ def test_an_account_gets_its_alert_address_on_the_command_line(offline_loa: Any)
     assert bad.code == 2 and "tin@" in bad.stderr
     good = offline_loa("user", "add", "--username", "tin", "--role", "editor", "--no-password", "--email", "t@bhxh.vn")
     assert good.code == 0, good.stderr
+
+
+def test_an_account_of_a_unit_hears_about_its_units_channels_only(console_loa: Any) -> None:
+    from scheduler.models import ChannelState, Role, Unit
+
+    loa = with_addresses(console_loa)
+    with session_scope(loa.engine) as session:
+        vinh = session.exec(select(Unit).where(Unit.code == "vinh")).one()
+        other = Unit(code="dien-chau", name="BHXH huyện Diễn Châu")
+        session.add(other)
+        session.flush()
+        state = session.get(ChannelState, "zalo-bhxh-nghean")
+        assert state is not None
+        state.unit_id = vinh.id
+        session.add(state)
+        now = datetime.now(UTC)
+        session.add(User(username="qt-vinh", role=Role.admin, unit_id=vinh.id, email="vinh@example.vn", created_at=now))
+        session.add(User(username="qt-dc", role=Role.admin, unit_id=other.id, email="dc@example.vn", created_at=now))
+    due = datetime.now(UTC) + timedelta(minutes=5)
+    loa.posts.add(
+        PostRequest(template="thang-van-dong", channels=["zalo-bhxh-nghean"], variables=VARS, at=due, created_by="x")
+    )
+    mark_missed(loa.engine, loa.settings, due + timedelta(hours=2))
+    mails = {target for kind, target in fan_out(loa)["publication.missed"] if kind == "email"}
+    assert mails == {"quantri@example.vn", "vinh@example.vn"}  # the office's admin and the unit's, not Diễn Châu's

@@ -162,11 +162,13 @@ def test_saving_an_edit_of_a_post_that_was_submitted_meanwhile_says_so(console_l
     post_id = _draft(console_loa)
     author = _tolerant(logged_in(console_loa, "bientap"))
     token = author.token(f"/compose?post={post_id}")
+    assert 'name="opened" value="draft"' in author.get(f"/compose?post={post_id}").text
     console_loa.posts.submit(post_id, actor="bientap")  # from another tab
     saved = author.post(
         "/compose",
         {
             "post": str(post_id),
+            "opened": "draft",  # what the page opened on a draft sends
             "template": "thang-van-dong",
             "channels": "zalo-bhxh-nghean",
             "date": (datetime.now(UTC) + timedelta(days=3)).astimezone(console_loa.settings.tz).strftime("%d/%m/%Y"),

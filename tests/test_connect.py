@@ -331,3 +331,14 @@ def test_the_connect_button_says_which_variable_to_set(
         assert editor.post("/channels/connect/zalo", page="/").status_code == 403
     finally:
         loa.close()
+
+
+def test_a_fault_at_the_code_exchange_step_is_explained(connect_loa: Loa, sandbox: SandboxServer) -> None:
+    started = connecting.start(connect_loa, "facebook", actor="quantri")
+    back = consent(started.url)
+    fault = {"platform": "facebook", "route": "GET /oauth/access_token", "times": 1, "status": 400,
+             "error": {"code": 100, "error_subcode": 36007, "message": "This authorization code has expired."}}
+    requests.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+    with pytest.raises(InputError) as expired:
+        connecting.callback(connect_loa, back, actor="quantri")
+    assert expired.value.msgid == "error.connect_code_expired"

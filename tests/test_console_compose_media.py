@@ -157,3 +157,23 @@ def test_campaigns_are_saved_with_their_dates_checked(console_loa: Loa) -> None:
     page = admin.get("/campaigns")
     assert "BHYT học sinh" in page.text and "01/09/2026" in page.text
     assert "bhyt-hoc-sinh" in logged_in(console_loa, "bientap").get("/compose").text
+
+
+def test_the_library_page_changes_a_description_and_keeps_what_a_post_shows(console_loa: Loa, tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "anh.jpg"
+    Image.new("RGB", (320, 240), (200, 30, 30)).save(picture)
+    (item,) = console_loa.media.add([picture])
+    post_id = console_loa.posts.add(
+        PostRequest(template="", text="Có ảnh", channels=[FB], media=[item["id"]], created_by="bientap", draft=True)
+    )
+    editor = logged_in(console_loa, "bientap")
+    page = editor.get("/library")
+    assert page.status_code == 200 and f"#{item['id']}" in page.text
+    assert f'data-id="{item["id"]}"' in editor.get("/compose").text  # reusable from compose
+    saved = editor.post(f"/media/{item['id']}/alt", {"alt": "Cán bộ phát tờ rơi"}, page="/library")
+    assert saved.status_code == 303 and console_loa.media.list()[0]["alt"] == "Cán bộ phát tờ rơi"
+    refused = editor.post(f"/media/{item['id']}/delete", page="/library")
+    assert refused.status_code == 400 and f"#{post_id}" in refused.text
+    assert console_loa.media.list()

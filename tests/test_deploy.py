@@ -167,11 +167,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield found
     finally:
-        drop = f'DROP DATABASE IF EXISTS "{found.database}" WITH (FORCE); DROP ROLE IF EXISTS "{found.role}";'
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", drop.split(";")[0]],
-                       capture_output=True, timeout=60)  # fmt: skip
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", drop.split(";")[1]],
-                       capture_output=True, timeout=60)  # fmt: skip
+        statements = (f'DROP DATABASE IF EXISTS "{found.database}" WITH (FORCE)', f'DROP ROLE IF EXISTS "{found.role}"')
+        for statement in statements if shutil.which("psql") else ():
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", statement],
+                           capture_output=True, timeout=60)  # fmt: skip
 
 
 def test_every_line_of_the_production_steps_is_run_or_has_its_reason() -> None:
@@ -186,10 +185,21 @@ def test_every_line_of_the_production_steps_is_run_or_has_its_reason() -> None:
 def test_the_production_steps_bring_loa_up_behind_caddy_with_https_and_postgresql(server: Server, sandbox: Any) -> None:
     from scheduler.channels.facebook.client import FacebookPublisher
 
-    caddy = shutil.which("caddy")
-    assert caddy, "Debian's caddy package is needed (.ci/run installs it)"
-    assert shutil.which("systemd-analyze"), "systemd-analyze is needed (.ci/run installs systemd)"
-    assert shutil.which("psql"), "PostgreSQL's client is needed"
+    for tool, package in (("caddy", "caddy"), ("systemd-analyze", "systemd"), ("psql", "postgresql-client")):
+        if shutil.which(tool) is None:
+            # .ci/run installs them and sets LOA_REQUIRE_DEPLOY_TOOLS: there, a missing one fails.
+            missing = f"{tool} is needed (apt-get install {package}; `make install-test` does it as root)"
+            if os.environ.get("LOA_REQUIRE_DEPLOY_TOOLS"):
+                pytest.fail(missing)
+            pytest.skip(missing)
+    try:
+        import psycopg
+
+        psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3).close()
+    except Exception as exc:
+        if os.environ.get("LOA_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres: {exc}")
     packages, install, settings, postgres, database, service, proxy, doctor = production_blocks()
     web_port, https_port, http_port = free_port(), free_port(), free_port()
     public_url = f"https://127.0.0.1:{https_port}"

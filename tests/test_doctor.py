@@ -248,6 +248,63 @@ def test_https_settings_behind_a_proxy(tmp_path: Path, sandbox: Any, capsys: pyt
     assert checks["https"]["status"] == "problem" and "Caddyfile" in checks["https"]["fix"]
 
 
+def test_a_database_file_that_is_not_there_is_named_and_not_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    result, checks = doctor(cli_for(config, capsys))
+    assert result.code == 1
+    assert checks["database"]["status"] == "problem" and "loa init" in checks["database"]["fix"]
+    assert not (tmp_path / "posts.db").exists()
+    assert checks["disk"]["status"] in ("ok", "problem")
+
+
+def test_a_01_database_is_behind_then_well_after_loa_init(
+    tmp_path: Path, database_url: str, sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The previous release's database, on SQLite and PostgreSQL: behind until `loa init`,
+    and its stored credentials still read with the key they were encrypted with."""
+    from tests.test_migrations import FIXTURE, make_01_database
+
+    (tmp_path / "secret.key").write_bytes((FIXTURE / "secret.key").read_bytes())
+    make_01_database(database_url)
+    loa = cli_for(write_config(tmp_path, sandbox_url=sandbox.url, database_url=database_url), capsys)
+    _, checks = doctor(loa)
+    assert checks["migrations"]["status"] == "problem" and "0.1" in checks["migrations"]["message"]
+    assert loa("init").code == 0
+    _, checks = doctor(loa)
+    assert checks["migrations"]["status"] == "ok"
+    assert checks["key"]["status"] == "ok", checks["key"]
+
+
+def test_a_page_token_that_lapses_soon_is_a_problem_before_it_does(
+    loa: Cli, config_path: Path, sandbox: Any
+) -> None:
+    with_key(config_path)
+    _, checks = doctor(loa)
+    assert checks["channels.fb-bhxh-nghean"]["status"] == "ok"  # the sandbox's Page token never lapses
+    lapsing = {"platform": "facebook", "token": FB_TOKEN, "state": "valid", "expires_in_s": 3 * 86400}
+    requests.post(f"{sandbox.url}/_sandbox/tokens", json=lapsing, timeout=5).raise_for_status()
+    result, checks = doctor(loa)
+    facebook = checks["channels.fb-bhxh-nghean"]
+    assert result.code == 1 and facebook["status"] == "problem", facebook
+    assert "loa channels reconnect fb-bhxh-nghean" in facebook["fix"]
+    assert published_still(loa)  # it works today: publishing goes on meanwhile
+    later = {**lapsing, "expires_in_s": 30 * 86400}
+    requests.post(f"{sandbox.url}/_sandbox/tokens", json=later, timeout=5).raise_for_status()
+    _, checks = doctor(loa)
+    assert checks["channels.fb-bhxh-nghean"]["status"] == "ok"
+    assert "/" in checks["channels.fb-bhxh-nghean"]["message"]  # the date it lapses, dd/mm/yyyy
+
+
+def published_still(loa: Cli) -> bool:
+    added = loa("post", "add", "--template", "thang-van-dong", "--channel", "fb-bhxh-nghean", "--now",
+                "--var", "hoat_dong=ra quân", "--var", "dia_diem=Vinh", "--var", "ngay=06/05/2026")  # fmt: skip
+    assert added.code == 0, added.stderr
+    published = loa("publish-due", "--json")
+    return published.code == 0 and published.json()["counts"]["published"] == 1
+
+
 def test_mail_and_webhooks_as_alerts_use_them(tmp_path: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.alerts_support import Inbox, smtp_server
     from tests.conftest import initialised

@@ -123,6 +123,10 @@ def test_an_unreachable_database_is_unhealthy(tmp_path: Path, sandbox: Any) -> N
         with ThreadedServer(create_app(loa)) as server:
             wait_healthy(server.url)
             engine.dispatcher.stop()
+            # The queue's change signal reads the database too: a connection it opened while
+            # the file is away would point at the empty stand-in after the file is back.
+            engine.signal.stop()
+            engine.signal.join(timeout=2.0)
             time.sleep(0.2)
             loa.engine.dispose()
             (tmp_path / "posts.db").rename(tmp_path / "away.db")  # SQLite opens an empty file there now

@@ -236,3 +236,48 @@ def test_a_lost_reply_after_the_third_photo_makes_one_post_with_every_photo(
     with sqlite3.connect(config_path.parent / "posts.db") as db:
         orphans = db.execute("SELECT count(*) FROM publishstep WHERE step LIKE 'orphan:%'").fetchone()[0]
     assert orphans == 1
+
+
+def test_a_heic_photo_from_a_phone_is_taken_and_stored_as_jpeg(loa: Cli, config_path: Path, tmp_path: Path) -> None:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    source = tmp_path / "IMG_2041.HEIC"
+    Image.new("RGB", (640, 480), COLOURS[1]).save(source)
+    assert source.read_bytes()[4:12] == b"ftypheic"
+    (item,) = add_media(loa, source)
+    assert item["kind"] == "photo" and item["content_type"] == "image/jpeg"
+    stored = (config_path.parent / "media" / item["file"]).read_bytes()
+    assert stored[:3] == b"\xff\xd8\xff" and near(dominant(stored), COLOURS[1])
+
+
+def test_a_chosen_cover_layout_stays_the_zalo_cover_of_a_post_with_photos(
+    loa: Cli, sandbox: Any, config_path: Path, tmp_path: Path
+) -> None:
+    (item,) = add_media(loa, photo(tmp_path, "anh.jpg", COLOURS[2]))
+    added = loa(
+        "post", "add", "--text", TEXT, "--media", str(item["id"]), "--cover", "default",
+        "--var", "title=Ra quân", "--channel", ZALO, "--now", "--json",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    cover = added.json()["publications"][0]["cover"]
+    assert loa("publish-due", "--json").json()["counts"]["published"] == 1
+    (article,) = articles(sandbox)
+    assert article["cover"]["photo_url"].endswith(f"/media/{cover}")
+    assert [i["type"] for i in article["body"]] == ["text", "image"]
+
+
+def test_an_album_refused_for_good_removes_the_photos_it_staged(
+    loa: Cli, sandbox: Any, config_path: Path, tmp_path: Path
+) -> None:
+    media = add_media(loa, *[photo(tmp_path, f"anh-{i}.jpg", c) for i, c in enumerate(COLOURS[:3])])
+    added = loa(
+        "post", "add", "--text", TEXT, *[a for m in media for a in ("--media", str(m["id"]))],
+        "--channel", FB, "--now", "--json",
+    )  # fmt: skip
+    fault(sandbox, platform="facebook", route="POST /{page}/feed", error={"code": 100, "message": "(#100) refused"})
+    loa("publish-due")
+    (publication,) = loa("post", "show", str(added.json()["id"]), "--json").json()["publications"]
+    assert publication["status"] == "failed"
+    assert page_posts(sandbox) == []
+    assert state(sandbox)["facebook"]["pages"][PAGE]["photos"] == []  # staged, then deleted

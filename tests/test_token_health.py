@@ -90,6 +90,14 @@ def test_the_preflight_finds_a_revoked_token_before_the_post_is_due(
     assert not found[channel_id].valid
     row = _row(loa, channel_id)
     assert row.status == ChannelStatus.needs_reauth and row.token_problem and "health.invalid" in row.token_problem
+    # … and the admins hear of it (the alert was written with the change).
+    from sqlmodel import select
+
+    from scheduler.models import Alert
+
+    with session_scope(loa.engine, read_only=True) as session:
+        raised = [(a.event, a.data_json) for a in session.exec(select(Alert))]
+    assert [event for event, _ in raised if event == "channel.needs_reauth"] == ["channel.needs_reauth"]
     # Forty minutes before the post: held for the admin, not failed at its time.
     Dispatcher(loa.settings, loa.engine, loa.vault).run_once()
     shown = cli("post", "list", "--json")
@@ -97,3 +105,34 @@ def test_the_preflight_finds_a_revoked_token_before_the_post_is_due(
     channels = cli("channels", "--json").json()["channels"]
     mine = next(c for c in channels if c["id"] == channel_id)
     assert mine["status"] == "needs_reauth" and mine["token_problem"]
+
+
+def test_a_zalo_refresh_token_is_aged_against_its_three_months(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOA_ZALO_APP_SECRET", "zalo-app-secret-for-tests")
+    loa = Loa(load_settings(connect_config(tmp_path, sandbox.url)))
+    loa.init()
+    try:
+        started = connecting.start(loa, "zalo", actor="quantri")
+        back = consent(started.url, choose="579745863508352885")
+        (channel_id,) = connecting.callback(loa, back, actor="quantri").added
+        health = run_checks(loa.settings, loa.engine, loa.vault, only=[channel_id])[channel_id]
+        assert health.valid and health.expires_at is not None
+        assert timedelta(days=89) < health.expires_at - utcnow() <= timedelta(days=90)
+        with session_scope(loa.engine) as session:  # the pair was last renewed 85 days ago
+            row = session.get(ChannelState, channel_id)
+            assert row is not None and row.credentials_updated_at is not None
+            row.credentials_updated_at -= timedelta(days=85)
+            session.add(row)
+        health = run_checks(loa.settings, loa.engine, loa.vault, only=[channel_id])[channel_id]
+        assert health.valid and [w["id"] for w in warnings(loa)] == [channel_id]  # five days left: announced
+        with session_scope(loa.engine) as session:
+            row = session.get(ChannelState, channel_id)
+            assert row is not None and row.credentials_updated_at is not None
+            row.credentials_updated_at -= timedelta(days=10)
+            session.add(row)
+        health = run_checks(loa.settings, loa.engine, loa.vault, only=[channel_id])[channel_id]
+        assert not health.valid and _row(loa, channel_id).status == ChannelStatus.needs_reauth
+    finally:
+        loa.close()

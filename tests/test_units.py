@@ -95,3 +95,40 @@ def test_bad_unit_changes_are_refused_with_exit_2(loa: Cli) -> None:
     assert loa("channels", "assign", "fb-bhxh-nghean", "--unit", "CS-VINH").code == 0
     listed = loa("channels", "--json").json()["channels"]
     assert next(c for c in listed if c["id"] == "fb-bhxh-nghean")["unit"] == "CS-VINH"
+
+
+def test_the_cli_acts_for_an_accounts_unit_with_as(loa: Cli, config_path: Path) -> None:
+    from scheduler.app import Loa
+    from scheduler.auth import add_user
+    from scheduler.config import load_settings
+    from scheduler.models import Role
+    from scheduler.store import session_scope
+
+    assert loa("units", "add", "--code", "BHXH-NA", "--name", "BHXH tỉnh Nghệ An").code == 0
+    assert loa("units", "add", "--code", "CS-VINH", "--name", "BHXH cơ sở Vinh", "--parent", "BHXH-NA").code == 0
+    assert loa("channels", "assign", "zalo-bhxh-nghean", "--unit", "CS-VINH").code == 0
+    app = Loa(load_settings(config_path))
+    try:
+        add_user(app.engine, username="bientap-vinh", role=Role.editor, password=None, actor="test", unit="CS-VINH")
+        from datetime import timedelta
+
+        tomorrow = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=1)).strftime("%Y-%m-%d 08:00")
+        post = ["post", "add", "--template", "bhxh-tu-nguyen", "--var", "muc_dong_thap_nhat=330.000 đồng",
+                "--var", "ho_tro=30%", "--at", tomorrow, "--json"]  # fmt: skip
+        refused = loa("--as", "bientap-vinh", *post, "--channel", "fb-bhxh-nghean")
+        assert refused.code == 2 and "Traceback" not in refused.stderr
+        mine = loa("--as", "bientap-vinh", *post, "--channel", "zalo-bhxh-nghean")
+        assert mine.code == 0, mine.stderr + mine.stdout
+        assert mine.json()["created_by"] == "bientap-vinh", mine.stdout
+        assert loa(*post, "--channel", "fb-bhxh-nghean").code == 0  # the operator acts for the whole office
+        listed = loa("--as", "bientap-vinh", "post", "list", "--json").json()
+        assert [p["id"] for p in listed["posts"]] == [mine.json()["id"]]
+        from sqlmodel import select
+
+        from scheduler.models import AuditEvent
+
+        with session_scope(app.engine, read_only=True) as session:
+            events = list(session.exec(select(AuditEvent).where(AuditEvent.action == "auth.forbidden")))
+        assert [e.actor for e in events] == ["bientap-vinh"] and "cli" in (events[0].details or "")
+    finally:
+        app.close()

@@ -130,3 +130,15 @@ def test_zalo_verify_pending_then_failed_fails_the_post_without_an_article(
     (publication,) = loa("post", "show", str(shown["id"]), "--json").json()["publications"]
     assert publication["status"] == "failed" and publication["error"]
     assert articles(sandbox) == []
+
+
+def test_a_video_too_long_for_a_reel_is_refused_naming_the_file_and_the_limit(
+    loa: Cli, config_path: Path, tmp_path: Path
+) -> None:
+    clip = write_mp4(tmp_path / "dai-qua.mp4", seconds=120.0, width=1080, height=1920, payload=1024)
+    (item,) = loa("media", "add", str(clip), "--json").json()["media"]
+    refused = loa("post", "add", "--text", TEXT, "--media", str(item["id"]), "--reel", "--channel", FB, "--now")
+    assert refused.code == 2 and "dai-qua.mp4" in refused.stderr and "90" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    with sqlite3.connect(config_path.parent / "posts.db") as db:
+        assert db.execute("SELECT count(*) FROM post").fetchone()[0] == 0

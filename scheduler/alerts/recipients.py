@@ -1,5 +1,8 @@
 """Who hears about what: defaults by role, each user's own choices, and their address.
 
+An account scoped to a unit (`loa user add --unit`) hears about the channels of that unit and
+the units below it only; an account of the whole office, about every channel.
+
 The person who must act is the default reader: an editor hears about their own posts
 (failed, held, missed, approved, sent back), an approver about posts waiting for them, an
 admin about everything that stops publishing (and the channels). A user's
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from scheduler.config import ALERT_EVENTS
-from scheduler.models import Alert, AlertPreference, Post, Role, Staff, User
+from scheduler.models import Alert, AlertPreference, ChannelState, Post, Role, Staff, User
 
 PUBLICATION_EVENTS = frozenset(e for e in ALERT_EVENTS if e.startswith("publication."))
 CHANNEL_EVENTS = frozenset(e for e in ALERT_EVENTS if e.startswith("channel."))
@@ -96,12 +99,29 @@ def _concerns(user: User, alert: Alert, data: dict[str, object], author: str | N
     return True
 
 
+def _in_scope(session: Session, user: User, channel_units: set[int | None], scopes: dict[int, set[int]]) -> bool:
+    """An account of a unit hears about the channels of its unit and the units below it only."""
+    if user.unit_id is None or not channel_units:
+        return True
+    if user.unit_id not in scopes:
+        from scheduler.staff.units import units_below
+
+        scopes[user.unit_id] = units_below(session, user.unit_id)
+    return any(unit is not None and unit in scopes[user.unit_id] for unit in channel_units)
+
+
 def recipients(session: Session, alert: Alert) -> list[Recipient]:
     data = json.loads(alert.data_json or "{}")
     author = None
     if isinstance(data.get("post"), int):
         post = session.get(Post, data["post"])
         author = post.created_by if post is not None else None
+    channel_ids = [c for c in (data.get("channels") or [data.get("channel")]) if isinstance(c, str)]
+    channel_units: set[int | None] = set()
+    for channel_id in channel_ids:
+        state = session.get(ChannelState, channel_id)
+        channel_units.add(state.unit_id if state is not None else None)
+    scopes: dict[int, set[int]] = {}
     users = session.exec(select(User).where(col(User.active).is_(True)).order_by(col(User.id))).all()
     result: list[Recipient] = []
     prefs = {
@@ -113,6 +133,8 @@ def recipients(session: Session, alert: Alert) -> list[Recipient]:
         row = prefs.get((user.id, alert.event))
         choice = Choice(row.email, row.console) if row is not None else default_choice(user.role, alert.event)
         if not (choice.email or choice.console) or not _concerns(user, alert, data, author):
+            continue
+        if not _in_scope(session, user, channel_units, scopes):
             continue
         address = _address(session, user) if choice.email else None
         result.append(Recipient(user.id, user.username, address, choice.email and address is not None, choice.console))

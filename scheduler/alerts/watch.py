@@ -17,7 +17,7 @@ from scheduler.channels.base import TokenVault
 from scheduler.channels.registry import publisher_class
 from scheduler.config import Settings
 from scheduler.i18n.formats import format_day
-from scheduler.models import Publication, PublicationStatus, utcnow
+from scheduler.models import ChannelState, Publication, PublicationStatus, utcnow
 from scheduler.store import session_scope
 
 S = PublicationStatus
@@ -92,13 +92,17 @@ def raise_token_expiry(settings: Settings, engine: Engine, vault: TokenVault, no
     for channel in settings.channels:
         if publisher_class(channel.platform).single_use_refresh_token:
             continue
-        stored = vault.load(channel.id) or {}
-        value = stored.get("expires_at")
-        if not value:
-            continue
-        try:
-            expires = datetime.fromisoformat(value)
-        except ValueError:
+        with session_scope(engine, read_only=True) as session:
+            state = session.get(ChannelState, channel.id)
+        # What the token check learned from the platform (debug_token), else what was stored with the token.
+        expires = state.token_expires_at if state is not None else None
+        if expires is None:
+            value = (vault.load(channel.id) or {}).get("expires_at")
+            try:
+                expires = datetime.fromisoformat(value) if value else None
+            except ValueError:
+                expires = None
+        if expires is None:
             continue
         if expires.tzinfo is None or expires > horizon or expires < now - timedelta(days=1):
             continue

@@ -100,6 +100,8 @@ class OutgoingPost:
     cover_jpeg: bytes | None = None  # uploaded as the photo (Facebook)
     cover_url: str | None = None  # fetched by the platform (Zalo article cover)
     media: tuple[MediaFile, ...] = ()  # photos in order, or one video
+    # The person chose a cover (a layout): it is the cover even when the post has photos.
+    cover_chosen: bool = False
     steps: StepRecord = field(default_factory=NoSteps, compare=False)
 
     @property
@@ -377,6 +379,11 @@ class Publisher(ABC):
     @abstractmethod
     def check(self) -> None:
         """Verify that the credentials work (cheap read); raises ``AuthError`` if not."""
+
+    def token_expires_at(self) -> datetime | None:
+        """When the channel's credential stops working, as the platform says (`loa doctor`
+        warns ahead of it); None when it does not expire, or the platform does not say."""
+        return None
 
     def close(self) -> None:
         if self._owns_session:

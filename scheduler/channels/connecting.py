@@ -27,7 +27,7 @@ from scheduler.store import session_scope
 if TYPE_CHECKING:
     from scheduler.app import Loa
 
-ATTEMPT_LIFE = timedelta(minutes=10)  # Zalo's codes live 10 minutes (D2); a flow no longer
+ATTEMPT_LIFE = timedelta(minutes=10)  # Zalo's codes live 10 minutes (E2); a flow no longer
 CALLBACK_PATH = "/channels/connect/callback"
 
 

@@ -97,6 +97,9 @@ def _keep(engine: Engine, channel_id: str, health: TokenHealth) -> None:
         row.token_scopes = ",".join(health.scopes) or row.token_scopes
         problem = stored(health.problem, msg("hint.reconnect_by_login")) if health.problem else None
         if not health.valid and row.status != ChannelStatus.needs_reauth:
+            from scheduler.alerts.events import channel_alert
+
+            channel_alert(session, "channel.needs_reauth", channel_id, reason=problem)  # with the change, or neither
             row.status = ChannelStatus.needs_reauth
             row.last_error = problem
             row.last_error_at = utcnow()

@@ -21,6 +21,7 @@ from scheduler.cli.render import cover_renderer, render_app
 from scheduler.cli.reports import metrics_app, report_app
 from scheduler.cli.sharing import share_app, staff_app
 from scheduler.cli.support import (
+    AsOption,
     ConfigOption,
     JsonOption,
     actor,
@@ -58,8 +59,8 @@ app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()
-def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
-    ctx.obj = {"config": config}
+def _root(ctx: typer.Context, config: ConfigOption = None, acting: AsOption = None) -> None:
+    ctx.obj = {"config": config, "as": acting or os.environ.get("LOA_AS") or None}
 
 
 # -- set-up and running ------------------------------------------------------------------
@@ -306,6 +307,7 @@ def _fail(code: int, message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit 0 ok, 2 bad input, 1 anything else — never a traceback."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _ONE_LINE_ERRORS.clear()  # each invocation decides again (tests call main() many times)
     # The database, its WAL, rendered covers and exports hold people's names and the office's
     # posts: what this process creates is for its owner alone.
     os.umask(0o077)

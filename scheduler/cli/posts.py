@@ -12,13 +12,17 @@ from rich.table import Table
 from scheduler.cli.support import (
     JsonOption,
     VarOption,
+    acting,
+    acting_name,
     actor,
+    cli_scope,
     err,
     local_time,
     out,
     parse_variables,
     print_json,
     ready,
+    require_channels,
     write_text,
 )
 from scheduler.errors import InputError
@@ -32,13 +36,12 @@ post_app = typer.Typer(help="Queue and inspect posts.", no_args_is_help=True)
 
 
 TextOption = Annotated[str | None, typer.Option("--text", help="the post's words, written directly")]
-TextFileOption = Annotated[
-    Path | None, typer.Option("--text-file", help="a UTF-8 file holding the post's words")
-]
+TextFileOption = Annotated[Path | None, typer.Option("--text-file", help="a UTF-8 file holding the post's words")]
 PlatformTextOption = Annotated[
     list[str] | None,
     typer.Option("--platform-text", help="PLATFORM=TEXT: other words for one platform (repeatable)"),
 ]
+ReelOption = Annotated[bool, typer.Option("--reel", help="the video goes out as a Reel; refused if it does not fit")]
 MediaOption = Annotated[list[int] | None, typer.Option("--media", help="media library id, in order (repeatable)")]
 
 
@@ -76,6 +79,9 @@ def post_add(
     description: Annotated[str | None, typer.Option(help="article description, where posts have one")] = None,
     platform_text: PlatformTextOption = None,
     media: MediaOption = None,
+    reel: Annotated[
+        bool, typer.Option("--reel", help="the video goes out as a Reel; refused if it does not fit")
+    ] = False,
     var: VarOption = None,
     at: Annotated[str | None, typer.Option(help="when: ISO 8601, or local time such as 2026-05-06T08:00")] = None,
     now: Annotated[bool, typer.Option("--now", help="publish as soon as possible")] = False,
@@ -95,6 +101,7 @@ def post_add(
     words = written_text(text, text_file)
     if template:
         loa.posts.check_variables(template, variables, cover)
+    require_channels(ctx, loa, channel, "loa post add")  # --as: its unit's channels only
     request = PostRequest(
         template=template or "",
         channels=channel,
@@ -103,13 +110,14 @@ def post_add(
         campaign=campaign,
         link=link,
         cover=cover,
-        created_by=actor(),
+        created_by=acting_name(ctx, loa),
         draft=draft,
         text=words,
         title=title,
         description=description,
         overrides=platform_texts(platform_text),
         media=list(media or []),
+        reel=reel,
     )
     prepared = loa.posts.prepare(request)
     (post_id,) = loa.posts.store([prepared])
@@ -179,9 +187,7 @@ def post_duplicate(
     from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
-    new_id = loa.posts.duplicate(
-        post_id, actor=actor(), at=parse_when(at, loa.settings) if at is not None else None
-    )
+    new_id = loa.posts.duplicate(post_id, actor=actor(), at=parse_when(at, loa.settings) if at is not None else None)
     shown = loa.posts.show(new_id)
     if as_json:
         print_json(shown)
@@ -211,7 +217,7 @@ def post_list(
 ) -> None:
     """Posts, newest first."""
     loa = ready(ctx)
-    posts = loa.posts.list(status=status, campaign=campaign)
+    posts = loa.posts.list(status=status, campaign=campaign, within=cli_scope(ctx, loa))
     if as_json:
         print_json({"posts": posts})
         return
@@ -331,7 +337,16 @@ def post_approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a post waiting for approval (not by its author)."""
-    post = ready(ctx).posts.approve(post_id, actor=f"cli:{by}" if by else actor(), channels=channel)
+    loa = ready(ctx)
+    scope = cli_scope(ctx, loa)
+    if scope is not None:
+        # An approver of a unit approves its own channels' publications; the rest wait for others.
+        require_channels(ctx, loa, channel or [], f"post:{post_id}")
+        mine = [p["channel"] for p in loa.posts.show(post_id)["publications"] if p["channel"] in scope]
+        require_channels(ctx, loa, [] if mine else ["(none)"], f"post:{post_id}")
+        channel = [c for c in (channel or mine) if c in scope]
+    who = acting_name(ctx, loa) if acting(ctx, loa) else (f"cli:{by}" if by else actor())
+    post = loa.posts.approve(post_id, actor=who, channels=channel)
     _print_post(post, as_json, process_text("cli.post_approved", post=post_id))
 
 

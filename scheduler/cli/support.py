@@ -6,9 +6,10 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +20,9 @@ from scheduler.i18n import msg
 from scheduler.render.messages import nfc
 from scheduler.terminal import SafeConsole, printable, printable_json
 
+if TYPE_CHECKING:
+    from scheduler.auth import AuthUser
+
 out = SafeConsole(highlight=False, soft_wrap=True)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
@@ -26,12 +30,55 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="config.toml to use (else $LOA_CONFIG, else ./config.toml)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="act as this console account: its unit's channels only (else $LOA_AS)"),
+]
 VarOption = Annotated[list[str] | None, typer.Option("--var", help="template variable K=V (repeatable)")]
 
 
 def actor() -> str:
     """Who a command-line change is attributed to in the audit log."""
     return f"cli:{getpass.getuser()}"
+
+
+def acting(ctx: typer.Context, loa: Loa) -> AuthUser | None:
+    """The console account `loa --as NAME` (or $LOA_AS) acts as, None for the operator."""
+    name = ctx.find_root().obj.get("as")
+    if not name:
+        return None
+    from scheduler.auth import account
+
+    return account(loa.engine, name)
+
+
+def cli_scope(ctx: typer.Context, loa: Loa) -> frozenset[str] | None:
+    """The channels the CLI may act for: all for the operator, the account's unit's with --as."""
+    user = acting(ctx, loa)
+    if user is None:
+        return None
+    from scheduler.auth import channel_scope
+
+    return channel_scope(loa.engine, user)
+
+
+def require_channels(ctx: typer.Context, loa: Loa, channels: Iterable[str], what: str) -> None:
+    """Refuse (audited, exit 2) a channel outside the --as account's unit."""
+    scope = cli_scope(ctx, loa)
+    outside = sorted(set(channels) - scope) if scope is not None else []
+    if outside:
+        from scheduler.auth import record_forbidden
+
+        user = acting(ctx, loa)
+        details: dict[str, object] = {"reason": "audit_reason.other_unit", "channels": ", ".join(outside), "via": "cli"}
+        record_forbidden(loa.engine, user, what=what, details=details)
+        raise InputError(msg("error.account_may_not"), hint=msg("audit_reason.other_unit"), field="channel")
+
+
+def acting_name(ctx: typer.Context, loa: Loa) -> str:
+    """Who a change is attributed to: the --as account, else the operator (`cli:<user>`)."""
+    user = acting(ctx, loa)
+    return user.username if user is not None else actor()
 
 
 def loa_app(ctx: typer.Context) -> Loa:

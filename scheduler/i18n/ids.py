@@ -27,6 +27,7 @@ NOTICES = (
     N_("done.approved"),
     N_("done.cancelled"),
     N_("done.template_saved"),
+    N_("done.media_saved"),
     N_("campaigns.starts_on"),
     N_("campaigns.ends_on"),
     N_("done.campaign_saved"),
@@ -57,7 +58,7 @@ MODES = (
     N_("mode.live"),
     N_("mode.sandbox"),
 )
-NAVIGATION = (N_("nav.compose"), N_("nav.templates"), N_("nav.campaigns"), N_("nav.summary"))
+NAVIGATION = (N_("nav.compose"), N_("nav.library"), N_("nav.templates"), N_("nav.campaigns"), N_("nav.summary"))
 PLATFORMS = (
     N_("platform.facebook"),
     N_("platform.zalo"),
@@ -274,6 +275,7 @@ CLI_HELP = (
     N_("cli.option.post.add.description"),
     N_("cli.option.post.add.platform_text"),
     N_("cli.option.post.add.media"),
+    N_("cli.option.post.add.reel"),
     N_("cli.help.post.edit"),
     N_("cli.option.post.edit.text"),
     N_("cli.option.post.edit.text_file"),
@@ -454,6 +456,7 @@ UNIT_CATALOGUE = (
     N_("cli.option.units.merge.into"),
     N_("cli.option.units.merge.since"),
     N_("cli.option.user.add.unit"),
+    N_("cli.option.loa.acting"),
 )
 
 # Alerts (scheduler/alerts/): each event's subject and opening line, the delivery states, the

@@ -93,9 +93,22 @@ def diagnose(config: str | Path | None, *, environ: Mapping[str, str] | None = N
         report.findings.extend(skipped(name, msg("doctor.skipped_config")) for name in CHECKS[1:])
         return report
     report.findings.append(ok("config", msg("doctor.config_ok", path=str(settings.base_dir))))
-    from scheduler.store import make_engine
+    from sqlalchemy.engine import make_url
 
-    engine = make_engine(settings.database_url)
+    from scheduler.store import make_engine, sqlite_file
+
+    url = settings.database_url
+    missing = sqlite_file(make_url(url).database) if url.startswith("sqlite") else None
+    if missing is not None and not missing.exists():
+        # Opening it would create an empty file: the doctor changes nothing.
+        report.findings.append(problem("database", msg("doctor.database_no_file", file=str(missing)),
+                                       msg("hint.doctor.database_no_file")))  # fmt: skip
+        report.findings.extend(
+            skipped(name, msg("doctor.skipped_database")) for name in ("migrations", "key", "channels")
+        )
+        _the_rest(report, settings, None, environ)
+        return report
+    engine = make_engine(url)
     try:
         reachable, current = _database(report, settings, engine)
         if reachable and current:
@@ -105,15 +118,20 @@ def diagnose(config: str | Path | None, *, environ: Mapping[str, str] | None = N
         else:
             for name in ("key", "channels"):
                 report.findings.append(skipped(name, msg("doctor.skipped_database")))
-        report.findings.append(_public_url(settings))
-        report.findings.extend(_https(settings))
-        report.findings.append(_mail(settings, environ))
-        report.findings.extend(_webhooks(settings, environ))
-        report.findings.append(_disk(settings, engine))
-        report.findings.append(_backups(settings, engine))
+        _the_rest(report, settings, engine, environ)
     finally:
         engine.dispose()
     return report
+
+
+def _the_rest(report: Report, settings: Settings, engine: Engine | None, environ: Mapping[str, str]) -> None:
+    """The checks that need no usable database."""
+    report.findings.append(_public_url(settings))
+    report.findings.extend(_https(settings))
+    report.findings.append(_mail(settings, environ))
+    report.findings.extend(_webhooks(settings, environ))
+    report.findings.append(_disk(settings, engine))
+    report.findings.append(_backups(settings))
 
 
 def _database(report: Report, settings: Settings, engine: Engine) -> tuple[bool, bool]:
@@ -202,12 +220,15 @@ def _key(settings: Settings, engine: Engine, environ: Mapping[str, str]) -> tupl
 
 
 def _channels(settings: Settings, engine: Engine, environ: Mapping[str, str], cipher: Fernet | None) -> list[Finding]:
+    from scheduler.channels.catalog import load_channels
     from scheduler.channels.factory import PublisherFactory
     from scheduler.models import ChannelState, ChannelStatus
     from scheduler.secrets import DatabaseTokenVault
     from scheduler.store import session_scope
 
-    if not settings.channels:
+    load_channels(engine, settings)  # the connected ones too, as `loa run` sees them (a read)
+    channels = [c for c in settings.channels if not c.archived]
+    if not channels:
         return [skipped("channels", msg("doctor.no_channels"))]
     if cipher is None:
         return [skipped("channels", msg("doctor.skipped_key"))]
@@ -217,7 +238,7 @@ def _channels(settings: Settings, engine: Engine, environ: Mapping[str, str], ci
     factory = PublisherFactory(settings, vault, environ=environ)
     findings = []
     try:
-        for channel in settings.channels:
+        for channel in channels:
             check = f"channels.{channel.id}"
             reconnect = msg("hint.doctor.reconnect", command=f"loa channels reconnect {channel.id}")
             if states.get(channel.id) is ChannelStatus.needs_reauth:
@@ -233,10 +254,25 @@ def _channels(settings: Settings, engine: Engine, environ: Mapping[str, str], ci
                 unreachable = msg("doctor.channel_unreachable", channel=channel.id, reason=said(exc))
                 findings.append(problem(check, unreachable, msg("hint.doctor.channel_unreachable")))
             else:
-                findings.append(ok(check, msg("doctor.channel_ok", channel=channel.id, mode=channel.mode)))
+                findings.append(_lapsing(settings, channel.id, channel.mode, publisher, reconnect))
     finally:
         factory.close()
     return findings
+
+
+def _lapsing(settings: Settings, channel: str, mode: str, publisher: Any, reconnect: Message) -> Finding:
+    """A token that works today but lapses within ``doctor.token_warn_days`` is a problem now."""
+    check = f"channels.{channel}"
+    try:
+        expires = publisher.token_expires_at()
+    except LoaError:
+        expires = None  # the token works; when it ends is only a bonus
+    if expires is None:
+        return ok(check, msg("doctor.channel_ok", channel=channel, mode=mode))
+    when = expires.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    if expires - datetime.now(UTC) <= timedelta(days=settings.doctor.token_warn_days):
+        return problem(check, msg("doctor.channel_token_lapsing", channel=channel, when=when), reconnect)
+    return ok(check, msg("doctor.channel_ok_until", channel=channel, mode=mode, when=when))
 
 
 def _get(settings: Settings, path: str, **kwargs: Any) -> requests.Response:
@@ -347,10 +383,10 @@ def _webhooks(settings: Settings, environ: Mapping[str, str]) -> list[Finding]:
     return findings
 
 
-def _disk(settings: Settings, engine: Engine) -> Finding:
+def _disk(settings: Settings, engine: Engine | None) -> Finding:
     from scheduler.store import free_disk_bytes
 
-    free = free_disk_bytes(engine)
+    free = free_disk_bytes(engine) if engine is not None else None
     where = settings.base_dir
     if free is None:  # a server database: its own host's disk is its administrator's
         try:
@@ -365,11 +401,10 @@ def _disk(settings: Settings, engine: Engine) -> Finding:
     return ok("disk", msg("doctor.disk_ok", free=Number(free_mib, 0)))
 
 
-def _backups(settings: Settings, engine: Engine, now: Callable[[], datetime] | None = None) -> Finding:
+def _backups(settings: Settings, now: Callable[[], datetime] | None = None) -> Finding:
     from scheduler.operations.backups import newest_backup
-    from scheduler.store import is_sqlite
 
-    if not is_sqlite(engine):
+    if not settings.database_url.startswith("sqlite"):
         return skipped("backups", msg("doctor.backups_postgres"))
     newest = newest_backup(settings.backups_path)
     if newest is None:

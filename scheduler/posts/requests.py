@@ -50,6 +50,7 @@ class PostRequest:
     description: str | None = None
     overrides: Mapping[str, PlatformText] = field(default_factory=dict)  # platform name → its own words
     media: Sequence[int] = ()  # media library ids, in the order they are shown
+    reel: bool = False  # the video must go out as a short-form video (refused if it does not fit)
 
 
 @dataclass(frozen=True)

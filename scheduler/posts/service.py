@@ -134,6 +134,8 @@ class PostService:
         )
         self._check_words(request)
         media = self._check_media(request.media, channels, scheduled_at)
+        if request.reel:
+            self._check_reel(media, channels)
         messages: dict[str, RenderedMessage] = {}
         for channel in channels:
             messages[channel.id] = self._words(request, channel, variables, campaign_vars, scheduled_at)
@@ -201,6 +203,36 @@ class PostService:
                 ):
                     self._check_short_video_cap(channel, platform, at)
         return items
+
+    def _check_reel(self, media: Sequence[MediaItem], channels: Sequence[ChannelSettings]) -> None:
+        """Asked for as a Reel: the video must fit every chosen platform's short-form rule."""
+        from scheduler.media.library import as_file
+
+        video = next((item for item in media if item.kind == MediaKind.video), None)
+        if video is None:
+            raise InputError(msg("error.reel_needs_video"), hint=msg("hint.reel_needs_video"), field="media")
+        for channel in channels:
+            platform = publisher_class(channel.platform)
+            if platform.short_video_seconds is None or platform.short_video_aspect is None:
+                continue
+            if not platform.is_short_video(as_file(video, self.settings)):
+                low, high = platform.short_video_seconds
+                wide, tall = platform.short_video_aspect
+                raise InputError(
+                    msg(
+                        "error.not_a_reel",
+                        file=video.original_name,
+                        seconds=Number(video.duration_s or 0, 1),
+                        width=video.width,
+                        height=video.height,
+                        low=Number(low, 0),
+                        high=Number(high, 0),
+                        aspect=f"{wide}:{tall}",
+                        platform=platform.label,
+                    ),
+                    hint=msg("hint.not_a_reel"),
+                    field="media",
+                )
 
     def _check_short_video_cap(self, channel: ChannelSettings, platform: type[Publisher], at: datetime) -> None:
         """A platform's daily cap on short-form videos (Facebook: 30 Reels per Page in any 24 h),

@@ -250,6 +250,10 @@ class Dispatcher:
         """Claim nothing more; claims not yet started are handed back (a process stopping)."""
         self._stopping.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def _tick_instance(self) -> str:
         # A cron job's processes follow one another: one row per host, not one per run.
         return self.owner.partition(":")[0] if self.role == ONE_SHOT_ROLE else self.owner
@@ -288,6 +292,7 @@ class Dispatcher:
                 cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
                 media=publication_media(self.engine, self.settings, publication_id) if media is None else media,
+                cover_chosen=claim.cover_file is not None,
                 steps=DatabaseSteps(self.engine, publication_id),
             )
         except OSError as exc:  # the rendered cover is gone: nothing was sent

@@ -5,7 +5,7 @@
 | ``GET /_sandbox/state`` | everything received, grouped by Page and OA |
 | ``GET/POST/DELETE /_sandbox/faults`` | list / queue (one fault or a list) / clear |
 | ``POST /_sandbox/engagement`` | set or add counters of a post or article |
-| ``GET/POST /_sandbox/tokens`` | list / set ``{"platform", "token", "state"}`` |
+| ``GET/POST /_sandbox/tokens`` | list / set ``{"platform", "token", "state", "expires_in_s"}`` |
 | ``GET/POST /_sandbox/clock`` | ``{"advance_s": N}`` or ``{"offset_s": N}`` shifts sandbox time |
 | ``POST /_sandbox/reset`` | forget everything, faults included |
 | ``PUT/GET /_sandbox/files/{name}`` | host any bytes at a URL (e.g. a cover for Zalo to fetch) |
@@ -98,7 +98,7 @@ def apply_engagement(state: SandboxState, payload: Any) -> dict[str, Any]:
 
 
 def set_token_state(
-    state: SandboxState, platform: str | None, token: str, new_state: str
+    state: SandboxState, platform: str | None, token: str, new_state: str, expires_in_s: float | None = None
 ) -> dict[str, Any]:
     from scheduler.channels.registry import emulators
 
@@ -115,6 +115,8 @@ def set_token_state(
                 platform=name, token=token, owner=known[name].token_owner(token),
             ))
             record.state = new_state
+            if expires_in_s is not None:
+                record.expires_time = state.now() + expires_in_s
             records.append(dataclasses.asdict(record))
     return {"tokens": records}
 
@@ -161,8 +163,11 @@ def routes(state: SandboxState, faults: FaultQueue) -> list[BaseRoute]:
             if not isinstance(payload, dict) or not isinstance(payload.get("token"), str) \
                     or not payload["token"]:
                 raise ControlError('send {"platform", "token", "state"}')
+            expires = payload.get("expires_in_s")
+            if expires is not None and (not isinstance(expires, int | float) or isinstance(expires, bool)):
+                raise ControlError("expires_in_s must be a number of seconds")
             return JSONResponse(set_token_state(
-                state, payload.get("platform"), payload["token"], payload.get("state", "revoked")
+                state, payload.get("platform"), payload["token"], payload.get("state", "revoked"), expires
             ))
         except ControlError as exc:
             return _problem(exc)

@@ -101,6 +101,8 @@ class ComposeForm:
     description: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
     media: list[int] = field(default_factory=list)
+    # Opened on a draft: saving it must not change a post queued from another tab meanwhile.
+    opened_draft: bool = False
 
 
 def routes(console: Console) -> list[BaseRoute]:
@@ -206,6 +208,7 @@ def _form_from_post(ctx: Ctx, post: dict[str, Any]) -> ComposeForm:
         cover=post.get("cover_layout") or "",
         link=post["link"] or "",
         post_id=post["id"],
+        opened_draft=all(p["status"] == "draft" for p in post["publications"]),
     )
 
 
@@ -230,6 +233,7 @@ def _form_from_request(ctx: Ctx) -> ComposeForm:
             k.removeprefix("own_"): v for k, v in form.items() if k.startswith("own_") and v.strip()
         },
         media=[i for i in (parse_id(v) for v in ctx.form_lists.get("media", [])) if i is not None],
+        opened_draft=form.get("opened") == "draft",
     )
 
 
@@ -350,6 +354,7 @@ def _view(ctx: Ctx, form: ComposeForm, covers: PreviewCovers, *, status: int = 2
         approval_needed=bool(set(form.channels) & set(needs_approval)),
         timezone=settings.timezone,
         chosen_media=ctx.loa.media.items(list(form.media)) if form.media else [],
+        library=ctx.loa.media.list(limit=60),
         channel_platforms=sorted({c.platform for c in settings.channels}),
         titled=any(publisher_class(c.platform).max_title_length for c in settings.channels),
     )
@@ -388,6 +393,8 @@ def compose(ctx: Ctx, covers: PreviewCovers) -> Response:
             # It may have been submitted or approved since the form was opened: say so beside
             # the form, which keeps what was typed.
             _check_editable(ctx, post)
+            if form.opened_draft and any(p["status"] != "draft" for p in post["publications"]):
+                raise _not_editable(post)
         request = _request(ctx, form, draft=True if post is not None else action == "draft")
         # An editor of a unit composes for that unit's channels only (403, audited).
         ctx.require_channels(request.channels, "POST /compose")
@@ -418,11 +425,15 @@ def _check_editable(ctx: Ctx, post: dict[str, Any]) -> None:
     if not any(may(p["status"], Event.edited) for p in post["publications"]) or any(
         p["status"] in ("publishing", "unknown") for p in post["publications"]
     ):
-        refused = msg("error.post_not_editable", post=post["id"], states=[
-            msg("error.channel_status", channel=p["channel"], status=msg(f"status.{p['status']}"))
-            for p in post["publications"]
-        ])  # fmt: skip
-        raise InputError(refused, hint=msg("hint.post_not_editable"), field="form")
+        raise _not_editable(post)
+
+
+def _not_editable(post: dict[str, Any]) -> InputError:
+    refused = msg("error.post_not_editable", post=post["id"], states=[
+        msg("error.channel_status", channel=p["channel"], status=msg(f"status.{p['status']}"))
+        for p in post["publications"]
+    ])  # fmt: skip
+    return InputError(refused, hint=msg("hint.post_not_editable"), field="form")
 
 
 def _changes(request: PostRequest) -> dict[str, Any]:

@@ -32,7 +32,29 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/templates", console.page("templates.manage")(templates_page)),
         Route("/templates/edit", console.page("templates.manage", csrf="page")(template_edit), methods=["GET", "POST"]),
         Route("/campaigns", console.page("campaigns.manage", csrf="page")(campaigns_page), methods=["GET", "POST"]),
+        Route("/library", console.page("posts.compose")(media_page)),
+        Route("/media/{media_id:int}/{action}", console.page("posts.compose")(media_action), methods=["POST"]),
     ]
+
+
+def media_page(ctx: Ctx, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    return ctx.render("console/media.html", status=status, items=ctx.loa.media.list(), errors=errors or {})
+
+
+def media_action(ctx: Ctx) -> Response:
+    """A library item's description changed, or the item removed (refused while a post shows it)."""
+    media_id = ctx.path_int("media_id")
+    action = ctx.request.path_params["action"]
+    try:
+        if action == "alt":
+            ctx.loa.media.set_alt(media_id, ctx.form.get("alt", ""), actor=ctx.user.username)
+        elif action == "delete":
+            ctx.loa.media.delete(media_id, actor=ctx.user.username)
+        else:
+            return media_page(ctx, status=404)
+    except InputError as exc:
+        return media_page(ctx, errors={f"media-{media_id}": ctx.error_text(exc)}, status=400)
+    return ctx.redirect("/library", done="media_saved")
 
 
 def templates_page(ctx: Ctx) -> Response:

@@ -263,6 +263,7 @@ class Console:
             ("/queue", "nav.queue", "posts.view"),
             ("/calendar", "nav.calendar", "posts.view"),
             ("/channels", "nav.channels", "channels.view"),
+            ("/library", "nav.library", "posts.compose"),
             ("/templates", "nav.templates", "templates.manage"),
             ("/campaigns", "nav.campaigns", "campaigns.manage"),
         ]

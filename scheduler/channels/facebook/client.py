@@ -695,6 +695,15 @@ class FacebookPublisher(Publisher):
     def check(self) -> None:
         self._call("GET", self.access.external_id, params={"fields": "id,name"})
 
+    def token_expires_at(self) -> datetime | None:
+        # debug_token, asked with the token itself; 0 means "never" (docs/platforms.md A5).
+        answer = self._call("GET", "debug_token", params={"input_token": self._token()})
+        data = answer.get("data") if isinstance(answer, dict) else None
+        moment = data.get("expires_at") if isinstance(data, dict) else None
+        if not isinstance(moment, int | float) or moment <= 0:
+            return None
+        return datetime.fromtimestamp(moment, UTC)
+
     # ------------------------------------------------------------------ helpers
 
     def _check_content(self, post: OutgoingPost) -> None:

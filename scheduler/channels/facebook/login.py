@@ -1,4 +1,4 @@
-"""Facebook Login for a Page (docs/platforms.md D1): dialog → code → long-lived user token →
+"""Facebook Login for a Page (docs/platforms.md E1): dialog → code → long-lived user token →
 ``/me/accounts`` (paging followed) → each Page's token, its tasks and the permissions granted.
 The daily check asks ``debug_token`` about a Page token."""
 
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from scheduler.config import ChannelSettings
 
 GRAPH_VERSION = "v25.0"
-# What publishing, reading back and reach need (D1); pages_show_list lists the Pages.
+# What publishing, reading back and reach need (E1); pages_show_list lists the Pages.
 NEEDED_SCOPES = ("pages_show_list", "pages_read_engagement", "pages_manage_posts")
 OPTIONAL_SCOPES = ("read_insights", "pages_manage_engagement")
-# The Page role task without which a Page token cannot post (D1).
+# The Page role task without which a Page token cannot post (E1).
 POSTING_TASK = "CREATE_CONTENT"
 # Graph's subcodes for an authorisation code (UNVERIFIED wording, widely reported):
 CODE_EXPIRED_SUBCODE = 36007

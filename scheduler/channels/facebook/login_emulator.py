@@ -1,4 +1,4 @@
-"""The sandbox's Facebook Login (docs/platforms.md C, D1): the dialog (a consent page where
+"""The sandbox's Facebook Login (docs/platforms.md C, E1): the dialog (a consent page where
 the person ticks Pages and permissions), the code exchange, the long-lived exchange,
 ``/me/accounts`` with paging, ``/me/permissions`` and ``debug_token`` for what was granted.
 
@@ -31,8 +31,8 @@ SANDBOX_PAGES: list[dict[str, Any]] = [
 ]
 DEFAULT_SCOPES = ["pages_show_list", "pages_read_engagement", "pages_manage_posts"]
 CODE_LIFETIME_S = 10 * 60  # UNVERIFIED for Facebook: codes are reported to last about 10 minutes
-SHORT_TOKEN_S = 2 * 3600  # a short-lived user token lasts "an hour or two" (D1)
-LONG_TOKEN_S = 5183944  # D1
+SHORT_TOKEN_S = 2 * 3600  # a short-lived user token lasts "an hour or two" (E1)
+LONG_TOKEN_S = 5183944  # E1
 DATA_ACCESS_S = 90 * 86400  # data_access_expires_at: 90 days from the login (A5)
 DEFAULT_PAGE_LIMIT = 25
 CODE_EXPIRED = (100, 36007, "This authorization code has expired.")

@@ -290,7 +290,8 @@ class ZaloPublisher(Publisher):
                 hint=msg("hint.zalo_look_first"),
                 platform=self.platform,
             )
-        article_id = self._verify(token, post.photos[0].url if post.photos else post.cover_url or "")
+        cover = post.cover_url if post.cover_chosen or not post.photos else post.photos[0].url
+        article_id = self._verify(token, cover or "")
         permalink, published_at = self._read_back(article_id)
         return PublishResult(remote_id=article_id, permalink=permalink, published_at=published_at)
 
@@ -739,8 +740,9 @@ class ZaloPublisher(Publisher):
 
     def _article(self, post: OutgoingPost) -> Json:
         photos = post.photos
-        # The cover is the post's first photo when it has photos (the person chose their order).
-        cover = photos[0].url if photos else post.cover_url
+        # The cover: the layout the person chose, else the post's first photo (they chose the
+        # order), else the channel's default.
+        cover = post.cover_url if post.cover_chosen or not photos else photos[0].url
         if not cover:
             # Zalo itself answers −201 "cover value is invalid" without one (B3); saying so
             # before the call names the fix.

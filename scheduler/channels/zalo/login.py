@@ -1,4 +1,4 @@
-"""Zalo OA authorization v4 with PKCE (docs/platforms.md D2): the permission URL with a
+"""Zalo OA authorization v4 with PKCE (docs/platforms.md E2): the permission URL with a
 ``code_challenge`` → callback with ``code`` and ``oa_id`` → the token pair (stored at once:
 the refresh token is single-use) → ``getoa`` names the OA. The daily check ages the refresh
 token against its three months."""
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from scheduler.config import ChannelSettings
 
 VERIFIER_ALPHABET = string.ascii_letters + string.digits
-VERIFIER_LENGTH = 43  # D2
-# B1, D3: refresh tokens live three months from when they were issued.
+VERIFIER_LENGTH = 43  # E2
+# B1, E3: refresh tokens live three months from when they were issued.
 REFRESH_TOKEN_LIFE = timedelta(days=90)
-ACCESS_TOKEN_SECONDS = 90000  # D2, when the reply's expires_in cannot be read
+ACCESS_TOKEN_SECONDS = 90000  # E2, when the reply's expires_in cannot be read
 
 
 def code_verifier() -> str:
@@ -35,7 +35,7 @@ def code_verifier() -> str:
 
 
 def code_challenge(verifier: str) -> str:
-    """base64url(SHA-256(verifier)) without padding (RFC 7636 S256; D2)."""
+    """base64url(SHA-256(verifier)) without padding (RFC 7636 S256; E2)."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
@@ -99,7 +99,7 @@ class ZaloLogin(ConnectFlow):
             reason = str(body.get("error_reason") or body.get("error_description") or body.get("error_name") or "")
             raise InputError(msg("error.connect_code_refused", reason=reason), hint=msg("hint.connect_again"))
         try:
-            seconds = int(str(body.get("expires_in", ACCESS_TOKEN_SECONDS)))  # a string (D2)
+            seconds = int(str(body.get("expires_in", ACCESS_TOKEN_SECONDS)))  # a string (E2)
         except ValueError:
             seconds = ACCESS_TOKEN_SECONDS
         now = datetime.now(UTC)

@@ -1,4 +1,4 @@
-"""The sandbox's Zalo OA authorization v4 (docs/platforms.md C, D2): the permission page (an
+"""The sandbox's Zalo OA authorization v4 (docs/platforms.md C, E2): the permission page (an
 OA admin picks the OA and allows), its redirect with ``code``, ``oa_id`` and ``state``, and the
 PKCE check of ``POST /v4/oa/access_token`` — a code issued by the page is exchanged only with
 the ``code_verifier`` whose challenge it was issued for.
@@ -18,7 +18,7 @@ SANDBOX_OAS: list[dict[str, str]] = [
     {"id": ZALO_DEFAULT_OA_ID, "name": "BHXH tỉnh Nghệ An"},
     {"id": "579745863508352885", "name": "BHXH thành phố Vinh"},
 ]
-CODE_LIFETIME_S = 10 * 60  # D2
+CODE_LIFETIME_S = 10 * 60  # E2
 # UNVERIFIED: Zalo's code and wording for a wrong code_verifier; the sandbox answers the
 # invalid-code error, which is what a client must treat it as.
 VERIFIER_REFUSAL = -14019

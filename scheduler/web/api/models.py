@@ -180,6 +180,7 @@ class NewPost(BaseModel):
     media: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         default_factory=list, description="media library ids, in order"
     )
+    reel: StrictBool = Field(default=False, description="the video goes out as a Reel; refused if it does not fit")
     channels: list[StrictStr] | StrictStr | None = Field(default=None, description="channel ids")
     channel: list[StrictStr] | StrictStr | None = Field(default=None, description="the same as channels, as --channel")
     variables: dict[str, StrictStr | StrictInt | StrictFloat] = Field(default_factory=dict)

@@ -224,10 +224,10 @@ def create_api(loa: "Loa") -> FastAPI:
         openapi_extra=_request_body(NewPost, required=True),
     )
     def create_post(call: composer, body: Annotated[NewPost, Depends(json_body(NewPost))], response: Response) -> Any:
-        request = _post_request(call, body)
-        # An editor of a unit queues for that unit's channels only.
-        call.require_channels(list(request.channels), "POST /api/posts")
         try:
+            request = _post_request(call, body)
+            # An editor of a unit queues for that unit's channels only.
+            call.require_channels(list(request.channels), "POST /api/posts")
             prepared = call.loa.posts.prepare(request)
             (post_id,) = call.loa.posts.store([prepared])
         except InputError as exc:
@@ -252,8 +252,11 @@ def create_api(loa: "Loa") -> FastAPI:
         post = _post_or_404(call, post_id)
         if not may_manage_post(call.user, post["created_by"]):
             raise call.forbid(f"post:{post_id}", N_("audit_reason.edit_not_author"), author=post["created_by"])
+        changes = _changes(call, body)
+        if body.channels is not None:
+            call.require_channels(list(body.channels), f"post:{post_id}")  # moved to another unit's channel
         try:
-            call.loa.posts.edit(post_id, _changes(call, body), actor=call.user.username)
+            call.loa.posts.edit(post_id, changes, actor=call.user.username)
         except InputError as exc:
             raise ApiError(409 if exc.field is None else 400, exc) from None
         return call.loa.posts.show(post_id, lang=call.lang)
@@ -476,6 +479,7 @@ def _post_request(call: Call, body: NewPost) -> PostRequest:
         description=_text(body.description),
         overrides=_overrides(body.overrides),
         media=list(body.media),
+        reel=body.reel,
     )
 
 

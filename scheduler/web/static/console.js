@@ -151,6 +151,19 @@
       zone.classList.remove("over");
       if (event.dataTransfer && event.dataTransfer.files.length) { uploadAll(event.dataTransfer.files); }
     });
+    // A photo or video already in the library is reused: added to the post's list as it is.
+    document.querySelectorAll(".media-pick").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var item = itemTemplate.content.firstElementChild.cloneNode(true);
+        item.dataset.id = button.dataset.id;
+        item.querySelector("input").value = button.dataset.id;
+        var image = item.querySelector("img");
+        if (button.dataset.thumb) { image.src = button.dataset.thumb; image.alt = button.dataset.name; }
+        else { image.replaceWith(document.createTextNode("▶ " + button.dataset.name)); }
+        list.appendChild(item);
+        later();
+      });
+    });
     list.addEventListener("click", function (event) {
       var button = event.target;
       if (button instanceof HTMLElement && button.classList.contains("media-remove")) {
