@@ -28,7 +28,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.reports import _raw, _schema_hash, _stamp, _timed, build_once, create_indexes, create_tables, report_cases
+from bench.reports import (
+    _raw,
+    _schema_hash,
+    _stamp,
+    _timed,
+    build_once,
+    create_indexes,
+    create_tables,
+    report_cases,
+    run_facts,
+    shares_agree,
+)
 from scheduler.config import Settings
 from scheduler.reports.queries import Period
 from scheduler.sharing.rollups import rebuild
@@ -223,8 +234,7 @@ def run(quick: bool) -> dict[str, Any]:
             seconds, loa_value = _timed(loa_fn)
             loa_times.append(seconds)
         loa_s = statistics.median(loa_times)
-        shares = loa_value.totals.shares if hasattr(loa_value, "totals") else loa_value.shares.totals.shares
-        agree = shares == sum(r[1] for r in raw_value[0])
+        shares, agree = shares_agree(loa_value, raw_value)
         target = YEAR_TARGET_SECONDS if kind == "year" else MONTH_TARGET_SECONDS
         speedup = raw_s / loa_s if loa_s else float("inf")
         ok = loa_s <= target and agree and (kind != "year" or speedup >= TARGET_SPEEDUP)
@@ -243,10 +253,7 @@ def run(quick: bool) -> dict[str, Any]:
     engine.dispose()
     db.close()
     return {
-        "sizes": sizes,
-        "database": {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1), **built},
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
+        **run_facts(sizes, path, built),
         "targets": {"year_s": YEAR_TARGET_SECONDS, "month_s": MONTH_TARGET_SECONDS, "year_speedup": TARGET_SPEEDUP},
         "reports": rows,
         "all_ok": all(r["ok"] for r in rows),

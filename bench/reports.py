@@ -335,6 +335,22 @@ def report_cases(
     return cases
 
 
+def shares_agree(loa_value: Any, raw_value: list[list[Any]]) -> tuple[int, bool]:
+    """The shares Loa's report (or monthly summary) counts, and whether the raw SQL counts as many."""
+    shares = loa_value.totals.shares if hasattr(loa_value, "totals") else loa_value.shares.totals.shares
+    return shares, shares == sum(r[1] for r in raw_value[0])
+
+
+def run_facts(sizes: dict[str, int], path: Path, built: dict[str, Any]) -> dict[str, Any]:
+    """What a report benchmark's result says about the data it ran on and the machine."""
+    return {
+        "sizes": sizes,
+        "database": {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1), **built},
+        "sqlite": sqlite3.sqlite_version,
+        "cpus": os.cpu_count(),
+    }
+
+
 def _raw(db: sqlite3.Connection, queries: list[str], lo: str, hi: str) -> list[list[Any]]:
     return [db.execute(q, {"lo": lo, "hi": hi}).fetchall() for q in queries]
 
@@ -370,8 +386,7 @@ def run(quick: bool) -> dict[str, Any]:
             seconds, raw_value = _timed(partial(_raw, db, queries, lo, hi))
             raw_times.append(seconds)
         loa_s, raw_s = statistics.median(loa_times), statistics.median(raw_times)
-        shares = loa_value.totals.shares if hasattr(loa_value, "totals") else loa_value.shares.totals.shares
-        agree = shares == sum(r[1] for r in raw_value[0])
+        shares, agree = shares_agree(loa_value, raw_value)
         rows.append(
             {
                 "report": name,
@@ -386,10 +401,7 @@ def run(quick: bool) -> dict[str, Any]:
     engine.dispose()
     db.close()
     return {
-        "sizes": sizes,
-        "database": {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1), **built},
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
+        **run_facts(sizes, path, built),
         "rounds": rounds,
         "targets": {"seconds": TARGET_SECONDS, "ratio": TARGET_RATIO},
         "reports": rows,
