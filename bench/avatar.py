@@ -142,13 +142,13 @@ def _pace(rate: float, until: float, call: Any, out: list[float], errors: list[i
 def under_load(uploads: int, seconds: float) -> dict[str, Any]:
     import requests
 
-    from bench.redirect import Server
+    from bench.load import Server
 
     RESULTS.mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="avatar-", dir=RESULTS))
     try:
         config, code = _prepare(folder)
-        server = Server("loa", config)
+        server = Server("bench.redirect", "loa", config)
         base = f"http://127.0.0.1:{server.port}"
         photos = [phone_photo(1000 + i) for i in range(8)]  # a few distinct photos, sent in turn
         try:

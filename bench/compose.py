@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from bench.sharing import Server, _free_port
+from bench.load import FACEBOOK_PAGE, ZALO_OA, Server, free_port, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -43,33 +43,7 @@ def prepare(folder: Path, port: int) -> Path:
     from scheduler.config import load_settings
     from scheduler.models import Role
 
-    config = folder / "config.toml"
-    config.write_text(
-        f"""
-public_url = "http://127.0.0.1:{port}"
-templates_dir = "{REPO / "templates"}"
-assets_dir = "{REPO / "assets"}"
-media_dir = "{folder / "media"}"
-[database]
-url = "sqlite:///{folder / "bench.db"}"
-[sandbox]
-enabled = false
-[secrets]
-key_file = "{folder / "secret.key"}"
-[[channels]]
-id = "fb-bhxh-nghean"
-platform = "facebook"
-name = "BHXH tỉnh Nghệ An"
-external_id = "100000000000001"
-[[channels]]
-id = "zalo-bhxh-nghean"
-platform = "zalo"
-name = "BHXH Nghệ An (Zalo OA)"
-external_id = "579745863508352884"
-default_cover = "cover-default.jpg"
-""",
-        encoding="utf-8",
-    )
+    config = write_config(folder, port, FACEBOOK_PAGE + ZALO_OA)
     loa = Loa(load_settings(config))
     loa.init()
     add_user(loa.engine, username="bientap", role=Role.editor, password=PASSWORD, actor="bench")
@@ -136,9 +110,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="compose-", dir=RESULTS))
     try:
-        port = _free_port()
+        port = free_port()
         config = prepare(folder, port)
-        server = Server("loa", config, port)
+        server = Server("bench.sharing", "loa", config, port)
         try:
             base = f"http://127.0.0.1:{port}"
             session = requests.Session()

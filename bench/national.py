@@ -23,19 +23,25 @@ from __future__ import annotations
 import os
 import sqlite3
 import statistics
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.schema import CreateIndex, CreateTable
-from sqlmodel import SQLModel
-
-from bench.reports import RAW, _campaign_queries, _schema_hash, _stamp, _summary_sql, _timed
+from bench.reports import (
+    _raw,
+    _schema_hash,
+    _stamp,
+    _timed,
+    build_once,
+    create_indexes,
+    create_tables,
+    report_cases,
+    run_facts,
+    shares_agree,
+)
 from scheduler.config import Settings
-from scheduler.reports.queries import Dimension, Period, monthly_summary, share_report
+from scheduler.reports.queries import Period
 from scheduler.sharing.rollups import rebuild
 from scheduler.store import make_engine
 
@@ -95,13 +101,11 @@ def _hash(column: str, multiplier: int, modulo: int) -> str:
 def build(path: Path, sizes: dict[str, int]) -> dict[str, Any]:
     partial_path = path.with_name(path.name + ".partial")
     partial_path.unlink(missing_ok=True)
-    dialect = sqlite_dialect.dialect()
     db = sqlite3.connect(partial_path)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-400000")
-    for table in SQLModel.metadata.sorted_tables:
-        db.execute(str(CreateTable(table).compile(dialect=dialect)))
+    create_tables(db)
     created = _stamp(datetime(YEAR - 1, 12, 1, tzinfo=UTC))
     start = datetime(YEAR, 1, 1, tzinfo=UTC) - timedelta(hours=7)
     staff, units, publications, events = sizes["staff"], sizes["units"], sizes["publications"], sizes["events"]
@@ -198,10 +202,7 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, Any]:
             f"FROM n JOIN sharelink AS l ON l.id = ({_hash('n.i + 7', 2654435761, links)} + 1)",
             {"count": clicks},
         )
-    with db:
-        for table in SQLModel.metadata.sorted_tables:
-            for index in table.indexes:
-                db.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    create_indexes(db)
     db.close()
     settings = settings_for(partial_path, sizes["provinces"])
     engine = make_engine(settings.database_url)
@@ -211,41 +212,20 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, Any]:
     return {"links": links, "shares": shares, "clicks": clicks, "rollup_build_seconds": round(seconds, 1)}
 
 
-def _raw(db: sqlite3.Connection, queries: list[str], lo: str, hi: str) -> list[list[Any]]:
-    return [db.execute(q, {"lo": lo, "hi": hi}).fetchall() for q in queries]
-
-
 def run(quick: bool) -> dict[str, Any]:
     sizes = sizes_from_env(quick)
     RESULTS.mkdir(exist_ok=True)
     tag = "-".join(str(sizes[k]) for k in ("staff", "units", "publications", "events"))
     path = RESULTS / f"national-{tag}-{_schema_hash()}.db"
-    built: dict[str, Any] = {"cached": path.exists()}
-    if not path.exists():
-        for old in RESULTS.glob("national-*.db"):
-            old.unlink()
-        seconds, counts = _timed(lambda: build(path, sizes))
-        built.update(counts, build_seconds=round(seconds, 1))
+    built = build_once(path, "national-*.db", lambda: build(path, sizes))
     settings = settings_for(path, sizes["provinces"])
     engine = make_engine(settings.database_url)
     db = sqlite3.connect(path)
     tz = settings.tz
     year = Period(date(YEAR, 1, 1), date(YEAR, 12, 31), tz)
     may = Period(date(YEAR, 5, 1), date(YEAR, 5, 31), tz)
-    cases: list[tuple[str, str, Period, Callable[[], Any], list[str]]] = []
-    for period_name, period in (("year", year), ("month", may)):
-        for by in Dimension:
-            queries = RAW.get(by.value) or _campaign_queries(db, period)
-            cases.append(
-                (f"shares by {by.value}, {period_name}", period_name, period,
-                 partial(share_report, engine, settings, period, by), queries)
-            )  # fmt: skip
-    summary_queries = _summary_sql() + _campaign_queries(db, may)
-    cases.append(
-        ("monthly summary, May", "month", may, partial(monthly_summary, engine, settings, YEAR, 5), summary_queries)
-    )
     rows = []
-    for name, kind, period, loa_fn, queries in cases:
+    for name, kind, period, loa_fn, queries in report_cases(engine, settings, db, year, may):
         lo, hi = (_stamp(moment) for moment in period.bounds)
         raw_s, raw_value = _timed(partial(_raw, db, queries, lo, hi))
         loa_times = []
@@ -254,8 +234,7 @@ def run(quick: bool) -> dict[str, Any]:
             seconds, loa_value = _timed(loa_fn)
             loa_times.append(seconds)
         loa_s = statistics.median(loa_times)
-        shares = loa_value.totals.shares if hasattr(loa_value, "totals") else loa_value.shares.totals.shares
-        agree = shares == sum(r[1] for r in raw_value[0])
+        shares, agree = shares_agree(loa_value, raw_value)
         target = YEAR_TARGET_SECONDS if kind == "year" else MONTH_TARGET_SECONDS
         speedup = raw_s / loa_s if loa_s else float("inf")
         ok = loa_s <= target and agree and (kind != "year" or speedup >= TARGET_SPEEDUP)
@@ -274,10 +253,7 @@ def run(quick: bool) -> dict[str, Any]:
     engine.dispose()
     db.close()
     return {
-        "sizes": sizes,
-        "database": {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1), **built},
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
+        **run_facts(sizes, path, built),
         "targets": {"year_s": YEAR_TARGET_SECONDS, "month_s": MONTH_TARGET_SECONDS, "year_speedup": TARGET_SPEEDUP},
         "reports": rows,
         "all_ok": all(r["ok"] for r in rows),

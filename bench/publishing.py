@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,14 +21,10 @@ from typing import Any
 import requests
 from sqlalchemy import text
 
+from bench.load import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 LATENCY_S = 0.150
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _config(folder: Path, sandbox_port: int, channels: int, *, tick: int = 30) -> Path:
@@ -152,7 +147,7 @@ def burst(count: int, channels: int, workers: int = 1, *, pinned: bool = False) 
 
     with tempfile.TemporaryDirectory(prefix="loa-bench-") as folder_name:
         folder = Path(folder_name)
-        port = _free_port()
+        port = free_port()
         config = _config(folder, port, channels)
         # Queued for tomorrow, then moved to a few seconds ahead once every worker has started
         # and run its first pass (as a reschedule from another process would): neither the
@@ -244,7 +239,7 @@ def burst(count: int, channels: int, workers: int = 1, *, pinned: bool = False) 
 def idle(queued: int, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="loa-bench-idle-") as folder_name:
         folder = Path(folder_name)
-        config = _config(folder, _free_port(), 10)
+        config = _config(folder, free_port(), 10)
         _queue(config, queued, 10, datetime.now(UTC) + timedelta(days=5))
         worker = _loa(config, "worker")
         try:

@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import platform
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.load import Server, loa_app, run_uvicorn, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,42 +64,11 @@ async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def serve(kind: str, config: str, port: int, *, freeze: bool = True) -> None:
-    import uvicorn
-
-    if kind == "bare":
-        app: Any = bare_app
-    else:
-        from scheduler.app import Loa
-        from scheduler.config import load_settings
-        from scheduler.web.app import create_app
-
-        app = create_app(Loa(load_settings(config)))
-    if freeze:
-        # Start-up objects (modules, settings, templates) move out of the collector's sight, so a
-        # full collection walks only what requests made: ~5 ms instead of ~50 ms in Loa's process.
-        # Applied to both sides; `loa run` should do the same once its app is built.
-        gc.collect()
-        gc.freeze()
-    uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            proxy_headers=False,
-        )
-    ).run()
+    app: Any = bare_app if kind == "bare" else loa_app(config)
+    run_uvicorn(app, port, freeze=freeze, proxy_headers=False)
 
 
 # -- set-up ---------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def prepare(folder: Path) -> tuple[Path, str]:
@@ -113,27 +79,7 @@ def prepare(folder: Path) -> tuple[Path, str]:
     from scheduler.sharing.service import SharingService
     from scheduler.store import session_scope
 
-    config = folder / "config.toml"
-    config.write_text(
-        f"""
-public_url = "http://127.0.0.1:8000"
-templates_dir = "{REPO / "templates"}"
-assets_dir = "{REPO / "assets"}"
-media_dir = "{folder / "media"}"
-[database]
-url = "sqlite:///{folder / "bench.db"}"
-[sandbox]
-enabled = false
-[secrets]
-key_file = "{folder / "secret.key"}"
-[[channels]]
-id = "fb-bhxh-nghean"
-platform = "facebook"
-name = "BHXH tỉnh Nghệ An"
-external_id = "100000000000001"
-""",
-        encoding="utf-8",
-    )
+    config = write_config(folder, 8000)
     loa = Loa(load_settings(config))
     loa.init()
     now = datetime.now(UTC)
@@ -163,46 +109,6 @@ external_id = "100000000000001"
         code = link.code
     loa.close()
     return config, code
-
-
-class Server:
-    def __init__(self, kind: str, config: Path) -> None:
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.redirect", "serve", kind, str(config), str(self.port)],
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {kind} server did not start") from None
-                time.sleep(0.05)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU the server process has used so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
 
 
 # -- the load generator -----------------------------------------------------------------------
@@ -340,7 +246,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         best: dict[str, dict[str, float]] = {}
         for round_no in range(rounds):
             for kind in ("bare", "loa"):
-                server = Server(kind, config)
+                server = Server("bench.redirect", kind, config)
                 try:
                     label = f"{kind}{round_no}"
                     measured = asyncio.run(
@@ -355,7 +261,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 if kind not in best or summary["rps"] > best[kind]["rps"]:
                     best[kind] = summary
         # Durability: kill -9 in the middle of a round; no answered click may be missing.
-        server = Server("loa", config)
+        server = Server("bench.redirect", "loa", config)
 
         async def killed_round() -> Round:
             task = asyncio.create_task(load(server.port, path, label="kill", seconds=30, warmup=0, limit=limit))

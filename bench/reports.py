@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
@@ -103,10 +104,8 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, int]:
     partial.unlink(missing_ok=True)
     # Tables first, indexes after the data: building an index once is faster than keeping
     # it sorted through a million inserts.
-    dialect = sqlite_dialect.dialect()
     db = sqlite3.connect(partial)
-    for table in SQLModel.metadata.sorted_tables:
-        db.execute(str(CreateTable(table).compile(dialect=dialect)))
+    create_tables(db)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     created = _stamp(datetime(YEAR - 1, 12, 1, tzinfo=UTC))
@@ -217,10 +216,7 @@ def build(path: Path, sizes: dict[str, int]) -> dict[str, int]:
                 )
             ),
         )
-    with db:
-        for table in SQLModel.metadata.sorted_tables:
-            for index in table.indexes:
-                db.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    create_indexes(db)
     db.close()
     # The rollups, as `loa share recount` builds them: the reports read them.
     engine = make_engine(settings_for(partial).database_url)
@@ -292,6 +288,69 @@ def _summary_sql() -> list[str]:
     return [*RAW["unit"], latest, participation, heads]
 
 
+def create_tables(db: sqlite3.Connection) -> None:
+    dialect = sqlite_dialect.dialect()
+    for table in SQLModel.metadata.sorted_tables:
+        db.execute(str(CreateTable(table).compile(dialect=dialect)))
+
+
+def create_indexes(db: sqlite3.Connection) -> None:
+    dialect = sqlite_dialect.dialect()
+    with db:
+        for table in SQLModel.metadata.sorted_tables:
+            for index in table.indexes:
+                db.execute(str(CreateIndex(index).compile(dialect=dialect)))
+
+
+def build_once(path: Path, stale: str, build_fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Build the database at `path` unless a run before left it there (older builds matching the
+    `stale` glob go first); what the report says about it."""
+    built: dict[str, Any] = {"cached": path.exists()}
+    if not path.exists():
+        for old in RESULTS.glob(stale):
+            old.unlink()
+        seconds, counts = _timed(build_fn)
+        built.update(counts, build_seconds=round(seconds, 1))
+    return built
+
+
+# (name, "year" or "month", period, Loa's report, the hand-written SQL for the same question)
+ReportCase = tuple[str, str, Period, Callable[[], Any], list[str]]
+
+
+def report_cases(
+    engine: Engine, settings: Settings, db: sqlite3.Connection, year: Period, may: Period
+) -> list[ReportCase]:
+    """Every share report for the year and for May, then May's monthly summary."""
+    cases: list[ReportCase] = []
+    for period_name, period in (("year", year), ("month", may)):
+        for by in Dimension:
+            queries = RAW.get(by.value) or _campaign_queries(db, period)
+            report: Callable[[], Any] = partial(share_report, engine, settings, period, by)
+            cases.append((f"shares by {by.value}, {period_name}", period_name, period, report, queries))
+    summary_queries = _summary_sql() + _campaign_queries(db, may)
+    cases.append(
+        ("monthly summary, May", "month", may, partial(monthly_summary, engine, settings, YEAR, 5), summary_queries)
+    )
+    return cases
+
+
+def shares_agree(loa_value: Any, raw_value: list[list[Any]]) -> tuple[int, bool]:
+    """The shares Loa's report (or monthly summary) counts, and whether the raw SQL counts as many."""
+    shares = loa_value.totals.shares if hasattr(loa_value, "totals") else loa_value.shares.totals.shares
+    return shares, shares == sum(r[1] for r in raw_value[0])
+
+
+def run_facts(sizes: dict[str, int], path: Path, built: dict[str, Any]) -> dict[str, Any]:
+    """What a report benchmark's result says about the data it ran on and the machine."""
+    return {
+        "sizes": sizes,
+        "database": {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1), **built},
+        "sqlite": sqlite3.sqlite_version,
+        "cpus": os.cpu_count(),
+    }
+
+
 def _raw(db: sqlite3.Connection, queries: list[str], lo: str, hi: str) -> list[list[Any]]:
     return [db.execute(q, {"lo": lo, "hi": hi}).fetchall() for q in queries]
 
@@ -307,12 +366,7 @@ def run(quick: bool) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
     tag = "quick" if quick else "full"
     path = RESULTS / f"reports-{tag}-{_schema_hash()}.db"
-    built: dict[str, Any] = {"cached": path.exists()}
-    if not path.exists():
-        for old in RESULTS.glob(f"reports-{tag}-*.db"):
-            old.unlink()
-        seconds, counts = _timed(lambda: build(path, sizes))
-        built.update(counts, build_seconds=round(seconds, 1))
+    built = build_once(path, f"reports-{tag}-*.db", lambda: build(path, sizes))
     settings = settings_for(path)
     engine = make_engine(settings.database_url)
     db = sqlite3.connect(path)
@@ -320,16 +374,8 @@ def run(quick: bool) -> dict[str, Any]:
     year = Period(date(YEAR, 1, 1), date(YEAR, 12, 31), tz)
     may = Period(date(YEAR, 5, 1), date(YEAR, 5, 31), tz)
     rounds = 3 if quick else 5
-    cases: list[tuple[str, Period, Callable[[], Any], list[str]]] = []
-    for period_name, period in (("year", year), ("month", may)):
-        for by in Dimension:
-            queries = RAW.get(by.value) or _campaign_queries(db, period)
-            report: Callable[[], Any] = partial(share_report, engine, settings, period, by)
-            cases.append((f"shares by {by.value}, {period_name}", period, report, queries))
-    summary_queries = _summary_sql() + _campaign_queries(db, may)
-    cases.append(("monthly summary, May", may, partial(monthly_summary, engine, settings, YEAR, 5), summary_queries))
     rows = []
-    for name, period, loa_fn, queries in cases:
+    for name, _, period, loa_fn, queries in report_cases(engine, settings, db, year, may):
         lo, hi = (_stamp(moment) for moment in period.bounds)
         loa_times, raw_times = [], []
         loa_value: Any = None
@@ -340,8 +386,7 @@ def run(quick: bool) -> dict[str, Any]:
             seconds, raw_value = _timed(partial(_raw, db, queries, lo, hi))
             raw_times.append(seconds)
         loa_s, raw_s = statistics.median(loa_times), statistics.median(raw_times)
-        shares = loa_value.totals.shares if hasattr(loa_value, "totals") else loa_value.shares.totals.shares
-        agree = shares == sum(r[1] for r in raw_value[0])
+        shares, agree = shares_agree(loa_value, raw_value)
         rows.append(
             {
                 "report": name,
@@ -356,10 +401,7 @@ def run(quick: bool) -> dict[str, Any]:
     engine.dispose()
     db.close()
     return {
-        "sizes": sizes,
-        "database": {"file": path.name, "megabytes": round(path.stat().st_size / 1e6, 1), **built},
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
+        **run_facts(sizes, path, built),
         "rounds": rounds,
         "targets": {"seconds": TARGET_SECONDS, "ratio": TARGET_RATIO},
         "reports": rows,

@@ -19,9 +19,6 @@ import html
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,18 +28,14 @@ from typing import Any
 
 import requests
 
+from bench.load import Server, free_port, loa_app, run_uvicorn, write_config
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 STAFF = 500
 POSTS = 10
 PHONE_UA = "Mozilla/5.0 (Linux; Android 10; Redmi 9A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile"
 TARGETS = {"p99_ms": 100.0, "page_kb": 60.0, "phone_kb": 400.0}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def prepare(folder: Path, port: int, staff: int) -> tuple[Path, list[str]]:
@@ -53,27 +46,7 @@ def prepare(folder: Path, port: int, staff: int) -> tuple[Path, list[str]]:
     from scheduler.render.covers import CoverRenderer
     from scheduler.store import session_scope
 
-    config = folder / "config.toml"
-    config.write_text(
-        f"""
-public_url = "http://127.0.0.1:{port}"
-templates_dir = "{REPO / "templates"}"
-assets_dir = "{REPO / "assets"}"
-media_dir = "{folder / "media"}"
-[database]
-url = "sqlite:///{folder / "bench.db"}"
-[sandbox]
-enabled = false
-[secrets]
-key_file = "{folder / "secret.key"}"
-[[channels]]
-id = "fb-bhxh-nghean"
-platform = "facebook"
-name = "BHXH tỉnh Nghệ An"
-external_id = "100000000000001"
-""",
-        encoding="utf-8",
-    )
+    config = write_config(folder, port)
     loa = Loa(load_settings(config))
     loa.init()
     media = folder / "media"
@@ -117,45 +90,7 @@ external_id = "100000000000001"
     return config, tokens
 
 
-class Server:
-    """`bench.redirect serve`: the bare app or Loa's, under uvicorn, in a process of its own."""
-
-    def __init__(self, kind: str, config: Path, port: int, page: Path | None = None) -> None:
-        self.port = port
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        if page is not None:
-            env["LOA_BENCH_PAGE"] = str(page)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.sharing", "serve", kind, str(config), str(port)], cwd=REPO, env=env
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {kind} server did not start") from None
-                time.sleep(0.05)
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def serve(kind: str, config: str, port: int) -> None:
-    import gc
-
-    import uvicorn
-
     if kind == "bare":
         body = Path(os.environ["LOA_BENCH_PAGE"]).read_bytes()
         headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
@@ -168,16 +103,8 @@ def serve(kind: str, config: str, port: int) -> None:
 
         served: Any = app
     else:
-        from scheduler.app import Loa
-        from scheduler.config import load_settings
-        from scheduler.web.app import create_app
-
-        served = create_app(Loa(load_settings(config)))
-    gc.collect()
-    gc.freeze()  # as `loa run` does once its app is built
-    uvicorn.Server(
-        uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
-    ).run()
+        served = loa_app(config)
+    run_uvicorn(served, port)  # gc.freeze() first, as `loa run` does once its app is built
 
 
 async def _open(port: int, path: str, at: float, latencies: list[float], errors: list[int]) -> None:
@@ -245,10 +172,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     RESULTS.mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="sharing-", dir=RESULTS))
     try:
-        port = _free_port()
+        port = free_port()
         config, tokens = prepare(folder, port, staff)
         paths = [f"/s/{token}" for token in tokens]
-        loa = Server("loa", config, port)
+        loa = Server("bench.sharing", "loa", config, port)
         try:
             base = f"http://127.0.0.1:{port}"
             sample = requests.get(base + paths[0], headers={"User-Agent": PHONE_UA}, timeout=30).text
@@ -260,7 +187,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             loa.stop()
         page_file = folder / "page.html"
         page_file.write_text(sample, encoding="utf-8")
-        bare = Server("bare", config, _free_port(), page=page_file)
+        bare = Server("bench.sharing", "bare", config, env={"LOA_BENCH_PAGE": str(page_file)})
         try:
             bare_latencies, bare_errors = asyncio.run(crowd(bare.port, paths, seconds))
         finally:

@@ -13,10 +13,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, select
 
 from scheduler.config import Settings
 from scheduler.errors import ConfigError, StoreError, TransientError
@@ -58,6 +60,14 @@ def _create_key_file(path: Path) -> None:
         handle.write(Fernet.generate_key().decode("ascii") + "\n")
 
 
+@cache
+def _stored_credentials() -> Any:
+    """The one column a vault read needs, as a statement built once: every pass reads each
+    channel's entry, and building an ORM lookup cost more than the query."""
+    table = ChannelState.__table__  # type: ignore[attr-defined]
+    return select(table.c.credentials_encrypted).where(table.c.id == bindparam("channel"))
+
+
 class DatabaseTokenVault:
     """The production :class:`~scheduler.channels.base.TokenVault`.
 
@@ -84,8 +94,7 @@ class DatabaseTokenVault:
         from scheduler.store import session_scope
 
         with session_scope(self._engine, read_only=True) as session:
-            row = session.get(ChannelState, channel_id)
-            blob = row.credentials_encrypted if row else None
+            blob = session.execute(_stored_credentials(), {"channel": channel_id}).scalar()
         if not blob:
             return None
         try:

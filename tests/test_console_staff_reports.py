@@ -69,11 +69,11 @@ def test_a_unit_alike_but_for_accents_is_a_notice_not_a_merge(console_loa: Loa) 
     assert "Tổ Thư" in admin.get("/staff?unit=Tổ Thư").text
 
 
-def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
-    pytest.importorskip("scheduler.reports.queries", reason="the reports room is not in this tree")
+def shared_published_post(loa: Loa, shares: int) -> int:
+    """A Zalo post marked published today that Lan shared offline `shares` times; its id."""
     from scheduler.sharing.service import SharingService
 
-    post_id = console_loa.posts.add(
+    post_id = loa.posts.add(
         PostRequest(
             template="thang-van-dong",
             channels=["zalo-bhxh-nghean"],
@@ -81,14 +81,20 @@ def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
             variables={"hoat_dong": "ra quân", "dia_diem": "chợ Vinh", "ngay": "06/05/2026"},
         )
     )
-    with session_scope(console_loa.engine) as session:
+    with session_scope(loa.engine) as session:
         for row in session.exec(select(Publication).where(Publication.post_id == post_id)):
             row.status = PublicationStatus.published
             row.published_at = datetime.now(UTC)
             session.add(row)
-    sharing = SharingService(console_loa.settings, console_loa.engine)
-    for _ in range(3):
+    sharing = SharingService(loa.settings, loa.engine)
+    for _ in range(shares):
         sharing.record_offline(post_id=post_id, staff_ref="lan@example.vn", platform="zalo", actor="test")
+    return post_id
+
+
+def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
+    pytest.importorskip("scheduler.reports.queries", reason="the reports room is not in this tree")
+    shared_published_post(console_loa, shares=3)
     approver = logged_in(console_loa, "duyet")
     page = approver.get("/reports?by=staff")
     assert page.status_code == 200 and "Nguyễn Thị Lan" in page.text and "BHXH thành phố Vinh" in page.text
@@ -111,24 +117,7 @@ def test_share_report_page_table_chart_and_excel(console_loa: Loa) -> None:
 
 def test_monthly_report_page_filters_chart_and_downloads(console_loa: Loa) -> None:
     pytest.importorskip("scheduler.reports.document", reason="the monthly report is not in this tree")
-    from scheduler.sharing.service import SharingService
-
-    post_id = console_loa.posts.add(
-        PostRequest(
-            template="thang-van-dong",
-            channels=["zalo-bhxh-nghean"],
-            created_by="bientap",
-            variables={"hoat_dong": "ra quân", "dia_diem": "chợ Vinh", "ngay": "06/05/2026"},
-        )
-    )
-    with session_scope(console_loa.engine) as session:
-        for row in session.exec(select(Publication).where(Publication.post_id == post_id)):
-            row.status = PublicationStatus.published
-            row.published_at = datetime.now(UTC)
-            session.add(row)
-    sharing = SharingService(console_loa.settings, console_loa.engine)
-    for _ in range(2):
-        sharing.record_offline(post_id=post_id, staff_ref="lan@example.vn", platform="zalo", actor="test")
+    shared_published_post(console_loa, shares=2)
     month = f"{datetime.now(UTC).astimezone(console_loa.settings.tz):%Y-%m}"
     approver = logged_in(console_loa, "duyet")
     page = approver.get(f"/reports/summary?month={month}")

@@ -399,6 +399,38 @@ def test_the_restore_mark_is_there_after_an_upgrade(folder: Path, database_url: 
     loa.close()
 
 
+@pytest.mark.postgres
+def test_the_queue_signal_trigger_notifies_listeners_of_the_0_1_rows(folder: Path, postgres_url: str) -> None:
+    # 0005_queue_signal: on PostgreSQL a publication made `scheduled` notifies `loa_queue` on
+    # commit, whoever wrote it; a claim (`scheduled` → `publishing`) and a rolled-back change
+    # do not. The 0.1 rows cross the revision untouched.
+    import psycopg
+
+    make_01_database(postgres_url)
+    loa = Loa(load_settings(_config(folder, postgres_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with psycopg.connect(postgres_url, autocommit=True) as listener:
+        listener.execute("LISTEN loa_queue")
+
+        def heard() -> int:
+            return sum(1 for _ in listener.notifies(timeout=0.5))
+
+        with loa.engine.connect() as connection:
+            some = connection.execute(text("SELECT min(id) FROM publication")).scalar_one()
+        with psycopg.connect(postgres_url) as writer:  # another program, not Loa's code
+            writer.execute("UPDATE publication SET status = 'publishing' WHERE id = %s", (some,))
+            writer.commit()
+            assert heard() == 0
+            writer.execute("UPDATE publication SET status = 'scheduled' WHERE id = %s", (some,))
+            writer.rollback()
+            assert heard() == 0
+            writer.execute("UPDATE publication SET status = 'scheduled', due_at = now() WHERE id = %s", (some,))
+            writer.execute("UPDATE publication SET due_at = now() WHERE status = 'scheduled'")
+            writer.commit()
+            assert heard() == 1  # one notification per transaction, however many rows
+
+
 def test_posts_cross_the_media_revision_and_take_photos(folder: Path, database_url: str) -> None:
     # 0006_media_library: the 0.1 posts gain no words and no media (they came from templates
     # and are shown as before); the library and a post's photos are stored beside them.

@@ -92,6 +92,7 @@ class PublisherFactory:
         self._accesses: dict[str, ChannelAccess] = {}
         self._sessions: dict[str, requests.Session] = {}
         self._kinds: dict[str, tuple[type[Publisher], dict[str, object]]] = {}
+        self._loading: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def build(self, channel: ChannelSettings) -> Publisher:
@@ -112,18 +113,23 @@ class PublisherFactory:
     def access(self, channel: ChannelSettings) -> ChannelAccess:
         """One vault read per channel per pass, not one per publication."""
         access = self._accesses.get(channel.id)
-        if access is None:
-            # Read outside the factory's lock: a burst's first call on each of 100 channels
-            # must not queue behind the others' vault reads. Two threads may both read one
-            # channel's entry at the start of a pass; both read the same row.
-            # A platform with single-use refresh tokens reads its vault entry itself, under
-            # the vault's lock; for the others the vault holds a reconnected access token.
-            single_use = publisher_class(channel.platform).single_use_refresh_token
-            stored = None if single_use else self.vault.load(channel.id)
-            access = channel_access(self.settings, channel, self.environ, stored)
-            with self._guard:
-                access = self._accesses.setdefault(channel.id, access)
-        return access
+        if access is not None:
+            return access
+        # One lock per channel, not one for the factory: a burst's first calls on 100 channels
+        # must not queue behind each other's vault reads, and a channel's four threads must
+        # not read its entry four times.
+        with self._guard:
+            lock = self._loading.setdefault(channel.id, threading.Lock())
+        with lock:
+            access = self._accesses.get(channel.id)
+            if access is None:
+                # A platform with single-use refresh tokens reads its vault entry itself, under
+                # the vault's lock; for the others the vault holds a reconnected access token.
+                single_use = publisher_class(channel.platform).single_use_refresh_token
+                stored = None if single_use else self.vault.load(channel.id)
+                access = channel_access(self.settings, channel, self.environ, stored)
+                self._accesses[channel.id] = access
+            return access
 
     def forget_credentials(self) -> None:
         with self._guard:

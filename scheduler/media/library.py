@@ -17,7 +17,7 @@ import hashlib
 import io
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -402,3 +402,28 @@ def publication_media(engine: Engine, settings: Settings, publication_id: int) -
             .order_by(col(PostMedia.position))
         )
         return tuple(as_file(row, settings) for row in rows)
+
+
+def publications_media(
+    engine: Engine, settings: Settings, publication_ids: Collection[int]
+) -> dict[int, tuple[MediaFile, ...]]:
+    """:func:`publication_media` for a whole claim at once: one query, not one per publication.
+
+    Every id asked for is in the answer (a post without media has an empty tuple).
+    """
+    from scheduler.models import Publication
+
+    found: dict[int, list[MediaFile]] = {publication_id: [] for publication_id in publication_ids}
+    if not found:
+        return {}
+    with session_scope(engine, read_only=True) as session:
+        rows = session.exec(
+            select(col(Publication.id), MediaItem)
+            .join(PostMedia, col(PostMedia.media_id) == col(MediaItem.id))
+            .join(Publication, col(Publication.post_id) == col(PostMedia.post_id))
+            .where(col(Publication.id).in_(list(found)))
+            .order_by(col(Publication.id), col(PostMedia.position))
+        )
+        for publication_id, row in rows:
+            found[int(publication_id or 0)].append(as_file(row, settings))
+    return {publication_id: tuple(files) for publication_id, files in found.items()}

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -363,15 +364,20 @@ class PostService:
             cover_vars.setdefault("description", exported.description or "")
         targets = {channel.id: publisher_class(channel.platform).cover_targets[0].name for channel in channels}
         self.covers.check(layout, cover_vars, targets=sorted(set(targets.values())), campaign=campaign)
-        rendered: dict[str, bytes] = {}
-        by_target: dict[str, bytes] = {}
-        for channel_id, target in targets.items():
-            if target not in by_target:
-                by_target[target] = self.covers.render(
-                    layout, cover_vars, target=target, campaign=campaign, max_bytes=max_bytes_for(target)
-                )
-            rendered[channel_id] = by_target[target]
-        return rendered
+
+        def render(target: str) -> bytes:
+            limit = max_bytes_for(target)
+            return self.covers.render(layout, cover_vars, target=target, campaign=campaign, max_bytes=limit)
+
+        wanted = sorted(set(targets.values()))
+        if len(wanted) == 1:
+            by_target = {wanted[0]: render(wanted[0])}
+        else:
+            # Pillow lets go of the interpreter while it encodes: two platforms' covers (a
+            # compose preview, a post queued on a Page and an OA) are encoded side by side.
+            with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="loa-cover") as pool:
+                by_target = dict(zip(wanted, pool.map(render, wanted), strict=True))
+        return {channel_id: by_target[target] for channel_id, target in targets.items()}
 
     def _save_cover(self, image: bytes) -> str:
         """Write a cover under media_dir, named by its content (the same cover is stored once)."""

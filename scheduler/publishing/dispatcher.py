@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from scheduler.alerts.events import channel_alert, publication_alert
 from scheduler.channels.base import (
+    MediaFile,
     OutgoingPost,
     TokenVault,
 )
@@ -40,7 +41,7 @@ from scheduler.errors import (
     stored_error,
 )
 from scheduler.i18n import msg, process_text
-from scheduler.media.library import publication_media
+from scheduler.media.library import publication_media, publications_media
 from scheduler.models import (
     AttemptOutcome,
     ChannelState,
@@ -195,7 +196,11 @@ class Dispatcher:
                         check_before=now - check_window,
                     )
                     exhausted = not claimed
-                    in_flight.update(submit(self.publish_claimed, claim) for claim in claimed)
+                    # The claim's photos and videos in one read, not one per publication.
+                    media = publications_media(self.engine, self.settings, [c.publication_id for c in claimed])
+                    in_flight.update(
+                        submit(self.publish_claimed, claim, media[claim.publication_id]) for claim in claimed
+                    )
                 if not in_flight and not searching:
                     break
                 done = [finished.get()]
@@ -259,9 +264,12 @@ class Dispatcher:
 
     # -- one publication ------------------------------------------------------------------
 
-    def publish_claimed(self, claim: Claim) -> tuple[str, int]:
-        """Publish a publication this process has claimed; returns (summary bucket, id)."""
-        outcome, publication_id = self._publish_claimed(claim)
+    def publish_claimed(self, claim: Claim, media: tuple[MediaFile, ...] | None = None) -> tuple[str, int]:
+        """Publish a publication this process has claimed; returns (summary bucket, id).
+
+        ``media``: what the publication shows, when the caller read it with its claim.
+        """
+        outcome, publication_id = self._publish_claimed(claim, media)
         if outcome != "handed_back":
             from scheduler.operations.metrics import operations_metrics
 
@@ -270,7 +278,7 @@ class Dispatcher:
             operations_metrics().publication_done(channel.platform, outcome, late)
         return outcome, publication_id
 
-    def _publish_claimed(self, claim: Claim) -> tuple[str, int]:
+    def _publish_claimed(self, claim: Claim, media: tuple[MediaFile, ...] | None = None) -> tuple[str, int]:
         channel = find_channel(self.engine, self.settings, claim.channel_id)
         publication_id, attempt_id = claim.publication_id, claim.attempt_id
         by_url = publisher_class(channel.platform).cover_by_url
@@ -283,7 +291,7 @@ class Dispatcher:
                 # Some platforms receive the image itself, others fetch it from Loa's public URL.
                 cover_jpeg=self._cover_bytes(claim.cover_file) if not by_url and claim.cover_file else None,
                 cover_url=cover_url(self.settings, channel, claim.cover_file) if by_url else None,
-                media=publication_media(self.engine, self.settings, publication_id),
+                media=publication_media(self.engine, self.settings, publication_id) if media is None else media,
                 cover_chosen=claim.cover_file is not None,
                 steps=DatabaseSteps(self.engine, publication_id),
             )

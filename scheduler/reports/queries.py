@@ -36,6 +36,7 @@ from sqlalchemy import Engine, and_, case, func, null, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
 from scheduler.bounds import check_period_days, check_rows
@@ -692,10 +693,9 @@ class ReachFigures:
         }
 
 
-def _reach_by_channel(
-    session: Session, lo: datetime, hi: datetime, campaign_id: int | None = None
-) -> dict[str, ReachFigures]:
-    latest = (
+def _latest_snapshot_id() -> ScalarSelect[Any]:
+    """The id of a publication's newest metric snapshot, correlated to the outer Publication row."""
+    return (
         sa_select(col(MetricSnapshot.id))
         .where(col(MetricSnapshot.publication_id) == col(Publication.id))
         .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
@@ -703,6 +703,12 @@ def _reach_by_channel(
         .correlate(Publication)
         .scalar_subquery()
     )
+
+
+def _reach_by_channel(
+    session: Session, lo: datetime, hi: datetime, campaign_id: int | None = None
+) -> dict[str, ReachFigures]:
+    latest = _latest_snapshot_id()
     query = (
         sa_select(
             col(Publication.channel_id),
@@ -818,14 +824,7 @@ BEST_POSTS = 5
 def _best_posts(
     session: Session, settings: Settings, lo: datetime, hi: datetime, campaign_id: int | None = None
 ) -> list[BestPost]:
-    latest = (
-        sa_select(col(MetricSnapshot.id))
-        .where(col(MetricSnapshot.publication_id) == col(Publication.id))
-        .order_by(col(MetricSnapshot.at).desc(), col(MetricSnapshot.id).desc())
-        .limit(1)
-        .correlate(Publication)
-        .scalar_subquery()
-    )
+    latest = _latest_snapshot_id()
     query = (
         sa_select(
             col(Publication.id),

@@ -302,16 +302,7 @@ class FacebookPublisher(Publisher):
                 hint=msg("hint.facebook_look_first"),
                 platform=self.platform,
             )
-        returned = body.get("permalink_url")
-        if isinstance(returned, str) and returned:
-            created = _parse_time(body.get("created_time")) or datetime.now(UTC)
-            return PublishResult(
-                remote_id=remote_id, permalink=returned, published_at=created, pause_seconds=self._pause_left()
-            )
-        permalink, published_at = self._read_back(remote_id)
-        return PublishResult(
-            remote_id=remote_id, permalink=permalink, published_at=published_at, pause_seconds=self._pause_left()
-        )
+        return self._result(remote_id, body)
 
     # ------------------------------------------------------------------ photos
 
