@@ -9,7 +9,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli.support import JsonOption, actor, check_output, err, out, print_json, ready
+from scheduler.cli.support import (
+    JsonOption,
+    acting_name,
+    actor,
+    check_output,
+    err,
+    out,
+    print_json,
+    ready,
+    refuse_outside,
+    unit_within,
+)
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_text
 from scheduler.sharing.counting import recount
@@ -42,7 +53,14 @@ def staff_import(
 
     A row updates the staff member with the same email, else the same phone; anyone else is
     added. Units are created as needed. Nobody is removed or deactivated by an import."""
-    summary = _service(ctx).import_staff(file, actor=actor())
+    loa = ready(ctx)
+    service = _service(ctx)
+    within = unit_within(ctx, loa)
+    if within is not None:
+        outside = service.outside(file, within)
+        if outside:
+            refuse_outside(ctx, loa, f"import:{file.name}", ", ".join(outside))
+    summary = service.import_staff(file, actor=acting_name(ctx, loa))
     for warning in summary.warnings():  # on stderr, so --json output stays one document
         err.print(str(warning), markup=False)
     if as_json:
@@ -67,7 +85,8 @@ def staff_list(
     include_all: Annotated[bool, typer.Option("--all", help="include deactivated staff")] = False,
 ) -> None:
     """Staff with their unit and personal share-page URL."""
-    rows = _service(ctx).list_staff(include_inactive=include_all)
+    loa = ready(ctx)
+    rows = _service(ctx).list_staff(include_inactive=include_all, within=unit_within(ctx, loa))
     if as_json:
         print_json({"staff": rows})
         return
@@ -92,13 +111,23 @@ def staff_list(
 @staff_app.command("deactivate")
 def staff_deactivate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption = False) -> None:
     """Stop a staff member's page and links from counting (their history is kept)."""
-    _print_staff(_service(ctx).set_active(staff, False, actor=actor()), as_json)
+    _print_staff(_staff_change(ctx, staff, False), as_json)
 
 
 @staff_app.command("activate")
 def staff_activate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption = False) -> None:
     """Let a deactivated staff member's page and links count again."""
-    _print_staff(_service(ctx).set_active(staff, True, actor=actor()), as_json)
+    _print_staff(_staff_change(ctx, staff, True), as_json)
+
+
+def _staff_change(ctx: typer.Context, staff: str, active: bool) -> dict[str, Any]:
+    """(De)activate STAFF; with --as, only someone of the account's unit (or below)."""
+    loa = ready(ctx)
+    service = _service(ctx)
+    within = unit_within(ctx, loa)
+    if within is not None and service.unit_of(staff) not in within:
+        refuse_outside(ctx, loa, f"staff:{staff}", staff)
+    return service.set_active(staff, active, actor=acting_name(ctx, loa))
 
 
 def _print_staff(row: dict[str, Any], as_json: bool) -> None:
