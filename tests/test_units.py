@@ -234,9 +234,19 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
     assert loa(*vinh, "staff", "deactivate", "tinh@bhxh.gov.vn").code == 2
     assert loa(*vinh, "staff", "deactivate", "vinh@bhxh.gov.vn").code == 0
 
+    # Reports: the unit's people only; another unit's summary is refused.
+    assert loa(*vinh, "staff", "activate", "vinh@bhxh.gov.vn").code == 0
+    day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d")
+    report = ["report", "shares", "--from", day, "--to", day, "--by", "staff", "--format", "json"]
+    assert [r["label"] for r in loa(*vinh, *report).json()["rows"]] == ["Lê Thị Vinh"]
+    assert len(loa(*report).json()["rows"]) == 2
+    month = day[:7]
+    assert loa(*vinh, "report", "summary", "--month", month, "--unit", "BHXH-NA").code == 2
+    assert loa(*vinh, "report", "summary", "--month", month, "--format", "json").code == 0
+
     # Every refusal is in the audit log, as the account's, from the CLI.
     events = _forbidden(config_path, "bientap-vinh")
-    assert len(events) == len(refused_calls) + 3 and all("cli" in e for e in events), events
+    assert len(events) == len(refused_calls) + 4 and all("cli" in e for e in events), events
     # Without --as the operator acts for the whole office.
     assert loa("channels", "rename", "fb-bhxh-nghean", "--name", "Trang tỉnh").code == 0
     assert loa("staff", "deactivate", "tinh@bhxh.gov.vn").code == 0
