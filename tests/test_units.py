@@ -189,6 +189,7 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
         ("post", "send-back", str(province["id"]), "--reason", "Chưa đúng"),
         ("post", "retry", publication),
         ("post", "cancel", str(province["id"])),
+        ("metrics", "show", str(province["id"])),
         ("channels", "rename", "fb-bhxh-nghean", "--name", "Trang tỉnh"),
         ("channels", "assign", "zalo-bhxh-nghean", "--unit", "BHXH-NA"),
         ("channels", "disconnect", "fb-bhxh-nghean"),
@@ -234,6 +235,11 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
     assert loa(*vinh, "staff", "deactivate", "tinh@bhxh.gov.vn").code == 2
     assert loa(*vinh, "staff", "deactivate", "vinh@bhxh.gov.vn").code == 0
 
+    # Links and offline shares: for the unit's own people only.
+    share = ["--post", str(province["id"]), "--staff", "tinh@bhxh.gov.vn"]
+    assert loa(*vinh, "share", "link", *share).code == 2
+    assert loa(*vinh, "share", "record", *share, "--platform", "zalo").code == 2
+
     # Reports: the unit's people only; another unit's summary is refused.
     assert loa(*vinh, "staff", "activate", "vinh@bhxh.gov.vn").code == 0
     day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d")
@@ -246,7 +252,7 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
 
     # Every refusal is in the audit log, as the account's, from the CLI.
     events = _forbidden(config_path, "bientap-vinh")
-    assert len(events) == len(refused_calls) + 4 and all("cli" in e for e in events), events
+    assert len(events) == len(refused_calls) + 6 and all("cli" in e for e in events), events
     # Without --as the operator acts for the whole office.
     assert loa("channels", "rename", "fb-bhxh-nghean", "--name", "Trang tỉnh").code == 0
     assert loa("staff", "deactivate", "tinh@bhxh.gov.vn").code == 0

@@ -15,6 +15,7 @@ from scheduler.cli.support import (
     out,
     print_json,
     ready,
+    require_post,
     require_unit,
     unit_within,
     write_output,
@@ -136,6 +137,7 @@ def metrics_show(
 
     loa = ready(ctx)
     loa.posts.show(post_id)  # NotFound → exit 2
+    require_post(ctx, loa, post_id, f"post:{post_id}")
     history = metrics_history(loa.engine, post_id)
     lang = process_lang()
     columns = (

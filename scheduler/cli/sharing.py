@@ -123,11 +123,18 @@ def staff_activate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption
 def _staff_change(ctx: typer.Context, staff: str, active: bool) -> dict[str, Any]:
     """(De)activate STAFF; with --as, only someone of the account's unit (or below)."""
     loa = ready(ctx)
+    service = _own_staff(ctx, staff)
+    return service.set_active(staff, active, actor=acting_name(ctx, loa))
+
+
+def _own_staff(ctx: typer.Context, staff: str) -> SharingService:
+    """The service, once STAFF is known to be of the --as account's units (else exit 2, audited)."""
+    loa = ready(ctx)
     service = _service(ctx)
     within = unit_within(ctx, loa)
     if within is not None and service.unit_of(staff) not in within:
         refuse_outside(ctx, loa, f"staff:{staff}", staff)
-    return service.set_active(staff, active, actor=acting_name(ctx, loa))
+    return service
 
 
 def _print_staff(row: dict[str, Any], as_json: bool) -> None:
@@ -150,7 +157,8 @@ def share_link(
     as_json: JsonOption = False,
 ) -> None:
     """Print a staff member's tracked link to a post (one per channel unless --channel)."""
-    links = _service(ctx).links(post_id=post, staff_ref=staff, channel=channel)
+    # Any post may be shared (a unit's people share the province's posts), by the unit's people.
+    links = _own_staff(ctx, staff).links(post_id=post, staff_ref=staff, channel=channel)
     if as_json:
         print_json({"links": links})
         return
@@ -176,8 +184,10 @@ def share_record(
     if platform not in known:
         refused = msg("error.unknown_platform", platform=platform)
         raise InputError(refused, hint=msg("hint.one_of", choices=", ".join(known)), field="platform")
-    share = _service(ctx).record_offline(
-        post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=actor()
+    service = _own_staff(ctx, staff)
+    who = acting_name(ctx, ready(ctx))
+    share = service.record_offline(
+        post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=who
     )
     if as_json:
         print_json(share)
