@@ -236,12 +236,18 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
     assert loa(*vinh, "staff", "deactivate", "vinh@bhxh.gov.vn").code == 0
 
     # Links and offline shares: for the unit's own people only.
+    assert loa(*vinh, "staff", "activate", "vinh@bhxh.gov.vn").code == 0
     share = ["--post", str(province["id"]), "--staff", "tinh@bhxh.gov.vn"]
     assert loa(*vinh, "share", "link", *share).code == 2
     assert loa(*vinh, "share", "record", *share, "--platform", "zalo").code == 2
+    exported = loa(*vinh, "share", "export", "--post", str(province["id"]), "-o", str(tmp_path / "l.csv"), "--json")
+    assert exported.code == 0 and exported.json()["staff"] == 1, exported.stdout + exported.stderr
+    assert (
+        loa("share", "export", "--post", str(province["id"]), "-o", str(tmp_path / "all.csv"), "--json").json()["staff"]
+        == 2
+    )
 
     # Reports: the unit's people only; another unit's summary is refused.
-    assert loa(*vinh, "staff", "activate", "vinh@bhxh.gov.vn").code == 0
     day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d")
     report = ["report", "shares", "--from", day, "--to", day, "--by", "staff", "--format", "json"]
     assert [r["label"] for r in loa(*vinh, *report).json()["rows"]] == ["Lê Thị Vinh"]

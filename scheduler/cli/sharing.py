@@ -207,7 +207,10 @@ def share_export(
 ) -> None:
     """Every active staff member's tracked link(s) to a post, as CSV or XLSX to send round."""
     check_output(output)
-    result = _service(ctx).export_links(post_id=post, path=output, channel=channel, actor=actor())
+    loa = ready(ctx)
+    result = _service(ctx).export_links(
+        post_id=post, path=output, channel=channel, actor=acting_name(ctx, loa), within=unit_within(ctx, loa)
+    )
     if as_json:
         print_json(result)
         return
