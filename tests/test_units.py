@@ -196,6 +196,9 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
         ("channels", "archive", "fb-bhxh-nghean"),
         ("channels", "pause", "fb-bhxh-nghean"),
         ("channels", "check", "fb-bhxh-nghean"),
+        ("units", "rename", "BHXH-NA", "--name", "BHXH Nghệ An"),
+        ("units", "merge", "CS-VINH", "--into", "BHXH-NA"),
+        ("units", "add", "--code", "CS-MOI", "--name", "Đơn vị mới"),
     ]
     for call in refused_calls:
         refused = loa(*vinh, *call)
@@ -213,6 +216,7 @@ def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_u
     assert copy.code == 0, copy.stderr
     assert loa(*vinh, "post", "cancel", str(copy.json()["id"])).code == 0
     assert loa(*vinh, "channels", "rename", "zalo-bhxh-nghean", "--name", "Zalo BHXH Vinh").code == 0
+    assert loa(*vinh, "units", "add", "--code", "CS-VINH-1", "--name", "Tổ Vinh 1", "--parent", "CS-VINH").code == 0
     assert [c["id"] for c in loa(*vinh, "channels", "--json").json()["channels"]] == ["zalo-bhxh-nghean"]
 
     # A file with a row for the province's channel: refused whole.
