@@ -579,6 +579,28 @@ def channel_scope(engine: Engine, user: AuthUser) -> frozenset[str] | None:
         return frozenset(rows.all())
 
 
+def unit_scope(engine: Engine, user: AuthUser) -> tuple[frozenset[int] | None, str]:
+    """The units an account acts for (its unit and those below; None: all) and its unit's label.
+
+    The same rule as ``channel_scope``: admins, accounts without a unit and the province's
+    accounts act for the whole office.
+    """
+    if user.role == Role.admin or user.unit_id is None:
+        return None, ""
+    from scheduler.models import Unit
+    from scheduler.staff.units import current, units_below
+
+    with session_scope(engine, read_only=True) as session:
+        unit = session.get(Unit, user.unit_id)
+        if unit is None:
+            return frozenset(), ""
+        unit = current(session, unit)
+        if unit.parent_id is None:
+            return None, ""
+        assert unit.id is not None
+        return frozenset(units_below(session, unit.id)), f"{unit.name} ({unit.code})"
+
+
 def account(engine: Engine, username: str) -> AuthUser:
     """An active account by name (``loa --as``): NotFound naming the problem otherwise."""
     with session_scope(engine, read_only=True) as session:

@@ -137,8 +137,11 @@ def test_the_api_refuses_another_units_channel(site: Site) -> None:
     token = new_api_token(site.loa.engine, "bientap-vinh", actor="test")
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
-    body = {"template": "bhxh-tu-nguyen", "variables": {"muc_dong_thap_nhat": "330.000 đồng", "ho_tro": "30%"},
-            "at": (utcnow() + timedelta(days=1)).astimezone(site.loa.settings.tz).strftime("%Y-%m-%d 08:00")}
+    body = {
+        "template": "bhxh-tu-nguyen",
+        "variables": {"muc_dong_thap_nhat": "330.000 đồng", "ho_tro": "30%"},
+        "at": (utcnow() + timedelta(days=1)).astimezone(site.loa.settings.tz).strftime("%Y-%m-%d 08:00"),
+    }
     refused = api.post(f"{site.base}/api/posts", json={**body, "channels": ["fb-bhxh-nghean"]}, timeout=10)
     assert refused.status_code == 403 and refused.json()["error"]["id"] == "error.account_may_not"
     created = api.post(f"{site.base}/api/posts", json={**body, "channels": ["fb-bhxh-vinh"]}, timeout=10)
@@ -171,3 +174,51 @@ def test_a_unit_approver_approves_its_channels_and_the_province_approves_all(sit
                          timeout=10)  # fmt: skip
     assert done.status_code == 303
     assert {p["status"] for p in site.loa.posts.show(both)["publications"]} == {"scheduled"}
+
+
+def test_the_dashboard_shows_a_unit_only_its_channels_and_their_token_warnings(site: Site) -> None:
+    from scheduler.models import ChannelState
+
+    soon = utcnow() + timedelta(days=2)
+    with session_scope(site.loa.engine) as session:
+        for channel_id in ("fb-bhxh-vinh", "fb-bhxh-nghean"):
+            row = session.get(ChannelState, channel_id)
+            assert row is not None
+            row.token_expires_at = soon
+            session.add(row)
+    unit = browser(site, "bientap-vinh").get(f"{site.base}/", timeout=10).text
+    assert 'href="/channels#ch-fb-bhxh-vinh"' in unit and 'href="/channels#ch-fb-bhxh-nghean"' not in unit
+    assert soon.astimezone(site.loa.settings.tz).strftime("%d/%m/%Y") in unit  # its own token's warning
+    for everyone in ("quantri", "duyet-tinh"):
+        page = browser(site, everyone).get(f"{site.base}/", timeout=10).text
+        assert page.count('href="/channels#ch-fb-bhxh-nghean"') == 2, everyone  # the card and the warning
+        assert page.count('href="/channels#ch-fb-bhxh-vinh"') == 2, everyone
+    assert unit.count('href="/channels#ch-fb-bhxh-vinh"') == 2
+
+
+def test_the_reports_show_a_unit_only_its_staff_and_channels(site: Site, tmp_path: Path) -> None:
+    from scheduler.sharing.service import SharingService
+
+    roster = tmp_path / "nhan-su.csv"
+    roster.write_text("ho_ten,don_vi,email\nLê Thị Vinh,BHXH cơ sở thành phố Vinh,vinh@bhxh.gov.vn\n"
+                      "Nguyễn Văn Tỉnh,BHXH tỉnh Nghệ An,tinh@bhxh.gov.vn\n", encoding="utf-8")  # fmt: skip
+    SharingService(site.loa.settings, site.loa.engine).import_staff(roster, actor="test")
+    unit = browser(site, "duyet-vinh")
+    by_staff = unit.get(f"{site.base}/reports?by=staff", timeout=10)
+    assert by_staff.status_code == 200
+    assert "Lê Thị Vinh" in by_staff.text and "Nguyễn Văn Tỉnh" not in by_staff.text
+    by_channel = unit.get(f"{site.base}/reports?by=channel", timeout=10).text
+    # The province's Page (named as the province) is not among the unit's channels.
+    assert "BHXH thành phố Vinh" in by_channel and "BHXH tỉnh Nghệ An" not in by_channel
+    month = utcnow().astimezone(site.loa.settings.tz).strftime("%Y-%m")
+    summary = unit.get(f"{site.base}/reports/summary?month={month}", timeout=10)
+    assert summary.status_code == 200 and "BHXH cơ sở thành phố Vinh" in summary.text
+    assert "BHXH tỉnh Nghệ An" not in summary.text  # neither the province's Page nor its staff
+    # Another unit's figures asked for by hand: refused and audited.
+    assert unit.get(f"{site.base}/reports/summary?month={month}&unit=BHXH-NA", timeout=10).status_code == 403
+    (event,) = forbidden(site, "duyet-vinh")
+    assert "other_unit" in (event.details or "")
+    province = browser(site, "duyet-tinh")
+    everyone = province.get(f"{site.base}/reports?by=staff", timeout=10).text
+    assert "Lê Thị Vinh" in everyone and "Nguyễn Văn Tỉnh" in everyone
+    assert "BHXH tỉnh Nghệ An" in province.get(f"{site.base}/reports/summary?month={month}", timeout=10).text

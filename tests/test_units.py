@@ -132,3 +132,137 @@ def test_the_cli_acts_for_an_accounts_unit_with_as(loa: Cli, config_path: Path) 
         assert [e.actor for e in events] == ["bientap-vinh"] and "cli" in (events[0].details or "")
     finally:
         app.close()
+
+
+def _forbidden(config_path: Path, actor: str) -> list[str]:
+    from sqlmodel import col, select
+
+    from scheduler.app import Loa
+    from scheduler.config import load_settings
+    from scheduler.models import AuditEvent
+    from scheduler.store import session_scope
+
+    app = Loa(load_settings(config_path))
+    try:
+        with session_scope(app.engine, read_only=True) as session:
+            query = select(AuditEvent).where(AuditEvent.action == "auth.forbidden", AuditEvent.actor == actor)
+            rows = session.exec(query.order_by(col(AuditEvent.id)))
+            return [f"{e.object} {e.details}" for e in rows]
+    finally:
+        app.close()
+
+
+def test_every_cli_action_on_posts_channels_and_staff_keeps_to_the_as_accounts_unit(
+    loa: Cli, config_path: Path, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from scheduler.app import Loa
+    from scheduler.auth import add_user
+    from scheduler.config import load_settings
+    from scheduler.models import Role
+
+    assert loa("units", "add", "--code", "BHXH-NA", "--name", "BHXH tỉnh Nghệ An").code == 0
+    assert loa("units", "add", "--code", "CS-VINH", "--name", "BHXH cơ sở Vinh", "--parent", "BHXH-NA").code == 0
+    assert loa("channels", "assign", "zalo-bhxh-nghean", "--unit", "CS-VINH").code == 0
+    assert loa("channels", "assign", "fb-bhxh-nghean", "--unit", "BHXH-NA").code == 0
+    app = Loa(load_settings(config_path))
+    try:
+        add_user(app.engine, username="bientap-vinh", role=Role.editor, password=None, actor="test", unit="CS-VINH")
+    finally:
+        app.close()
+    tomorrow = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=1)
+    at = tomorrow.strftime("%Y-%m-%d 08:00")
+    post = ["post", "add", "--template", "bhxh-tu-nguyen", "--var", "muc_dong_thap_nhat=330.000 đồng",
+            "--var", "ho_tro=30%", "--at", at, "--json"]  # fmt: skip
+    province = loa(*post, "--channel", "fb-bhxh-nghean").json()
+    mine = loa("--as", "bientap-vinh", *post, "--channel", "zalo-bhxh-nghean").json()
+    vinh = ["--as", "bientap-vinh"]
+    later = (tomorrow + timedelta(days=1)).strftime("%Y-%m-%d 09:00")
+    publication = str(province["publications"][0]["id"])
+    refused_calls = [
+        ("post", "show", str(province["id"])),
+        ("post", "edit", str(province["id"]), "--text", "Sửa bài của tỉnh"),
+        ("post", "edit", str(mine["id"]), "--channel", "fb-bhxh-nghean"),
+        ("post", "duplicate", str(province["id"])),
+        ("post", "reschedule", str(province["id"]), "--at", later),
+        ("post", "send-back", str(province["id"]), "--reason", "Chưa đúng"),
+        ("post", "retry", publication),
+        ("post", "cancel", str(province["id"])),
+        ("metrics", "show", str(province["id"])),
+        ("channels", "rename", "fb-bhxh-nghean", "--name", "Trang tỉnh"),
+        ("channels", "assign", "zalo-bhxh-nghean", "--unit", "BHXH-NA"),
+        ("channels", "disconnect", "fb-bhxh-nghean"),
+        ("channels", "archive", "fb-bhxh-nghean"),
+        ("channels", "pause", "fb-bhxh-nghean"),
+        ("channels", "check", "fb-bhxh-nghean"),
+        ("units", "rename", "BHXH-NA", "--name", "BHXH Nghệ An"),
+        ("units", "merge", "CS-VINH", "--into", "BHXH-NA"),
+        ("units", "add", "--code", "CS-MOI", "--name", "Đơn vị mới"),
+    ]
+    for call in refused_calls:
+        refused = loa(*vinh, *call)
+        assert refused.code == 2, (call, refused.stdout, refused.stderr)
+        assert "Traceback" not in refused.stderr
+        # The message names the account's unit and the way out.
+        assert "BHXH cơ sở Vinh (CS-VINH)" in refused.stderr and "--as" in refused.stderr, refused.stderr
+    assert loa("post", "show", str(province["id"]), "--json").json()["status"] != "cancelled"
+    channels = loa("channels", "--json").json()["channels"]
+    assert {c["id"]: c["name"] for c in channels}["fb-bhxh-nghean"] != "Trang tỉnh"
+
+    # What is the unit's own goes through, attributed to the account.
+    assert loa(*vinh, "post", "edit", str(mine["id"]), "--text", "Bài của Vinh").code == 0
+    copy = loa(*vinh, "post", "duplicate", str(mine["id"]), "--json")
+    assert copy.code == 0, copy.stderr
+    assert loa(*vinh, "post", "cancel", str(copy.json()["id"])).code == 0
+    assert loa(*vinh, "channels", "rename", "zalo-bhxh-nghean", "--name", "Zalo BHXH Vinh").code == 0
+    assert loa(*vinh, "units", "add", "--code", "CS-VINH-1", "--name", "Tổ Vinh 1", "--parent", "CS-VINH").code == 0
+    assert [c["id"] for c in loa(*vinh, "channels", "--json").json()["channels"]] == ["zalo-bhxh-nghean"]
+
+    # A file with a row for the province's channel: refused whole.
+    rows = tmp_path / "posts.csv"
+    rows.write_text(f"template,channels,at,muc_dong_thap_nhat,ho_tro\nbhxh-tu-nguyen,zalo-bhxh-nghean,{at},1,2\n"
+                    f"bhxh-tu-nguyen,fb-bhxh-nghean,{at},1,2\n", encoding="utf-8")  # fmt: skip
+    before = len(loa("post", "list", "--json").json()["posts"])
+    assert loa(*vinh, "post", "import", str(rows)).code == 2
+    assert len(loa("post", "list", "--json").json()["posts"]) == before
+
+    # Staff: a file naming another unit (or moving its people) is refused; the unit's own is taken.
+    _import(loa, tmp_path, "tinh.csv", "Nguyễn Văn Tỉnh,BHXH tỉnh Nghệ An,tinh@bhxh.gov.vn\n")
+    staff = tmp_path / "vinh.csv"
+    staff.write_text("ho_ten,don_vi,email\nLê Thị Vinh,BHXH cơ sở Vinh,vinh@bhxh.gov.vn\n"
+                     "Nguyễn Văn Tỉnh,BHXH cơ sở Vinh,tinh@bhxh.gov.vn\n", encoding="utf-8")  # fmt: skip
+    assert loa(*vinh, "staff", "import", str(staff)).code == 2
+    staff.write_text("ho_ten,don_vi,email\nLê Thị Vinh,BHXH cơ sở Vinh,vinh@bhxh.gov.vn\n", encoding="utf-8")
+    assert loa(*vinh, "staff", "import", str(staff)).code == 0
+    assert [s["full_name"] for s in loa(*vinh, "staff", "list", "--json").json()["staff"]] == ["Lê Thị Vinh"]
+    assert loa(*vinh, "staff", "deactivate", "tinh@bhxh.gov.vn").code == 2
+    assert loa(*vinh, "staff", "deactivate", "vinh@bhxh.gov.vn").code == 0
+
+    # Links and offline shares: for the unit's own people only.
+    assert loa(*vinh, "staff", "activate", "vinh@bhxh.gov.vn").code == 0
+    share = ["--post", str(province["id"]), "--staff", "tinh@bhxh.gov.vn"]
+    assert loa(*vinh, "share", "link", *share).code == 2
+    assert loa(*vinh, "share", "record", *share, "--platform", "zalo").code == 2
+    exported = loa(*vinh, "share", "export", "--post", str(province["id"]), "-o", str(tmp_path / "l.csv"), "--json")
+    assert exported.code == 0 and exported.json()["staff"] == 1, exported.stdout + exported.stderr
+    assert (
+        loa("share", "export", "--post", str(province["id"]), "-o", str(tmp_path / "all.csv"), "--json").json()["staff"]
+        == 2
+    )
+
+    # Reports: the unit's people only; another unit's summary is refused.
+    day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m-%d")
+    report = ["report", "shares", "--from", day, "--to", day, "--by", "staff", "--format", "json"]
+    assert [r["label"] for r in loa(*vinh, *report).json()["rows"]] == ["Lê Thị Vinh"]
+    assert len(loa(*report).json()["rows"]) == 2
+    month = day[:7]
+    assert loa(*vinh, "report", "summary", "--month", month, "--unit", "BHXH-NA").code == 2
+    assert loa(*vinh, "report", "summary", "--month", month, "--format", "json").code == 0
+
+    # Every refusal is in the audit log, as the account's, from the CLI.
+    events = _forbidden(config_path, "bientap-vinh")
+    assert len(events) == len(refused_calls) + 6 and all("cli" in e for e in events), events
+    # Without --as the operator acts for the whole office.
+    assert loa("channels", "rename", "fb-bhxh-nghean", "--name", "Trang tỉnh").code == 0
+    assert loa("staff", "deactivate", "tinh@bhxh.gov.vn").code == 0

@@ -12,12 +12,17 @@ from sqlmodel import col
 
 from scheduler.cli.support import (
     JsonOption,
-    actor,
+    acting,
+    acting_name,
+    cli_scope,
     err,
     local_time,
     out,
     print_json,
     ready,
+    require_channels,
+    require_unit,
+    unit_within,
 )
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_lang, process_text, render_stored, stored, translate
@@ -38,7 +43,8 @@ def channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     loa = ready(ctx)
-    rows = channel_rows(loa)
+    scope = cli_scope(ctx, loa)
+    rows = [row for row in channel_rows(loa) if scope is None or row["id"] in scope]
     if as_json:
         print_json({"channels": rows})
         return
@@ -89,7 +95,8 @@ def channels_reconnect(
         if sys.stdin.isatty():
             err.print(process_text("cli.paste_token"))
         secret = sys.stdin.readline()
-    released = reconnect(loa, channel_id, secret, actor=actor())
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    released = reconnect(loa, channel_id, secret, actor=acting_name(ctx, loa))
     out.print(process_text("cli.channel_reconnected", channel=channel_id, released=released))
 
 
@@ -104,7 +111,8 @@ def channels_pause(
     from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
-    pause(loa, channel_id, actor=actor(), until=parse_when(until, loa.settings) if until else None)
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    pause(loa, channel_id, actor=acting_name(ctx, loa), until=parse_when(until, loa.settings) if until else None)
     out.print(process_text("cli.channel_paused", channel=channel_id))
 
 
@@ -113,7 +121,9 @@ def channels_resume(ctx: typer.Context, channel_id: Annotated[str, typer.Argumen
     """Let a paused channel publish again."""
     from scheduler.channels.service import resume
 
-    resume(ready(ctx), channel_id, actor=actor())
+    loa = ready(ctx)
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    resume(loa, channel_id, actor=acting_name(ctx, loa))
     out.print(process_text("cli.channel_resumed", channel=channel_id))
 
 
@@ -136,7 +146,13 @@ def channels_connect(
     from scheduler.channels import connecting
 
     loa = ready(ctx)
-    who = actor()
+    who = acting_name(ctx, loa)
+    if channel is not None:
+        require_channels(ctx, loa, [channel], f"channel:{channel}")
+    if unit_within(ctx, loa) is not None:
+        unit = unit or _own_unit(ctx, loa)  # a unit's account connects channels for its unit
+        if unit is not None:
+            require_unit(ctx, loa, unit, f"unit:{unit}")
     started = connecting.start(loa, platform, actor=who, unit=unit, channel_id=channel)
     out.print(started.url, soft_wrap=True, markup=False, highlight=False)
     err.print(process_text("cli.connect_waiting", callback=connecting.callback_url(loa)))
@@ -178,6 +194,20 @@ def channels_connect(
         out.print(process_text("cli.channel_connected", channel=channel_id))
 
 
+def _own_unit(ctx: typer.Context, loa: Loa) -> str | None:
+    """The code of the --as account's unit (today's, after any merger)."""
+    from scheduler.models import Unit
+    from scheduler.staff.units import current
+    from scheduler.store import session_scope
+
+    user = acting(ctx, loa)
+    if user is None or user.unit_id is None:
+        return None
+    with session_scope(loa.engine, read_only=True) as session:
+        row = session.get(Unit, user.unit_id)
+        return current(session, row).code if row is not None else None
+
+
 def _pick(loa: Loa, granted: Granted, pages: list[str] | None, who: str) -> list[str]:
     from scheduler.channels import connecting
 
@@ -214,7 +244,9 @@ def channels_rename(
     """Rename a channel (the old name stays in the audit log)."""
     from scheduler.channels.catalog import rename
 
-    rename(ready(ctx), channel_id, name, actor=actor())
+    loa = ready(ctx)
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    rename(loa, channel_id, name, actor=acting_name(ctx, loa))
     out.print(process_text("cli.channel_renamed", channel=channel_id))
 
 
@@ -227,7 +259,10 @@ def channels_assign(
     """Give a channel to a unit: its editors compose for it, its approvers approve."""
     from scheduler.channels.catalog import assign
 
-    assign(ready(ctx), channel_id, unit, actor=actor())
+    loa = ready(ctx)
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    require_unit(ctx, loa, unit, f"channel:{channel_id}")  # nor handed to a unit outside its own
+    assign(loa, channel_id, unit, actor=acting_name(ctx, loa))
     out.print(process_text("cli.channel_assigned", channel=channel_id, unit=unit))
 
 
@@ -236,7 +271,9 @@ def channels_disconnect(ctx: typer.Context, channel_id: Annotated[str, typer.Arg
     """Forget a channel's credentials; nothing goes out until it is connected again."""
     from scheduler.channels.catalog import disconnect
 
-    disconnect(ready(ctx), channel_id, actor=actor())
+    loa = ready(ctx)
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    disconnect(loa, channel_id, actor=acting_name(ctx, loa))
     out.print(process_text("cli.channel_disconnected", channel=channel_id))
 
 
@@ -245,7 +282,9 @@ def channels_archive(ctx: typer.Context, channel_id: Annotated[str, typer.Argume
     """No longer offer a channel for new posts; its posts and figures are kept."""
     from scheduler.channels.catalog import archive
 
-    archive(ready(ctx), channel_id, actor=actor())
+    loa = ready(ctx)
+    require_channels(ctx, loa, [channel_id], f"channel:{channel_id}")
+    archive(loa, channel_id, actor=acting_name(ctx, loa))
     out.print(process_text("cli.channel_archived", channel=channel_id))
 
 
@@ -259,7 +298,12 @@ def channels_check(
     from scheduler.channels.health import run_checks
 
     loa = ready(ctx)
-    targets = list(channel_ids) if channel_ids else [c.id for c in loa.settings.channels if not c.archived]
+    scope = cli_scope(ctx, loa)
+    if channel_ids:
+        require_channels(ctx, loa, channel_ids, "loa channels check")
+        targets = list(channel_ids)
+    else:
+        targets = [c.id for c in loa.settings.channels if not c.archived and (scope is None or c.id in scope)]
     for channel_id in targets:
         loa.settings.channel(channel_id)  # unknown ids → NotFound naming the known ones
     found = run_checks(loa.settings, loa.engine, loa.vault, only=targets)

@@ -23,13 +23,15 @@ from scheduler.cli.support import (
     print_json,
     ready,
     require_channels,
+    require_post,
+    require_publication,
     write_text,
 )
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_lang, process_text, status_label
 
 if TYPE_CHECKING:
-    pass
+    from scheduler.posts.requests import PreparedPost
 
 
 post_app = typer.Typer(help="Queue and inspect posts.", no_args_is_help=True)
@@ -152,6 +154,8 @@ def post_edit(
     from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
+    require_post(ctx, loa, post_id, f"post:{post_id}")
+    require_channels(ctx, loa, channel or [], f"post:{post_id}")  # not moved to another unit's channel
     words = written_text(text, text_file)
     changes: dict[str, Any] = {}
     if words is not None:
@@ -169,7 +173,7 @@ def post_edit(
         changes["channels"] = list(channel)
     if at is not None:
         changes["at"] = parse_when(at, loa.settings)
-    shown = loa.posts.edit(post_id, changes, actor=actor())
+    shown = loa.posts.edit(post_id, changes, actor=acting_name(ctx, loa))
     if as_json:
         print_json(shown)
         return
@@ -187,7 +191,9 @@ def post_duplicate(
     from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
-    new_id = loa.posts.duplicate(post_id, actor=actor(), at=parse_when(at, loa.settings) if at is not None else None)
+    require_post(ctx, loa, post_id, f"post:{post_id}")
+    when = parse_when(at, loa.settings) if at is not None else None
+    new_id = loa.posts.duplicate(post_id, actor=acting_name(ctx, loa), at=when)
     shown = loa.posts.show(new_id)
     if as_json:
         print_json(shown)
@@ -201,7 +207,13 @@ def post_import(
 ) -> None:
     """Queue many posts from a CSV/XLSX file: all rows, or none."""
     loa = ready(ctx)
-    ids = loa.posts.import_file(file)
+
+    def same_unit(prepared: list[PreparedPost]) -> None:
+        require_channels(ctx, loa, [c for p in prepared for c in p.request.channels], f"import:{file.name}")
+
+    ids = loa.posts.import_file(
+        file, created_by=acting_name(ctx, loa) if acting(ctx, loa) else "cli", before_store=same_unit
+    )
     if as_json:
         print_json({"posts": [loa.posts.show(i) for i in ids]})
         return
@@ -255,6 +267,7 @@ def post_show(
 ) -> None:
     """One post with each publication's status, error, link and metrics."""
     loa = ready(ctx)
+    require_post(ctx, loa, post_id, f"post:{post_id}")
     post = loa.posts.show(post_id)
     if as_json:
         print_json(post)
@@ -298,6 +311,7 @@ def post_show(
 def post_cancel(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Cancel what has not been published yet."""
     loa = ready(ctx)
+    require_post(ctx, loa, post_id, f"post:{post_id}")
     post = loa.posts.cancel(post_id)
     lang = process_lang()
     states = ", ".join(f"{p['channel']} {status_label(lang, p['status'])}" for p in post["publications"])
@@ -325,7 +339,10 @@ def _print_post(post: dict[str, Any], as_json: bool, message: str) -> None:
 @post_app.command("submit")
 def post_submit(ctx: typer.Context, post_id: PostId, as_json: JsonOption = False) -> None:
     """Queue a draft (channels that need approval wait for it)."""
-    _print_post(ready(ctx).posts.submit(post_id, actor=actor()), as_json, process_text("cli.post_line", post=post_id))
+    loa = ready(ctx)
+    require_post(ctx, loa, post_id, f"post:{post_id}")
+    post = loa.posts.submit(post_id, actor=acting_name(ctx, loa))
+    _print_post(post, as_json, process_text("cli.post_line", post=post_id))
 
 
 @post_app.command("approve")
@@ -358,11 +375,10 @@ def post_send_back(
     as_json: JsonOption = False,
 ) -> None:
     """Return a post waiting for approval to its author as a draft."""
-    _print_post(
-        ready(ctx).posts.send_back(post_id, actor=actor(), reason=reason),
-        as_json,
-        process_text("cli.post_sent_back", post=post_id),
-    )
+    loa = ready(ctx)
+    require_post(ctx, loa, post_id, f"post:{post_id}")
+    post = loa.posts.send_back(post_id, actor=acting_name(ctx, loa), reason=reason)
+    _print_post(post, as_json, process_text("cli.post_sent_back", post=post_id))
 
 
 @post_app.command("reschedule")
@@ -376,7 +392,8 @@ def post_reschedule(
     from scheduler.posts.requests import parse_when
 
     loa = ready(ctx)
-    post = loa.posts.reschedule(post_id, parse_when(at, loa.settings), actor=actor())
+    require_post(ctx, loa, post_id, f"post:{post_id}")
+    post = loa.posts.reschedule(post_id, parse_when(at, loa.settings), actor=acting_name(ctx, loa))
     moved = process_text("cli.post_moved", post=post_id, at=local_time(post["scheduled_at"], loa.settings))
     _print_post(post, as_json, moved)
 
@@ -384,7 +401,9 @@ def post_reschedule(
 @post_app.command("retry")
 def post_retry(ctx: typer.Context, publication_id: PublicationId, as_json: JsonOption = False) -> None:
     """Queue a failed, missed or blocked publication again, now."""
-    _print_post(ready(ctx).posts.retry(publication_id, actor=actor()), as_json, process_text("cli.requeued"))
+    loa = ready(ctx)
+    require_publication(ctx, loa, publication_id, f"publication:{publication_id}")
+    _print_post(loa.posts.retry(publication_id, actor=acting_name(ctx, loa)), as_json, process_text("cli.requeued"))
 
 
 @post_app.command("confirm")
@@ -396,5 +415,7 @@ def post_confirm(
     as_json: JsonOption = False,
 ) -> None:
     """Settle an unknown outcome after checking the page: --published, or --absent to publish again."""
-    post = ready(ctx).posts.confirm(publication_id, actor=actor(), published=published, permalink=permalink)
+    loa = ready(ctx)
+    require_publication(ctx, loa, publication_id, f"publication:{publication_id}")
+    post = loa.posts.confirm(publication_id, actor=acting_name(ctx, loa), published=published, permalink=permalink)
     _print_post(post, as_json, process_text("cli.confirmed"))

@@ -8,7 +8,18 @@ from typing import Annotated
 
 import typer
 
-from scheduler.cli.support import JsonOption, check_output, out, print_json, ready, write_output
+from scheduler.cli.support import (
+    JsonOption,
+    check_output,
+    cli_scope,
+    out,
+    print_json,
+    ready,
+    require_post,
+    require_unit,
+    unit_within,
+    write_output,
+)
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_lang, process_text, status_label
 from scheduler.i18n.formats import format_int
@@ -126,6 +137,7 @@ def metrics_show(
 
     loa = ready(ctx)
     loa.posts.show(post_id)  # NotFound → exit 2
+    require_post(ctx, loa, post_id, f"post:{post_id}")
     history = metrics_history(loa.engine, post_id)
     lang = process_lang()
     columns = (
@@ -197,7 +209,7 @@ def report_shares(
 ) -> None:
     """Staff shares and counted clicks over a period, by staff/unit/campaign/channel/day."""
     from scheduler.reports import exports
-    from scheduler.reports.queries import Period, parse_dimension, share_report
+    from scheduler.reports.queries import EVERYTHING, Period, Scope, parse_dimension, share_report
 
     loa = ready(ctx)
     period = Period.parse(from_, to, loa.settings.tz)
@@ -207,7 +219,9 @@ def report_shares(
         output = Path(f"bao-cao-chia-se_{_BY_SLUG[dimension.value]}_{period.start}_{period.end}.{chosen}")
     if output is not None:
         check_output(output)
-    report = share_report(loa.engine, loa.settings, period, dimension)
+    within = unit_within(ctx, loa)  # --as: the account's units' staff and channels only
+    scope = Scope(unit_ids=within) if within is not None else EVERYTHING
+    report = share_report(loa.engine, loa.settings, period, dimension, scope, channels=cli_scope(ctx, loa))
     if chosen == "json":
         import json
 
@@ -264,7 +278,19 @@ def report_summary(
         output = Path(f"bao-cao-thang_{year:04d}-{number:02d}.{chosen}")
     if output is not None:
         check_output(output)
-    summary = monthly_summary(loa.engine, loa.settings, year, number, as_of=as_of, unit=unit, campaign=campaign)
+    if unit is not None:
+        require_unit(ctx, loa, unit, f"report:{unit}")
+    summary = monthly_summary(
+        loa.engine,
+        loa.settings,
+        year,
+        number,
+        as_of=as_of,
+        unit=unit,
+        campaign=campaign,
+        within=unit_within(ctx, loa),
+        channels_within=cli_scope(ctx, loa),
+    )
     if chosen == "json":
         import json
 

@@ -9,7 +9,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli.support import JsonOption, actor, check_output, err, out, print_json, ready
+from scheduler.cli.support import (
+    JsonOption,
+    acting_name,
+    actor,
+    check_output,
+    err,
+    out,
+    print_json,
+    ready,
+    refuse_outside,
+    unit_within,
+)
 from scheduler.errors import InputError
 from scheduler.i18n import N_, msg, process_text
 from scheduler.sharing.counting import recount
@@ -42,7 +53,14 @@ def staff_import(
 
     A row updates the staff member with the same email, else the same phone; anyone else is
     added. Units are created as needed. Nobody is removed or deactivated by an import."""
-    summary = _service(ctx).import_staff(file, actor=actor())
+    loa = ready(ctx)
+    service = _service(ctx)
+    within = unit_within(ctx, loa)
+    if within is not None:
+        outside = service.outside(file, within)
+        if outside:
+            refuse_outside(ctx, loa, f"import:{file.name}", ", ".join(outside))
+    summary = service.import_staff(file, actor=acting_name(ctx, loa))
     for warning in summary.warnings():  # on stderr, so --json output stays one document
         err.print(str(warning), markup=False)
     if as_json:
@@ -67,7 +85,8 @@ def staff_list(
     include_all: Annotated[bool, typer.Option("--all", help="include deactivated staff")] = False,
 ) -> None:
     """Staff with their unit and personal share-page URL."""
-    rows = _service(ctx).list_staff(include_inactive=include_all)
+    loa = ready(ctx)
+    rows = _service(ctx).list_staff(include_inactive=include_all, within=unit_within(ctx, loa))
     if as_json:
         print_json({"staff": rows})
         return
@@ -92,13 +111,30 @@ def staff_list(
 @staff_app.command("deactivate")
 def staff_deactivate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption = False) -> None:
     """Stop a staff member's page and links from counting (their history is kept)."""
-    _print_staff(_service(ctx).set_active(staff, False, actor=actor()), as_json)
+    _print_staff(_staff_change(ctx, staff, False), as_json)
 
 
 @staff_app.command("activate")
 def staff_activate(ctx: typer.Context, staff: StaffArgument, as_json: JsonOption = False) -> None:
     """Let a deactivated staff member's page and links count again."""
-    _print_staff(_service(ctx).set_active(staff, True, actor=actor()), as_json)
+    _print_staff(_staff_change(ctx, staff, True), as_json)
+
+
+def _staff_change(ctx: typer.Context, staff: str, active: bool) -> dict[str, Any]:
+    """(De)activate STAFF; with --as, only someone of the account's unit (or below)."""
+    loa = ready(ctx)
+    service = _own_staff(ctx, staff)
+    return service.set_active(staff, active, actor=acting_name(ctx, loa))
+
+
+def _own_staff(ctx: typer.Context, staff: str) -> SharingService:
+    """The service, once STAFF is known to be of the --as account's units (else exit 2, audited)."""
+    loa = ready(ctx)
+    service = _service(ctx)
+    within = unit_within(ctx, loa)
+    if within is not None and service.unit_of(staff) not in within:
+        refuse_outside(ctx, loa, f"staff:{staff}", staff)
+    return service
 
 
 def _print_staff(row: dict[str, Any], as_json: bool) -> None:
@@ -121,7 +157,8 @@ def share_link(
     as_json: JsonOption = False,
 ) -> None:
     """Print a staff member's tracked link to a post (one per channel unless --channel)."""
-    links = _service(ctx).links(post_id=post, staff_ref=staff, channel=channel)
+    # Any post may be shared (a unit's people share the province's posts), by the unit's people.
+    links = _own_staff(ctx, staff).links(post_id=post, staff_ref=staff, channel=channel)
     if as_json:
         print_json({"links": links})
         return
@@ -147,8 +184,10 @@ def share_record(
     if platform not in known:
         refused = msg("error.unknown_platform", platform=platform)
         raise InputError(refused, hint=msg("hint.one_of", choices=", ".join(known)), field="platform")
-    share = _service(ctx).record_offline(
-        post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=actor()
+    service = _own_staff(ctx, staff)
+    who = acting_name(ctx, ready(ctx))
+    share = service.record_offline(
+        post_id=post, staff_ref=staff, platform=platform, note=note, channel=channel, actor=who
     )
     if as_json:
         print_json(share)
@@ -168,7 +207,10 @@ def share_export(
 ) -> None:
     """Every active staff member's tracked link(s) to a post, as CSV or XLSX to send round."""
     check_output(output)
-    result = _service(ctx).export_links(post_id=post, path=output, channel=channel, actor=actor())
+    loa = ready(ctx)
+    result = _service(ctx).export_links(
+        post_id=post, path=output, channel=channel, actor=acting_name(ctx, loa), within=unit_within(ctx, loa)
+    )
     if as_json:
         print_json(result)
         return

@@ -67,12 +67,75 @@ def require_channels(ctx: typer.Context, loa: Loa, channels: Iterable[str], what
     scope = cli_scope(ctx, loa)
     outside = sorted(set(channels) - scope) if scope is not None else []
     if outside:
-        from scheduler.auth import record_forbidden
+        refuse_outside(ctx, loa, what, ", ".join(outside))
 
-        user = acting(ctx, loa)
-        details: dict[str, object] = {"reason": "audit_reason.other_unit", "channels": ", ".join(outside), "via": "cli"}
-        record_forbidden(loa.engine, user, what=what, details=details)
-        raise InputError(msg("error.account_may_not"), hint=msg("audit_reason.other_unit"), field="channel")
+
+def refuse_outside(ctx: typer.Context, loa: Loa, what: str, outside: str) -> None:
+    """The audited refusal every `--as` check ends in: it names the account's unit and the way out."""
+    from scheduler.auth import record_forbidden, unit_scope
+
+    user = acting(ctx, loa)
+    assert user is not None
+    _, unit = unit_scope(loa.engine, user)
+    details: dict[str, object] = {"reason": "audit_reason.other_unit", "channels": outside, "via": "cli"}
+    record_forbidden(loa.engine, user, what=what, details=details)
+    raise InputError(
+        msg("error.cli_other_unit", user=user.username, unit=unit or "—", outside=outside),
+        hint=msg("hint.cli_other_unit", unit=unit or "—"),
+        field="as",
+    )
+
+
+def require_post(ctx: typer.Context, loa: Loa, post_id: int, what: str) -> None:
+    """Refuse (audited, exit 2) a post none of whose channels is the --as account's unit's."""
+    scope = cli_scope(ctx, loa)
+    if scope is None:
+        return
+    channels = {p["channel"] for p in loa.posts.show(post_id)["publications"]}
+    if not channels & scope:
+        refuse_outside(ctx, loa, what, ", ".join(sorted(channels)) or f"post:{post_id}")
+
+
+def require_publication(ctx: typer.Context, loa: Loa, publication_id: int, what: str) -> None:
+    """Refuse (audited, exit 2) a publication on a channel outside the --as account's unit."""
+    if cli_scope(ctx, loa) is None:
+        return
+    from scheduler.models import Publication
+    from scheduler.store import session_scope
+
+    with session_scope(loa.engine, read_only=True) as session:
+        row = session.get(Publication, publication_id)
+        channel = row.channel_id if row is not None else None
+    if channel is not None:  # an unknown id is for the command itself to explain
+        require_channels(ctx, loa, [channel], what)
+
+
+def unit_within(ctx: typer.Context, loa: Loa) -> frozenset[int] | None:
+    """The units the --as account acts for (its own and those below); None: the whole office."""
+    user = acting(ctx, loa)
+    if user is None:
+        return None
+    from scheduler.auth import unit_scope
+
+    return unit_scope(loa.engine, user)[0]
+
+
+def require_unit(ctx: typer.Context, loa: Loa, code: str, what: str) -> None:
+    """Refuse (audited, exit 2) a unit outside the --as account's own unit and those below it."""
+    within = unit_within(ctx, loa)
+    if within is None:
+        return
+    from sqlmodel import select
+
+    from scheduler.models import Unit
+    from scheduler.staff.units import current
+    from scheduler.store import session_scope
+
+    with session_scope(loa.engine, read_only=True) as session:
+        unit = session.exec(select(Unit).where(Unit.code == code.strip())).first()
+        unit_id = current(session, unit).id if unit is not None else None
+    if unit_id is not None and unit_id not in within:  # an unknown code is the command's to explain
+        refuse_outside(ctx, loa, what, code)
 
 
 def acting_name(ctx: typer.Context, loa: Loa) -> str:

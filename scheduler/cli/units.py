@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from scheduler.cli.support import JsonOption, actor, out, print_json, ready
+from scheduler.cli.support import (
+    JsonOption,
+    acting_name,
+    out,
+    print_json,
+    ready,
+    refuse_outside,
+    require_unit,
+    unit_within,
+)
 from scheduler.i18n import N_, process_text
 
 if TYPE_CHECKING:
@@ -53,7 +62,12 @@ def units_add(
     """Add a unit to the tree."""
     from scheduler.staff.units import add_unit
 
-    add_unit(ready(ctx).engine, code, name, parent=parent, actor=actor())
+    loa = ready(ctx)
+    if parent is None and unit_within(ctx, loa) is not None:  # a new top of the tree is the province's
+        refuse_outside(ctx, loa, f"unit:{code}", code)
+    if parent is not None:
+        require_unit(ctx, loa, parent, f"unit:{parent}")
+    add_unit(loa.engine, code, name, parent=parent, actor=acting_name(ctx, loa))
     out.print(process_text("cli.unit_added", unit=code))
 
 
@@ -68,7 +82,8 @@ def units_rename(
     from scheduler.staff.units import rename_unit
 
     loa = ready(ctx)
-    rename_unit(loa.engine, code, name, effective=_day(since, loa), actor=actor())
+    require_unit(ctx, loa, code, f"unit:{code}")
+    rename_unit(loa.engine, code, name, effective=_day(since, loa), actor=acting_name(ctx, loa))
     out.print(process_text("cli.unit_renamed", unit=code))
 
 
@@ -83,5 +98,7 @@ def units_merge(
     from scheduler.staff.units import merge_unit
 
     loa = ready(ctx)
-    moved = merge_unit(loa.engine, code, into, effective=_day(since, loa), actor=actor())
+    for each in (code, into):
+        require_unit(ctx, loa, each, f"unit:{each}")
+    moved = merge_unit(loa.engine, code, into, effective=_day(since, loa), actor=acting_name(ctx, loa))
     out.print(process_text("cli.unit_merged", unit=code, into=into, staff=moved["staff"], channels=moved["channels"]))

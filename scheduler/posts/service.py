@@ -198,8 +198,10 @@ class PostService:
                         ),
                         field="media",
                     )
-                if at is not None and platform.short_video_daily_cap and platform.is_short_video(
-                    as_file(video, self.settings)
+                if (
+                    at is not None
+                    and platform.short_video_daily_cap
+                    and platform.is_short_video(as_file(video, self.settings))
                 ):
                     self._check_short_video_cap(channel, platform, at)
         return items
@@ -597,8 +599,19 @@ class PostService:
             if not prepared.request.draft:
                 publication_alert(session, publication, event, actor=prepared.request.created_by)
 
-    def import_file(self, path: Path, *, now: datetime | None = None, created_by: str = "cli") -> list[int]:
-        """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored."""
+    def import_file(
+        self,
+        path: Path,
+        *,
+        now: datetime | None = None,
+        created_by: str = "cli",
+        before_store: Callable[[list[PreparedPost]], None] | None = None,
+    ) -> list[int]:
+        """Queue every row of a CSV/XLSX file, or none: all rows are checked before any is stored.
+
+        ``before_store`` sees every checked row first and may still refuse the whole file
+        (`loa --as`: a row for another unit's channel).
+        """
         rows = read_table(path, SheetBounds.from_limits(self.settings.limits))
         if not rows:
             raise InputError(msg("error.csv_no_rows", file=path.name), hint=msg("hint.one_post_per_row"))
@@ -645,6 +658,8 @@ class PostService:
                 msg("error.import_rows_refused", file=path.name, count=len(problems), problems=problems),
                 hint=msg("hint.fix_rows_import_again"),
             )
+        if before_store is not None:
+            before_store(prepared)
         return self.store(prepared)
 
     def _queued(self, channel_id: str) -> Event:

@@ -24,6 +24,7 @@ Counting rules, in one place:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -148,10 +149,24 @@ class Scope:
     unit_id: int | None = None
     campaign_id: int | None = None
     campaign_days: tuple[date, date] | None = None  # the campaign's dates inside the period
+    # The units a unit-scoped account sees (its own and those below); None: every unit.
+    unit_ids: frozenset[int] | None = None
 
     @property
     def empty(self) -> bool:
-        return self.unit_id is None and self.campaign_id is None
+        return self.unit_id is None and self.campaign_id is None and self.unit_ids is None
+
+    @property
+    def narrows_units(self) -> bool:
+        return self.unit_id is not None or self.unit_ids is not None
+
+    def unit_condition(self) -> Any:
+        """The staff condition of the units this scope keeps to."""
+        if self.unit_id is not None and self.unit_ids is not None:
+            return col(Staff.unit_id).in_(self.unit_ids & {self.unit_id})
+        if self.unit_id is not None:
+            return col(Staff.unit_id) == self.unit_id
+        return col(Staff.unit_id).in_(self.unit_ids or frozenset())
 
 
 EVERYTHING = Scope()
@@ -332,7 +347,7 @@ def _grouped_events(
         needed = [table for table, _ in joins]
         if ShareLink not in needed:
             joins.append(via_link)
-        if scope.unit_id is not None and Staff not in needed:
+        if scope.narrows_units and Staff not in needed:
             joins.append((Staff, col(Staff.id) == col(ShareLink.staff_id)))
         if scope.campaign_id is not None:
             if Publication not in needed:
@@ -343,8 +358,8 @@ def _grouped_events(
     for table, on in joins:
         query = query.join(table, on)
     query = query.where(at >= lo, at < hi)
-    if scope.unit_id is not None:
-        query = query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.narrows_units:
+        query = query.where(scope.unit_condition())
     if scope.campaign_id is not None:
         query = query.where(col(Post.campaign_id) == scope.campaign_id)
         if scope.campaign_days is not None:
@@ -472,14 +487,14 @@ def _grouped_rollups(
 
 def _scoped_from(query: Any, scope: Scope, *, staff: bool, posts: bool) -> Any:
     """The joins and conditions a scope (and the key) needs on the staff × publication × day rollup."""
-    if staff or scope.unit_id is not None:
+    if staff or scope.narrows_units:
         query = query.join(Staff, col(Staff.id) == col(RollupDay.staff_id))
     if posts or scope.campaign_id is not None:
         query = query.join(Publication, col(Publication.id) == col(RollupDay.publication_id)).join(
             Post, col(Post.id) == col(Publication.post_id)
         )
-    if scope.unit_id is not None:
-        query = query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.narrows_units:
+        query = query.where(scope.unit_condition())
     if scope.campaign_id is not None:
         query = query.where(col(Post.campaign_id) == scope.campaign_id)
         if scope.campaign_days is not None:
@@ -509,9 +524,7 @@ def _scoped_rollups(
         ]
         key = case(*whens) if whens else null()
     query = sa_select(key, *_sums(RollupDay)).select_from(RollupDay)
-    query = _scoped_from(
-        query, scope, staff=by is Dimension.unit, posts=by in (Dimension.channel, Dimension.campaign)
-    )
+    query = _scoped_from(query, scope, staff=by is Dimension.unit, posts=by in (Dimension.channel, Dimension.campaign))
     query = query.where(day.between(period.start, period.end)).group_by(key)
     shares, clicks = _figures_of(session, query)
     if by is Dimension.day:
@@ -563,7 +576,13 @@ def _sharing_by_unit(session: Session, period: Period, scope: Scope = EVERYTHING
 
 
 def share_report(
-    engine: Engine, settings: Settings, period: Period, by: Dimension | str, scope: Scope = EVERYTHING
+    engine: Engine,
+    settings: Settings,
+    period: Period,
+    by: Dimension | str,
+    scope: Scope = EVERYTHING,
+    *,
+    channels: frozenset[str] | None = None,
 ) -> ShareReport:
     """Shares and counted clicks in the period, one row per staff/unit/campaign/channel/day.
 
@@ -590,8 +609,28 @@ def share_report(
             shares = _grouped_events(session, period, by, Share, windows=windows, day_of=day_of, scope=scope)
             clicks = _grouped_events(session, period, by, Click, windows=windows, day_of=day_of, scope=scope)
         rows = _rows(session, settings, period, by, shares, clicks, campaigns)
+        if scope.unit_ids is not None or channels is not None:
+            rows = _kept_rows(session, by, rows, scope.unit_ids, channels)
     check_rows(len(rows), limits.report_max_rows)
     return ShareReport(period=period, by=by, rows=rows)
+
+
+def _kept_rows(
+    session: Session,
+    by: Dimension,
+    rows: list[ShareRow],
+    units: frozenset[int] | None,
+    channels: frozenset[str] | None,
+) -> list[ShareRow]:
+    """The rows a unit-scoped account sees: its units and their people, its units' channels."""
+    if by is Dimension.channel and channels is not None:
+        return [r for r in rows if r.key in channels]
+    if by in (Dimension.unit, Dimension.staff) and units is not None:
+        named = session.execute(sa_select(col(Unit.code), col(Unit.name)).where(col(Unit.id).in_(units))).all()
+        if by is Dimension.unit:
+            return [r for r in rows if r.key in {code for code, _ in named}]
+        return [r for r in rows if r.unit in {name for _, name in named}]
+    return rows
 
 
 def _row(
@@ -1047,6 +1086,8 @@ def monthly_summary(
     as_of: date | None = None,
     unit: str | None = None,
     campaign: str | None = None,
+    within: frozenset[int] | None = None,
+    channels_within: frozenset[str] | None = None,
 ) -> MonthlySummary:
     """The month's report: publications and reach per channel and campaign, staff shares per unit.
 
@@ -1054,6 +1095,8 @@ def monthly_summary(
     everything to that campaign's publications inside its dates."""
     period = Period.month(year, month, settings.tz)
     scope, unit_row, campaign_row = summary_scope(engine, period, unit=unit, campaign=campaign)
+    if within is not None:  # a unit-scoped account: its units' staff, its units' channels
+        scope = dataclasses.replace(scope, unit_ids=within)
     units_report = share_report(engine, settings, period, Dimension.unit, scope)
     if unit_row is not None:
         units_report = ShareReport(period, Dimension.unit, [r for r in units_report.rows if r.key == unit_row.code])
@@ -1065,9 +1108,10 @@ def monthly_summary(
     with session_scope(engine, read_only=True) as session:
         reach = _reach_by_channel(session, lo, hi, scope.campaign_id)
         names = {c.id: c for c in settings.channels}
-        channels = [
-            ChannelFigures(c.id, c.name, c.platform, reach.get(c.id, ReachFigures())) for c in settings.channels
-        ]
+        if channels_within is not None:
+            reach = {k: v for k, v in reach.items() if k in channels_within}
+        shown = [c for c in settings.channels if channels_within is None or c.id in channels_within]
+        channels = [ChannelFigures(c.id, c.name, c.platform, reach.get(c.id, ReachFigures())) for c in shown]
         for channel_id in sorted(set(reach) - set(names)):
             platform = session.scalars(
                 sa_select(col(Publication.platform)).where(col(Publication.channel_id) == channel_id).limit(1)
@@ -1089,7 +1133,11 @@ def monthly_summary(
                     each.slug,
                     each.name,
                     part,
-                    combine(_reach_by_channel(session, window.start, window.end, each.id).values()),
+                    combine(
+                        v
+                        for k, v in _reach_by_channel(session, window.start, window.end, each.id).items()
+                        if channels_within is None or k in channels_within
+                    ),
                     row.shares if row else 0,
                     row.clicks if row else 0,
                 )
@@ -1097,6 +1145,9 @@ def monthly_summary(
         units, staff, sharing = _participation(session, period, units_report, scope)
         best = _best_posts(session, settings, lo, hi, scope.campaign_id)
         audience = _audience(session, settings, period)
+        if channels_within is not None:
+            best = [b for b in best if b.channel in channels_within]
+            audience = [a for a in audience if a.channel in channels_within]
     return MonthlySummary(
         year=year,
         month=month,
@@ -1132,8 +1183,8 @@ def _sharing_by_unit_raw(
         .where(col(Share.at) >= lo, col(Share.at) < hi)
         .group_by(col(Unit.code))
     )
-    if scope.unit_id is not None:
-        sharing_query = sharing_query.where(col(Staff.unit_id) == scope.unit_id)
+    if scope.narrows_units:
+        sharing_query = sharing_query.where(scope.unit_condition())
     if scope.campaign_id is not None:
         sharing_query = (
             sharing_query.join(Publication, col(Publication.id) == col(ShareLink.publication_id))

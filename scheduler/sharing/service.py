@@ -342,8 +342,10 @@ class SharingService(StaffRoster):
         channel: str | None = None,
         actor: str = "cli",
         unit_code: str | None = None,
+        within: frozenset[int] | None = None,
     ) -> dict[str, Any]:
-        """Every active staff member's tracked link(s) to a post (of one unit's code, if given)."""
+        """Every active staff member's tracked link(s) to a post (of one unit's code, if given;
+        of the units ``within``, for a unit's account)."""
         rows: list[list[str]] = []
         with session_scope(self.engine) as session:
             publications = self._post_publications(session, post_id, channel)
@@ -352,6 +354,8 @@ class SharingService(StaffRoster):
             )
             if unit_code is not None:
                 query = query.where(Unit.code == unit_code)
+            if within is not None:
+                query = query.where(col(Staff.unit_id).in_(within))
             staff_rows = list(session.exec(query))
             staff_rows.sort(key=lambda pair: (fold(pair[1].name).lower(), fold(pair[0].full_name).lower()))
             for staff, unit in staff_rows:

@@ -132,11 +132,41 @@ class StaffRoster:
             created=created, updated=updated, unchanged=unchanged, units_created=new_units, similar_units=similar
         )
 
-    def list_staff(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
+    def outside(self, path: Path, within: frozenset[int]) -> list[str]:
+        """What a staff file would touch beyond the units ``within`` (`loa --as`): new or other
+        units by name, and people of other units it would move, by email or phone."""
+        rows, _ = read_staff_file(path, SheetBounds.from_limits(self.settings.limits))
+        found: list[str] = []
+        with session_scope(self.engine, read_only=True) as session:
+            units = aliases(session)
+            staff = list(session.exec(select(Staff)))
+            by_email = {s.email: s for s in staff if s.email}
+            by_phone = {s.phone: s for s in staff if s.phone}
+            for row in rows:
+                unit = units.get(unit_key(row.unit))
+                if unit is None or unit.id not in within:
+                    found.append(row.unit)
+                existing = (by_email.get(row.email) if row.email else None) or (
+                    by_phone.get(row.phone) if row.phone else None
+                )
+                if existing is not None and existing.unit_id not in within:
+                    found.append(row.email or row.phone or row.full_name)
+        return sorted(set(found))
+
+    def unit_of(self, ref: str) -> int:
+        """The unit of the staff member STAFF (an id, an email or a phone)."""
+        with session_scope(self.engine, read_only=True) as session:
+            return self.find_staff(session, ref).unit_id
+
+    def list_staff(
+        self, *, include_inactive: bool = False, within: frozenset[int] | None = None
+    ) -> list[dict[str, Any]]:
         with session_scope(self.engine, read_only=True) as session:
             query = select(Staff, Unit).join(Unit, col(Unit.id) == col(Staff.unit_id))
             if not include_inactive:
                 query = query.where(col(Staff.active).is_(True))
+            if within is not None:
+                query = query.where(col(Staff.unit_id).in_(within))
             rows = list(session.exec(query))
         rows.sort(key=lambda pair: (fold(pair[1].name).lower(), fold(pair[0].full_name).lower(), pair[0].id or 0))
         return [

@@ -162,9 +162,9 @@ def _latest_audience(ctx: Ctx) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     with session_scope(ctx.loa.engine, read_only=True) as session:
         rows = session.exec(
-            select(AudienceSnapshot).order_by(
-                col(AudienceSnapshot.day).desc(), col(AudienceSnapshot.at).desc()
-            ).limit(200)
+            select(AudienceSnapshot)
+            .order_by(col(AudienceSnapshot.day).desc(), col(AudienceSnapshot.at).desc())
+            .limit(200)
         )
         for row in rows:
             if row.channel_id not in found:
@@ -227,8 +227,11 @@ def dashboard(ctx: Ctx) -> Response:
         waiting=waiting,
         days=days,
         today=today,
-        channels=channel_rows(ctx.loa, lang=ctx.lang),
-        token_warnings=token_warnings(ctx.loa) if ctx.user.can("channels.view") else [],
+        # A unit's account: its units' channels and their tokens; the province and admins: all.
+        channels=[r for r in channel_rows(ctx.loa, lang=ctx.lang) if ctx.scope is None or r["id"] in ctx.scope],
+        token_warnings=[w for w in token_warnings(ctx.loa) if ctx.scope is None or w["id"] in ctx.scope]
+        if ctx.user.can("channels.view")
+        else [],
         month_shares=shares,
         month_label=today.strftime("%m/%Y"),
         may_manage=lambda post: may_manage_post(ctx.user, post["created_by"]),

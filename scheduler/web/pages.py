@@ -155,6 +155,16 @@ class Ctx:
         scope: frozenset[str] | None = self.__dict__["_scope"]
         return scope
 
+    @property
+    def units(self) -> frozenset[int] | None:
+        """The units this account acts for (its own and those below); None: all."""
+        if "_units" not in self.__dict__:
+            from scheduler.auth import unit_scope
+
+            self.__dict__["_units"] = unit_scope(self.loa.engine, self.user)[0]
+        units: frozenset[int] | None = self.__dict__["_units"]
+        return units
+
     def require_channels(self, channels: Iterable[str], what: str) -> None:
         """Refuse (403, audited) a channel outside the account's unit."""
         scope = self.scope

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.errors import InputError
+from scheduler.i18n import N_
 from scheduler.models import utcnow
 from scheduler.web.pages import Console, Ctx
 
@@ -70,9 +71,27 @@ def _summary(ctx: Ctx, asked: dict[str, str]) -> Any:
         year,
         number,
         as_of=as_of,
-        unit=asked["unit"] or None,
+        unit=_own_unit(ctx, asked["unit"]) or None,
         campaign=asked["campaign"] or None,
+        within=ctx.units,
+        channels_within=ctx.scope,
     )
+
+
+def _own_unit(ctx: Ctx, code: str) -> str:
+    """The unit asked for, refused (403, audited) when outside the account's own units."""
+    if code and ctx.units is not None:
+        from sqlmodel import select
+
+        from scheduler.models import Unit
+        from scheduler.staff.units import current
+        from scheduler.store import session_scope
+
+        with session_scope(ctx.loa.engine, read_only=True) as session:
+            row = session.exec(select(Unit).where(Unit.code == code)).first()
+            unit_id = current(session, row).id if row is not None else None
+        ctx.require(unit_id is None or unit_id in ctx.units, f"report:{code}", N_("audit_reason.other_unit"), unit=code)
+    return code
 
 
 def _choices(ctx: Ctx) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -83,7 +102,12 @@ def _choices(ctx: Ctx) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     from scheduler.store import session_scope
 
     with session_scope(ctx.loa.engine, read_only=True) as session:
-        units = [(u.code, u.name) for u in session.exec(select(Unit).order_by(col(Unit.name)))]
+        within = ctx.units  # a unit's account is offered its own units only
+        units = [
+            (u.code, u.name)
+            for u in session.exec(select(Unit).order_by(col(Unit.name)))
+            if within is None or u.id in within
+        ]
         campaigns = [(c.slug, c.name) for c in session.exec(select(Campaign).order_by(col(Campaign.id)))]
     return units, campaigns
 
@@ -178,10 +202,14 @@ def _asked(ctx: Ctx) -> dict[str, str]:
 
 
 def _report(ctx: Ctx, asked: dict[str, str]) -> ShareReport:
-    from scheduler.reports.queries import Period, parse_dimension, share_report
+    from scheduler.reports.queries import EVERYTHING, Period, Scope, parse_dimension, share_report
 
     period = Period.parse(asked["from"], asked["to"], ctx.loa.settings.tz)
-    return share_report(ctx.loa.engine, ctx.loa.settings, period, parse_dimension(asked["by"]))
+    # A unit's account: its units' staff and channels only; the province and admins see all.
+    scope = Scope(unit_ids=ctx.units) if ctx.units is not None else EVERYTHING
+    return share_report(
+        ctx.loa.engine, ctx.loa.settings, period, parse_dimension(asked["by"]), scope, channels=ctx.scope
+    )
 
 
 def reports_page(ctx: Ctx) -> Response:
