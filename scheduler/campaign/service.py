@@ -85,20 +85,29 @@ def kit_counts(engine: Engine, *, staff: Staff, campaign_id: int) -> KitCounts:
     return KitCounts(mine, int(everyone), int(unit), int(unit_staff))
 
 
-def updates_by_unit(engine: Engine, campaign_id: int) -> list[dict[str, object]]:
-    """Per unit: active staff, and those who put the avatar frame, the cover, either on (reports)."""
+def updates_by_unit(
+    engine: Engine, campaign_id: int, *, until: datetime | None = None, unit_id: int | None = None
+) -> list[dict[str, object]]:
+    """Per unit: active staff, and those who put the avatar frame, the cover, either on (reports).
+
+    ``until`` counts only what was reported before it (a month's report as of its last day);
+    ``unit_id`` keeps that unit alone."""
     with session_scope(engine, read_only=True) as session:
-        units = session.exec(select(Unit).order_by(col(Unit.name))).all()
+        query = select(Unit).order_by(col(Unit.name))
+        if unit_id is not None:
+            query = query.where(Unit.id == unit_id)
+        units = session.exec(query).all()
         rows: list[dict[str, object]] = []
         for unit in units:
             staff_ids = set(session.exec(select(Staff.id).where(Staff.unit_id == unit.id, col(Staff.active).is_(True))))
             if not staff_ids:
                 continue
-            updates = session.exec(
-                select(CampaignUpdate.staff_id, CampaignUpdate.kind).where(
-                    CampaignUpdate.campaign_id == campaign_id, col(CampaignUpdate.staff_id).in_(staff_ids)
-                )
-            ).all()
+            chosen = select(CampaignUpdate.staff_id, CampaignUpdate.kind).where(
+                CampaignUpdate.campaign_id == campaign_id, col(CampaignUpdate.staff_id).in_(staff_ids)
+            )
+            if until is not None:
+                chosen = chosen.where(col(CampaignUpdate.at) < until)
+            updates = session.exec(chosen).all()
             rows.append(
                 {
                     "unit": unit.name,
