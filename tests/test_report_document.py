@@ -289,6 +289,10 @@ def test_the_campaign_kit_counts_are_in_every_form_and_equal_the_rows(
     nam_dan = next(u for u in kit["by_unit"] if u["unit"] == "BHXH huyện Nam Đàn")
     assert nam_dan == {"unit": "BHXH huyện Nam Đàn", "staff": 1, "avatar": 0, "cover": 0, "any": 0}
 
+    narrowed = loa("report", "summary", "--month", "2026-05", "--unit", "vinh", "--format", "json").json()
+    (vinh,) = narrowed["campaign_kit"]
+    assert [u["unit"] for u in vinh["by_unit"]] == ["BHXH thành phố Vinh"] and vinh["any"] == 2
+
     text = loa("report", "summary", "--month", "2026-05").stdout
     assert "4. Bộ nhận diện chiến dịch trên trang cá nhân" in text
     assert "3/4 cán bộ, viên chức đã cập nhật (75,00%); khung ảnh đại diện 2, ảnh bìa 2." in text
