@@ -641,6 +641,7 @@ class User(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     email: str | None = None  # where this account's alerts go (else its staff member's address)
+    lang: str | None = None  # the language of this account's alert e-mails (None: Vietnamese)
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"

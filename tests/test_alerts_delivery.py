@@ -381,3 +381,41 @@ def test_an_expired_token_reaches_the_admin_as_held_post_and_channel_to_reconnec
         assert [c.json()["event"] for c in hook.calls] == ["channel.needs_reauth"]  # its events list
         assert deliverer(loa).run_once().counts()["sent"] == 0
         loa.close()
+
+
+def test_an_account_that_reads_english_gets_its_mail_in_english(tmp_path: Path, sandbox: Any) -> None:
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        loa = make_loa(tmp_path, mail_config(port), sandbox.url)
+        with session_scope(loa.engine) as session:
+            # What the settings page stores when an admin picks English (tests/test_console_alerts.py).
+            now = datetime.now(UTC)
+            english = User(username="admin-en", role=Role.admin, email="admin@example.org", lang="en", created_at=now)
+            session.add(english)
+        fault(
+            sandbox,
+            platform="facebook",
+            route="POST /{page}/feed",
+            times=1,
+            status=400,
+            error={"code": 100, "message": "Invalid parameter"},
+        )
+        post_id = loa.posts.add(PostRequest(template="thang-van-dong", channels=["fb-bhxh-nghean"], variables=VARS))
+        assert len(Dispatcher(loa.settings, loa.engine, loa.vault, one_shot=True).run_once().failed) == 1
+        assert deliverer(loa).run_once().counts()["sent"] == 2
+        by_address = {tuple(to): message for to, message in inbox.messages}
+        assert set(by_address) == {("quantri@example.vn",), ("admin@example.org",)}
+
+        in_english = by_address[("admin@example.org",)]
+        assert in_english["Subject"] == f"[Loa] Publishing failed: post #{post_id} on BHXH tỉnh Nghệ An"
+        text = in_english.get_body(preferencelist=("plain",)).get_content()
+        assert f"Post #{post_id} could not be published on BHXH tỉnh Nghệ An" in text
+        assert "không đăng được" not in text
+        html_part = in_english.get_body(preferencelist=("html",)).get_content()
+        assert "Open in the console" in html_part and 'lang="en"' in html_part
+
+        # Vietnamese stays the default: the account that chose nothing reads Vietnamese.
+        vietnamese = by_address[("quantri@example.vn",)]
+        assert vietnamese["Subject"] == f"[Loa] Đăng thất bại: bài #{post_id} trên BHXH tỉnh Nghệ An"
+        assert 'lang="vi"' in vietnamese.get_body(preferencelist=("html",)).get_content()
+        loa.close()

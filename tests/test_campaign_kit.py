@@ -167,3 +167,47 @@ def test_the_kit_report_counts_per_unit(kit: Any, capsys: pytest.CaptureFixture[
     assert [(r["staff"], r["cover"], r["any"]) for r in people] == [("Nguyễn Thị Lan", 1, 1), ("Trần Văn Bình", 0, 0)]
     assert "Nguyễn Thị Lan" in loa_cli("report", "kit", "--by", "staff").stdout
     assert loa_cli("report", "kit", "--by", "phong").code == 2
+
+
+def test_the_console_summary_shows_the_kit_counts_equal_to_the_rows(console_loa: Loa) -> None:
+    import html
+    import re
+    from datetime import timedelta
+
+    from sqlmodel import func
+
+    from scheduler.campaign.service import record_update
+    from scheduler.models import Campaign
+    from tests.console_support import logged_in
+
+    today = datetime.now(UTC).astimezone(console_loa.settings.tz).date()
+    with session_scope(console_loa.engine) as session:
+        since = today - timedelta(days=40)
+        campaign = Campaign(slug="khung-2026", name="Khung ảnh 2026", starts_on=since, ends_on=today)
+        unit = Unit(code="ky-son", name="BHXH huyện Kỳ Sơn")
+        session.add_all([campaign, unit])
+        session.flush()
+        people = [
+            Staff(unit_id=unit.id or 0, full_name=name, share_token=f"tok-kit-{k}", created_at=datetime.now(UTC))
+            for k, name in enumerate(["Lan", "Bình", "Chi"])
+        ]
+        session.add_all(people)
+        session.flush()
+        campaign_id, staff_ids = campaign.id or 0, [p.id or 0 for p in people]
+    record_update(console_loa.engine, staff_id=staff_ids[0], campaign_id=campaign_id, kind="avatar")
+    record_update(console_loa.engine, staff_id=staff_ids[0], campaign_id=campaign_id, kind="cover")
+    record_update(console_loa.engine, staff_id=staff_ids[1], campaign_id=campaign_id, kind="cover")
+    with session_scope(console_loa.engine, read_only=True) as session:
+        counted = session.exec(
+            select(func.count(func.distinct(CampaignUpdate.staff_id))).where(CampaignUpdate.campaign_id == campaign_id)
+        ).one()
+    page = logged_in(console_loa, "duyet").get(f"/reports/summary?month={today:%Y-%m}")
+    assert page.status_code == 200, page.text
+    text = html.unescape(page.text)
+    assert "BỘ NHẬN DIỆN “Khung ảnh 2026”" in text
+    # The unit's row: staff, avatar frame, cover, updated — the last equal to the rows counted.
+    kit_section = text[text.index("BỘ NHẬN DIỆN “Khung ảnh 2026”") :]
+    row = re.search(r"<td[^>]*>BHXH huyện Kỳ Sơn</td>((?:<td[^>]*>[^<]*</td>)+)</tr>", kit_section)
+    assert row is not None
+    assert re.findall(r">([^<]*)</td>", row.group(1)) == ["3", "1", "2", str(counted)] == ["3", "1", "2", "2"]
+    assert re.search(r"“Khung ảnh 2026”: 2/[0-9.]+ cán bộ, viên chức đã cập nhật", text)

@@ -84,3 +84,19 @@ def test_the_admin_reads_the_delivery_log(console_loa: Any) -> None:
     assert "quantri@example.vn" in page.text and "Kênh cần kết nối lại" in page.text
     assert "Chưa cấu hình máy chủ thư" in page.text and "chờ gửi" in page.text
     assert Person(console_loa).get("/alerts").status_code == 303
+
+
+def test_the_mail_language_is_chosen_on_the_settings_page(console_loa: Any) -> None:
+    person = logged_in(console_loa, "duyet")
+    form = person.get("/alerts/settings")
+    assert '<option value="vi" selected>' in form.text  # Vietnamese unless chosen
+    bad = person.post("/alerts/settings", {"email": "duyet@example.vn", "lang": "fr"}, page="/alerts/settings")
+    assert bad.status_code == 400
+    assert errors_on(bad.text) == {"lang": "Không có ngôn ngữ thư “fr”: chọn một trong vi, en."}
+    assert 'value="duyet@example.vn"' in bad.text
+    saved = person.post("/alerts/settings", {"email": "duyet@example.vn", "lang": "en"}, page="/alerts/settings")
+    assert saved.status_code == 303
+    with session_scope(console_loa.engine, read_only=True) as session:
+        user = session.exec(select(User).where(User.username == "duyet")).one()
+        assert (user.email, user.lang) == ("duyet@example.vn", "en")
+    assert '<option value="en" selected>' in person.get("/alerts/settings").text

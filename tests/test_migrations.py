@@ -556,3 +556,28 @@ def test_the_outbox_takes_alerts_about_upgraded_rows(folder: Path, database_url:
         kinds = sorted((o.kind, o.target) for o in session.exec(select_rows(Outbox)))
     assert ("email", "quantri@example.vn") in kinds
     loa.close()
+
+
+def test_upgraded_accounts_read_vietnamese_mail_until_they_choose(folder: Path, database_url: str) -> None:
+    # 0011_account_language: the 0.1 accounts cross with no language of their own (Vietnamese
+    # mail); one that then picks English keeps it.
+    from sqlmodel import select as select_rows
+
+    from scheduler.alerts.recipients import mail_lang
+    from scheduler.models import User
+    from scheduler.store import session_scope
+
+    make_01_database(database_url)
+    loa = Loa(load_settings(_config(folder, database_url)))
+    loa.init()
+    assert counts(loa.engine) == ROWS_01
+    with session_scope(loa.engine) as session:
+        users = list(session.exec(select_rows(User)))
+        assert users and all(u.lang is None and mail_lang(u) == "vi" for u in users)
+        users[0].lang = "en"
+        session.add(users[0])
+        chosen = users[0].username
+    with session_scope(loa.engine, read_only=True) as session:
+        user = session.exec(select_rows(User).where(User.username == chosen)).one()
+    assert (user.lang, mail_lang(user)) == ("en", "en")
+    loa.close()

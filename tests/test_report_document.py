@@ -242,3 +242,80 @@ def test_the_template_is_a_real_docx(loa: Cli, tmp_path: Path) -> None:
     texts = "\n".join(_texts(document))
     assert "{{noi_dung}}" in texts and "{{trich_yeu}}" in texts
     assert io.BytesIO(target.read_bytes()).read(2) == b"PK"
+
+
+def test_the_campaign_kit_counts_are_in_every_form_and_equal_the_rows(
+    config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sqlmodel import func, select
+
+    from scheduler.campaign.service import record_update
+    from scheduler.models import Campaign, CampaignUpdate, Staff, Unit
+    from scheduler.store import session_scope
+    from tests.test_reports import local
+
+    loa_app = Loa(load_settings(config))
+    loa_app.init()
+    ids = seed(loa_app)
+    with session_scope(loa_app.engine, read_only=True) as s:
+        campaign_id = s.exec(select(Campaign.id).where(Campaign.slug == "an-tam-2026")).one()
+    assert campaign_id is not None
+    taps = [("an", "avatar", 12), ("an", "cover", 13), ("binh", "cover", 20), ("em", "avatar", 31)]
+    for who, kind, day in taps:
+        assert record_update(loa_app.engine, staff_id=ids[who], campaign_id=campaign_id, kind=kind, now=local(day, 9))
+    # June's tap is not May's: the report counts what was reported by the month's end.
+    record_update(loa_app.engine, staff_id=ids["hyp"], campaign_id=campaign_id, kind="avatar", now=local(2, 9, month=6))
+    # The figure equals the rows: distinct active staff per unit with an update before June.
+    with session_scope(loa_app.engine, read_only=True) as s:
+        rows = {
+            name: int(n)
+            for name, n in s.exec(
+                select(Unit.name, func.count(func.distinct(CampaignUpdate.staff_id)))
+                .join(Staff, Staff.id == CampaignUpdate.staff_id)
+                .join(Unit, Unit.id == Staff.unit_id)
+                .where(CampaignUpdate.campaign_id == campaign_id, CampaignUpdate.at < local(1, 0, month=6))
+                .where(Staff.active)
+                .group_by(Unit.name)
+            )
+        }
+    loa_app.close()
+    loa = cli_for(config, capsys)
+    (kit,) = _summary(loa)["campaign_kit"]
+    assert {u["unit"]: u["any"] for u in kit["by_unit"] if u["any"]} == rows == {
+        "BHXH thành phố Vinh": 2,
+        "BHXH thị xã Thái Hòa": 1,
+    }
+    assert (kit["staff"], kit["avatar"], kit["cover"], kit["any"]) == (4, 2, 2, 3)
+    nam_dan = next(u for u in kit["by_unit"] if u["unit"] == "BHXH huyện Nam Đàn")
+    assert nam_dan == {"unit": "BHXH huyện Nam Đàn", "staff": 1, "avatar": 0, "cover": 0, "any": 0}
+
+    narrowed = loa("report", "summary", "--month", "2026-05", "--unit", "vinh", "--format", "json").json()
+    (vinh,) = narrowed["campaign_kit"]
+    assert [u["unit"] for u in vinh["by_unit"]] == ["BHXH thành phố Vinh"] and vinh["any"] == 2
+
+    text = loa("report", "summary", "--month", "2026-05").stdout
+    assert "4. Bộ nhận diện chiến dịch trên trang cá nhân" in text
+    assert "3/4 cán bộ, viên chức đã cập nhật (75,00%); khung ảnh đại diện 2, ảnh bìa 2." in text
+    assert "BHXH thành phố Vinh: 2/2 người (khung ảnh đại diện 1, ảnh bìa 2)" in text
+
+    target = str(tmp_path / "bao-cao.docx")
+    assert loa("report", "summary", "--month", "2026-05", "--format", "docx", "-o", target).code == 0
+    document = Document(target)
+    header = ["Số CBVC", "Khung ảnh đại diện", "Ảnh bìa", "Đã cập nhật"]
+    table = next(t for t in _tables(document) if t[0][2:] == header)
+    for row, unit in zip(table[1:-1], kit["by_unit"], strict=True):
+        assert row[1:] == [unit["unit"], *(_vn(unit[k]) for k in ("staff", "avatar", "cover", "any"))]
+    assert table[-1][2:] == [_vn(kit[k]) for k in ("staff", "avatar", "cover", "any")]
+    body = "\n".join(_texts(document))
+    assert "3/4 cán bộ, viên chức (75,00%) đã cập nhật bộ nhận diện chiến dịch" in body
+
+    pdf = str(tmp_path / "bao-cao.pdf")
+    assert loa("report", "summary", "--month", "2026-05", "--format", "pdf", "-o", pdf).code == 0
+    flat = re.sub(r"\s+", " ", unicodedata.normalize("NFC", "\n".join(p.extract_text() for p in PdfReader(pdf).pages)))
+    assert "3/4 cán bộ, viên chức (75,00%) đã cập nhật bộ nhận diện chiến dịch" in flat
+
+
+def test_a_month_without_kit_updates_leaves_the_kit_out(loa: Cli) -> None:
+    summary = _summary(loa)
+    assert summary["campaign_kit"] == []
+    assert "Bộ nhận diện" not in summary["text"]

@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 from scheduler.alerts.mail import Attachment, MailSender, build_message, enqueue_mail
 from scheduler.alerts.push import PushMessage, send_push
 from scheduler.alerts.recipients import recipients
-from scheduler.alerts.render import render_alert, webhook_body
+from scheduler.alerts.render import Rendered, render_alert, webhook_body
 from scheduler.alerts.watch import NEW_POST_EVENT
 from scheduler.alerts.webhooks import post_webhook
 from scheduler.config import Settings
@@ -113,7 +113,7 @@ class Deliverer:
 
     def _fan_out_one(self, session: Session, alert: Alert, now: datetime) -> None:
         assert alert.id is not None
-        rendered = None
+        rendered: dict[str, Rendered] = {}  # one rendering per language
         for person in recipients(session, alert):
             if person.console:
                 session.add(
@@ -130,13 +130,15 @@ class Deliverer:
                     )
                 )
             if person.email and person.address:
-                rendered = rendered or render_alert(alert, self.settings)
+                if person.lang not in rendered:
+                    rendered[person.lang] = render_alert(alert, self.settings, person.lang)
+                mail = rendered[person.lang]
                 enqueue_mail(
                     session,
                     to=person.address,
-                    subject=rendered.subject,
-                    text=rendered.text,
-                    html=rendered.html,
+                    subject=mail.subject,
+                    text=mail.text,
+                    html=mail.html,
                     sender=self.settings.mail.sender,
                     key=mail_key(self.settings, alert.id, person.user_id),
                     alert_id=alert.id,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from scheduler.config import ALERT_EVENTS
+from scheduler.i18n import LANGS
 from scheduler.models import Alert, AlertPreference, ChannelState, Post, Role, Staff, User
 
 PUBLICATION_EVENTS = frozenset(e for e in ALERT_EVENTS if e.startswith("publication."))
@@ -46,6 +47,12 @@ class Recipient:
     address: str | None  # None: the console only
     email: bool
     console: bool
+    lang: str = "vi"  # the language of their e-mails
+
+
+def mail_lang(user: User) -> str:
+    """The language of ``user``'s alert e-mails: their choice, Vietnamese unless they made one."""
+    return user.lang if user.lang in LANGS else "vi"
 
 
 def default_choice(role: Role, event: str) -> Choice:
@@ -137,5 +144,14 @@ def recipients(session: Session, alert: Alert) -> list[Recipient]:
         if not _in_scope(session, user, channel_units, scopes):
             continue
         address = _address(session, user) if choice.email else None
-        result.append(Recipient(user.id, user.username, address, choice.email and address is not None, choice.console))
+        result.append(
+            Recipient(
+                user.id,
+                user.username,
+                address,
+                choice.email and address is not None,
+                choice.console,
+                mail_lang(user),
+            )
+        )
     return result

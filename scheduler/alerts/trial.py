@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from scheduler.alerts.mail import enqueue_mail
+from scheduler.alerts.recipients import mail_lang
 from scheduler.alerts.render import console_url
 from scheduler.config import Settings
 from scheduler.i18n import translate
@@ -23,19 +24,19 @@ def queue_test_messages(settings: Settings, engine: Engine, *, to: str | None = 
     now = utcnow()
     ids: list[int] = []
     base = console_url(settings)
-    subject = translate("vi", "alert.subject.test")
-    text = "\n\n".join([translate("vi", "alert.body.test"), translate("vi", "alert.open", url=base)])
     with session_scope(engine) as session:
         addresses = (
-            [to]
+            [(to, "vi")]
             if to
             else [
-                u.email
+                (u.email, mail_lang(u))
                 for u in session.exec(select(User).where(User.role == Role.admin, col(User.active).is_(True)))
                 if u.email
             ]
         )
-        for address in addresses:
+        for address, lang in addresses:
+            subject = translate(lang, "alert.subject.test")
+            text = "\n\n".join([translate(lang, "alert.body.test"), translate(lang, "alert.open", url=base)])
             row = enqueue_mail(session, to=address, subject=subject, text=text, sender=settings.mail.sender, now=now)
             ids.append(row.id or 0)
         if to is None:

@@ -462,6 +462,9 @@ UNIT_CATALOGUE = (
 # Alerts (scheduler/alerts/): each event's subject and opening line, the delivery states, the
 # alert commands' help.
 ALERTS = (
+    # The mail languages an account may choose (alert_settings.html builds the id).
+    N_("alerts.lang.vi"),
+    N_("alerts.lang.en"),
     N_("alert.subject.publication.failed"),
     N_("alert.subject.publication.blocked"),
     N_("alert.subject.publication.unknown"),

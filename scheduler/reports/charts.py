@@ -145,7 +145,9 @@ def to_svg(chart: BarChart) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:g} {placed.height:g}" width="100%" '
         f'role="img" aria-label="{escape(chart.title, {chr(34): "&quot;"})}" class="bar-chart" '
-        'style="max-width:720px;font-family:\'DejaVu Sans\',Roboto,Arial,sans-serif">',
+        # A presentation attribute, not a style attribute: the console's CSP refuses inline styles,
+        # and the names were wrapped to this font's widths. The width limit is in console.css.
+        'font-family="\'DejaVu Sans\',Roboto,Arial,sans-serif">',
         f"<title>{escape(chart.title)}</title><desc>{escape(placed.description)}</desc>",
     ]
     for r in placed.rects:

@@ -284,6 +284,41 @@ def report_document(
             )
         blocks.append(campaigns)
 
+    # 5. The campaign kit: staff who put its avatar frame or cover on their own profile.
+    for kit in summary.kit:
+        total = kit.totals
+        block = Block(t("report.section_kit", name=kit.name))
+        block.paragraphs.append(
+            t(
+                "report.kit_sentence",
+                name=kit.name,
+                any=n(total.any),
+                staff=n(total.staff),
+                share=format_share(total.any, total.staff, lang),
+                avatar=n(total.avatar),
+                cover=n(total.cover),
+            )
+        )
+        block.tables.append(
+            DocTable(
+                columns=[
+                    t("report.col.number"),
+                    t("report.col.unit"),
+                    t("report.col.staff"),
+                    t("report.col.kit_avatar"),
+                    t("report.col.kit_cover"),
+                    t("report.col.kit_any"),
+                ],
+                rows=[
+                    [str(k), u.unit, n(u.staff), n(u.avatar), n(u.cover), n(u.any)]
+                    for k, u in enumerate(kit.units, start=1)
+                ],
+                total=["", t("report.col.total"), n(total.staff), n(total.avatar), n(total.cover), n(total.any)],
+                widths=[0.9, 4.4, 1.3, 1.6, 1.6, 1.6],
+            )
+        )
+        blocks.append(block)
+
     number = 0
     for block in blocks:
         if block.level == 1:

@@ -528,6 +528,26 @@ def summary_grids(summary: MonthlySummary, lang: str = "vi") -> list[Grid]:
                 ],
             )
         )
+    for kit in summary.kit:
+        kit_total = kit.totals
+        grids.append(
+            Grid(
+                lang=lang,
+                title=t("summary.grid.kit_title", name=kit.name, month=month),
+                subtitle=subtitle,
+                sheet=t("summary.sheet.kit", slug=kit.slug)[:31],
+                columns=[
+                    Column(t("export.col.number"), "int", 6),
+                    Column(t("export.col.unit"), "text"),
+                    Column(t("summary.col.staff"), "int"),
+                    Column(t("report.col.kit_avatar"), "int"),
+                    Column(t("report.col.kit_cover"), "int"),
+                    Column(t("report.col.kit_any"), "int"),
+                ],
+                rows=[[k, u.unit, u.staff, u.avatar, u.cover, u.any] for k, u in enumerate(kit.units, start=1)],
+                totals=[None, total, kit_total.staff, kit_total.avatar, kit_total.cover, kit_total.any],
+            )
+        )
     return grids
 
 

@@ -834,6 +834,44 @@ class CampaignFigures:
 
 
 @dataclass(frozen=True)
+class KitUnit:
+    """A unit's staff who put the campaign's avatar frame, its cover, either on their profile."""
+
+    unit: str
+    staff: int
+    avatar: int
+    cover: int
+    any: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"unit": self.unit, "staff": self.staff, "avatar": self.avatar, "cover": self.cover, "any": self.any}
+
+
+@dataclass(frozen=True)
+class KitFigures:
+    """The campaign kit's "Tôi đã cập nhật" counts as of the month's end, per unit."""
+
+    slug: str
+    name: str
+    units: list[KitUnit]
+
+    @property
+    def totals(self) -> KitUnit:
+        return KitUnit(
+            "",
+            sum(u.staff for u in self.units),
+            sum(u.avatar for u in self.units),
+            sum(u.cover for u in self.units),
+            sum(u.any for u in self.units),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        totals = self.totals.as_json()
+        del totals["unit"]
+        return {"slug": self.slug, "name": self.name, **totals, "by_unit": [u.as_json() for u in self.units]}
+
+
+@dataclass(frozen=True)
 class BestPost:
     """One of the month's most viewed publications (its latest snapshot)."""
 
@@ -998,6 +1036,7 @@ class MonthlySummary:
     unit: str | None = None  # the unit the staff figures are narrowed to (its name)
     campaign: str | None = None  # the campaign everything is narrowed to (its name)
     campaign_slug: str | None = None
+    kit: list[KitFigures] = field(default_factory=list)  # campaigns whose kit someone put on
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -1024,6 +1063,7 @@ class MonthlySummary:
             "campaigns": [c.as_json() for c in self.campaigns],
             "best_posts": [b.as_json() for b in self.best],
             "audience": [a.as_json() for a in self.audience],
+            "campaign_kit": [k.as_json() for k in self.kit],
             "filters": {"unit": self.unit, "campaign": self.campaign},
             "text": summary_text(self, lang),
         }
@@ -1148,6 +1188,7 @@ def monthly_summary(
         if channels_within is not None:
             best = [b for b in best if b.channel in channels_within]
             audience = [a for a in audience if a.channel in channels_within]
+    kit = _kit(engine, period, campaigns, unit_row.id if unit_row else None)
     return MonthlySummary(
         year=year,
         month=month,
@@ -1164,7 +1205,23 @@ def monthly_summary(
         unit=unit_row.name if unit_row else None,
         campaign=campaign_row.name if campaign_row else None,
         campaign_slug=campaign_row.slug if campaign_row else None,
+        kit=kit,
     )
+
+
+def _kit(engine: Engine, period: Period, campaigns: Sequence[Campaign], unit_id: int | None) -> list[KitFigures]:
+    """The kit counts of the month's campaigns, as reported up to the month's end (none: left out)."""
+    from scheduler.campaign.service import updates_by_unit
+
+    _lo, hi = period.bounds
+    found: list[KitFigures] = []
+    for campaign in campaigns:
+        assert campaign.id is not None
+        rows = updates_by_unit(engine, campaign.id, until=hi, unit_id=unit_id)
+        units = [KitUnit(str(r["unit"]), *(int(str(r[k])) for k in ("staff", "avatar", "cover", "any"))) for r in rows]
+        if any(u.any for u in units):
+            found.append(KitFigures(campaign.slug, campaign.name, units))
+    return found
 
 
 def _sharing_by_unit_raw(
@@ -1332,4 +1389,30 @@ def summary_text(summary: MonthlySummary, lang: str = "vi") -> str:
                 end=format_day(campaign.period.end, lang),
             )
             lines.append(f"- {when}: {'; '.join(parts)}.")
+    if summary.kit:
+        lines += ["", t("summary.section_kit")]
+        for kit in summary.kit:
+            total = kit.totals
+            lines.append(
+                "- "
+                + t(
+                    "summary.kit_line",
+                    name=kit.name,
+                    any=n(total.any),
+                    staff=n(total.staff),
+                    share=format_share(total.any, total.staff, lang),
+                    avatar=n(total.avatar),
+                    cover=n(total.cover),
+                )
+            )
+            for kit_unit in kit.units:
+                words = t(
+                    "summary.kit_unit_line",
+                    unit=kit_unit.unit,
+                    any=n(kit_unit.any),
+                    staff=n(kit_unit.staff),
+                    avatar=n(kit_unit.avatar),
+                    cover=n(kit_unit.cover),
+                )
+                lines.append(f"  + {words}")
     return "\n".join(lines) + "\n"

@@ -11,12 +11,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from scheduler.alerts.outbox import delivery_log
-from scheduler.alerts.recipients import Choice, choices, save_choices
+from scheduler.alerts.recipients import Choice, choices, mail_lang, save_choices
 from scheduler.alerts.render import render_alert
 from scheduler.audit import record
 from scheduler.config import ALERT_EVENTS
 from scheduler.errors import InputError
-from scheduler.i18n import msg
+from scheduler.i18n import LANGS, msg
 from scheduler.models import Alert, Outbox, User, utcnow
 from scheduler.store import session_scope
 from scheduler.web.pages import Console, Ctx
@@ -70,8 +70,10 @@ def settings_page(ctx: Ctx) -> Response:
         assert user is not None
         mine = choices(session, user)
         address = user.email or ""
+        lang = mail_lang(user)
         if ctx.request.method == "POST":
             address = ctx.form.get("email", "").strip()
+            lang = ctx.form.get("lang", "vi").strip()
             wanted = {
                 event: Choice(email=f"email:{event}" in ctx.form, console=f"console:{event}" in ctx.form)
                 for event in ALERT_EVENTS
@@ -79,9 +81,15 @@ def settings_page(ctx: Ctx) -> Response:
             if address and "@" not in parseaddr(address)[1]:
                 errors["email"] = ctx.error_text(InputError(msg("error.mail_address", address=address), field="email"))
                 mine = wanted
-            else:
+            if lang not in LANGS:
+                errors["lang"] = ctx.error_text(
+                    InputError(msg("error.mail_lang", chosen=lang, langs=", ".join(LANGS)), field="lang")
+                )
+                mine, lang = wanted, "vi"
+            if not errors:
                 save_choices(session, user, wanted)
                 user.email = address or None
+                user.lang = lang
                 session.add(user)
                 record(session, actor=user.username, action="alerts.choices", object=f"user:{user.username}")
     if ctx.request.method == "POST" and not errors:
@@ -92,6 +100,8 @@ def settings_page(ctx: Ctx) -> Response:
         events=ALERT_EVENTS,
         choices=mine,
         email=address,
+        mail_lang=lang,
+        langs=LANGS,
         errors=errors,
     )
 
