@@ -150,6 +150,12 @@ def test_i_have_updated_is_counted_once_per_staff_and_unit(kit: Any) -> None:
     assert updates_by_unit(loa.engine, campaign_id) == [
         {"unit": "BHXH thành phố Vinh", "staff": 2, "avatar": 1, "cover": 0, "any": 1}
     ]
+    # A unit-scoped account's report sees only its own units' counts.
+    with session_scope(loa.engine, read_only=True) as session:
+        vinh = session.exec(select(Staff.unit_id).where(Staff.unit_id.is_not(None))).first()  # type: ignore[union-attr]
+    assert vinh is not None
+    assert [u["unit"] for u in updates_by_unit(loa.engine, campaign_id, within={vinh})] == ["BHXH thành phố Vinh"]
+    assert updates_by_unit(loa.engine, campaign_id, within={vinh + 1000}) == []
 
 
 def test_the_kit_report_counts_per_unit(kit: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -86,12 +87,17 @@ def kit_counts(engine: Engine, *, staff: Staff, campaign_id: int) -> KitCounts:
 
 
 def updates_by_unit(
-    engine: Engine, campaign_id: int, *, until: datetime | None = None, unit_id: int | None = None
+    engine: Engine,
+    campaign_id: int,
+    *,
+    until: datetime | None = None,
+    unit_id: int | None = None,
+    within: Collection[int] | None = None,
 ) -> list[dict[str, object]]:
     """Per unit: active staff, and those who put the avatar frame, the cover, either on (reports).
 
     ``until`` counts only what was reported before it (a month's report as of its last day);
-    ``unit_id`` keeps that unit alone."""
+    ``unit_id`` keeps that unit alone; ``within`` the units a unit-scoped account may see."""
     # Three grouped queries whatever the number of units (the monthly report runs this at
     # national size): head counts, then distinct staff per unit and kind, then per unit.
     with session_scope(engine, read_only=True) as session:
@@ -120,6 +126,10 @@ def updates_by_unit(
             heads = heads.where(Unit.id == unit_id)
             done = done.where(Staff.unit_id == unit_id)
             either = either.where(Staff.unit_id == unit_id)
+        if within is not None:
+            heads = heads.where(col(Unit.id).in_(within))
+            done = done.where(col(Staff.unit_id).in_(within))
+            either = either.where(col(Staff.unit_id).in_(within))
         units = sorted(session.exec(heads).all(), key=lambda row: (row[1], row[0] or 0))
         by_kind: dict[tuple[int | None, str], int] = {(u, kind): int(n) for u, kind, n in session.exec(done)}
         by_unit: dict[int | None, int] = {u: int(n) for u, n in session.exec(either)}

@@ -1188,7 +1188,7 @@ def monthly_summary(
         if channels_within is not None:
             best = [b for b in best if b.channel in channels_within]
             audience = [a for a in audience if a.channel in channels_within]
-    kit = _kit(engine, period, campaigns, unit_row.id if unit_row else None)
+    kit = _kit(engine, period, campaigns, unit_row.id if unit_row else None, within)
     return MonthlySummary(
         year=year,
         month=month,
@@ -1209,7 +1209,13 @@ def monthly_summary(
     )
 
 
-def _kit(engine: Engine, period: Period, campaigns: Sequence[Campaign], unit_id: int | None) -> list[KitFigures]:
+def _kit(
+    engine: Engine,
+    period: Period,
+    campaigns: Sequence[Campaign],
+    unit_id: int | None,
+    within: frozenset[int] | None = None,
+) -> list[KitFigures]:
     """The kit counts of the month's campaigns, as reported up to the month's end (none: left out)."""
     from scheduler.campaign.service import updates_by_unit
 
@@ -1217,7 +1223,7 @@ def _kit(engine: Engine, period: Period, campaigns: Sequence[Campaign], unit_id:
     found: list[KitFigures] = []
     for campaign in campaigns:
         assert campaign.id is not None
-        rows = updates_by_unit(engine, campaign.id, until=hi, unit_id=unit_id)
+        rows = updates_by_unit(engine, campaign.id, until=hi, unit_id=unit_id, within=within)
         units = [KitUnit(str(r["unit"]), *(int(str(r[k])) for k in ("staff", "avatar", "cover", "any"))) for r in rows]
         if any(u.any for u in units):
             found.append(KitFigures(campaign.slug, campaign.name, units))
